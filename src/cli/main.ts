@@ -1,0 +1,45 @@
+import { Command, CommanderError } from 'commander';
+import { UserError } from '../core/errors.js';
+import { registerValidate } from './commands/validate.js';
+import { registerLab } from './commands/lab.js';
+
+export interface GlobalOptions {
+  limit?: string[];
+  json?: boolean;
+  verbose?: boolean;
+  yes?: boolean;
+}
+
+function buildProgram(): Command {
+  const program = new Command('infra')
+    .description(
+      'Provision and keep a highly available web stack (HAProxy+keepalived VIP, nginx TLS, app, MySQL ' +
+        'primary and replicas, ufw and monitoring on every host) over SSH from an inventory.',
+    )
+    .option('--limit <hosts-or-roles...>', 'only these host names or roles (lb, web, app, db)')
+    .option('--json', 'machine-readable output on stdout')
+    .option('--verbose', 'show the commands run on hosts (secrets redacted)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .exitOverride()
+    .showHelpAfterError();
+  registerValidate(program);
+  registerLab(program);
+  return program;
+}
+
+/** Runs the CLI and returns its exit code; the one place where errors become exit codes. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
+    if (err instanceof UserError) {
+      process.stderr.write(`infra: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`infra: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}

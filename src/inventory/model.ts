@@ -1,0 +1,98 @@
+import type { Secret } from '../core/secret.js';
+
+/**
+ * The validated inventory that every later layer reads. It is produced by `loadInventory`
+ * (src/inventory/load.ts) from YAML; nothing else builds it except tests.
+ */
+export type Role = 'lb' | 'web' | 'app' | 'db';
+export const ROLES: readonly Role[] = ['lb', 'web', 'app', 'db'];
+
+/** Where a secret comes from, as written in the inventory: `env:NAME`, `file:PATH` or `generate`. */
+export type SecretSource =
+  | { kind: 'env'; name: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'generate'; id: string };
+
+export interface HostKeyPin {
+  /** A known_hosts file (absolute path) checked for this host's address and port. */
+  knownHostsFile?: string;
+  /** An OpenSSH SHA256 fingerprint, e.g. "SHA256:abc…" (wins over known_hosts when both are set). */
+  fingerprint?: string;
+}
+
+export interface SshSettings {
+  user: string;
+  port: number;
+  /** Absolute path of the private key. */
+  identityFile: string;
+  hostKey: HostKeyPin;
+  /** Seconds before a connection attempt counts as a timeout. */
+  connectTimeout: number;
+  /** Present when the user is not root: commands run through sudo, with or without a password. */
+  sudo?: { password?: SecretSource };
+}
+
+export type Vars = Record<string, unknown>;
+
+export interface Host {
+  name: string;
+  address: string;
+  roles: Role[];
+  ssh: SshSettings;
+  /** Vars layered defaults < role (in role order) < group (in file order) < host. */
+  vars: Vars;
+  groups: string[];
+}
+
+export type TlsSource =
+  | { kind: 'ca'; keyType: KeyType; days: number }
+  | { kind: 'files'; certFile: string; keyFile: string; chainFile?: string };
+
+export type KeyType = 'ecdsa-p256' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
+
+export interface Inventory {
+  /** Absolute path of the YAML file it was read from. */
+  file: string;
+  /** Absolute path of the state directory (generated secrets, CA, reports). */
+  stateDir: string;
+  /** Absolute path of a folder whose templates override the built-in ones, if any. */
+  templatesDir?: string;
+  domain: string;
+  /** The virtual address held by the lb pair. */
+  vip?: string;
+  /** Prefix length of the hosts' subnet, used for the VIP's address on the interface. */
+  vipPrefix: number;
+  firewall: { adminSources: string[] };
+  monitoring: { sources: string[] };
+  tls: TlsSource;
+  db: {
+    primary: string;
+    replicas: string[];
+    name: string;
+    user: string;
+    password: SecretSource;
+    replicationPassword: SecretSource;
+  };
+  app: { source: string; port: number };
+  /** In file order. */
+  hosts: Host[];
+  groups: Record<string, string[]>;
+}
+
+/** A validation problem, located in the source file. */
+export interface InventoryIssue {
+  file: string;
+  line: number;
+  column: number;
+  /** Key path such as `hosts.web1.roles[0]`. */
+  path: string;
+  message: string;
+}
+
+/** Formats an issue as `inventory.yaml:14:7 hosts.web1.roles[0]: unknown role "wbe" (…)`. */
+export function formatIssue(issue: InventoryIssue, displayFile: string = issue.file): string {
+  const where = `${displayFile}:${issue.line}:${issue.column}`;
+  return issue.path ? `${where} ${issue.path}: ${issue.message}` : `${where} ${issue.message}`;
+}
+
+export type { Secret };
