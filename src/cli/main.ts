@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../core/errors.js';
 import { registerValidate } from './commands/validate.js';
 import { registerLab } from './commands/lab.js';
+import { registerProvision } from './commands/provision.js';
 
 export interface GlobalOptions {
   limit?: string[];
@@ -23,6 +24,7 @@ function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError();
   registerValidate(program);
+  registerProvision(program);
   registerLab(program);
   return program;
 }

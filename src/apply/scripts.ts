@@ -1,0 +1,234 @@
+import { quoteCommand, quoteWord } from '../core/shell.js';
+import type { Change, FileResource, FirewallRuleResource, Handler, Validator } from '../core/types.js';
+import { PENDING_HANDLERS_FILE } from '../facts/probe.js';
+import { INFRA_RULE_COMMENT_PREFIX } from '../resources/firewall.js';
+
+/**
+ * Shell text that carries out a phase's changes on one host. Every value is quoted by quoteWord;
+ * file contents travel base64-encoded inside the script (which goes over stdin, not argv).
+ * Markers on stdout tell the controller which step failed: `@@fail <step>` then the output.
+ */
+
+const NEW_SUFFIX = '.infra-new';
+const BACKUP_SUFFIX = '.infra-bak';
+
+const PRELUDE = [
+  'export LC_ALL=C DEBIAN_FRONTEND=noninteractive',
+  'step() { __step="$1"; }',
+  // Runs a command; on failure prints which step failed with the command's output and stops.
+  'must() { local out; if ! out=$("$@" 2>&1); then printf "@@fail %s\\n%s\\n" "$__step" "$out"; exit 1; fi; }',
+].join('\n');
+
+function recordPending(handlerIds: readonly string[]): string[] {
+  if (handlerIds.length === 0) return [];
+  return [
+    'step "record pending handlers"',
+    `must mkdir -p ${quoteWord(PENDING_HANDLERS_FILE.replace(/\/[^/]+$/, ''))}`,
+    ...handlerIds.map(
+      (id) => `grep -qxF ${quoteWord(id)} ${PENDING_HANDLERS_FILE} 2>/dev/null || echo ${quoteWord(id)} >> ${PENDING_HANDLERS_FILE}`,
+    ),
+    'sync',
+  ];
+}
+
+function installPackages(names: readonly string[]): string[] {
+  if (names.length === 0) return [];
+  const install = [
+    'apt-get', 'install', '-y', '-q', '--no-install-recommends',
+    '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...names,
+  ];
+  return [
+    `step ${quoteWord(`install packages ${names.join(' ')}`)}`,
+    // Package lists are refreshed only when the install cannot find what it needs.
+    `${quoteCommand(install)} >/dev/null 2>&1 || { must apt-get update -q; must ${quoteCommand(install)}; }`,
+  ];
+}
+
+/** Writes a file's new content next to it (same directory, so the rename is atomic). */
+function stageFile(file: FileResource): string[] {
+  const staged = file.path + NEW_SUFFIX;
+  const body = Buffer.from(file.content, 'utf8').toString('base64').replace(/.{1,76}/g, '$&\n');
+  return [
+    `step ${quoteWord(`write ${file.path}`)}`,
+    `must mkdir -p ${quoteWord(file.path.replace(/\/[^/]+$/, '') || '/')}`,
+    `base64 -d > ${quoteWord(staged)} <<'INFRA_EOF' || { printf "@@fail %s\\n" "$__step"; exit 1; }`,
+    body + 'INFRA_EOF',
+    `must chown ${quoteWord(`${file.owner}:${file.group}`)} ${quoteWord(staged)}`,
+    `must chmod ${quoteWord(file.mode)} ${quoteWord(staged)}`,
+  ];
+}
+
+/** Keeps a copy of the current file, then renames the staged one over it. */
+function activateFile(file: FileResource): string[] {
+  const path = quoteWord(file.path);
+  return [
+    `step ${quoteWord(`activate ${file.path}`)}`,
+    `if [ -e ${path} ]; then must cp -a ${path} ${quoteWord(file.path + BACKUP_SUFFIX)}; fi`,
+    `must mv -f ${quoteWord(file.path + NEW_SUFFIX)} ${path}`,
+  ];
+}
+
+/** Puts every file back as it was before this phase (restores backups, removes new files). */
+function rollbackFiles(files: readonly FileResource[]): string {
+  return files
+    .map((file) => {
+      const path = quoteWord(file.path);
+      const backup = quoteWord(file.path + BACKUP_SUFFIX);
+      return `if [ -e ${backup} ]; then mv -f ${backup} ${path}; else rm -f ${path}; fi`;
+    })
+    .join('; ');
+}
+
+/** Runs every validator of the phase; prints `@@invalid <name>` and the validator's output on failure. */
+export function validationSteps(validators: readonly Validator[], onFailure: string): string[] {
+  return validators.flatMap((validator) => [
+    `step ${quoteWord(`validate ${validator.name}`)}`,
+    `if ! __out=$( { ${validator.script}; } 2>&1 ); then`,
+    `  ${onFailure || ':'}`,
+    `  printf "@@invalid %s\\n%s\\n" ${quoteWord(validator.name)} "$__out"; exit 3`,
+    'fi',
+  ]);
+}
+
+function ufwRuleWords(rule: FirewallRuleResource): string[] {
+  const from = rule.from === 'any' ? 'any' : rule.from;
+  return ['allow', 'proto', rule.proto, 'from', from, 'to', 'any', 'port', String(rule.port)];
+}
+
+function firewallSteps(changes: readonly Change[]): string[] {
+  const lines: string[] = [];
+  for (const change of changes) {
+    const resource = change.resource;
+    if (resource.kind === 'firewall-rule' && change.action === 'create') {
+      lines.push(
+        `step ${quoteWord(`add ufw rule ${resource.port}/${resource.proto} from ${resource.from}`)}`,
+        `must ${quoteCommand(['ufw', ...ufwRuleWords(resource), 'comment', INFRA_RULE_COMMENT_PREFIX + resource.purpose])}`,
+      );
+    }
+  }
+  // ufw is turned on only after the rules that keep SSH open exist.
+  for (const change of changes) {
+    if (change.resource.kind === 'firewall-state' && change.action !== 'noop') {
+      lines.push('step "enable ufw"', 'must ufw default deny incoming', 'must ufw --force enable');
+    }
+  }
+  for (const change of changes) {
+    const resource = change.resource;
+    if (resource.kind === 'firewall-rule' && change.action === 'delete') {
+      lines.push(
+        `step ${quoteWord(`delete ufw rule ${resource.port}/${resource.proto} from ${resource.from}`)}`,
+        `must ${quoteCommand(['ufw', 'delete', ...ufwRuleWords(resource)])}`,
+      );
+    }
+  }
+  return lines;
+}
+
+/** The handlers a phase's changes trigger, in the order the handlers are declared. */
+export function triggeredHandlers(changes: readonly Change[], handlers: readonly Handler[]): string[] {
+  const notified = new Set<string>();
+  for (const change of changes) {
+    if (change.action === 'noop') continue;
+    const resource = change.resource;
+    if (resource.kind === 'file' || resource.kind === 'command') resource.notify?.forEach((id) => notified.add(id));
+  }
+  return handlers.filter((handler) => notified.has(handler.id)).map((handler) => handler.id);
+}
+
+/**
+ * The script for a phase's changes, in this order: record the handlers it will need (so a run cut
+ * short still reloads next time), packages, directories, files (staged, activated, validated as a
+ * whole tree, rolled back if invalid), commands, firewall, services.
+ */
+export function buildChangeScript(changes: readonly Change[], handlerIds: readonly string[], validators: readonly Validator[]): string {
+  const active = changes.filter((change) => change.action !== 'noop');
+  const of = <K extends Change['resource']['kind']>(kind: K) =>
+    active.filter((change) => change.resource.kind === kind).map((change) => change.resource as Extract<Change['resource'], { kind: K }>);
+  const files = of('file');
+  const lines: string[] = [PRELUDE, ...recordPending(handlerIds), ...installPackages(of('package').map((p) => p.name))];
+  for (const dir of of('directory')) {
+    lines.push(
+      `step ${quoteWord(`directory ${dir.path}`)}`,
+      `must install -d -m ${quoteWord(dir.mode)} -o ${quoteWord(dir.owner)} -g ${quoteWord(dir.group)} ${quoteWord(dir.path)}`,
+    );
+  }
+  for (const file of files) lines.push(...stageFile(file));
+  for (const file of files) lines.push(...activateFile(file));
+  if (files.length > 0) {
+    lines.push(...validationSteps(validators, rollbackFiles(files)));
+    lines.push(`rm -f ${files.map((file) => quoteWord(file.path + BACKUP_SUFFIX)).join(' ')}`);
+  }
+  for (const command of of('command')) {
+    // The script runs inline (not through `bash -c`) so a secret in it never reaches a process's argv.
+    lines.push(
+      `step ${quoteWord(`command ${command.name}`)}`,
+      `if ! ( ${command.unless} ) >/dev/null 2>&1; then`,
+      `  if ! __out=$( { ${command.script}\n} 2>&1 ); then printf "@@fail %s\\n%s\\n" "$__step" "$__out"; exit 1; fi`,
+      'fi',
+    );
+  }
+  lines.push(...firewallSteps(active));
+  for (const service of of('service')) {
+    const name = quoteWord(service.name);
+    lines.push(
+      `step ${quoteWord(`service ${service.name}`)}`,
+      service.enabled ? `must systemctl enable ${name}` : `must systemctl disable ${name}`,
+      service.running ? `must systemctl start ${name}` : `must systemctl stop ${name}`,
+    );
+  }
+  lines.push('echo @@done');
+  return lines.join('\n');
+}
+
+/**
+ * Runs handlers: the phase's validators first (a file may have been put in place by a run that was
+ * cut off before validating), then each reload or restart, confirmed: the unit must be active and
+ * serving with new processes (a restart gets a new main PID; a reload new worker processes), and
+ * the handler's health check must pass. Each confirmed handler is cleared from the pending list.
+ */
+export function buildHandlerScript(handlers: readonly Handler[], validators: readonly Validator[]): string {
+  const lines: string[] = [
+    PRELUDE,
+    'children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d " " | sort; }',
+    ...validationSteps(validators, ''),
+  ];
+  for (const handler of handlers) {
+    const unit = quoteWord(`${handler.service}.service`);
+    lines.push(
+      `step ${quoteWord(`${handler.action} ${handler.service}`)}`,
+      `__pid=$(systemctl show -p MainPID --value ${unit}); __before=$(children "$__pid")`,
+    );
+    const restart = [
+      `must systemctl restart ${unit}`,
+      `__ok=; for __i in $(seq 50); do __now=$(systemctl show -p MainPID --value ${unit}); if systemctl is-active -q ${unit} && [ "$__now" != 0 ] && [ "$__now" != "$__pid" ]; then __ok=1; break; fi; sleep 0.1; done`,
+    ];
+    if (handler.action === 'restart') {
+      lines.push(...restart);
+    } else {
+      // A reload of a stopped unit starts it instead. A reload must bring new workers: one that
+      // leaves only the old processes serving has failed, whatever systemctl said.
+      lines.push(
+        `if systemctl is-active -q ${unit}; then`,
+        `  must systemctl reload ${unit}`,
+        `  __ok=; for __i in $(seq 100); do if systemctl is-active -q ${unit} && [ -n "$(comm -13 <(echo "$__before") <(children "$__pid"))" ]; then __ok=1; break; fi; sleep 0.1; done`,
+        'else',
+        ...restart.map((line) => '  ' + line),
+        'fi',
+      );
+    }
+    lines.push(
+      `if [ -z "$__ok" ]; then printf "@@fail %s\\n%s\\n" "$__step" "$(systemctl status --no-pager -n 20 ${unit} 2>&1)"; exit 1; fi`,
+    );
+    if (handler.healthCheck) {
+      lines.push(
+        `__ok=; for __i in $(seq 50); do if __out=$( { ${handler.healthCheck}; } 2>&1 ); then __ok=1; break; fi; sleep 0.2; done`,
+        `if [ -z "$__ok" ]; then printf "@@fail %s health check\\n%s\\n" "$__step" "$__out"; exit 1; fi`,
+      );
+    }
+    lines.push(
+      `if [ -f ${PENDING_HANDLERS_FILE} ]; then grep -vxF ${quoteWord(handler.id)} ${PENDING_HANDLERS_FILE} > ${PENDING_HANDLERS_FILE}.new; mv -f ${PENDING_HANDLERS_FILE}.new ${PENDING_HANDLERS_FILE}; fi`,
+    );
+  }
+  lines.push('echo @@done');
+  return lines.join('\n');
+}

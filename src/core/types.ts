@@ -1,0 +1,212 @@
+/**
+ * The types every layer speaks: desired resources, the facts read from a host, and the plan of
+ * changes between them. This module imports nothing of the project but the Secret type, so every
+ * import arrow points down to it.
+ */
+import type { Secret } from './secret.js';
+
+/** A stage of the run. `firewall` and `monitoring` run on every host before the others. */
+export type Phase = 'firewall' | 'monitoring' | 'db' | 'app' | 'web' | 'lb';
+export const PHASE_ORDER: readonly Phase[] = ['firewall', 'monitoring', 'db', 'app', 'web', 'lb'];
+
+export interface PackageResource {
+  kind: 'package';
+  name: string;
+}
+
+export interface DirectoryResource {
+  kind: 'directory';
+  path: string;
+  mode: string;
+  owner: string;
+  group: string;
+}
+
+export interface FileResource {
+  kind: 'file';
+  path: string;
+  content: string;
+  mode: string;
+  owner: string;
+  group: string;
+  /** Secret values that appear in `content`; they are redacted from every diff and report. */
+  secrets?: Secret[];
+  /** Handlers to run when this file changes (ids from the same phase's handlers). */
+  notify?: string[];
+}
+
+export interface ServiceResource {
+  kind: 'service';
+  name: string;
+  enabled: boolean;
+  running: boolean;
+}
+
+/** A ufw "allow" rule written and owned by infra (its comment starts with "infra:"). */
+export interface FirewallRuleResource {
+  kind: 'firewall-rule';
+  proto: 'tcp' | 'udp';
+  port: number;
+  /** An IPv4 address or CIDR, or "any". */
+  from: string;
+  /** What the rule is for, e.g. "ssh (admin)"; stored in the rule's comment after "infra:". */
+  purpose: string;
+}
+
+/** ufw itself: enabled with incoming denied by default. */
+export interface FirewallStateResource {
+  kind: 'firewall-state';
+  /** The SSH port infra connects to; the plan is refused unless a rule keeps it open to us. */
+  sshPort: number;
+}
+
+/**
+ * A command run only when its guard says the work is not done yet: `unless` exits 0 when the
+ * desired state already holds. The guard is run in the probe (so the plan knows) and again right
+ * before the command (so a command is never run twice).
+ */
+export interface CommandResource {
+  kind: 'command';
+  name: string;
+  /** Shell text built with quoteCommand from arrays of words. */
+  script: string;
+  unless: string;
+  secrets?: Secret[];
+  notify?: string[];
+}
+
+export type Resource =
+  | PackageResource
+  | DirectoryResource
+  | FileResource
+  | ServiceResource
+  | FirewallRuleResource
+  | FirewallStateResource
+  | CommandResource;
+
+/** A reload or restart run once per host after its phase's changes, only if something it reads changed. */
+export interface Handler {
+  id: string;
+  service: string;
+  action: 'reload' | 'restart';
+  /** A command (shell text) that must succeed after the reload for it to count as done. */
+  healthCheck?: string;
+}
+
+/** A check of a whole configuration tree that must pass before any changed file is activated. */
+export interface Validator {
+  name: string;
+  /** Shell text; exit 0 means the tree is valid. */
+  script: string;
+}
+
+/** What a phase wants on one host. */
+export interface PhaseDesire {
+  phase: Phase;
+  resources: Resource[];
+  handlers: Handler[];
+  validators: Validator[];
+}
+
+/** Everything desired on one host, phase by phase in PHASE_ORDER. */
+export interface HostDesire {
+  host: string;
+  address: string;
+  phases: PhaseDesire[];
+}
+
+// ---------------------------------------------------------------- facts
+
+export interface FileFact {
+  exists: boolean;
+  /** `file`, `directory`, `symlink` or `other` when it exists. */
+  type?: string;
+  sha256?: string;
+  mode?: string;
+  owner?: string;
+  group?: string;
+  /** The content, read only when its hash differs from the desired one (to show a diff). */
+  content?: string;
+}
+
+export interface ServiceFact {
+  /** systemd's LoadState: "loaded" or "not-found". */
+  load: string;
+  active: string;
+  /** UnitFileState: enabled, disabled, static, masked… */
+  enabled: string;
+}
+
+export interface UfwRule {
+  action: string;
+  proto: string;
+  port: string;
+  from: string;
+  comment: string;
+}
+
+export interface FirewallFact {
+  installed: boolean;
+  enabled: boolean;
+  defaultIncoming: string;
+  rules: UfwRule[];
+}
+
+export interface Facts {
+  os: { id: string; versionId: string; codename: string };
+  /** The address this controller connects from, as the host sees it (from SSH_CONNECTION). */
+  controllerAddress: string;
+  files: Record<string, FileFact>;
+  /** Installed version by package name, or null when not installed. */
+  packages: Record<string, string | null>;
+  services: Record<string, ServiceFact>;
+  firewall: FirewallFact;
+  /** Exit code of each command guard by command name. */
+  guards: Record<string, number>;
+  /** Handler ids that an earlier run recorded and did not complete. */
+  pendingHandlers: string[];
+}
+
+// ---------------------------------------------------------------- plan
+
+export type Action = 'noop' | 'create' | 'update' | 'delete';
+
+export interface Change {
+  phase: Phase;
+  resource: Resource;
+  action: Action;
+  /** Short words for humans: "content differs", "not installed", "already enabled and running". */
+  reason: string;
+  /** A unified diff for files (secrets redacted). */
+  diff?: string;
+}
+
+export interface HostPlan {
+  host: string;
+  changes: Change[];
+  /** Handlers recorded as pending on the host by an earlier failed run; they run in this one. */
+  pendingHandlers: string[];
+  /** Things infra noticed and does not own (rules it did not write…), reported, never changed. */
+  notices: string[];
+  /** Set when the plan must not be applied on this host, with the reason. */
+  refusal?: string;
+}
+
+export function resourceLabel(resource: Resource): string {
+  switch (resource.kind) {
+    case 'package':
+      return `package ${resource.name}`;
+    case 'directory':
+      return `directory ${resource.path}`;
+    case 'file':
+      return `file ${resource.path}`;
+    case 'service':
+      return `service ${resource.name}`;
+    case 'firewall-rule':
+      return `ufw allow ${resource.port}/${resource.proto} from ${resource.from} (${resource.purpose})`;
+    case 'firewall-state':
+      return 'ufw enabled, incoming denied';
+    case 'command':
+      return `command ${resource.name}`;
+  }
+}

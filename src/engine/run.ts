@@ -1,0 +1,163 @@
+import { redact, type Secret } from '../core/secret.js';
+import { PHASE_ORDER, type Change, type Facts, type HostDesire, type HostPlan, type Phase } from '../core/types.js';
+import { buildChangeScript, buildHandlerScript, triggeredHandlers } from '../apply/scripts.js';
+import { buildProbeScript } from '../facts/probe.js';
+import { parseProbeOutput } from '../facts/parse.js';
+import { planHost } from '../plan/plan-host.js';
+import { mapWithLimit } from '../transport/pool.js';
+import { ConnectionError, type HostConnection } from '../transport/ssh.js';
+import type { Fleet } from './fleet.js';
+
+export interface HostProbe {
+  host: string;
+  facts: Facts;
+  plan: HostPlan;
+}
+
+/** Reads every connected host with one exec each, in parallel, and plans it. */
+export async function probeAndPlan(
+  fleet: Fleet,
+  desires: readonly HostDesire[],
+  forks: number,
+): Promise<{ probes: Map<string, HostProbe>; failures: Map<string, Error> }> {
+  const probes = new Map<string, HostProbe>();
+  const failures = new Map<string, Error>();
+  const reachable = desires.filter((desire) => fleet.connections.has(desire.host));
+  const results = await mapWithLimit(reachable, forks, async (desire) => {
+    const connection = fleet.connections.get(desire.host) as HostConnection;
+    const result = await connection.run(buildProbeScript(desire));
+    if (result.code !== 0) throw new Error(`${desire.host}: the probe failed (exit ${result.code}): ${result.stderr.trim()}`);
+    const facts = parseProbeOutput(result.stdout, connection.localAddress);
+    return { host: desire.host, facts, plan: planHost(desire, facts) };
+  });
+  results.forEach((result, index) => {
+    const host = (reachable[index] as HostDesire).host;
+    if (result.status === 'fulfilled') probes.set(host, result.value);
+    else failures.set(host, result.reason instanceof Error ? result.reason : new Error(String(result.reason)));
+  });
+  return { probes, failures };
+}
+
+export type RunEvent =
+  | { type: 'phase-start'; host: string; phase: Phase; changes: number }
+  | { type: 'phase-done'; host: string; phase: Phase; ms: number }
+  | { type: 'handlers-start'; host: string; phase: Phase; handlers: string[] }
+  | { type: 'host-failed'; host: string; phase: Phase; message: string };
+
+export interface PhaseReport {
+  phase: Phase;
+  changed: number;
+  handlers: string[];
+  ms: number;
+}
+
+export interface HostReport {
+  host: string;
+  status: 'changed' | 'ok' | 'failed' | 'unreachable' | 'refused';
+  changed: number;
+  unchanged: number;
+  phases: PhaseReport[];
+  ms: number;
+  /** The failed step and the output that explains it (secrets redacted). */
+  error?: string;
+}
+
+export interface ApplyOptions {
+  forks: number;
+  onEvent?: (event: RunEvent) => void;
+  /** For tests of interrupted runs: called after a phase's changes, before its handlers. */
+  afterChanges?: (host: string, phase: Phase) => Promise<void>;
+}
+
+class StepFailure extends Error {}
+
+/** Reads `@@fail <step>` / `@@invalid <validator>` markers and the output after them. */
+function failureText(stdout: string, stderr: string, code: number): string {
+  const marker = stdout.search(/^@@(fail|invalid) /m);
+  if (marker >= 0) {
+    const text = stdout.slice(marker).replace(/^@@fail /, 'step failed: ').replace(/^@@invalid /, 'validation failed, nothing activated: ');
+    return text.trim();
+  }
+  return `exit ${code}: ${(stderr || stdout).trim()}`;
+}
+
+async function runScript(connection: HostConnection, script: string, secrets: readonly Secret[]): Promise<void> {
+  const result = await connection.run(script);
+  if (result.code !== 0 || !/^@@done$/m.test(result.stdout)) {
+    throw new StepFailure(redact(failureText(result.stdout, result.stderr, result.code), secrets));
+  }
+}
+
+function secretsOf(changes: readonly Change[]): Secret[] {
+  return changes.flatMap((change) => {
+    const resource = change.resource;
+    return resource.kind === 'file' || resource.kind === 'command' ? (resource.secrets ?? []) : [];
+  });
+}
+
+/**
+ * Applies the plans phase by phase (firewall and monitoring on every host first, then db, app,
+ * web, lb), hosts of a phase in parallel. In each phase a host runs one exec for its changes and,
+ * if any handler is due, one for its handlers. A host that fails stops there; the others go on.
+ */
+export async function applyPlans(
+  fleet: Fleet,
+  desires: readonly HostDesire[],
+  plans: ReadonlyMap<string, HostPlan>,
+  options: ApplyOptions,
+): Promise<Map<string, HostReport>> {
+  const reports = new Map<string, HostReport>();
+  const failed = new Set<string>();
+  for (const desire of desires) {
+    const plan = plans.get(desire.host);
+    if (!plan) continue;
+    const changed = plan.changes.filter((change) => change.action !== 'noop').length;
+    reports.set(desire.host, { host: desire.host, status: 'ok', changed, unchanged: plan.changes.length - changed, phases: [], ms: 0 });
+  }
+  for (const phase of PHASE_ORDER) {
+    const work = desires.filter((desire) => plans.has(desire.host) && !failed.has(desire.host) && desire.phases.some((p) => p.phase === phase));
+    await mapWithLimit(work, options.forks, async (desire) => {
+      const report = reports.get(desire.host) as HostReport;
+      const started = Date.now();
+      try {
+        const phaseReport = await applyPhase(fleet, desire, plans.get(desire.host) as HostPlan, phase, options);
+        phaseReport.ms = Date.now() - started;
+        if (phaseReport.changed > 0 || phaseReport.handlers.length > 0) {
+          report.phases.push(phaseReport);
+          report.status = 'changed';
+        }
+      } catch (err) {
+        failed.add(desire.host);
+        report.status = 'failed';
+        report.error = `${phase}: ${err instanceof Error ? err.message : String(err)}`;
+        options.onEvent?.({ type: 'host-failed', host: desire.host, phase, message: report.error });
+      }
+      report.ms += Date.now() - started;
+    });
+  }
+  return reports;
+}
+
+async function applyPhase(fleet: Fleet, desire: HostDesire, plan: HostPlan, phase: Phase, options: ApplyOptions): Promise<PhaseReport> {
+  const phaseDesire = desire.phases.find((p) => p.phase === phase);
+  const connection = fleet.connections.get(desire.host);
+  if (!phaseDesire || !connection) throw new ConnectionError(desire.host, 'other', 'not connected');
+  const changes = plan.changes.filter((change) => change.phase === phase);
+  const active = changes.filter((change) => change.action !== 'noop');
+  const secrets = [...fleet.secrets, ...secretsOf(changes)];
+  const triggered = triggeredHandlers(changes, phaseDesire.handlers);
+  const report: PhaseReport = { phase, changed: active.length, handlers: [], ms: 0 };
+  if (active.length > 0) {
+    options.onEvent?.({ type: 'phase-start', host: desire.host, phase, changes: active.length });
+    await runScript(connection, buildChangeScript(changes, triggered, phaseDesire.validators), secrets);
+    await options.afterChanges?.(desire.host, phase);
+  }
+  const due = phaseDesire.handlers.filter((handler) => triggered.includes(handler.id) || plan.pendingHandlers.includes(handler.id));
+  if (due.length > 0) {
+    report.handlers = due.map((handler) => handler.id);
+    options.onEvent?.({ type: 'handlers-start', host: desire.host, phase, handlers: report.handlers });
+    await runScript(connection, buildHandlerScript(due, phaseDesire.validators), secrets);
+  }
+  options.onEvent?.({ type: 'phase-done', host: desire.host, phase, ms: 0 });
+  return report;
+}

@@ -1,0 +1,91 @@
+import type { Facts, FileFact, ServiceFact, UfwRule } from '../core/types.js';
+
+function emptyFacts(controllerAddress: string): Facts {
+  return {
+    os: { id: '', versionId: '', codename: '' },
+    controllerAddress,
+    files: {},
+    packages: {},
+    services: {},
+    firewall: { installed: false, enabled: false, defaultIncoming: '', rules: [] },
+    guards: {},
+    pendingHandlers: [],
+  };
+}
+
+/**
+ * A ufw rule as user.rules records it after "### tuple ###":
+ * `allow tcp 22 0.0.0.0/0 any 10.77.0.1 in comment=696e667261` (the comment is hex).
+ */
+export function parseUfwTuple(tuple: string): UfwRule | undefined {
+  const words = tuple.trim().split(/\s+/);
+  const [action, proto, port, , , from, direction] = words;
+  if (!action || !proto || !port || !from || !direction?.startsWith('in')) return undefined;
+  const commentWord = words.find((word) => word.startsWith('comment='));
+  const comment = commentWord ? Buffer.from(commentWord.slice('comment='.length), 'hex').toString('utf8') : '';
+  return { action, proto, port, from: from === '0.0.0.0/0' ? 'any' : from, comment };
+}
+
+function parseFileLine(fields: string[]): FileFact {
+  const [exists, type, mode, owner, group, sha, body] = fields;
+  if (exists !== '1') return { exists: false };
+  const fact: FileFact = { exists: true, type, mode, owner, group };
+  if (sha) fact.sha256 = sha;
+  if (body) fact.content = Buffer.from(body, 'base64').toString('utf8');
+  return fact;
+}
+
+/** Turns the probe's output into Facts. Unknown lines are ignored, so an older host never breaks it. */
+export function parseProbeOutput(output: string, controllerAddress: string): Facts {
+  const facts = emptyFacts(controllerAddress);
+  let service: Partial<ServiceFact> & { id?: string } = {};
+  const flushService = (): void => {
+    if (service.id) {
+      const name = service.id.replace(/\.service$/, '');
+      facts.services[name] = { load: service.load ?? '', active: service.active ?? '', enabled: service.enabled ?? '' };
+    }
+    service = {};
+  };
+  for (const line of output.split('\n')) {
+    const [tag, ...fields] = line.split('\t');
+    switch (tag) {
+      case 'OS':
+        facts.os = { id: fields[0] ?? '', versionId: fields[1] ?? '', codename: fields[2] ?? '' };
+        break;
+      case 'F':
+        if (fields[0]) facts.files[fields[0]] = parseFileLine(fields.slice(1));
+        break;
+      case 'P':
+        if (fields[0]) facts.packages[fields[0]] = fields[1]?.startsWith('ii') ? (fields[2] ?? '') : null;
+        break;
+      case 'S': {
+        const [key, value = ''] = (fields[0] ?? '').split(/=(.*)/s);
+        if (key === 'Id') {
+          flushService();
+          service.id = value;
+        } else if (key === 'LoadState') service.load = value;
+        else if (key === 'ActiveState') service.active = value;
+        else if (key === 'UnitFileState') service.enabled = value;
+        break;
+      }
+      case 'W':
+        if (fields[0] === 'installed') facts.firewall.installed = true;
+        if (fields[0] === 'enabled') facts.firewall.enabled = true;
+        if (fields[0] === 'input') facts.firewall.defaultIncoming = fields[1] ?? '';
+        break;
+      case 'R': {
+        const rule = parseUfwTuple(fields.join('\t'));
+        if (rule) facts.firewall.rules.push(rule);
+        break;
+      }
+      case 'G':
+        if (fields[0]) facts.guards[fields[0]] = Number(fields[1]);
+        break;
+      case 'H':
+        if (fields[0] && !facts.pendingHandlers.includes(fields[0])) facts.pendingHandlers.push(fields[0]);
+        break;
+    }
+  }
+  flushService();
+  return facts;
+}

@@ -1,0 +1,47 @@
+import { createTwoFilesPatch } from 'diff';
+import { redact } from '../core/secret.js';
+import type { DirectoryResource, Facts, FileFact, FileResource } from '../core/types.js';
+import { sha256Hex } from '../facts/probe.js';
+import type { ResourceVerdict } from './verdict.js';
+
+/** "0644" and "644" are the same mode. */
+export function sameMode(wanted: string, actual: string | undefined): boolean {
+  return actual !== undefined && parseInt(wanted, 8) === parseInt(actual, 8);
+}
+
+function ownershipDrift(resource: FileResource | DirectoryResource, fact: FileFact): string[] {
+  const drift: string[] = [];
+  if (!sameMode(resource.mode, fact.mode)) drift.push(`mode ${fact.mode} → ${resource.mode}`);
+  if (fact.owner !== resource.owner || fact.group !== resource.group) {
+    drift.push(`owner ${fact.owner}:${fact.group} → ${resource.owner}:${resource.group}`);
+  }
+  return drift;
+}
+
+/** A managed file: created when missing, updated when content, mode or owner differ (with a diff). */
+export function planFile(resource: FileResource, facts: Facts): ResourceVerdict {
+  const fact = facts.files[resource.path] ?? { exists: false };
+  const secrets = resource.secrets ?? [];
+  if (!fact.exists) {
+    const diff = createTwoFilesPatch('/dev/null', resource.path, '', resource.content, '', '', { context: 3 });
+    return { action: 'create', reason: 'missing', diff: redact(diff, secrets) };
+  }
+  if (fact.type !== 'file') return { action: 'update', reason: `is a ${fact.type}, not a file` };
+  const drift = ownershipDrift(resource, fact);
+  const contentDiffers = fact.sha256 !== sha256Hex(resource.content);
+  if (contentDiffers) drift.unshift('content differs');
+  if (drift.length === 0) return { action: 'noop', reason: 'content, mode and owner match' };
+  const result: ResourceVerdict = { action: 'update', reason: drift.join(', ') };
+  if (contentDiffers && fact.content !== undefined) {
+    result.diff = redact(createTwoFilesPatch(resource.path, resource.path, fact.content, resource.content, '', '', { context: 3 }), secrets);
+  }
+  return result;
+}
+
+export function planDirectory(resource: DirectoryResource, facts: Facts): ResourceVerdict {
+  const fact = facts.files[resource.path] ?? { exists: false };
+  if (!fact.exists) return { action: 'create', reason: 'missing' };
+  if (fact.type !== 'directory') return { action: 'update', reason: `is a ${fact.type}, not a directory` };
+  const drift = ownershipDrift(resource, fact);
+  return drift.length === 0 ? { action: 'noop', reason: 'mode and owner match' } : { action: 'update', reason: drift.join(', ') };
+}

@@ -1,0 +1,20 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ejs from 'ejs';
+
+/** The built-in templates, found from this module both in src/ (tests) and in dist/ (the CLI). */
+export const BUILTIN_TEMPLATES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'templates');
+
+const HEADER = 'Managed by infra: changes made by hand are replaced on the next run.';
+
+/**
+ * Renders `templates/<name>` with `data`. A template of the same name in the inventory's
+ * templates_dir wins over the built-in one. Every template gets `managedHeader` for its comment.
+ */
+export function renderTemplate(name: string, data: Record<string, unknown>, overrideDir?: string): string {
+  const override = overrideDir ? join(overrideDir, name) : undefined;
+  const file = override && existsSync(override) ? override : join(BUILTIN_TEMPLATES_DIR, name);
+  const source = readFileSync(file, 'utf8');
+  return ejs.render(source, { managedHeader: HEADER, ...data }, { filename: file, strict: false, rmWhitespace: false });
+}

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { Secret } from '../../src/core/secret.js';
+import type { Facts, HostDesire } from '../../src/core/types.js';
+import { sha256Hex } from '../../src/facts/probe.js';
+import { countChanges, planHost } from '../../src/plan/plan-host.js';
+
+const CONFIG = 'ARGS="--web.listen-address=10.77.0.21:9100"\n';
+
+function bareFacts(overrides: Partial<Facts> = {}): Facts {
+  return {
+    os: { id: 'debian', versionId: '12', codename: 'bookworm' },
+    controllerAddress: '10.77.0.1',
+    files: {},
+    packages: {},
+    services: {},
+    firewall: { installed: false, enabled: false, defaultIncoming: '', rules: [] },
+    guards: {},
+    pendingHandlers: [],
+    ...overrides,
+  };
+}
+
+function desire(adminSource = '10.77.0.1/32', content = CONFIG, secrets: Secret[] = []): HostDesire {
+  return {
+    host: 'web1',
+    address: '10.77.0.21',
+    phases: [
+      {
+        phase: 'firewall',
+        resources: [
+          { kind: 'package', name: 'ufw' },
+          { kind: 'firewall-rule', proto: 'tcp', port: 22, from: adminSource, purpose: 'ssh (admin)' },
+          { kind: 'firewall-rule', proto: 'tcp', port: 9100, from: '10.77.0.1/32', purpose: 'node exporter (monitoring)' },
+          { kind: 'firewall-state', sshPort: 22 },
+        ],
+        handlers: [],
+        validators: [],
+      },
+      {
+        phase: 'monitoring',
+        resources: [
+          { kind: 'package', name: 'prometheus-node-exporter' },
+          { kind: 'file', path: '/etc/default/prometheus-node-exporter', content, mode: '0644', owner: 'root', group: 'root', secrets, notify: ['restart:x'] },
+          { kind: 'service', name: 'prometheus-node-exporter', enabled: true, running: true },
+          { kind: 'command', name: 'init-db', script: 'true', unless: 'test -e /x' },
+        ],
+        handlers: [{ id: 'restart:x', service: 'prometheus-node-exporter', action: 'restart' }],
+        validators: [],
+      },
+    ],
+  };
+}
+
+function convergedFacts(): Facts {
+  return bareFacts({
+    files: { '/etc/default/prometheus-node-exporter': { exists: true, type: 'file', sha256: sha256Hex(CONFIG), mode: '644', owner: 'root', group: 'root' } },
+    packages: { ufw: '0.36.2-1', 'prometheus-node-exporter': '1.5.0' },
+    services: { 'prometheus-node-exporter': { load: 'loaded', active: 'active', enabled: 'enabled' } },
+    firewall: {
+      installed: true,
+      enabled: true,
+      defaultIncoming: 'DROP',
+      rules: [
+        { action: 'allow', proto: 'tcp', port: '22', from: '10.77.0.1', comment: 'infra:ssh (admin)' },
+        { action: 'allow', proto: 'tcp', port: '9100', from: '10.77.0.1', comment: 'infra:node exporter (monitoring)' },
+      ],
+    },
+    guards: { 'init-db': 0 },
+  });
+}
+
+describe('planHost', () => {
+  it('plans every resource as a creation on a bare host', () => {
+    const plan = planHost(desire(), bareFacts());
+    expect(countChanges(plan)).toEqual({ create: 7, update: 1, delete: 0, noop: 0 });
+    expect(plan.changes.find((c) => c.resource.kind === 'firewall-state')?.reason).toMatch(/ufw not active/);
+    expect(plan.refusal).toBeUndefined();
+  });
+
+  it('plans nothing on a host that already matches, and says why for each resource', () => {
+    const plan = planHost(desire(), convergedFacts());
+    expect(countChanges(plan)).toEqual({ create: 0, update: 0, delete: 0, noop: 8 });
+    expect(plan.changes.map((c) => c.reason)).toContain('content, mode and owner match');
+    expect(plan.changes.map((c) => c.reason)).toContain('already done (its guard holds)');
+  });
+
+  it('updates a file edited by hand and shows a unified diff', () => {
+    const facts = convergedFacts();
+    facts.files['/etc/default/prometheus-node-exporter'] = { exists: true, type: 'file', sha256: 'other', mode: '644', owner: 'root', group: 'root', content: 'ARGS="--edited"\n' };
+    const change = planHost(desire(), facts).changes.find((c) => c.resource.kind === 'file');
+    expect(change?.action).toBe('update');
+    expect(change?.reason).toBe('content differs');
+    expect(change?.diff).toContain('-ARGS="--edited"');
+    expect(change?.diff).toContain('+ARGS="--web.listen-address=10.77.0.21:9100"');
+  });
+
+  it('redacts secrets from diffs, before and after', () => {
+    const secret = new Secret('hunter2-very-secret');
+    const facts = convergedFacts();
+    facts.files['/etc/default/prometheus-node-exporter'] = { exists: true, type: 'file', sha256: 'x', mode: '644', owner: 'root', group: 'root', content: 'PASSWORD=hunter2-very-secret\nA=1\n' };
+    const plan = planHost(desire(undefined, 'PASSWORD=hunter2-very-secret\nA=2\n', [secret]), facts);
+    const diff = plan.changes.find((c) => c.resource.kind === 'file')?.diff ?? '';
+    expect(diff).toContain('A=2');
+    expect(diff).not.toContain('hunter2');
+    expect(diff).toContain('PASSWORD=[secret]');
+  });
+
+  it('reports a mode or owner drift even when the content matches', () => {
+    const facts = convergedFacts();
+    facts.files['/etc/default/prometheus-node-exporter'] = { exists: true, type: 'file', sha256: sha256Hex(CONFIG), mode: '666', owner: 'nobody', group: 'root' };
+    const change = planHost(desire(), facts).changes.find((c) => c.resource.kind === 'file');
+    expect(change?.reason).toBe('mode 666 → 0644, owner nobody:root → root:root');
+  });
+
+  it('deletes rules infra wrote and no longer wants, and only reports rules it did not write', () => {
+    const facts = convergedFacts();
+    facts.firewall.rules.push(
+      { action: 'allow', proto: 'tcp', port: '8080', from: 'any', comment: 'infra:old app' },
+      { action: 'allow', proto: 'tcp', port: '5432', from: '192.168.1.0/24', comment: '' },
+    );
+    const plan = planHost(desire(), facts);
+    const deletes = plan.changes.filter((c) => c.action === 'delete');
+    expect(deletes).toHaveLength(1);
+    expect(deletes[0]?.resource).toMatchObject({ kind: 'firewall-rule', port: 8080, from: 'any' });
+    expect(plan.notices).toEqual(['ufw rule not written by infra: allow 5432/tcp from 192.168.1.0/24']);
+  });
+
+  it('refuses a plan whose SSH rules would not let this controller in', () => {
+    const plan = planHost(desire('192.0.2.0/24'), convergedFacts());
+    expect(plan.refusal).toMatch(/would cut its own access/);
+    expect(plan.refusal).toMatch(/10\.77\.0\.1/);
+    expect(plan.refusal).toMatch(/firewall\.admin_sources/);
+    // The old admin rule would have been removed by this plan: that is what is refused.
+    expect(plan.changes.some((c) => c.action === 'delete' && c.resource.kind === 'firewall-rule' && c.resource.port === 22)).toBe(true);
+  });
+
+  it('accepts an admin source given as the network that holds the controller', () => {
+    expect(planHost(desire('10.77.0.0/24'), convergedFacts()).refusal).toBeUndefined();
+  });
+
+  it('carries handlers an earlier run left pending', () => {
+    const plan = planHost(desire(), convergedFacts());
+    expect(plan.pendingHandlers).toEqual([]);
+    const facts = convergedFacts();
+    facts.pendingHandlers = ['restart:x'];
+    expect(planHost(desire(), facts).pendingHandlers).toEqual(['restart:x']);
+  });
+});
