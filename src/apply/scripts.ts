@@ -130,7 +130,7 @@ export function triggeredHandlers(changes: readonly Change[], handlers: readonly
   for (const change of changes) {
     if (change.action === 'noop') continue;
     const resource = change.resource;
-    if (resource.kind === 'file' || resource.kind === 'command') resource.notify?.forEach((id) => notified.add(id));
+    if ('notify' in resource) resource.notify?.forEach((id) => notified.add(id));
   }
   return handlers.filter((handler) => notified.has(handler.id)).map((handler) => handler.id);
 }
@@ -154,7 +154,19 @@ export function buildChangeScript(changes: readonly Change[], handlerIds: readon
   }
   for (const file of files) lines.push(...stageFile(file));
   for (const file of files) lines.push(...activateFile(file));
-  if (files.length > 0) {
+  for (const link of of('symlink')) {
+    // A new link is made beside the old one and renamed over it, so the switch is atomic.
+    const staged = quoteWord(link.path + NEW_SUFFIX);
+    lines.push(
+      `step ${quoteWord(`symlink ${link.path}`)}`,
+      `must ln -sfn ${quoteWord(link.target)} ${staged}`,
+      `must mv -Tf ${staged} ${quoteWord(link.path)}`,
+    );
+  }
+  for (const gone of of('absent')) {
+    lines.push(`step ${quoteWord(`remove ${gone.path}`)}`, `must rm -rf -- ${quoteWord(gone.path)}`);
+  }
+  if (files.length > 0 || of('symlink').length > 0 || of('absent').length > 0) {
     lines.push(...validationSteps(validators, rollbackFiles(files)));
     lines.push(`rm -f ${files.map((file) => quoteWord(file.path + BACKUP_SUFFIX)).join(' ')}`);
   }

@@ -35,6 +35,21 @@ export interface FileResource {
   notify?: string[];
 }
 
+/** A symbolic link, e.g. an app's `current` pointing at a release; replaced atomically. */
+export interface SymlinkResource {
+  kind: 'symlink';
+  path: string;
+  target: string;
+  notify?: string[];
+}
+
+/** A path that must not exist (a distribution's default site, an old release…). */
+export interface AbsentResource {
+  kind: 'absent';
+  path: string;
+  notify?: string[];
+}
+
 export interface ServiceResource {
   kind: 'service';
   name: string;
@@ -79,6 +94,8 @@ export type Resource =
   | PackageResource
   | DirectoryResource
   | FileResource
+  | SymlinkResource
+  | AbsentResource
   | ServiceResource
   | FirewallRuleResource
   | FirewallStateResource
@@ -106,6 +123,8 @@ export interface PhaseDesire {
   resources: Resource[];
   handlers: Handler[];
   validators: Validator[];
+  /** Apply this phase one host at a time (app servers restart one by one so some always serve). */
+  serial?: boolean;
 }
 
 /** Everything desired on one host, phase by phase in PHASE_ORDER. */
@@ -127,6 +146,8 @@ export interface FileFact {
   group?: string;
   /** The content, read only when its hash differs from the desired one (to show a diff). */
   content?: string;
+  /** Where a symlink points. */
+  target?: string;
 }
 
 export interface ServiceFact {
@@ -200,6 +221,10 @@ export function resourceLabel(resource: Resource): string {
       return `directory ${resource.path}`;
     case 'file':
       return `file ${resource.path}`;
+    case 'symlink':
+      return `symlink ${resource.path} → ${resource.target}`;
+    case 'absent':
+      return `absent ${resource.path}`;
     case 'service':
       return `service ${resource.name}`;
     case 'firewall-rule':

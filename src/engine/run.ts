@@ -116,7 +116,8 @@ export async function applyPlans(
   }
   for (const phase of PHASE_ORDER) {
     const work = desires.filter((desire) => plans.has(desire.host) && !failed.has(desire.host) && desire.phases.some((p) => p.phase === phase));
-    await mapWithLimit(work, options.forks, async (desire) => {
+    const serial = work.some((desire) => desire.phases.some((p) => p.phase === phase && p.serial));
+    await mapWithLimit(work, serial ? 1 : options.forks, async (desire) => {
       const report = reports.get(desire.host) as HostReport;
       const started = Date.now();
       try {

@@ -27,11 +27,12 @@ export function parseUfwTuple(tuple: string): UfwRule | undefined {
 }
 
 function parseFileLine(fields: string[]): FileFact {
-  const [exists, type, mode, owner, group, sha, body] = fields;
+  const [exists, type, mode, owner, group, sha, body, target] = fields;
   if (exists !== '1') return { exists: false };
   const fact: FileFact = { exists: true, type, mode, owner, group };
   if (sha) fact.sha256 = sha;
   if (body) fact.content = Buffer.from(body, 'base64').toString('utf8');
+  if (target) fact.target = target;
   return fact;
 }
 

@@ -32,12 +32,15 @@ export function buildProbeScript(desire: HostDesire): string {
     '  meta=$(stat -c "%a\\t%U\\t%G" "$1")',
     '  sum=; body=',
     '  if [ "$t" = file ]; then sum=$(sha256sum < "$1"); sum=${sum%% *}; [ "$sum" != "$2" ] && body=$(base64 -w0 < "$1"); fi',
-    '  printf "F\\t%s\\t1\\t%s\\t%s\\t%s\\t%s\\n" "$1" "$t" "$meta" "$sum" "$body"',
+    '  link=; [ "$t" = symlink ] && link=$(readlink "$1")',
+    '  printf "F\\t%s\\t1\\t%s\\t%s\\t%s\\t%s\\t%s\\n" "$1" "$t" "$meta" "$sum" "$body" "$link"',
     '}',
   ];
   for (const resource of resources) {
     if (resource.kind === 'file') lines.push(`probe_path ${quoteWord(resource.path)} ${sha256Hex(resource.content)}`);
-    if (resource.kind === 'directory') lines.push(`probe_path ${quoteWord(resource.path)} -`);
+    if (resource.kind === 'directory' || resource.kind === 'symlink' || resource.kind === 'absent') {
+      lines.push(`probe_path ${quoteWord(resource.path)} -`);
+    }
   }
   const packages = resources.filter((r) => r.kind === 'package').map((r) => r.name);
   if (packages.length > 0) {

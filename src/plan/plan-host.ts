@@ -8,7 +8,7 @@ import type {
   Resource,
 } from '../core/types.js';
 import { planCommand } from '../resources/command.js';
-import { planDirectory, planFile } from '../resources/file.js';
+import { planAbsent, planDirectory, planFile, planSymlink } from '../resources/file.js';
 import { planFirewallRule, planFirewallState, sshLockoutReason, surplusFirewallRules } from '../resources/firewall.js';
 import { planPackage } from '../resources/package.js';
 import { planService } from '../resources/service.js';
@@ -22,6 +22,10 @@ function planResource(resource: Resource, facts: Facts): ResourceVerdict {
       return planDirectory(resource, facts);
     case 'file':
       return planFile(resource, facts);
+    case 'symlink':
+      return planSymlink(resource, facts);
+    case 'absent':
+      return planAbsent(resource, facts);
     case 'service':
       return planService(resource, facts);
     case 'firewall-rule':

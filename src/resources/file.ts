@@ -1,6 +1,6 @@
 import { createTwoFilesPatch } from 'diff';
 import { redact } from '../core/secret.js';
-import type { DirectoryResource, Facts, FileFact, FileResource } from '../core/types.js';
+import type { AbsentResource, DirectoryResource, Facts, FileFact, FileResource, SymlinkResource } from '../core/types.js';
 import { sha256Hex } from '../facts/probe.js';
 import type { ResourceVerdict } from './verdict.js';
 
@@ -44,4 +44,18 @@ export function planDirectory(resource: DirectoryResource, facts: Facts): Resour
   if (fact.type !== 'directory') return { action: 'update', reason: `is a ${fact.type}, not a directory` };
   const drift = ownershipDrift(resource, fact);
   return drift.length === 0 ? { action: 'noop', reason: 'mode and owner match' } : { action: 'update', reason: drift.join(', ') };
+}
+
+export function planSymlink(resource: SymlinkResource, facts: Facts): ResourceVerdict {
+  const fact = facts.files[resource.path] ?? { exists: false };
+  if (!fact.exists) return { action: 'create', reason: 'missing' };
+  if (fact.type !== 'symlink') return { action: 'update', reason: `is a ${fact.type}, not a symlink` };
+  return fact.target === resource.target
+    ? { action: 'noop', reason: `points at ${resource.target}` }
+    : { action: 'update', reason: `points at ${fact.target} → ${resource.target}` };
+}
+
+export function planAbsent(resource: AbsentResource, facts: Facts): ResourceVerdict {
+  const fact = facts.files[resource.path] ?? { exists: false };
+  return fact.exists ? { action: 'delete', reason: `present (${fact.type})` } : { action: 'noop', reason: 'absent' };
 }

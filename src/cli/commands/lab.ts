@@ -1,0 +1,179 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import ora, { type Ora } from 'ora';
+import { labDown, labReset, labStatus, labUp, type LabProgress, type LabStatus, type LabUpResult } from '../../lab/lab.js';
+import { MAX_PER_ROLE } from '../../lab/plan.js';
+
+/**
+ * `infra lab up|down|status|reset`: a local replica of the topology as real booted hosts
+ * (systemd-nspawn) on a bridge. The work is in src/lab; this file is argv, progress and output.
+ */
+
+/** A spinner on a terminal; plain lines when stdout is not a TTY (logs, CI, pipes). */
+function progressReporter(): { onProgress: LabProgress; succeed(text: string): void; fail(): void } {
+  const interactive = Boolean(process.stdout.isTTY);
+  let spinner: Ora | undefined;
+  let current = '';
+  return {
+    onProgress(step) {
+      if (interactive) {
+        if (spinner) spinner.succeed();
+        spinner = ora({ text: step, stream: process.stdout, isEnabled: true }).start();
+      } else {
+        process.stdout.write(`- ${step}\n`);
+      }
+      current = step;
+    },
+    succeed(text) {
+      if (spinner) {
+        spinner.succeed();
+        spinner = undefined;
+      }
+      process.stdout.write(`${text}\n`);
+    },
+    fail() {
+      if (spinner) spinner.fail(`${current} (failed)`);
+      spinner = undefined;
+    },
+  };
+}
+
+async function withProgress<T>(fn: (onProgress: LabProgress) => Promise<T>, summary: (r: T) => string): Promise<T> {
+  const reporter = progressReporter();
+  try {
+    const result = await fn(reporter.onProgress);
+    reporter.succeed(summary(result));
+    return result;
+  } catch (err) {
+    reporter.fail();
+    throw err;
+  }
+}
+
+function parseCount(role: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n > MAX_PER_ROLE) {
+      throw new InvalidArgumentError(`--${role} takes a whole number from 0 to ${MAX_PER_ROLE}`);
+    }
+    return n;
+  };
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+export function formatStatus(status: LabStatus): string {
+  if (status.hosts.length === 0) return `no lab hosts (subnet ${status.subnet}); bring the lab up with: infra lab up\n`;
+  const rows = status.hosts.map((h) => [h.name, h.address, h.roles.join(','), h.state, h.machine]);
+  const header = ['HOST', 'ADDRESS', 'ROLES', 'STATE', 'MACHINE'];
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [
+    line(header),
+    ...rows.map(line),
+    '',
+    `subnet ${status.subnet}, VIP ${status.vip ?? '(none: fewer than two lb hosts)'}`,
+  ].join('\n') + '\n';
+}
+
+function upSummary(r: LabUpResult): string {
+  const running = r.hosts.filter((h) => h.state === 'running').length;
+  const parts = [`boot+ssh ${seconds(r.timings.bootMs)}`];
+  if (r.timings.baseBuilt) parts.push(`base built in ${seconds(r.timings.baseMs)}`);
+  if (r.timings.repoBuilt) parts.push(`repo built in ${seconds(r.timings.repoMs)}`);
+  return (
+    `lab up: ${running}/${r.hosts.length} hosts running in ${seconds(r.timings.totalMs)} (${parts.join(', ')})\n` +
+    formatStatus(r) +
+    `inventory: ${r.output.inventory} (root) and ${r.output.inventorySudo} (ops + sudo password)`
+  );
+}
+
+export function registerLab(program: Command): void {
+  const lab = program
+    .command('lab')
+    .description('a local lab: the topology as real booted Debian 12 hosts (systemd-nspawn) on a private bridge')
+    .addHelpText(
+      'after',
+      `
+The lab needs root and: apt-get install -y systemd-container debootstrap dpkg-dev
+State (base image, apt repo, keys) lives in INFRA_LAB_DIR (default /var/lib/infra-lab);
+the subnet is INFRA_LAB_SUBNET (default 10.77.0.0/24). ./lab/inventory.yaml is written by "up".
+
+Example:
+  $ infra lab up && infra provision lab/inventory.yaml && infra lab down`,
+    );
+
+  lab
+    .command('up')
+    .description('build (once) the base image and apt repo, then boot the hosts and write ./lab/inventory.yaml')
+    .option('--lb <n>', 'load balancer hosts (0 or 2+)', parseCount('lb'), 2)
+    .option('--web <n>', 'web hosts', parseCount('web'), 2)
+    .option('--app <n>', 'app hosts', parseCount('app'), 2)
+    .option('--db <n>', 'database hosts (1+; db1 is the primary)', parseCount('db'), 2)
+    .addHelpText(
+      'after',
+      `
+Idempotent: hosts already running are kept (same host keys); missing ones are booted.
+The first run builds the base (debootstrap, about 1-2 min) and the repo (role packages).
+
+Examples:
+  $ infra lab up                          # lb1 lb2 web1 web2 app1 app2 db1 db2 on 10.77.0.0/24
+  $ infra lab up --web 3 --db 3           # more web and db hosts
+  $ INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up
+  $ ssh -i lab/id_ed25519 -o UserKnownHostsFile=lab/known_hosts root@10.77.0.21`,
+    )
+    .action(async (opts: { lb: number; web: number; app: number; db: number }) => {
+      await withProgress(
+        (onProgress) => labUp({ counts: { lb: opts.lb, web: opts.web, app: opts.app, db: opts.db }, onProgress }),
+        upSummary,
+      );
+    });
+
+  lab
+    .command('down')
+    .description('stop every lab host, unmount their overlays and delete the bridge (keeps the cache and keys)')
+    .addHelpText(
+      'after',
+      `
+Hosts power off cleanly (forced after 30 s). Nothing is left running or mounted. Idempotent.
+
+Example:
+  $ infra lab down`,
+    )
+    .action(async () => {
+      await withProgress((onProgress) => labDown({ onProgress }), () => 'lab down: no host running, no overlay mounted, bridge deleted');
+    });
+
+  lab
+    .command('status')
+    .description('list the lab hosts: name, address, roles, running or stopped, and the VIP')
+    .option('--json', 'print {subnet, vip, hosts:[{name,address,roles,state,machine}]}')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ infra lab status
+  $ infra lab status --json | jq -r '.hosts[] | select(.state=="running") | .address'`,
+    )
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const status = await labStatus();
+      const json = Boolean(opts.json ?? cmd.optsWithGlobals<{ json?: boolean }>().json);
+      process.stdout.write(json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
+    });
+
+  lab
+    .command('reset')
+    .description('put every lab host back to bare (empty overlay, same identity and host keys) and boot it again')
+    .addHelpText(
+      'after',
+      `
+Fast (no rebuild): used between test runs and benchmarks. known_hosts stays valid.
+
+Example:
+  $ infra lab reset && infra provision lab/inventory.yaml`,
+    )
+    .action(async () => {
+      await withProgress((onProgress) => labReset({ onProgress }), (r) => upSummary(r).replace(/^lab up/, 'lab reset'));
+    });
+}
