@@ -1,0 +1,89 @@
+import type { LabHostPlan, LabSubnet } from './plan.js';
+import { controllerAddress, vipAddress } from './plan.js';
+
+/**
+ * Renders the files `infra lab up` writes into ./lab/: an inventory in the format of
+ * inventory.example.yaml (root by key), the same inventory for the sudo user `ops`, and the
+ * known_hosts file that pins every host's own keys. Pure: text in, text out.
+ */
+
+export interface LabInventoryInput {
+  subnet: LabSubnet;
+  hosts: readonly LabHostPlan[];
+  /** Which login the inventory uses: root by key, or `ops` with a sudo password. */
+  login: 'root' | 'ops';
+}
+
+const HEADER = [
+  '# Written by `infra lab up` for the local lab (systemd-nspawn hosts on the bridge infra-br0).',
+  '# Do not edit: the next `infra lab up` rewrites it. Paths are relative to this file.',
+];
+
+export function renderLabInventory(input: LabInventoryInput): string {
+  const { subnet, hosts, login } = input;
+  const controller = `${controllerAddress(subnet)}/32`;
+  const dbHosts = hosts.filter((h) => h.role === 'db').map((h) => h.name);
+  const lbCount = hosts.filter((h) => h.role === 'lb').length;
+  const lines: string[] = [...HEADER];
+  if (login === 'ops') lines.push('# This variant logs in as the non-root user `ops` and runs commands through sudo with a password.');
+  lines.push('', 'domain: www.foobar.com');
+  // keepalived needs a pair: a lab without lb hosts has no VIP.
+  if (lbCount >= 2) lines.push(`vip: ${vipAddress(subnet)}`, 'vip_prefix: 24');
+  lines.push('', 'ssh:');
+  if (login === 'ops') {
+    lines.push('  user: ops', '  sudo:', '    password: file:./ops-password');
+  } else {
+    lines.push('  user: root');
+  }
+  lines.push(
+    '  port: 22',
+    '  identity_file: ./id_ed25519',
+    '  known_hosts: ./known_hosts',
+    '  connect_timeout: 10',
+    '',
+    'firewall:',
+    `  admin_sources: [${controller}]`,
+    '',
+    'monitoring:',
+    `  sources: [${controller}]`,
+    '',
+    'tls:',
+    '  source: ca',
+    '',
+    'db:',
+    `  primary: ${dbHosts[0] ?? 'db1'}`,
+    `  replicas: [${dbHosts.slice(1).join(', ')}]`,
+    '  name: app',
+    '  user: app',
+    '  password: generate',
+    '  replication_password: generate',
+    '',
+    'app:',
+    '  source: ../examples/app',
+    '  port: 8000',
+    '',
+    'hosts:',
+  );
+  for (const h of hosts) {
+    lines.push(`  ${h.name}:`, `    address: ${h.address}`, `    roles: [${h.role}]`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** One public host key as found in an OpenSSH `.pub` file: `ssh-ed25519 AAAA… comment`. */
+export interface PublicHostKey {
+  type: string;
+  base64: string;
+}
+
+export function parsePublicKey(pubFileText: string): PublicHostKey {
+  const [type, base64] = pubFileText.trim().split(/\s+/);
+  if (!type || !base64) throw new Error(`not an OpenSSH public key: ${pubFileText.slice(0, 40)}`);
+  return { type, base64 };
+}
+
+/** known_hosts lines (plain, one per key) for every host's address. */
+export function renderKnownHosts(entries: readonly { address: string; keys: readonly PublicHostKey[] }[]): string {
+  const lines = entries.flatMap((e) => e.keys.map((k) => `${e.address} ${k.type} ${k.base64}`));
+  return lines.join('\n') + (lines.length > 0 ? '\n' : '');
+}

@@ -1,0 +1,318 @@
+import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../core/errors.js';
+import { allRolePackages } from '../roles/packages.js';
+import { ensureBase } from './base.js';
+import { requireRoot, requireTools } from './exec.js';
+import { ensureHostKeys, ensureLabKey, ensureOpsPassword, readHostPublicKeys, writeHostIdentity } from './identity.js';
+import { renderKnownHosts, renderLabInventory } from './inventory-writer.js';
+import { bootHost, findNspawnProcesses, isHostRunning, stopHost, waitForSsh } from './machine.js';
+import { mountOverlay, removeTree, unmountUnder } from './mounts.js';
+import { deleteBridge, ensureBridge, raiseInotifyLimits } from './network.js';
+import { hostPaths, labDirFromEnv, labPaths, outputPaths, subnetFromEnv, type LabPaths, type OutputPaths } from './paths.js';
+import {
+  DEFAULT_COUNTS,
+  parseSubnet,
+  planHosts,
+  vipAddress,
+  type LabCounts,
+  type LabHostPlan,
+  type LabSubnet,
+} from './plan.js';
+import { ensureRepo } from './repo.js';
+import { withLabLock } from './lock.js';
+import { readState, writeState, type LabState, type LabStateHost } from './state.js';
+
+/**
+ * The lab's programmatic API — what `infra lab …` runs and what end-to-end tests call:
+ * labUp, labDown, labReset, labStatus, setHostNetwork (re-exported from ./network.js).
+ */
+
+export { setHostNetwork } from './network.js';
+
+/** Progress for the CLI (spinner or plain lines); the API itself never prints. */
+export type LabProgress = (step: string) => void;
+
+export interface LabOptions {
+  /** Lab state dir; default INFRA_LAB_DIR or /var/lib/infra-lab. */
+  labDir?: string;
+  /** The lab /24; default INFRA_LAB_SUBNET or 10.77.0.0/24. */
+  subnet?: string;
+  /** Where ./lab/ (inventory, known_hosts, key, password) is written; default process.cwd(). */
+  cwd?: string;
+  onProgress?: LabProgress;
+}
+
+export interface LabUpOptions extends LabOptions {
+  counts?: Partial<LabCounts>;
+  /** How long to wait for every host to answer SSH. */
+  sshTimeoutMs?: number;
+}
+
+export interface LabHostStatus {
+  name: string;
+  address: string;
+  roles: string[];
+  state: 'running' | 'stopped';
+  machine: string;
+}
+
+export interface LabStatus {
+  subnet: string;
+  vip: string | null;
+  hosts: LabHostStatus[];
+}
+
+export interface LabUpResult extends LabStatus {
+  output: OutputPaths;
+  timings: { baseMs: number; repoMs: number; bootMs: number; totalMs: number; baseBuilt: boolean; repoBuilt: boolean };
+}
+
+const REQUIRED_TOOLS = ['systemd-nspawn', 'debootstrap', 'dpkg-scanpackages', 'ssh-keygen', 'ssh', 'ip', 'openssl', 'mount', 'umount', 'chroot'];
+const GRACEFUL_STOP_MS = 30_000;
+
+interface Context {
+  paths: LabPaths;
+  subnet: LabSubnet;
+  progress: LabProgress;
+  output: OutputPaths;
+}
+
+function context(opts: LabOptions): Context {
+  const paths = labPaths(opts.labDir ?? labDirFromEnv());
+  const subnet = opts.subnet ? parseSubnet(opts.subnet) : subnetFromEnv();
+  return { paths, subnet, progress: opts.onProgress ?? (() => undefined), output: outputPaths(opts.cwd) };
+}
+
+async function preflight(): Promise<void> {
+  requireRoot();
+  await requireTools(REQUIRED_TOOLS);
+}
+
+/** Marks a host whose upper layer holds a complete identity (removed when the layer is emptied). */
+function identityMarker(paths: LabPaths, name: string): string {
+  return join(hostPaths(paths, name).dir, 'identity.ok');
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function toCounts(partial: Partial<LabCounts> | undefined): LabCounts {
+  return { ...DEFAULT_COUNTS, ...(partial ?? {}) };
+}
+
+function vipOf(subnet: LabSubnet, hosts: readonly { role: string }[]): string | null {
+  return hosts.filter((h) => h.role === 'lb').length >= 2 ? vipAddress(subnet) : null;
+}
+
+/** Brings up the lab: base and repo (cached), bridge, every host booted and answering SSH. Idempotent. */
+export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
+  await preflight();
+  const ctx = context(opts);
+  return withLabLock(ctx.paths.lock, () => upLocked(ctx, toCounts(opts.counts), opts.sshTimeoutMs ?? 180_000));
+}
+
+async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): Promise<LabUpResult> {
+  const started = Date.now();
+  const { paths, subnet, progress } = ctx;
+  const plan = planHosts(counts, subnet);
+  const previous = await readState(paths);
+  if (previous && previous.subnet !== subnet.cidr && (await anyRunning(previous))) {
+    throw new UserError(
+      `the lab is running on ${previous.subnet}, not ${subnet.cidr}; run \`infra lab down\` first to move it to another subnet`,
+    );
+  }
+  await mkdir(paths.hostsDir, { recursive: true });
+
+  progress('base image (Debian 12 minbase)');
+  const base = await ensureBase(paths, progress);
+  progress('package repository (role packages + dependencies)');
+  const repo = await ensureRepo(paths, base.info, allRolePackages(), progress);
+
+  progress('lab key, sudo password and host keys');
+  const labPublicKey = await ensureLabKey(paths);
+  const ops = await ensureOpsPassword(paths);
+  await Promise.all(plan.map((h) => ensureHostKeys(hostPaths(paths, h.name))));
+  const knownHosts = join(paths.root, 'known_hosts');
+  await writeFile(knownHosts, await knownHostsText(paths, plan));
+
+  // Hosts of a previous, larger lab that this one no longer has: stop and forget their layers
+  // (their host keys stay, so a later `up` with them again keeps known_hosts valid).
+  const wanted = new Set(plan.map((h) => h.name));
+  for (const old of previous?.hosts ?? []) {
+    if (wanted.has(old.name)) continue;
+    progress(`removing ${old.name} (not in this lab)`);
+    await retireHost(paths, old, { wipe: true, graceful: true });
+  }
+
+  progress(`bridge ${subnet.cidr}`);
+  await ensureBridge(subnet);
+  await raiseInotifyLimits();
+
+  const bootStarted = Date.now();
+  progress(`booting ${plan.length} hosts`);
+  const byName = new Map((previous?.hosts ?? []).map((h) => [h.name, h]));
+  const stateHosts: LabStateHost[] = [];
+  await Promise.all(
+    plan.map(async (host) => {
+      const old = byName.get(host.name);
+      let pid = old?.pid;
+      const running = await isHostRunning(pid, host.machine);
+      // A rebuilt repository is a new directory: a running host still sees the old (deleted) one.
+      if (running && repo.built && pid) {
+        await stopHost(pid, host.machine, { graceful: true, timeoutMs: GRACEFUL_STOP_MS });
+      }
+      if (!running || repo.built) {
+        pid = await startHost(paths, host, labPublicKey, ops.hash);
+      }
+      stateHosts.push({ name: host.name, role: host.role, address: host.address, machine: host.machine, pid });
+    }),
+  );
+  stateHosts.sort((a, b) => plan.findIndex((h) => h.name === a.name) - plan.findIndex((h) => h.name === b.name));
+  await writeState(paths, { subnet: subnet.cidr, counts, hosts: stateHosts });
+
+  progress(`waiting for SSH on ${plan.length} hosts`);
+  await Promise.all(
+    plan.map((h) => waitForSsh(h, hostPaths(paths, h.name), { keyFile: paths.key, knownHosts }, sshTimeoutMs)),
+  );
+  const bootMs = Date.now() - bootStarted;
+
+  progress(`writing ${ctx.output.dir}/inventory.yaml`);
+  await writeOutputs(ctx, plan, knownHosts);
+  const status = await statusOf(paths);
+  return {
+    ...status,
+    output: ctx.output,
+    timings: { baseMs: base.ms, repoMs: repo.ms, bootMs, totalMs: Date.now() - started, baseBuilt: base.built, repoBuilt: repo.built },
+  };
+}
+
+async function knownHostsText(paths: LabPaths, plan: readonly LabHostPlan[]): Promise<string> {
+  const entries = await Promise.all(
+    plan.map(async (h) => ({ address: h.address, keys: await readHostPublicKeys(hostPaths(paths, h.name)) })),
+  );
+  return renderKnownHosts(entries);
+}
+
+/** Mounts the host's overlay, gives a fresh layer its identity, and boots it. Returns the nspawn pid. */
+async function startHost(paths: LabPaths, host: LabHostPlan, labPublicKey: string, opsHash: string): Promise<number> {
+  const hp = hostPaths(paths, host.name);
+  await mountOverlay(paths.base, hp.upper, hp.work, hp.merged);
+  const marker = identityMarker(paths, host.name);
+  if (!(await exists(marker))) {
+    await writeHostIdentity(hp, { host, prefixLength: 24, labPublicKey, opsPasswordHash: opsHash });
+    await writeFile(marker, `${new Date().toISOString()}\n`);
+  }
+  return bootHost({ host, hp, repoDir: paths.repo });
+}
+
+/** Stops a host, unmounts its overlay and, with `wipe`, empties its upper layer (back to bare). */
+async function retireHost(paths: LabPaths, host: LabStateHost, mode: { wipe: boolean; graceful: boolean }): Promise<void> {
+  if (host.pid) await stopHost(host.pid, host.machine, { graceful: mode.graceful, timeoutMs: GRACEFUL_STOP_MS });
+  const hp = hostPaths(paths, host.name);
+  await unmountUnder(hp.merged);
+  if (mode.wipe) {
+    await rm(identityMarker(paths, host.name), { force: true });
+    await removeTree(hp.upper);
+    await removeTree(hp.work);
+  }
+}
+
+async function writeOutputs(ctx: Context, plan: readonly LabHostPlan[], knownHosts: string): Promise<void> {
+  const out = ctx.output;
+  await mkdir(out.dir, { recursive: true });
+  await writeFile(out.inventory, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'root' }));
+  await writeFile(out.inventorySudo, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'ops' }));
+  await copyFile(knownHosts, out.knownHosts);
+  await copyFile(ctx.paths.key, out.key);
+  await chmod(out.key, 0o600);
+  await copyFile(`${ctx.paths.key}.pub`, `${out.key}.pub`);
+  await copyFile(ctx.paths.opsPassword, out.opsPassword);
+  await chmod(out.opsPassword, 0o600);
+}
+
+async function anyRunning(state: LabState): Promise<boolean> {
+  for (const h of state.hosts) if (await isHostRunning(h.pid, h.machine)) return true;
+  return false;
+}
+
+async function statusOf(paths: LabPaths): Promise<LabStatus> {
+  const state = await readState(paths);
+  if (!state) return { subnet: subnetFromEnv().cidr, vip: null, hosts: [] };
+  const subnet = parseSubnet(state.subnet);
+  const hosts = await Promise.all(
+    state.hosts.map(async (h) => ({
+      name: h.name,
+      address: h.address,
+      roles: [h.role],
+      state: (await isHostRunning(h.pid, h.machine)) ? ('running' as const) : ('stopped' as const),
+      machine: h.machine,
+    })),
+  );
+  return { subnet: state.subnet, vip: vipOf(subnet, state.hosts), hosts };
+}
+
+/** Hosts, addresses, roles and whether each runs; reads the lab dir only (no root needed to read). */
+export async function labStatus(opts: LabOptions = {}): Promise<LabStatus> {
+  return statusOf(context(opts).paths);
+}
+
+/**
+ * Stops every host (clean poweroff, forced after a timeout), unmounts every overlay and deletes
+ * the bridge. Also stops nspawn processes of this lab that the state file lost track of.
+ * Idempotent: a second `down` finds nothing to do.
+ */
+export async function labDown(opts: LabOptions = {}): Promise<LabStatus> {
+  requireRoot();
+  const ctx = context(opts);
+  return withLabLock(ctx.paths.lock, async () => {
+    const { paths, progress } = ctx;
+    const state = await readState(paths);
+    const hosts = state?.hosts ?? [];
+    progress(`stopping ${hosts.length} hosts`);
+    await Promise.all(hosts.map((h) => retireHost(paths, h, { wipe: false, graceful: true })));
+    for (const stray of await findNspawnProcesses(paths.hostsDir)) {
+      await stopHost(stray.pid, stray.machine, { graceful: true, timeoutMs: GRACEFUL_STOP_MS });
+    }
+    await unmountUnder(paths.hostsDir);
+    // An interrupted repo build leaves an overlay (and its chroot) mounted.
+    await unmountUnder(join(paths.root, 'repo-build'));
+    progress('deleting bridge');
+    await deleteBridge();
+    if (state) await writeState(paths, { ...state, hosts: state.hosts.map(({ pid: _pid, ...h }) => h) });
+    return statusOf(paths);
+  });
+}
+
+/**
+ * Every host back to bare, fast: stop (forced — the layer is thrown away anyway), empty the upper
+ * layer, write the identity again (same host keys), boot, wait for SSH. Used between test runs.
+ */
+export async function labReset(opts: LabUpOptions = {}): Promise<LabUpResult> {
+  await preflight();
+  const ctx = context(opts);
+  return withLabLock(ctx.paths.lock, async () => {
+    const state = await readState(ctx.paths);
+    if (!state || state.hosts.length === 0) {
+      throw new UserError('there is no lab to reset; bring it up with `infra lab up`');
+    }
+    ctx.progress(`wiping ${state.hosts.length} hosts`);
+    await Promise.all(state.hosts.map((h) => retireHost(ctx.paths, h, { wipe: true, graceful: false })));
+    await writeState(ctx.paths, { ...state, hosts: state.hosts.map(({ pid: _pid, ...h }) => h) });
+    const counts = opts.counts ? toCounts(opts.counts) : countsOf(state);
+    const subnetCtx = { ...ctx, subnet: parseSubnet(state.subnet) };
+    return upLocked(subnetCtx, counts, opts.sshTimeoutMs ?? 180_000);
+  });
+}
+
+function countsOf(state: LabState): LabCounts {
+  const counts: LabCounts = { lb: 0, web: 0, app: 0, db: 0 };
+  for (const h of state.hosts) counts[h.role]++;
+  return counts;
+}

@@ -1,0 +1,206 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { REPO_MOUNT } from './base.js';
+import { run, sleep, withSbinPath } from './exec.js';
+import type { HostPaths } from './paths.js';
+import { BRIDGE_NAME, type LabHostPlan } from './plan.js';
+
+/**
+ * Booting and stopping one lab host: a systemd-nspawn process started detached (its own session,
+ * output to the host's console log) so it outlives the `infra lab up` that started it.
+ */
+
+export interface BootInput {
+  host: LabHostPlan;
+  hp: HostPaths;
+  repoDir: string;
+}
+
+/** The nspawn command line; pure, so the flags are reviewed in one place. */
+export function nspawnArgs(input: BootInput): string[] {
+  return [
+    '--boot',
+    `--directory=${input.hp.merged}`,
+    `--machine=${input.host.machine}`,
+    // The controller's PID 1 is not systemd: there is no machined to register with and no unit
+    // to move into.
+    '--register=no',
+    '--keep-unit',
+    `--network-bridge=${BRIDGE_NAME}`,
+    `--bind-ro=${input.repoDir}:${REPO_MOUNT}`,
+    // Keep the host's own files as in the base: no controller resolv.conf, timezone or journal link.
+    '--resolv-conf=off',
+    '--timezone=off',
+    '--link-journal=no',
+    '--console=read-only',
+  ];
+}
+
+export function bootHost(input: BootInput): number {
+  const fd = openSync(input.hp.console, 'a');
+  try {
+    writeSync(fd, `\n=== infra lab: booting ${input.host.machine} at ${new Date().toISOString()} ===\n`);
+    const child = spawn('systemd-nspawn', nspawnArgs(input), {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: withSbinPath(process.env),
+    });
+    if (child.pid === undefined) throw new Error(`could not start systemd-nspawn for ${input.host.machine}`);
+    child.on('error', () => undefined);
+    child.unref();
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Process state letter from /proc/PID/stat (R, S, Z…), or undefined when the pid is gone. */
+async function procState(pid: number): Promise<{ state: string; ppid: number } | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0] ?? '?', ppid: Number(rest[1]) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function cmdline(pid: number): Promise<string[]> {
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((s) => s !== '');
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Whether `pid` is still the nspawn process of this machine. Checking the command line guards
+ * against a recycled pid; a zombie (exited, not yet reaped by whoever adopted it) counts as gone.
+ */
+export async function isHostRunning(pid: number | undefined, machine: string): Promise<boolean> {
+  if (!pid) return false;
+  const st = await procState(pid);
+  if (!st || st.state === 'Z' || st.state === 'X') return false;
+  const argv = await cmdline(pid);
+  return argv.some((a) => a.endsWith('systemd-nspawn')) && argv.includes(`--machine=${machine}`);
+}
+
+/** nspawn processes whose root is under `hostsDir`, found by command line (lost or stale state). */
+export async function findNspawnProcesses(hostsDir: string): Promise<{ pid: number; machine: string }[]> {
+  const found: { pid: number; machine: string }[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const argv = await cmdline(pid);
+    if (!argv.some((a) => a.endsWith('systemd-nspawn'))) continue;
+    if (!argv.some((a) => a.startsWith(`--directory=${hostsDir}/`))) continue;
+    const st = await procState(pid);
+    if (!st || st.state === 'Z') continue;
+    const machine = argv.find((a) => a.startsWith('--machine='))?.slice('--machine='.length) ?? '?';
+    found.push({ pid, machine });
+  }
+  return found;
+}
+
+async function childrenOf(pid: number): Promise<number[]> {
+  const kids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const st = await procState(Number(entry));
+    if (st?.ppid === pid) kids.push(Number(entry));
+  }
+  return kids;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+async function waitGone(pid: number, machine: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!(await isHostRunning(pid, machine))) return true;
+    await sleep(100);
+  }
+  return !(await isHostRunning(pid, machine));
+}
+
+/**
+ * Stops a host. `graceful`: SIGTERM to nspawn, which asks the host's systemd for a clean poweroff;
+ * after `timeoutMs` it is forced. Forced: SIGKILL the host's init (nspawn's child — killing
+ * nspawn alone would orphan a running container), then nspawn exits and cleans up its veth.
+ */
+export async function stopHost(pid: number, machine: string, mode: { graceful: boolean; timeoutMs: number }): Promise<void> {
+  if (!(await isHostRunning(pid, machine))) return;
+  if (mode.graceful) {
+    signal(pid, 'SIGTERM');
+    if (await waitGone(pid, machine, mode.timeoutMs)) return;
+  }
+  for (const child of await childrenOf(pid)) signal(child, 'SIGKILL');
+  if (await waitGone(pid, machine, 10_000)) return;
+  signal(pid, 'SIGKILL');
+  await waitGone(pid, machine, 5_000);
+}
+
+function tcpOpen(address: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: address, port });
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+/** ssh options that verify the host key against the lab's known_hosts and never prompt. */
+export function labSshArgs(keyFile: string, knownHosts: string): string[] {
+  return [
+    '-o', 'BatchMode=yes',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', `UserKnownHostsFile=${knownHosts}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'ConnectTimeout=3',
+    '-o', 'LogLevel=ERROR',
+    '-i', keyFile,
+  ];
+}
+
+/**
+ * Waits until the host answers SSH as root with its own host key verified: port 22 open first
+ * (cheap to poll), then one real login.
+ */
+export async function waitForSsh(
+  host: LabHostPlan,
+  hp: HostPaths,
+  ssh: { keyFile: string; knownHosts: string },
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = 'port 22 never opened';
+  while (Date.now() < deadline) {
+    if (await tcpOpen(host.address, 22, 1000)) {
+      try {
+        await run('ssh', [...labSshArgs(ssh.keyFile, ssh.knownHosts), `root@${host.address}`, 'true'], { timeoutMs: 15_000 });
+        return;
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+      }
+    }
+    await sleep(250);
+  }
+  const consoleTail = (await readFile(hp.console, 'utf8').catch(() => '')).split('\n').slice(-20).join('\n');
+  throw new Error(
+    `lab host ${host.name} (${host.address}) did not answer SSH within ${Math.round(timeoutMs / 1000)} s: ${lastError}\n` +
+      `last console lines (${hp.console}):\n${consoleTail}`,
+  );
+}

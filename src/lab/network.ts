@@ -1,0 +1,107 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { UserError } from '../core/errors.js';
+import { CommandError, run } from './exec.js';
+import { BRIDGE_NAME, cidrsOverlap, controllerAddress, hostInterfaceName, type LabSubnet } from './plan.js';
+
+/**
+ * The lab's network: one bridge on the controller holding the subnet's .1, every host's veth
+ * plugged into it by systemd-nspawn. Nothing here routes or NATs: hosts get no gateway, so lab
+ * traffic stays between the controller and the hosts.
+ */
+
+interface IpAddrEntry {
+  ifname: string;
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+interface IpRouteEntry {
+  dst: string;
+  dev?: string;
+}
+
+export async function bridgeExists(): Promise<boolean> {
+  try {
+    await run('ip', ['link', 'show', 'dev', BRIDGE_NAME]);
+    return true;
+  } catch (err) {
+    if (err instanceof CommandError) return false;
+    throw err;
+  }
+}
+
+/** Refuses a subnet that another interface already holds or routes: the lab would shadow it. */
+export async function checkSubnetFree(subnet: LabSubnet): Promise<void> {
+  const addrs = JSON.parse((await run('ip', ['-j', 'addr', 'show'])).stdout) as IpAddrEntry[];
+  for (const iface of addrs) {
+    if (iface.ifname === BRIDGE_NAME || iface.ifname.startsWith('vb-')) continue;
+    for (const a of iface.addr_info ?? []) {
+      if (a.family !== 'inet') continue;
+      if (cidrsOverlap(`${a.local}/${a.prefixlen}`, subnet.cidr)) {
+        throw subnetInUse(subnet, `${iface.ifname} has ${a.local}/${a.prefixlen}`);
+      }
+    }
+  }
+  const routes = JSON.parse((await run('ip', ['-j', 'route', 'show'])).stdout) as IpRouteEntry[];
+  for (const r of routes) {
+    if (r.dst === 'default' || r.dev === BRIDGE_NAME) continue;
+    if (cidrsOverlap(r.dst.includes('/') ? r.dst : `${r.dst}/32`, subnet.cidr)) {
+      throw subnetInUse(subnet, `a route to ${r.dst} goes via ${r.dev ?? '?'}`);
+    }
+  }
+}
+
+function subnetInUse(subnet: LabSubnet, why: string): UserError {
+  return new UserError(
+    `the lab subnet ${subnet.cidr} is already in use on this machine (${why}); ` +
+      `choose a free /24, e.g. INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up`,
+  );
+}
+
+/** Creates the bridge with the controller's address (idempotent). */
+export async function ensureBridge(subnet: LabSubnet): Promise<void> {
+  await checkSubnetFree(subnet);
+  if (!(await bridgeExists())) {
+    await run('ip', ['link', 'add', BRIDGE_NAME, 'type', 'bridge']);
+  }
+  const want = `${controllerAddress(subnet)}/24`;
+  const addrs = JSON.parse((await run('ip', ['-j', 'addr', 'show', 'dev', BRIDGE_NAME])).stdout) as IpAddrEntry[];
+  const have = (addrs[0]?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+  for (const other of have.filter((a) => a !== want)) await run('ip', ['addr', 'del', other, 'dev', BRIDGE_NAME]);
+  if (!have.includes(want)) await run('ip', ['addr', 'add', want, 'dev', BRIDGE_NAME]);
+  await run('ip', ['link', 'set', BRIDGE_NAME, 'up']);
+}
+
+export async function deleteBridge(): Promise<void> {
+  if (await bridgeExists()) await run('ip', ['link', 'del', BRIDGE_NAME]);
+}
+
+/**
+ * Cuts a host off the network (or restores it) without touching the host: its controller-side
+ * veth goes down, as if its cable were pulled. For tests of network failures mid-run.
+ */
+export async function setHostNetwork(hostName: string, state: 'up' | 'down'): Promise<void> {
+  const iface = hostInterfaceName(hostName);
+  try {
+    await run('ip', ['link', 'set', 'dev', iface, state]);
+  } catch (err) {
+    if (err instanceof CommandError) {
+      throw new UserError(`lab host ${hostName} has no link ${iface}: is it running? (infra lab status)`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * With the default fs.inotify.max_user_instances=128, about the 19th host's systemd fails to boot
+ * ("Failed to allocate manager object"); raise the limits (never lower them).
+ */
+export const INOTIFY_LIMITS: Readonly<Record<string, number>> = {
+  '/proc/sys/fs/inotify/max_user_instances': 8192,
+  '/proc/sys/fs/inotify/max_user_watches': 1048576,
+};
+
+export async function raiseInotifyLimits(): Promise<void> {
+  for (const [file, want] of Object.entries(INOTIFY_LIMITS)) {
+    const have = Number((await readFile(file, 'utf8')).trim());
+    if (!(have >= want)) await writeFile(file, `${want}\n`);
+  }
+}

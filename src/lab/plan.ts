@@ -1,0 +1,148 @@
+import type { Role } from '../inventory/model.js';
+import { UserError } from '../core/errors.js';
+
+/**
+ * The pure part of the lab: which hosts exist for given counts, their names, addresses, machine
+ * and interface names. No I/O here, so the address plan is tested as data.
+ */
+
+/** How many hosts of each role the lab runs. */
+export interface LabCounts {
+  lb: number;
+  web: number;
+  app: number;
+  db: number;
+}
+
+export const DEFAULT_COUNTS: Readonly<LabCounts> = { lb: 2, web: 2, app: 2, db: 2 };
+export const DEFAULT_SUBNET = '10.77.0.0/24';
+export const BRIDGE_NAME = 'infra-br0';
+/** Prefix of every lab machine name; short so `vb-<machine>` stays within the 15-character limit. */
+export const MACHINE_PREFIX = 'ilab-';
+
+/**
+ * The first host address of each role, as the last octet. Ten addresses per role: lb .11-.20,
+ * web .21-.30, app .31-.40, db .41-.50; the controller is .1 and the VIP .100, outside every range.
+ */
+export const ROLE_FIRST_OCTET: Readonly<Record<Role, number>> = { lb: 11, web: 21, app: 31, db: 41 };
+export const MAX_PER_ROLE = 10;
+export const CONTROLLER_OCTET = 1;
+export const VIP_OCTET = 100;
+/** Order of roles in the host list: lb first, so the first lb (lb1) is the keepalived master. */
+export const LAB_ROLE_ORDER: readonly Role[] = ['lb', 'web', 'app', 'db'];
+
+export interface LabHostPlan {
+  /** Inventory host name and the host's own hostname, e.g. `web1`. */
+  name: string;
+  role: Role;
+  address: string;
+  /** The systemd-nspawn machine name, e.g. `ilab-web1`. */
+  machine: string;
+  /** The controller-side veth interface that systemd-nspawn creates for the host. */
+  hostInterface: string;
+}
+
+/** A parsed /24: `10.77.0.0/24` → prefix `10.77.0`. */
+export interface LabSubnet {
+  /** As written, normalised: `10.77.0.0/24`. */
+  cidr: string;
+  /** The first three octets, `10.77.0`. */
+  prefix: string;
+}
+
+export function parseSubnet(text: string): LabSubnet {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/24$/.exec(text.trim());
+  const octets = m ? m.slice(1, 5).map(Number) : [];
+  if (!m || octets.some((o) => o > 255) || octets[3] !== 0) {
+    throw new UserError(
+      `lab subnet "${text}" is not a /24 network address such as 10.77.0.0/24; ` +
+        `set INFRA_LAB_SUBNET to one (the lab needs a whole /24 for itself)`,
+    );
+  }
+  const prefix = octets.slice(0, 3).join('.');
+  return { cidr: `${prefix}.0/24`, prefix };
+}
+
+export function controllerAddress(subnet: LabSubnet): string {
+  return `${subnet.prefix}.${CONTROLLER_OCTET}`;
+}
+
+export function vipAddress(subnet: LabSubnet): string {
+  return `${subnet.prefix}.${VIP_OCTET}`;
+}
+
+export function machineName(hostName: string): string {
+  return `${MACHINE_PREFIX}${hostName}`;
+}
+
+/** systemd-nspawn names the controller side of a host's link `vb-<machine>` (systemd-nspawn(1)). */
+export function hostInterfaceName(hostName: string): string {
+  return `vb-${machineName(hostName)}`;
+}
+
+/**
+ * Checks the counts the operator asked for. Why these limits: ten addresses per role in the plan;
+ * a database tier needs a primary; keepalived needs two lb hosts or none (one lb has no VIP peer).
+ */
+export function validateCounts(counts: LabCounts): void {
+  for (const role of LAB_ROLE_ORDER) {
+    const n = counts[role];
+    if (!Number.isInteger(n) || n < 0 || n > MAX_PER_ROLE) {
+      throw new UserError(`--${role} ${String(n)}: the lab runs 0 to ${MAX_PER_ROLE} ${role} hosts; pick a count in that range`);
+    }
+  }
+  if (counts.db < 1) {
+    throw new UserError('--db 0: the inventory needs a database primary; run the lab with --db 1 or more');
+  }
+  if (counts.lb === 1) {
+    throw new UserError('--lb 1: the VIP needs two lb hosts (keepalived master and backup); use --lb 2 or --lb 0');
+  }
+}
+
+/** The hosts of a lab, lb first then web, app, db, numbered from 1 within each role. */
+export function planHosts(counts: LabCounts, subnet: LabSubnet): LabHostPlan[] {
+  validateCounts(counts);
+  const hosts: LabHostPlan[] = [];
+  for (const role of LAB_ROLE_ORDER) {
+    for (let i = 1; i <= counts[role]; i++) {
+      const name = `${role}${i}`;
+      const hostInterface = hostInterfaceName(name);
+      // Linux limits interface names to 15 characters (IFNAMSIZ - 1); nspawn would truncate it
+      // and our `ip link set vb-…` helper would miss it.
+      if (hostInterface.length > 15) throw new Error(`interface name ${hostInterface} exceeds 15 characters`);
+      hosts.push({
+        name,
+        role,
+        address: `${subnet.prefix}.${ROLE_FIRST_OCTET[role] + i - 1}`,
+        machine: machineName(name),
+        hostInterface,
+      });
+    }
+  }
+  return hosts;
+}
+
+/** True when an IPv4 address lies in the lab's /24. */
+export function inSubnet(address: string, subnet: LabSubnet): boolean {
+  return address.startsWith(`${subnet.prefix}.`) && /^\d{1,3}$/.test(address.slice(subnet.prefix.length + 1));
+}
+
+/** Whether two IPv4 CIDRs overlap (used to find the lab subnet already routed elsewhere). */
+export function cidrsOverlap(a: string, b: string): boolean {
+  const pa = parseCidr(a);
+  const pb = parseCidr(b);
+  if (!pa || !pb) return false;
+  const len = Math.min(pa.len, pb.len);
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  return ((pa.addr & mask) >>> 0) === ((pb.addr & mask) >>> 0);
+}
+
+function parseCidr(text: string): { addr: number; len: number } | undefined {
+  const [ip, lenText] = text.split('/');
+  const parts = (ip ?? '').split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return undefined;
+  const len = lenText === undefined ? 32 : Number(lenText);
+  if (!Number.isInteger(len) || len < 0 || len > 32) return undefined;
+  const addr = parts.reduce((acc, p) => ((acc << 8) | p) >>> 0, 0);
+  return { addr, len };
+}
