@@ -3,6 +3,8 @@ import { UserError } from '../core/errors.js';
 import { registerValidate } from './commands/validate.js';
 import { registerLab } from './commands/lab.js';
 import { registerProvision } from './commands/provision.js';
+import { registerRender } from './commands/render.js';
+import { registerNotBuilt } from './commands/not-built.js';
 
 export interface GlobalOptions {
   limit?: string[];
@@ -25,6 +27,8 @@ function buildProgram(): Command {
     .showHelpAfterError();
   registerValidate(program);
   registerProvision(program);
+  registerNotBuilt(program);
+  registerRender(program);
   registerLab(program);
   return program;
 }

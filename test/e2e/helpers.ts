@@ -1,0 +1,105 @@
+import { execFile, spawn } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse, stringify } from 'yaml';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const LAB_DIR = join(ROOT, 'lab');
+export const LAB_INVENTORY = join(LAB_DIR, 'inventory.yaml');
+export const LAB_SUDO_INVENTORY = join(LAB_DIR, 'inventory-sudo.yaml');
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI (bin/infra) as a user would, without a terminal. */
+export function runInfra(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'infra'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => resolvePromise({ code: code ?? 255, stdout, stderr }));
+  });
+}
+
+export interface LabHost {
+  name: string;
+  address: string;
+  roles: string[];
+}
+
+/** The hosts of the lab inventory written by `infra lab up`. */
+export async function labHosts(): Promise<LabHost[]> {
+  const doc = parse(await readFile(LAB_INVENTORY, 'utf8')) as { hosts: Record<string, { address: string; roles: string[] }> };
+  return Object.entries(doc.hosts).map(([name, host]) => ({ name, address: host.address, roles: host.roles }));
+}
+
+/** Runs a command on a lab host as root with OpenSSH, host key checked against the lab's known_hosts. */
+export function onHost(address: string, command: string, timeoutMs = 60_000): Promise<CommandResult> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      'ssh',
+      [
+        '-i', join(LAB_DIR, 'id_ed25519'),
+        '-o', `UserKnownHostsFile=${join(LAB_DIR, 'known_hosts')}`,
+        '-o', 'StrictHostKeyChecking=yes',
+        '-o', 'BatchMode=yes',
+        '-o', 'ConnectTimeout=5',
+        `root@${address}`,
+        command,
+      ],
+      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 255) : 0;
+        resolvePromise({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Like onHost, but fails the test with the host's output when the command fails. */
+export async function mustOnHost(address: string, command: string): Promise<string> {
+  const result = await onHost(address, command);
+  if (result.code !== 0) throw new Error(`on ${address}: \`${command}\` exited ${result.code}: ${result.stderr}${result.stdout}`);
+  return result.stdout;
+}
+
+/**
+ * A copy of the lab inventory, changed by `edit`, written into a temp folder with the lab's key
+ * and known_hosts beside it (paths in the inventory are relative to it).
+ */
+export async function labInventoryVariant(edit: (doc: Record<string, any>) => void, knownHosts?: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'infra-inv-'));
+  const doc = parse(await readFile(LAB_INVENTORY, 'utf8')) as Record<string, any>;
+  doc.state_dir = join(LAB_DIR, '.infra');
+  doc.ssh = { ...doc.ssh, identity_file: join(LAB_DIR, 'id_ed25519'), known_hosts: join(dir, 'known_hosts') };
+  if (doc.app?.source) doc.app.source = resolve(LAB_DIR, doc.app.source);
+  edit(doc);
+  await writeFile(join(dir, 'inventory.yaml'), stringify(doc));
+  if (knownHosts === undefined) await copyFile(join(LAB_DIR, 'known_hosts'), join(dir, 'known_hosts'));
+  else await writeFile(join(dir, 'known_hosts'), knownHosts);
+  return join(dir, 'inventory.yaml');
+}
+
+export interface JsonReport {
+  ok: boolean;
+  connections: number;
+  hosts: { host: string; status: string; changed: number; unchanged: number; error?: string; phases: { phase: string; changed: number; handlers: string[] }[] }[];
+}
+
+export function parseReport(result: CommandResult): JsonReport {
+  try {
+    return JSON.parse(result.stdout) as JsonReport;
+  } catch {
+    throw new Error(`infra did not print a JSON report (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+  }
+}
