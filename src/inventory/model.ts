@@ -7,10 +7,15 @@ import type { Secret } from '../core/secret.js';
 export type Role = 'lb' | 'web' | 'app' | 'db';
 export const ROLES: readonly Role[] = ['lb', 'web', 'app', 'db'];
 
-/** Where a secret comes from, as written in the inventory: `env:NAME`, `file:PATH` or `generate`. */
+/**
+ * Where a secret comes from, as written in the inventory: `env:NAME`, `file:PATH` (absolute once
+ * loaded) or `generate`. `key` is the inventory key it was read from (e.g. `db.password`), so that
+ * an unset variable or a missing file can be reported against it; the `id` of a generated secret
+ * is that key path too.
+ */
 export type SecretSource =
-  | { kind: 'env'; name: string }
-  | { kind: 'file'; path: string }
+  | { kind: 'env'; name: string; key?: string }
+  | { kind: 'file'; path: string; key?: string }
   | { kind: 'generate'; id: string };
 
 export interface HostKeyPin {

@@ -1,0 +1,271 @@
+import { ROLES, type Role } from './model.js';
+import { isIpv4, networkOf, sameSubnet } from './ipv4.js';
+import { inventorySchema } from './schema.js';
+import type { KeyPath } from './positions.js';
+
+/**
+ * The checks that relate several keys (the schema checks one value at a time). They read the raw
+ * YAML value leniently instead of the schema's output, so that a schema error in one host does
+ * not hide a problem elsewhere: everything is reported in one run.
+ */
+
+export interface Finding {
+  path: KeyPath;
+  message: string;
+  /** Report at the key itself rather than at its value (names, unknown keys). */
+  atKey?: boolean;
+}
+
+/** A host as far as it can be read, whatever else is wrong with it. */
+interface HostView {
+  name: string;
+  address?: string;
+  /** Valid roles only, each with its index in the written list. */
+  roles: { role: Role; index: number }[];
+  raw: Record<string, unknown>;
+}
+
+/** Which role each role sends its traffic to: lb → web → app → db. */
+const NEEDS: readonly [Role, Role][] = [
+  ['lb', 'web'],
+  ['web', 'app'],
+  ['app', 'db'],
+];
+
+// Names become file names, template variables and keepalived/MariaDB identifiers: keep them plain.
+const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
+/** "a, b, c" truncated to keep a message on one readable line. */
+function listNames(names: readonly string[]): string {
+  if (names.length === 0) return 'none';
+  return names.length > 8 ? `${names.slice(0, 8).join(', ')}, …` : names.join(', ');
+}
+
+export function checkInventory(raw: Record<string, unknown>): Finding[] {
+  const findings: Finding[] = [];
+  const hosts = readHosts(raw, findings);
+  const hostNames = hosts.map((host) => host.name);
+  checkNames(raw, findings);
+  checkAddresses(hosts, findings);
+  checkRoleDependencies(hosts, findings);
+  checkVip(raw, hosts, findings);
+  checkDatabase(raw, hosts, findings);
+  checkGroups(raw, hostNames, findings);
+  checkSudo(raw, hosts, findings);
+  checkTls(raw, findings);
+  return findings;
+}
+
+function readHosts(raw: Record<string, unknown>, findings: Finding[]): HostView[] {
+  if (!isRecord(raw.hosts)) return [];
+  const entries = Object.entries(raw.hosts);
+  if (entries.length === 0) {
+    findings.push({ path: ['hosts'], message: 'no hosts; add at least one host with an address and roles' });
+  }
+  return entries.map(([name, value]) => {
+    const rawHost = isRecord(value) ? value : {};
+    const roles: HostView['roles'] = [];
+    if (Array.isArray(rawHost.roles)) {
+      rawHost.roles.forEach((role: unknown, index) => {
+        if (!isRole(role)) return;
+        if (roles.some((seen) => seen.role === role)) {
+          findings.push({ path: ['hosts', name, 'roles', index], message: `role ${role} is listed twice` });
+        } else {
+          roles.push({ role, index });
+        }
+      });
+    }
+    return { name, roles, raw: rawHost, ...(isIpv4(rawHost.address) ? { address: rawHost.address } : {}) };
+  });
+}
+
+function hasRole(host: HostView, role: Role): boolean {
+  return host.roles.some((entry) => entry.role === role);
+}
+
+function checkNames(raw: Record<string, unknown>, findings: Finding[]): void {
+  for (const section of ['hosts', 'groups'] as const) {
+    const map = raw[section];
+    if (!isRecord(map)) continue;
+    const kind = section === 'hosts' ? 'host' : 'group';
+    for (const name of Object.keys(map)) {
+      if (NAME.test(name)) continue;
+      findings.push({
+        path: [section, name],
+        atKey: true,
+        message: `${kind} name ${JSON.stringify(name)} must start with a letter and contain only letters, digits, _ and -`,
+      });
+    }
+  }
+}
+
+function checkAddresses(hosts: HostView[], findings: Finding[]): void {
+  const owners = new Map<string, string>();
+  for (const host of hosts) {
+    if (!host.address) continue;
+    const owner = owners.get(host.address);
+    if (owner === undefined) {
+      owners.set(host.address, host.name);
+    } else {
+      findings.push({
+        path: ['hosts', host.name, 'address'],
+        message: `address ${host.address} is used by both ${owner} and ${host.name}; each host needs its own address`,
+      });
+    }
+  }
+}
+
+function checkRoleDependencies(hosts: HostView[], findings: Finding[]): void {
+  for (const [role, needed] of NEEDS) {
+    const first = hosts.find((host) => hasRole(host, role));
+    if (!first || hosts.some((host) => hasRole(host, needed))) continue;
+    const index = first.roles.find((entry) => entry.role === role)?.index ?? 0;
+    findings.push({
+      path: ['hosts', first.name, 'roles', index],
+      message: `role ${role} needs a host with role ${needed}, and no host has it; add ${needed} to a host's roles`,
+    });
+  }
+}
+
+function checkVip(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
+  const vip = raw.vip;
+  if (!isIpv4(vip)) return;
+  const lbHosts = hosts.filter((host) => hasRole(host, 'lb'));
+  if (lbHosts.length < 2) {
+    findings.push({
+      path: ['vip'],
+      message:
+        `a VIP needs at least two hosts with role lb to fail over between (found ${lbHosts.length}` +
+        `${lbHosts.length ? `: ${listNames(lbHosts.map((host) => host.name))}` : ''}); add an lb host or remove vip`,
+    });
+  }
+  for (const host of hosts.filter((candidate) => candidate.address === vip)) {
+    findings.push({
+      path: ['vip'],
+      message: `vip ${vip} is also the address of host ${host.name}; choose an unused address in the lb hosts' subnet`,
+    });
+  }
+  const prefix = inventorySchema.shape.vip_prefix.safeParse(raw.vip_prefix);
+  if (!prefix.success) return;
+  for (const host of lbHosts) {
+    if (!host.address || sameSubnet(vip, host.address, prefix.data)) continue;
+    findings.push({
+      path: ['vip'],
+      message:
+        `vip ${vip} is outside the subnet ${networkOf(host.address, prefix.data)} of lb host ${host.name} ` +
+        `(vip_prefix ${prefix.data}); choose a VIP in that subnet or correct vip_prefix`,
+    });
+  }
+}
+
+function checkDatabase(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
+  if (!isRecord(raw.db)) return;
+  const dbHostNames = hosts.filter((host) => hasRole(host, 'db')).map((host) => host.name);
+  const describeMisfit = (name: string): string | undefined => {
+    const host = hosts.find((candidate) => candidate.name === name);
+    if (!host) return `${JSON.stringify(name)} is not a host (hosts with role db: ${listNames(dbHostNames)})`;
+    if (!hasRole(host, 'db')) {
+      return `host ${name} does not have role db; add db to its roles or name a db host (${listNames(dbHostNames)})`;
+    }
+    return undefined;
+  };
+
+  const primary = typeof raw.db.primary === 'string' ? raw.db.primary : undefined;
+  if (primary !== undefined) {
+    const misfit = describeMisfit(primary);
+    if (misfit) findings.push({ path: ['db', 'primary'], message: misfit });
+  }
+
+  const listed = new Set<string>(primary === undefined ? [] : [primary]);
+  const replicas = Array.isArray(raw.db.replicas) ? raw.db.replicas : [];
+  replicas.forEach((replica: unknown, index) => {
+    if (typeof replica !== 'string') return;
+    const path = ['db', 'replicas', index];
+    if (replica === primary) {
+      findings.push({ path, message: `${replica} is db.primary; a primary cannot be its own replica, remove it from replicas` });
+    } else if (listed.has(replica)) {
+      findings.push({ path, message: `${replica} is listed twice in replicas` });
+    } else {
+      const misfit = describeMisfit(replica);
+      if (misfit) findings.push({ path, message: misfit });
+    }
+    listed.add(replica);
+  });
+
+  // A db host outside the topology would get MariaDB installed and then sit unused.
+  if (primary === undefined) return;
+  for (const host of hosts) {
+    const dbRole = host.roles.find((entry) => entry.role === 'db');
+    if (!dbRole || listed.has(host.name)) continue;
+    findings.push({
+      path: ['hosts', host.name, 'roles', dbRole.index],
+      message: `host ${host.name} has role db but is neither db.primary nor in db.replicas; add it to db.replicas`,
+    });
+  }
+}
+
+function checkGroups(raw: Record<string, unknown>, hostNames: string[], findings: Finding[]): void {
+  if (!isRecord(raw.groups)) return;
+  for (const [group, value] of Object.entries(raw.groups)) {
+    if (!isRecord(value) || !Array.isArray(value.hosts)) continue;
+    value.hosts.forEach((member: unknown, index) => {
+      if (typeof member !== 'string' || hostNames.includes(member)) return;
+      findings.push({
+        path: ['groups', group, 'hosts', index],
+        message: `unknown host ${JSON.stringify(member)} (hosts: ${listNames(hostNames)})`,
+      });
+    });
+  }
+}
+
+function checkSudo(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
+  const global = isRecord(raw.ssh) ? raw.ssh : {};
+  const globalUser = typeof global.user === 'string' ? global.user : 'root';
+  const reported = new Set<string>();
+  for (const host of hosts) {
+    const own = isRecord(host.raw.ssh) ? host.raw.ssh : {};
+    const user = typeof own.user === 'string' ? own.user : globalUser;
+    if (user === 'root' || own.sudo !== undefined || global.sudo !== undefined) continue;
+    const path = typeof own.user === 'string' ? ['hosts', host.name, 'ssh', 'user'] : ['ssh', 'user'];
+    const key = path.join('.');
+    if (reported.has(key)) continue;
+    reported.add(key);
+    findings.push({
+      path,
+      message:
+        `user ${user} is not root, so infra runs commands through sudo: add "sudo: {}" (passwordless sudo) ` +
+        `or "sudo: {password: env:NAME}" to this ssh block`,
+    });
+  }
+}
+
+function checkTls(raw: Record<string, unknown>, findings: Finding[]): void {
+  if (!isRecord(raw.tls)) return;
+  const tls = raw.tls;
+  if (tls.source === 'files') {
+    for (const key of ['cert_file', 'key_file'] as const) {
+      if (tls[key] !== undefined) continue;
+      findings.push({
+        path: ['tls', key],
+        message: `missing ${key}: tls source files needs cert_file (the certificate chain, PEM) and key_file (its private key)`,
+      });
+    }
+    for (const key of ['key_type', 'days'] as const) {
+      if (key in tls) findings.push({ path: ['tls', key], message: `${key} applies only to tls source ca; remove it` });
+    }
+  } else if (tls.source === undefined || tls.source === 'ca') {
+    for (const key of ['cert_file', 'key_file', 'chain_file'] as const) {
+      if (key in tls) {
+        findings.push({ path: ['tls', key], message: `${key} applies only to tls source files; set source: files or remove it` });
+      }
+    }
+  }
+}
