@@ -1,14 +1,26 @@
 import { PHASE_ORDER, type HostDesire, type PhaseDesire } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
+import { appPhase } from './app.js';
+import { dbPhase } from './db.js';
 import { firewallPhase } from './firewall.js';
+import { lbPhase } from './lb.js';
 import { monitoringPhase } from './monitoring.js';
+import type { RoleSecrets } from './secrets.js';
+import { webPhase } from './web.js';
+
+export type { RoleSecrets } from './secrets.js';
 
 /**
  * Everything infra wants on a host, phase by phase: firewall and monitoring on every host, then
- * the host's own roles. A pure function of the inventory (and the templates it renders).
+ * the host's own roles. A pure function of the inventory, the secrets the engine resolved for
+ * this host, and the templates (and app files) it reads.
  */
-export function desiredForHost(inventory: Inventory, host: Host): HostDesire {
+export function desiredForHost(inventory: Inventory, host: Host, secrets: RoleSecrets): HostDesire {
   const phases: PhaseDesire[] = [firewallPhase(inventory, host), monitoringPhase(inventory, host)];
+  if (host.roles.includes('db')) phases.push(dbPhase(inventory, host, secrets));
+  if (host.roles.includes('app')) phases.push(appPhase(inventory, host, secrets));
+  if (host.roles.includes('web')) phases.push(webPhase(inventory, host, secrets));
+  if (host.roles.includes('lb')) phases.push(lbPhase(inventory, host));
   phases.sort((a, b) => PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase));
   return { host: host.name, address: host.address, phases };
 }

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""The example application behind nginx.
+
+GET /        records a visit on the primary, counts the visits on a replica (falling back to the
+             primary) and answers which app host and which db host served it.
+GET /health  200 "ok" when the primary answers, 503 otherwise.
+
+Settings come from the environment (systemd's EnvironmentFile /etc/app/app.env): APP_HOST,
+APP_PORT, DB_PRIMARY, DB_REPLICAS (comma-separated), DB_NAME, DB_USER, DB_PASSWORD, and DB_PORT
+(optional, default 3306).
+Only the standard library and python3-pymysql are used.
+"""
+import json
+import os
+import socket
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pymysql
+
+CONNECT_TIMEOUT = 3
+
+
+def setting(name, default=None):
+    value = os.environ.get(name, default)
+    if value is None:
+        sys.exit(f"app: the setting {name} is missing (see /etc/app/app.env)")
+    return value
+
+
+PRIMARY = setting("DB_PRIMARY")
+REPLICAS = [host for host in setting("DB_REPLICAS", "").split(",") if host]
+HOSTNAME = socket.gethostname()
+DB_PORT = int(setting("DB_PORT", "3306"))
+
+
+def connect(host):
+    return pymysql.connect(
+        host=host,
+        port=DB_PORT,
+        user=setting("DB_USER"),
+        password=setting("DB_PASSWORD"),
+        database=setting("DB_NAME"),
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=CONNECT_TIMEOUT,
+        write_timeout=CONNECT_TIMEOUT,
+        autocommit=True,
+    )
+
+
+def record_visit():
+    connection = connect(PRIMARY)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS visits ("
+                " id BIGINT AUTO_INCREMENT PRIMARY KEY,"
+                " app_host VARCHAR(255) NOT NULL,"
+                " at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+            )
+            cursor.execute("INSERT INTO visits (app_host) VALUES (%s)", (HOSTNAME,))
+    finally:
+        connection.close()
+
+
+def count_visits():
+    """Counts on the first replica that answers; the primary when none does.
+
+    Returns (db host, count). A replica that has not yet received the visits table counts 0.
+    """
+    for host in REPLICAS + [PRIMARY]:
+        try:
+            connection = connect(host)
+        except pymysql.MySQLError:
+            continue
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT @@hostname")
+                served_by = cursor.fetchone()[0]
+                try:
+                    cursor.execute("SELECT COUNT(*) FROM visits")
+                    count = cursor.fetchone()[0]
+                except pymysql.err.ProgrammingError:
+                    count = 0
+                return served_by, count
+        except pymysql.MySQLError:
+            continue
+        finally:
+            connection.close()
+    raise RuntimeError("no database host answered")
+
+
+def primary_reachable():
+    try:
+        connect(PRIMARY).close()
+        return True
+    except pymysql.MySQLError:
+        return False
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "example-app"
+    # Every answer has a Content-Length, so connections can stay open for nginx's upstream keepalive.
+    protocol_version = "HTTP/1.1"
+
+    def answer(self, status, body, content_type="text/plain; charset=utf-8"):
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        if path == "/health":
+            if primary_reachable():
+                self.answer(200, "ok\n")
+            else:
+                self.answer(503, "primary unreachable\n")
+        elif path == "/":
+            try:
+                record_visit()
+                db_host, visits = count_visits()
+            except (pymysql.MySQLError, RuntimeError) as error:
+                self.answer(503, f"database error: {error}\n")
+                return
+            body = {"app_host": HOSTNAME, "db_host": db_host, "visits": visits}
+            if "application/json" in self.headers.get("Accept", ""):
+                self.answer(200, json.dumps(body) + "\n", "application/json")
+            else:
+                self.answer(200, f"app host {HOSTNAME}, read from db host {db_host}: {visits} visits\n")
+        else:
+            self.answer(404, "not found\n")
+
+    def log_message(self, format, *args):
+        # The journal adds its own timestamp; the client's address is nginx's X-Real-IP.
+        headers = getattr(self, "headers", None)
+        client = headers.get("X-Real-IP", self.client_address[0]) if headers else self.client_address[0]
+        sys.stderr.write(f"{client} {format % args}\n")
+
+
+def main():
+    address = (setting("APP_HOST"), int(setting("APP_PORT")))
+    server = ThreadingHTTPServer(address, Handler)
+    print(f"app: listening on {address[0]}:{address[1]}", file=sys.stderr, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+import { quoteCommand, quoteWord } from '../core/shell.js';
+import { Secret } from '../core/secret.js';
+import type { CommandResource, PhaseDesire, Resource } from '../core/types.js';
+import type { Host, Inventory } from '../inventory/model.js';
+import { ROLE_PORTS } from './firewall.js';
+import { renderTemplate } from './render.js';
+import { requireDbSecrets, type RoleSecrets } from './secrets.js';
+import { mysqlQueryIs, mysqlScript, nativePasswordHash, sqlAccount, sqlIdentifier, sqlString } from './sql.js';
+import { hostNamed, hostsWithRole, stringVar } from './topology.js';
+
+/** The database server a host runs: MariaDB on Debian, MySQL on Ubuntu. */
+export interface DbFlavor {
+  kind: 'mariadb' | 'mysql';
+  package: string;
+  service: string;
+  configFile: string;
+  /** Checks the whole option-file tree as the server would read it, without starting it. */
+  validate: string;
+  binlogBase: string;
+  relayLogBase: string;
+  /** Server variables that 60-infra.cnf sets, read back to tell whether the running server uses them. */
+  liveSettings: (settings: { serverId: number; address: string; readOnly: boolean }) => [variable: string, value: string][];
+  exporterPrivileges: string[];
+}
+
+const COMMON_SETTINGS = (s: { serverId: number; address: string; readOnly: boolean }): [string, string][] => [
+  ['server_id', String(s.serverId)],
+  ['bind_address', s.address],
+  ['skip_name_resolve', '1'],
+  ['log_bin', '1'],
+  ['binlog_format', 'ROW'],
+  ['read_only', s.readOnly ? '1' : '0'],
+];
+
+export const MARIADB: DbFlavor = {
+  kind: 'mariadb',
+  package: 'mariadb-server',
+  service: 'mariadb',
+  configFile: '/etc/mysql/mariadb.conf.d/60-infra.cnf',
+  // MariaDB has no --validate-config; --help --verbose reads every option file and exits non-zero
+  // on an unknown option or an invalid value (checked with 10.11), without touching the data.
+  validate: 'mariadbd --help --verbose >/dev/null',
+  binlogBase: 'mariadb-bin',
+  relayLogBase: 'mariadb-relay-bin',
+  liveSettings: (s) => [...COMMON_SETTINGS(s), ['gtid_strict_mode', '1'], ['log_slave_updates', '1']],
+  // Since 10.5, REPLICATION CLIENT is BINLOG MONITOR, and SHOW SLAVE STATUS needs SLAVE MONITOR.
+  exporterPrivileges: ['BINLOG MONITOR', 'PROCESS', 'SELECT', 'SLAVE MONITOR'],
+};
+
+export const MYSQL: DbFlavor = {
+  kind: 'mysql',
+  package: 'mysql-server',
+  service: 'mysql',
+  configFile: '/etc/mysql/mysql.conf.d/60-infra.cnf',
+  validate: 'mysqld --validate-config',
+  binlogBase: 'mysql-bin',
+  relayLogBase: 'mysql-relay-bin',
+  liveSettings: (s) => [...COMMON_SETTINGS(s), ['gtid_mode', 'ON'], ['enforce_gtid_consistency', 'ON'], ['log_replica_updates', '1']],
+  exporterPrivileges: ['PROCESS', 'REPLICATION CLIENT', 'SELECT'],
+};
+
+/**
+ * Facts are not available to the pure roles, so the server follows the host's `os_family` var
+ * (`debian`, the default, or `ubuntu`).
+ */
+export function dbFlavor(host: Host): DbFlavor {
+  return stringVar(host, 'os_family', 'debian', /^(debian|ubuntu)$/) === 'ubuntu' ? MYSQL : MARIADB;
+}
+
+const SOCKET = '/run/mysqld/mysqld.sock';
+const REPLICATION_USER = 'repl';
+const EXPORTER_USER = 'exporter';
+const EXPORTER = 'prometheus-mysqld-exporter';
+const EXPORTER_DEFAULTS = `/etc/default/${EXPORTER}`;
+/** The exporter's home is /var/lib/prometheus, so this is also where it looks by default. */
+const EXPORTER_MY_CNF = '/var/lib/prometheus/.my.cnf';
+const APP_PRIVILEGES = ['CREATE', 'DELETE', 'INSERT', 'SELECT', 'UPDATE'];
+
+interface Account {
+  user: string;
+  host: string;
+  password: Secret;
+  /** Global privileges, as information_schema.USER_PRIVILEGES lists them (sorted). */
+  global: string[];
+  /** Privileges on one database, if any. */
+  database?: { name: string; privileges: string[] };
+}
+
+/**
+ * An account with exactly its password and privileges. The guard compares the stored hash and
+ * the privilege lists, so a changed password or a drifted grant is put right. The account is
+ * created with the password's hash, never the clear text.
+ */
+function accountCommand(flavor: DbFlavor, account: Account): CommandResource {
+  const who = sqlAccount(account.user, account.host);
+  const hash = nativePasswordHash(account.password.reveal());
+  const identified = flavor.kind === 'mariadb'
+    ? `IDENTIFIED BY PASSWORD ${sqlString(hash)}`
+    : `IDENTIFIED WITH mysql_native_password AS ${sqlString(hash)}`;
+  const grantee = sqlString(`'${account.user}'@'${account.host}'`);
+  const schemaGrants = account.database ? account.database.privileges.map((privilege) => `${account.database?.name}:${privilege}`).join(',') : '';
+  const guard = [
+    `(SELECT COUNT(*) FROM mysql.user WHERE User = ${sqlString(account.user)} AND Host = ${sqlString(account.host)}`,
+    ` AND plugin = 'mysql_native_password' AND authentication_string = ${sqlString(hash)}) = 1`,
+    ` AND (SELECT COALESCE(GROUP_CONCAT(PRIVILEGE_TYPE ORDER BY PRIVILEGE_TYPE), '') FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ${grantee}) = ${sqlString(account.global.length > 0 ? account.global.join(',') : 'USAGE')}`,
+    ` AND (SELECT COALESCE(GROUP_CONCAT(CONCAT(TABLE_SCHEMA, ':', PRIVILEGE_TYPE) ORDER BY TABLE_SCHEMA, PRIVILEGE_TYPE), '') FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ${grantee}) = ${sqlString(schemaGrants)}`,
+  ].join('');
+  const statements = [
+    `CREATE USER IF NOT EXISTS ${who} ${identified};`,
+    `ALTER USER ${who} ${identified};`,
+    `REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${who};`,
+  ];
+  if (account.global.length > 0) statements.push(`GRANT ${account.global.join(', ')} ON *.* TO ${who};`);
+  if (account.database) {
+    statements.push(`GRANT ${account.database.privileges.join(', ')} ON ${sqlIdentifier(account.database.name)}.* TO ${who};`);
+  }
+  return {
+    kind: 'command',
+    name: `db account ${account.user}@${account.host}`,
+    script: mysqlScript(statements),
+    unless: mysqlQueryIs(`SELECT ${guard}`, '1'),
+    // The hash is not the password, but it allows guessing it offline: redact it too.
+    secrets: [account.password, new Secret(hash)],
+  };
+}
+
+/**
+ * Replication from the primary by GTID. A fresh replica starts with an empty GTID position, so it
+ * replays the primary's binlog from its very first event. That is complete because the primary
+ * turns on its binlog (the "runs with infra settings" command) before it creates the database
+ * and the accounts: the replica receives them, the app and exporter accounts included, which is
+ * why accounts are created on the primary only (a replica is read_only and its own writes would
+ * break GTID strict mode). This relies on the primary keeping its binlogs (they are not expired by
+ * default); a replica added after they are purged must be seeded from a dump first.
+ */
+function replicationCommand(flavor: DbFlavor, primary: Host, password: Secret): CommandResource {
+  const port = String(ROLE_PORTS.mysql);
+  if (flavor.kind === 'mariadb') {
+    return {
+      kind: 'command',
+      name: `replicates from ${primary.name}`,
+      script: mysqlScript([
+        'STOP SLAVE;',
+        `CHANGE MASTER TO MASTER_HOST = ${sqlString(primary.address)}, MASTER_PORT = ${port}, MASTER_USER = ${sqlString(REPLICATION_USER)},` +
+          ` MASTER_PASSWORD = ${sqlString(password.reveal())}, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 5;`,
+        'START SLAVE;',
+      ]),
+      unless: replicationGuard('SHOW SLAVE STATUS\\G', { Master_Host: primary.address, Master_Port: port, Master_User: REPLICATION_USER, Using_Gtid: 'Slave_Pos' }),
+      secrets: [password],
+    };
+  }
+  return {
+    kind: 'command',
+    name: `replicates from ${primary.name}`,
+    script: mysqlScript([
+      'STOP REPLICA;',
+      `CHANGE REPLICATION SOURCE TO SOURCE_HOST = ${sqlString(primary.address)}, SOURCE_PORT = ${port}, SOURCE_USER = ${sqlString(REPLICATION_USER)},` +
+        ` SOURCE_PASSWORD = ${sqlString(password.reveal())}, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 5;`,
+      'START REPLICA;',
+    ]),
+    unless: replicationGuard('SHOW REPLICA STATUS\\G', { Source_Host: primary.address, Source_Port: port, Source_User: REPLICATION_USER, Auto_Position: '1' }),
+    secrets: [password],
+  };
+}
+
+/** A guard that holds when every `field: value` line of the status output is as expected. */
+function replicationGuard(statement: string, expected: Record<string, string>): string {
+  const fields = Object.entries(expected);
+  const check = fields.map(([field, value]) => `printf '%s\\n' "$__status" | grep -qxF ${quoteWord(`${field}: ${value}`)}`).join(' && ');
+  // The \G output pads field names with spaces; they are trimmed so the lines compare exactly.
+  return `__status=$(${mysqlScript([statement])} | sed 's/^ *//') && ${check}`;
+}
+
+/**
+ * The db phase: the server with the replication settings (primary or replica), the app's
+ * database and accounts on the primary, replication on each replica, and the mysqld exporter.
+ */
+export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets): PhaseDesire {
+  const db = requireDbSecrets(secrets, host.name);
+  const flavor = dbFlavor(host);
+  const primary = hostNamed(inventory, inventory.db.primary);
+  const isPrimary = primary.name === host.name;
+  if (!isPrimary && !inventory.db.replicas.includes(host.name)) {
+    throw new Error(`${host.name} has role db but is neither db.primary nor one of db.replicas`);
+  }
+  // Unique per db host and stable while the inventory lists the db hosts in the same order.
+  const serverId = hostsWithRole(inventory, 'db').findIndex((candidate) => candidate.name === host.name) + 1;
+  const restartServer = `restart:${flavor.service}`;
+  const restartExporter = `restart:${EXPORTER}`;
+  const root = { owner: 'root', group: 'root' };
+  const exporterPassword = db.exporterPassword.reveal();
+  // The credentials file is read by the exporter's ini parser and by mysql's: a password made of
+  // these characters means the same to both without quoting.
+  if (!/^[A-Za-z0-9_.~+/=-]+$/.test(exporterPassword)) throw new Error('the exporter password must be made of letters, digits and _.~+/=-');
+
+  const config = renderTemplate(
+    'db/60-infra.cnf.ejs',
+    { hostName: host.name, primary: isPrimary, serverId, address: host.address, flavor },
+    inventory.templatesDir,
+  );
+  const live = flavor.liveSettings({ serverId, address: host.address, readOnly: !isPrimary });
+  const resources: Resource[] = [
+    // The server package brings the mysql and mysqladmin clients the commands below use.
+    { kind: 'package', name: flavor.package },
+    { kind: 'package', name: EXPORTER },
+    { kind: 'file', path: flavor.configFile, content: config, mode: '0644', ...root, notify: [restartServer] },
+    {
+      kind: 'file',
+      path: EXPORTER_MY_CNF,
+      content: renderTemplate('db/exporter.my.cnf.ejs', { password: exporterPassword, socket: SOCKET }, inventory.templatesDir),
+      mode: '0600',
+      owner: 'prometheus',
+      group: 'prometheus',
+      secrets: [db.exporterPassword],
+      notify: [restartExporter],
+    },
+    {
+      kind: 'file',
+      path: EXPORTER_DEFAULTS,
+      content: renderTemplate(
+        'db/prometheus-mysqld-exporter.default.ejs',
+        { myCnf: EXPORTER_MY_CNF, address: host.address, port: ROLE_PORTS.mysqldExporter },
+        inventory.templatesDir,
+      ),
+      mode: '0644',
+      ...root,
+      notify: [restartExporter],
+    },
+    {
+      // Commands run before handlers, and the primary must binlog from before its first write (see
+      // replicationCommand), so a server not yet running with these settings is restarted here.
+      kind: 'command',
+      name: `${flavor.service} runs with infra settings`,
+      script: `systemctl restart ${quoteWord(`${flavor.service}.service`)} && mysqladmin --silent ping`,
+      unless: mysqlQueryIs(`SELECT CONCAT_WS(',', ${live.map(([variable]) => `@@GLOBAL.${variable}`).join(', ')})`, live.map(([, value]) => value).join(',')),
+    },
+  ];
+  if (isPrimary) {
+    const name = inventory.db.name;
+    resources.push({
+      kind: 'command',
+      name: `database ${name}`,
+      script: mysqlScript([`CREATE DATABASE IF NOT EXISTS ${sqlIdentifier(name)};`]),
+      unless: mysqlQueryIs(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${sqlString(name)}`, '1'),
+    });
+    const accounts: Account[] = [
+      // Reads go to the replicas too: these accounts reach them by replication.
+      ...hostsWithRole(inventory, 'app').map((app) => ({
+        user: inventory.db.user,
+        host: app.address,
+        password: db.appPassword,
+        global: [],
+        database: { name, privileges: APP_PRIVILEGES },
+      })),
+      ...inventory.db.replicas.map((replica) => ({
+        user: REPLICATION_USER,
+        host: hostNamed(inventory, replica).address,
+        password: db.replicationPassword,
+        global: ['REPLICATION SLAVE'],
+      })),
+      { user: EXPORTER_USER, host: 'localhost', password: db.exporterPassword, global: flavor.exporterPrivileges },
+    ];
+    resources.push(...accounts.map((account) => accountCommand(flavor, account)));
+  } else {
+    resources.push(replicationCommand(flavor, primary, db.replicationPassword));
+  }
+  resources.push(
+    { kind: 'service', name: flavor.service, enabled: true, running: true },
+    { kind: 'service', name: EXPORTER, enabled: true, running: true },
+  );
+
+  return {
+    phase: 'db',
+    resources,
+    handlers: [
+      { id: restartServer, service: flavor.service, action: 'restart', healthCheck: 'mysqladmin --silent ping' },
+      {
+        id: restartExporter,
+        service: EXPORTER,
+        action: 'restart',
+        // The endpoint, not mysql_up: on a new replica the exporter account arrives by replication.
+        healthCheck: quoteCommand(['curl', '-fsS', '-o', '/dev/null', `http://${host.address}:${ROLE_PORTS.mysqldExporter}/metrics`]),
+      },
+    ],
+    validators: [
+      { name: `${flavor.service} config`, script: flavor.validate },
+      { name: 'mysqld exporter options', script: `. ${EXPORTER_DEFAULTS} && ${EXPORTER} $ARGS --help >/dev/null` },
+    ],
+  };
+}

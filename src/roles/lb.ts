@@ -1,0 +1,146 @@
+import { quoteWord } from '../core/shell.js';
+import type { CommandResource, PhaseDesire, Resource } from '../core/types.js';
+import type { Host, Inventory } from '../inventory/model.js';
+import { ROLE_PORTS } from './firewall.js';
+import { renderTemplate } from './render.js';
+import { hostsWithRole, integerVar, stringVar } from './topology.js';
+
+const HAPROXY_CFG = '/etc/haproxy/haproxy.cfg';
+const KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf';
+const UFW_BEFORE_RULES = '/etc/ufw/before.rules';
+const HAPROXY_SOCKET = '/run/haproxy/admin.sock';
+
+/** Priorities start here for the first lb host and step down by PRIORITY_STEP in inventory order. */
+const TOP_PRIORITY = 200;
+const PRIORITY_STEP = 10;
+
+const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+
+/**
+ * keepalived priorities: the first lb host (the master) highest, each next one PRIORITY_STEP
+ * lower. A host whose haproxy is down loses `weight` (step × number of lb hosts), which puts it
+ * below every healthy peer, so the VIP always goes to a host that serves.
+ */
+export function vrrpPriorities(lbCount: number): { priorities: number[]; checkWeight: number } {
+  if (lbCount * PRIORITY_STEP >= TOP_PRIORITY) throw new Error(`keepalived priorities allow at most ${TOP_PRIORITY / PRIORITY_STEP - 1} lb hosts`);
+  return {
+    priorities: Array.from({ length: lbCount }, (_, index) => TOP_PRIORITY - index * PRIORITY_STEP),
+    checkWeight: -PRIORITY_STEP * lbCount,
+  };
+}
+
+/**
+ * ufw's CLI cannot allow IP protocol 112 (VRRP), so the rules go into before.rules, just before
+ * the COMMIT that ends its *filter table, between marker comments (protocol by number: the name
+ * "vrrp" needs /etc/protocols, which a minimal image may lack). The begin marker lists the
+ * peers: the guard finds it only when the block matches the desired peers exactly, and the script
+ * replaces any older block, so it is idempotent and follows peer changes.
+ */
+export function vrrpFirewallCommand(peers: readonly string[]): CommandResource {
+  const begin = `# infra:vrrp begin peers=${peers.join(',')}`;
+  const block = [begin, ...peers.map((peer) => `-A ufw-before-input -p 112 -s ${peer} -j ACCEPT`), '# infra:vrrp end'];
+  const staged = `${UFW_BEFORE_RULES}.infra-new`;
+  // Pass 1 finds the line of the COMMIT closing *filter; pass 2 copies the file without any old
+  // infra block and puts the new block before that COMMIT. The block reaches awk through the
+  // environment, which (unlike -v) keeps it byte for byte.
+  const insert = [
+    'BEGIN { block = ENVIRON["INFRA_VRRP_BLOCK"] "\\n" }',
+    'NR == FNR { if ($0 == "*filter") f = 1; else if (f && $0 == "COMMIT") { commit = FNR; f = 0 } next }',
+    '/^# infra:vrrp begin/ { skip = 1 }',
+    'skip { if ($0 == "# infra:vrrp end") skip = 0; next }',
+    'FNR == commit { printf "%s", block }',
+    '{ print }',
+  ].join('\n');
+  const script = [
+    `INFRA_VRRP_BLOCK=$(printf '%s\\n' ${block.map(quoteWord).join(' ')}) awk ${quoteWord(insert)} ${UFW_BEFORE_RULES} ${UFW_BEFORE_RULES} > ${staged}`,
+    // An unexpected before.rules (no *filter COMMIT) leaves the block out: fail rather than go on.
+    `grep -qxF ${quoteWord(begin)} ${staged}`,
+    `chmod 0640 ${staged}`,
+    `mv -f ${staged} ${UFW_BEFORE_RULES}`,
+    'ufw reload',
+  ].join(' && ');
+  return {
+    kind: 'command',
+    name: 'ufw allows vrrp from lb peers',
+    script,
+    unless: `grep -qxF ${quoteWord(begin)} ${UFW_BEFORE_RULES}`,
+  };
+}
+
+/**
+ * The lb phase: haproxy passing TLS through to every web host, and keepalived holding the VIP
+ * (only when the inventory has one). Needs no secrets: TLS is not terminated here.
+ */
+export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
+  const lbHosts = hostsWithRole(inventory, 'lb');
+  const reloadHaproxy = 'reload:haproxy';
+  const reloadKeepalived = 'reload:keepalived';
+  const haproxyCfg = renderTemplate(
+    'lb/haproxy.cfg.ejs',
+    {
+      domain: inventory.domain,
+      address: host.address,
+      metricsPort: ROLE_PORTS.haproxyMetrics,
+      webServers: hostsWithRole(inventory, 'web').map((web) => ({ name: web.name, address: web.address })),
+    },
+    inventory.templatesDir,
+  );
+  const resources: Resource[] = [
+    { kind: 'package', name: 'haproxy' },
+    { kind: 'package', name: 'socat' },
+    { kind: 'file', path: HAPROXY_CFG, content: haproxyCfg, mode: '0644', owner: 'root', group: 'root', notify: [reloadHaproxy] },
+    { kind: 'service', name: 'haproxy', enabled: true, running: true },
+  ];
+  const handlers: PhaseDesire['handlers'] = [
+    {
+      id: reloadHaproxy,
+      service: 'haproxy',
+      action: 'reload',
+      // The Prometheus endpoint is served by the new worker's config; the runtime socket proves
+      // the master accepted the reload.
+      healthCheck: [
+        `echo 'show info' | socat stdio ${HAPROXY_SOCKET} | grep -q '^Pid:'`,
+        `curl -fsS -o /dev/null ${quoteWord(`http://${host.address}:${ROLE_PORTS.haproxyMetrics}/metrics`)}`,
+      ].join(' && '),
+    },
+  ];
+  const validators = [{ name: 'haproxy config', script: `haproxy -c -f ${HAPROXY_CFG}` }];
+
+  if (inventory.vip !== undefined) {
+    const index = lbHosts.findIndex((lb) => lb.name === host.name);
+    const { priorities, checkWeight } = vrrpPriorities(lbHosts.length);
+    const peers = lbHosts.filter((lb) => lb.name !== host.name).map((lb) => lb.address);
+    const iface = stringVar(host, 'vrrp_interface', 'eth0', INTERFACE_NAME);
+    const keepalivedConf = renderTemplate(
+      'lb/keepalived.conf.ejs',
+      {
+        hostName: host.name,
+        address: host.address,
+        iface,
+        // Must be the same on every lb host and unique among VRRP groups on the network.
+        routerId: integerVar(host, 'vrrp_router_id', 51, 1, 255),
+        state: index === 0 ? 'MASTER' : 'BACKUP',
+        priority: priorities[index],
+        checkWeight,
+        peers,
+        vip: inventory.vip,
+        vipPrefix: inventory.vipPrefix,
+      },
+      inventory.templatesDir,
+    );
+    resources.push(
+      { kind: 'package', name: 'keepalived' },
+      { kind: 'file', path: KEEPALIVED_CONF, content: keepalivedConf, mode: '0644', owner: 'root', group: 'root', notify: [reloadKeepalived] },
+      { kind: 'service', name: 'keepalived', enabled: true, running: true },
+    );
+    if (peers.length > 0) resources.push(vrrpFirewallCommand(peers));
+    handlers.push({
+      id: reloadKeepalived,
+      service: 'keepalived',
+      action: 'reload',
+      healthCheck: 'systemctl is-active --quiet keepalived.service',
+    });
+    validators.push({ name: 'keepalived config', script: `keepalived -t -f ${KEEPALIVED_CONF}` });
+  }
+  return { phase: 'lb', resources, handlers, validators };
+}

@@ -1,0 +1,111 @@
+import { quoteCommand } from '../core/shell.js';
+import type { PhaseDesire, Resource } from '../core/types.js';
+import type { Host, Inventory } from '../inventory/model.js';
+import { ROLE_PORTS } from './firewall.js';
+import { renderTemplate } from './render.js';
+import { requireTls, type RoleSecrets } from './secrets.js';
+import { hostsWithRole } from './topology.js';
+
+export const TLS_DIR = '/etc/ssl/infra';
+/** nginx's loopback-only TLS listener without PROXY protocol, for health checks on the host. */
+export const LOCAL_TLS_PORT = 8443;
+const STUB_STATUS_PORT = 8080;
+const EXPORTER = 'prometheus-nginx-exporter';
+const EXPORTER_DEFAULTS = `/etc/default/${EXPORTER}`;
+
+/**
+ * The web phase: nginx terminating TLS for the domain (connections arrive from the lb hosts with
+ * a PROXY v2 header) and proxying to every app host, plus its Prometheus exporter.
+ */
+export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets): PhaseDesire {
+  const tls = requireTls(secrets, host.name);
+  const domain = inventory.domain;
+  const certificateFile = `${TLS_DIR}/${domain}.crt`;
+  const keyFile = `${TLS_DIR}/${domain}.key`;
+  const caFile = `${TLS_DIR}/ca.crt`;
+  const siteFile = `/etc/nginx/sites-available/${domain}`;
+  const reloadNginx = 'reload:nginx';
+  const restartExporter = `restart:${EXPORTER}`;
+  const appServers = hostsWithRole(inventory, 'app').map((app) => `${app.address}:${inventory.app.port}`);
+  if (appServers.length === 0) throw new Error(`${host.name}: a web host needs at least one app host to proxy to`);
+
+  const site = renderTemplate(
+    'web/site.conf.ejs',
+    {
+      domain,
+      address: host.address,
+      localTlsPort: LOCAL_TLS_PORT,
+      lbAddresses: hostsWithRole(inventory, 'lb').map((lb) => lb.address),
+      appServers,
+      certificateFile,
+      keyFile,
+    },
+    inventory.templatesDir,
+  );
+  const root = { owner: 'root', group: 'root' };
+  const resources: Resource[] = [
+    { kind: 'package', name: 'nginx' },
+    { kind: 'package', name: EXPORTER },
+    { kind: 'directory', path: TLS_DIR, mode: '0755', ...root },
+    { kind: 'file', path: certificateFile, content: tls.certificateChain, mode: '0644', ...root, notify: [reloadNginx] },
+    { kind: 'file', path: keyFile, content: tls.key.reveal(), mode: '0600', ...root, secrets: [tls.key], notify: [reloadNginx] },
+  ];
+  if (tls.caCertificate !== undefined) {
+    resources.push({ kind: 'file', path: caFile, content: tls.caCertificate, mode: '0644', ...root });
+  }
+  resources.push(
+    { kind: 'file', path: siteFile, content: site, mode: '0644', ...root, notify: [reloadNginx] },
+    { kind: 'symlink', path: `/etc/nginx/sites-enabled/${domain}`, target: siteFile, notify: [reloadNginx] },
+    // The distribution's default site would answer on :80 with its welcome page.
+    { kind: 'absent', path: '/etc/nginx/sites-enabled/default', notify: [reloadNginx] },
+    {
+      kind: 'file',
+      path: '/etc/nginx/conf.d/infra-stub-status.conf',
+      content: renderTemplate('web/stub-status.conf.ejs', { port: STUB_STATUS_PORT }, inventory.templatesDir),
+      mode: '0644',
+      ...root,
+      notify: [reloadNginx],
+    },
+    {
+      kind: 'file',
+      path: EXPORTER_DEFAULTS,
+      content: renderTemplate(
+        'web/prometheus-nginx-exporter.default.ejs',
+        { address: host.address, port: ROLE_PORTS.nginxExporter, scrapeUri: `http://127.0.0.1:${STUB_STATUS_PORT}/stub_status` },
+        inventory.templatesDir,
+      ),
+      mode: '0644',
+      ...root,
+      notify: [restartExporter],
+    },
+    { kind: 'service', name: 'nginx', enabled: true, running: true },
+    { kind: 'service', name: EXPORTER, enabled: true, running: true },
+  );
+
+  // The health check goes through the loopback listener, with the domain's name resolved to it so
+  // that SNI and the certificate's name are checked as a client would see them; the chain is
+  // verified against infra's CA when infra issued the certificate.
+  const verify = tls.caCertificate !== undefined ? ['--cacert', caFile] : ['--insecure'];
+  const healthCheck = quoteCommand([
+    'curl', '-fsS', '-o', '/dev/null', ...verify,
+    '--resolve', `${domain}:${LOCAL_TLS_PORT}:127.0.0.1`, `https://${domain}:${LOCAL_TLS_PORT}/health`,
+  ]);
+  return {
+    phase: 'web',
+    resources,
+    handlers: [
+      { id: reloadNginx, service: 'nginx', action: 'reload', healthCheck },
+      {
+        id: restartExporter,
+        service: EXPORTER,
+        action: 'restart',
+        healthCheck: quoteCommand(['curl', '-fsS', '-o', '/dev/null', `http://${host.address}:${ROLE_PORTS.nginxExporter}/metrics`]),
+      },
+    ],
+    validators: [
+      { name: 'nginx config', script: 'nginx -t -q' },
+      // The exporter has no config check; its flags are parsed by --help, which exits before serving.
+      { name: 'nginx exporter options', script: `. ${EXPORTER_DEFAULTS} && ${EXPORTER} $ARGS --help >/dev/null` },
+    ],
+  };
+}

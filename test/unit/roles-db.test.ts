@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import type { CommandResource, FileResource, PhaseDesire } from '../../src/core/types.js';
+import { dbPhase } from '../../src/roles/db.js';
+import { nativePasswordHash, sqlString } from '../../src/roles/sql.js';
+import { CLEAR, hostOf, testInventory, testSecrets } from './roles-fixture.js';
+
+// Inventory: db1 10.0.0.41 primary, db2 10.0.0.42 and db3 10.0.0.43 replicas; app1 10.0.0.31,
+// app2 10.0.0.32; database "shop", user "shopper"; no os_family var (Debian, MariaDB).
+const inventory = testInventory();
+const phaseOf = (name: string, inv = inventory) => dbPhase(inv, hostOf(inv, name), testSecrets());
+const commands = (phase: PhaseDesire) => phase.resources.filter((r): r is CommandResource => r.kind === 'command');
+const file = (phase: PhaseDesire, path: string) => phase.resources.find((r): r is FileResource => r.kind === 'file' && r.path === path);
+const CONFIG = '/etc/mysql/mariadb.conf.d/60-infra.cnf';
+
+describe('db role, server settings', () => {
+  it('gives each db host its own server_id and binds to its address, with GTID replication settings', () => {
+    const configs = ['db1', 'db2', 'db3'].map((name) => file(phaseOf(name), CONFIG)?.content ?? '');
+    expect(configs.map((c) => /server_id = (\d+)/.exec(c)?.[1])).toEqual(['1', '2', '3']);
+    expect(configs[1]).toMatch(/bind_address = 10\.0\.0\.42\n/);
+    for (const config of configs) {
+      for (const line of ['log_bin = mariadb-bin', 'binlog_format = ROW', 'gtid_strict_mode = ON', 'log_slave_updates = ON', 'skip_name_resolve = ON']) {
+        expect(config.split('\n')).toContain(line);
+      }
+    }
+  });
+
+  it('makes replicas read_only and leaves the primary writable', () => {
+    expect(file(phaseOf('db1'), CONFIG)?.content).toMatch(/^read_only = OFF$/m);
+    expect(file(phaseOf('db2'), CONFIG)?.content).toMatch(/^read_only = ON$/m);
+    expect(file(phaseOf('db3'), CONFIG)?.content).toMatch(/^read_only = ON$/m);
+  });
+
+  it('restarts a server that does not run with these settings before any account is made', () => {
+    const list = commands(phaseOf('db1'));
+    expect(list[0]?.name).toBe('mariadb runs with infra settings');
+    expect(list[0]?.unless).toContain("grep -qxF 1,10.0.0.41,1,1,ROW,0,1,1");
+    expect(commands(phaseOf('db2'))[0]?.unless).toContain("grep -qxF 2,10.0.0.42,1,1,ROW,1,1,1");
+  });
+
+  it('validates the option files with the server itself and restarts it with a ping check', () => {
+    const phase = phaseOf('db1');
+    expect(phase.validators.map((v) => v.script)).toContain('mariadbd --help --verbose >/dev/null');
+    expect(phase.handlers).toContainEqual({ id: 'restart:mariadb', service: 'mariadb', action: 'restart', healthCheck: 'mysqladmin --silent ping' });
+    expect(file(phase, CONFIG)?.notify).toEqual(['restart:mariadb']);
+  });
+});
+
+describe('db role, accounts on the primary', () => {
+  const list = commands(phaseOf('db1'));
+  const accountNames = list.filter((c) => c.name.startsWith('db account ')).map((c) => c.name.slice('db account '.length));
+
+  it('creates the app user for each app host address only, the repl user per replica, and the exporter locally', () => {
+    expect(accountNames).toEqual(['shopper@10.0.0.31', 'shopper@10.0.0.32', 'repl@10.0.0.42', 'repl@10.0.0.43', 'exporter@localhost']);
+    expect(list.map((c) => c.script).join('\n')).not.toMatch(/@'%'/);
+  });
+
+  it('grants the app user only SELECT, INSERT, UPDATE, DELETE, CREATE on its database', () => {
+    const app = list.find((c) => c.name === 'db account shopper@10.0.0.31');
+    expect(app?.script).toContain("GRANT CREATE, DELETE, INSERT, SELECT, UPDATE ON `shop`.* TO '\\''shopper'\\''@'\\''10.0.0.31'\\'';");
+    expect(app?.script.match(/^GRANT /gm)).toHaveLength(1);
+    expect(app?.script).toContain('REVOKE ALL PRIVILEGES, GRANT OPTION');
+    expect(list.find((c) => c.name === 'db account repl@10.0.0.42')?.script).toContain('GRANT REPLICATION SLAVE ON *.* TO');
+  });
+
+  it('sets passwords by hash, checks them in the guard, and lists the password and hash as secrets', () => {
+    const app = list.find((c) => c.name === 'db account shopper@10.0.0.32');
+    const hash = nativePasswordHash(CLEAR.appPassword);
+    expect(hash).toMatch(/^\*[0-9A-F]{40}$/);
+    expect(app?.script).toContain(`IDENTIFIED BY PASSWORD ${sqlString(hash).replaceAll("'", "'\\''")}`);
+    expect(app?.script).not.toContain(CLEAR.appPassword);
+    expect(app?.unless).toContain(hash);
+    expect(app?.secrets?.map((s) => s.reveal())).toEqual([CLEAR.appPassword, hash]);
+  });
+
+  it('creates the database once', () => {
+    const database = list.find((c) => c.name === 'database shop');
+    expect(database?.script).toContain('CREATE DATABASE IF NOT EXISTS `shop`;');
+    expect(database?.unless).toMatch(/SCHEMA_NAME = .*shop.* \| mysql -N -B \| grep -qxF 1$/);
+  });
+
+  it('feeds SQL to mysql through a builtin pipe, never as an argument', () => {
+    for (const command of list) {
+      expect(command.script).toMatch(/^printf '%s\\n' '[\s\S]*' \| mysql$|^systemctl restart/);
+      expect(command.script).not.toMatch(/mysql[^|]* (-p|--password|-e)/);
+    }
+  });
+});
+
+describe('db role, replicas', () => {
+  it('replicate from the primary by GTID, guarded by the current master settings, without accounts of their own', () => {
+    const list = commands(phaseOf('db3'));
+    expect(list.map((c) => c.name)).toEqual(['mariadb runs with infra settings', 'replicates from db1']);
+    const replication = list[1];
+    expect(replication?.script).toContain("MASTER_HOST = '\\''10.0.0.41'\\'', MASTER_PORT = 3306, MASTER_USER = '\\''repl'\\''");
+    expect(replication?.script).toContain('MASTER_USE_GTID = slave_pos');
+    expect(replication?.script).toMatch(/STOP SLAVE;\n[\s\S]*START SLAVE;/);
+    expect(replication?.secrets?.map((s) => s.reveal())).toEqual([CLEAR.replicationPassword]);
+    expect(replication?.unless).not.toContain(CLEAR.replicationPassword);
+    for (const expected of ['Master_Host: 10.0.0.41', 'Master_User: repl', 'Using_Gtid: Slave_Pos']) expect(replication?.unless).toContain(expected);
+  });
+
+  it('refuses a db host that is neither primary nor replica', () => {
+    const inv = testInventory();
+    inv.db.replicas = ['db2'];
+    expect(() => phaseOf('db3', inv)).toThrow(/neither db.primary nor one of db.replicas/);
+  });
+});
+
+describe('db role, mysqld exporter', () => {
+  const phase = phaseOf('db2');
+
+  it('logs in over the socket with a credentials file only it can read, and listens on the host address :9104', () => {
+    const myCnf = file(phase, '/var/lib/prometheus/.my.cnf');
+    expect(myCnf).toMatchObject({ mode: '0600', owner: 'prometheus', group: 'prometheus' });
+    expect(myCnf?.content).toContain(`user = exporter\npassword = ${CLEAR.exporterPassword}\nsocket = /run/mysqld/mysqld.sock\n`);
+    expect(myCnf?.secrets?.map((s) => s.reveal())).toEqual([CLEAR.exporterPassword]);
+    expect(file(phase, '/etc/default/prometheus-mysqld-exporter')?.content).toContain(
+      'ARGS="--config.my-cnf=/var/lib/prometheus/.my.cnf --web.listen-address=10.0.0.42:9104',
+    );
+  });
+});
+
+describe('db role on Ubuntu (host var os_family: ubuntu)', () => {
+  const ubuntu = testInventory();
+  for (const name of ['db1', 'db2']) hostOf(ubuntu, name).vars = { os_family: 'ubuntu' };
+
+  it('uses MySQL: its package, config directory, GTID settings, validator and replication statements', () => {
+    const replica = phaseOf('db2', ubuntu);
+    expect(replica.resources).toContainEqual({ kind: 'package', name: 'mysql-server' });
+    const config = file(replica, '/etc/mysql/mysql.conf.d/60-infra.cnf')?.content ?? '';
+    expect(config).toMatch(/^gtid_mode = ON$/m);
+    expect(config).toMatch(/^enforce_gtid_consistency = ON$/m);
+    expect(replica.validators.map((v) => v.script)).toContain('mysqld --validate-config');
+    expect(commands(replica)[1]?.script).toContain('SOURCE_AUTO_POSITION = 1');
+    expect(commands(phaseOf('db1', ubuntu)).find((c) => c.name === 'db account repl@10.0.0.42')?.script).toContain('IDENTIFIED WITH mysql_native_password AS');
+  });
+
+  it('refuses an unknown os_family', () => {
+    const other = testInventory();
+    hostOf(other, 'db1').vars = { os_family: 'arch' };
+    expect(() => phaseOf('db1', other)).toThrow(/os_family/);
+  });
+});
