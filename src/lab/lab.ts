@@ -8,7 +8,7 @@ import { ensureHostKeys, ensureLabKey, ensureOpsPassword, readHostPublicKeys, wr
 import { renderKnownHosts, renderLabInventory } from './inventory-writer.js';
 import { bootHost, findNspawnProcesses, isHostRunning, stopHost, waitForSsh } from './machine.js';
 import { mountOverlay, removeTree, unmountUnder } from './mounts.js';
-import { deleteBridge, ensureBridge, raiseInotifyLimits } from './network.js';
+import { checkSubnetFree, deleteBridge, ensureBridge, raiseInotifyLimits } from './network.js';
 import { hostPaths, labDirFromEnv, labPaths, outputPaths, subnetFromEnv, type LabPaths, type OutputPaths } from './paths.js';
 import {
   DEFAULT_COUNTS,
@@ -128,6 +128,8 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
       `the lab is running on ${previous.subnet}, not ${subnet.cidr}; run \`infra lab down\` first to move it to another subnet`,
     );
   }
+  // Fail before minutes of building when the bridge could not get its subnet anyway.
+  await checkSubnetFree(subnet);
   await mkdir(paths.hostsDir, { recursive: true });
 
   progress('base image (Debian 12 minbase)');
@@ -178,8 +180,13 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
   await writeState(paths, { subnet: subnet.cidr, counts, hosts: stateHosts });
 
   progress(`waiting for SSH on ${plan.length} hosts`);
+  const pidOf = new Map(stateHosts.map((h) => [h.name, h.pid]));
   await Promise.all(
-    plan.map((h) => waitForSsh(h, hostPaths(paths, h.name), { keyFile: paths.key, knownHosts }, sshTimeoutMs)),
+    plan.map((h) =>
+      waitForSsh(h, hostPaths(paths, h.name), { keyFile: paths.key, knownHosts }, sshTimeoutMs, () =>
+        isHostRunning(pidOf.get(h.name), h.machine),
+      ),
+    ),
   );
   const bootMs = Date.now() - bootStarted;
 

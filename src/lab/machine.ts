@@ -184,10 +184,16 @@ export async function waitForSsh(
   hp: HostPaths,
   ssh: { keyFile: string; knownHosts: string },
   timeoutMs: number,
+  stillRunning: () => Promise<boolean>,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = 'port 22 never opened';
   while (Date.now() < deadline) {
+    // A host whose nspawn exited will never answer: say so now, not after the timeout.
+    if (!(await stillRunning())) {
+      lastError = 'its systemd-nspawn process exited';
+      break;
+    }
     if (await tcpOpen(host.address, 22, 1000)) {
       try {
         await run('ssh', [...labSshArgs(ssh.keyFile, ssh.knownHosts), `root@${host.address}`, 'true'], { timeoutMs: 15_000 });
@@ -200,7 +206,7 @@ export async function waitForSsh(
   }
   const consoleTail = (await readFile(hp.console, 'utf8').catch(() => '')).split('\n').slice(-20).join('\n');
   throw new Error(
-    `lab host ${host.name} (${host.address}) did not answer SSH within ${Math.round(timeoutMs / 1000)} s: ${lastError}\n` +
+    `lab host ${host.name} (${host.address}) did not answer SSH (waited up to ${Math.round(timeoutMs / 1000)} s): ${lastError}\n` +
       `last console lines (${hp.console}):\n${consoleTail}`,
   );
 }

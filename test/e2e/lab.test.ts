@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { main } from '../../src/cli/main.js';
+import { setHostNetwork } from '../../src/lab/lab.js';
 import { subnetFromEnv } from '../../src/lab/paths.js';
 import { vipAddress } from '../../src/lab/plan.js';
 import { allRolePackages } from '../../src/roles/packages.js';
@@ -146,6 +147,26 @@ describe('lab hosts (default lab: 8 hosts)', () => {
         `apt-get update -q >/dev/null && apt-get install -s -q ${allRolePackages().join(' ')} >/dev/null && echo APT-OK`,
     );
     expect(r.stdout.trim().split('\n'), r.stderr).toEqual(['deb [trusted=yes] file:/srv/infra-repo ./', 'APT-OK']);
+  });
+});
+
+describe('cutting a host off the network (setHostNetwork)', () => {
+  it('a host whose link is down is unreachable, and reachable again once it is up', async () => {
+    const [name, h] = hosts.find(([n]) => n === 'app2')!;
+    await setHostNetwork(name, 'down');
+    try {
+      const cut = await ssh(`root@${h.address}`, 'true');
+      expect(cut.code).toBe(255);
+      expect(cut.stderr).toMatch(/timed out|No route to host|unreachable/i);
+    } finally {
+      await setHostNetwork(name, 'up');
+    }
+    const back = await ssh(`root@${h.address}`, 'hostname');
+    expect(back.stdout.trim(), back.stderr).toBe(name);
+  });
+
+  it('names a host that has no link in the error', async () => {
+    await expect(setHostNetwork('web9', 'down')).rejects.toThrow(/web9.*vb-ilab-web9/);
   });
 });
 

@@ -5,6 +5,7 @@ import { renderKnownHosts, renderLabInventory, parsePublicKey } from '../../src/
 import { setShadowHash } from '../../src/lab/identity.js';
 import { parseMountPoints } from '../../src/lab/mounts.js';
 import { nspawnArgs } from '../../src/lab/machine.js';
+import { repoHash } from '../../src/lab/repo.js';
 import { hostPaths, labDirFromEnv, labPaths, subnetFromEnv } from '../../src/lab/paths.js';
 import {
   DEFAULT_COUNTS,
@@ -183,5 +184,14 @@ describe('host identity helpers', () => {
         '--bind-ro=/var/lib/infra-lab/repo:/srv/infra-repo',
       ]),
     );
+  });
+});
+
+describe('lab repository freshness', () => {
+  it('is keyed by the package list (in any order) and the base it was resolved against', () => {
+    const h = repoHash(['nginx', 'ufw'], 'base-1');
+    expect(repoHash(['ufw', 'nginx', 'ufw'], 'base-1')).toBe(h);
+    expect(repoHash(['nginx', 'ufw', 'curl'], 'base-1')).not.toBe(h);
+    expect(repoHash(['nginx', 'ufw'], 'base-2')).not.toBe(h);
   });
 });

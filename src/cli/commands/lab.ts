@@ -8,9 +8,26 @@ import { MAX_PER_ROLE } from '../../lab/plan.js';
  * (systemd-nspawn) on a bridge. The work is in src/lab; this file is argv, progress and output.
  */
 
+/**
+ * `infra lab up | head` closes stdout early: without this, the EPIPE of the next progress line
+ * would kill the process half-way through mounting and booting. The lab work carries on; only
+ * the output is lost.
+ */
+let stdoutGuarded = false;
+function ignoreClosedStdout(): void {
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 /** A spinner on a terminal; plain lines when stdout is not a TTY (logs, CI, pipes). */
 function progressReporter(): { onProgress: LabProgress; succeed(text: string): void; fail(): void } {
-  const interactive = Boolean(process.stdout.isTTY);
+  ignoreClosedStdout();
+  // A terminal that reports 0 columns (e.g. `script` without a size) sends ora's line clearing
+  // into an endless loop: spin only on a real, sized terminal.
+  const interactive = Boolean(process.stdout.isTTY) && (process.stdout.columns ?? 0) > 0;
   let spinner: Ora | undefined;
   let current = '';
   return {
