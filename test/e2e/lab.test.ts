@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { main } from '../../src/cli/main.js';
+import { Command } from 'commander';
+import { registerLab } from '../../src/cli/commands/lab.js';
 import { setHostNetwork } from '../../src/lab/lab.js';
 import { subnetFromEnv } from '../../src/lab/paths.js';
 import { vipAddress } from '../../src/lab/plan.js';
@@ -56,8 +57,14 @@ function ssh(target: string, command: string, opts: { input?: string; knownHosts
   });
 }
 
-/** Runs the real CLI entry point in this process and captures what it prints on stdout. */
+/**
+ * Runs `infra lab …` in this process through the lab's commander commands, on a root program with
+ * main.ts's global `--json` (so option parsing is as in the CLI), capturing what it prints.
+ * Built from registerLab alone so this spec of the lab does not depend on the rest of the CLI.
+ */
 async function infra(...args: string[]): Promise<{ code: number; stdout: string }> {
+  const program = new Command('infra').option('--json').exitOverride();
+  registerLab(program);
   let stdout = '';
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array): boolean => {
@@ -65,8 +72,8 @@ async function infra(...args: string[]): Promise<{ code: number; stdout: string 
     return true;
   }) as typeof process.stdout.write;
   try {
-    const code = await main(['node', 'infra', ...args]);
-    return { code, stdout };
+    await program.parseAsync(['node', 'infra', ...args]);
+    return { code: 0, stdout };
   } finally {
     process.stdout.write = write;
   }
