@@ -9,11 +9,11 @@ import { BRIDGE_NAME, cidrsOverlap, controllerAddress, hostInterfaceName, type L
  * traffic stays between the controller and the hosts.
  */
 
-interface IpAddrEntry {
+export interface IpAddrEntry {
   ifname: string;
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
-interface IpRouteEntry {
+export interface IpRouteEntry {
   dst: string;
   dev?: string;
 }
@@ -31,22 +31,28 @@ export async function bridgeExists(): Promise<boolean> {
 /** Refuses a subnet that another interface already holds or routes: the lab would shadow it. */
 export async function checkSubnetFree(subnet: LabSubnet): Promise<void> {
   const addrs = JSON.parse((await run('ip', ['-j', 'addr', 'show'])).stdout) as IpAddrEntry[];
+  const routes = JSON.parse((await run('ip', ['-j', 'route', 'show'])).stdout) as IpRouteEntry[];
+  const conflict = findSubnetConflict(subnet, addrs, routes);
+  if (conflict) throw subnetInUse(subnet, conflict);
+}
+
+/**
+ * Pure: what, if anything, already uses the lab subnet — an address on an interface other than
+ * the lab's own (bridge, host veths), or a route through one. `ip -j addr` / `ip -j route` data in.
+ */
+export function findSubnetConflict(subnet: LabSubnet, addrs: readonly IpAddrEntry[], routes: readonly IpRouteEntry[]): string | undefined {
   for (const iface of addrs) {
     if (iface.ifname === BRIDGE_NAME || iface.ifname.startsWith('vb-')) continue;
     for (const a of iface.addr_info ?? []) {
       if (a.family !== 'inet') continue;
-      if (cidrsOverlap(`${a.local}/${a.prefixlen}`, subnet.cidr)) {
-        throw subnetInUse(subnet, `${iface.ifname} has ${a.local}/${a.prefixlen}`);
-      }
+      if (cidrsOverlap(`${a.local}/${a.prefixlen}`, subnet.cidr)) return `${iface.ifname} has ${a.local}/${a.prefixlen}`;
     }
   }
-  const routes = JSON.parse((await run('ip', ['-j', 'route', 'show'])).stdout) as IpRouteEntry[];
   for (const r of routes) {
     if (r.dst === 'default' || r.dev === BRIDGE_NAME) continue;
-    if (cidrsOverlap(r.dst.includes('/') ? r.dst : `${r.dst}/32`, subnet.cidr)) {
-      throw subnetInUse(subnet, `a route to ${r.dst} goes via ${r.dev ?? '?'}`);
-    }
+    if (cidrsOverlap(r.dst.includes('/') ? r.dst : `${r.dst}/32`, subnet.cidr)) return `a route to ${r.dst} goes via ${r.dev ?? '?'}`;
   }
+  return undefined;
 }
 
 function subnetInUse(subnet: LabSubnet, why: string): UserError {

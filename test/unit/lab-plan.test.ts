@@ -6,6 +6,7 @@ import { setShadowHash } from '../../src/lab/identity.js';
 import { parseMountPoints } from '../../src/lab/mounts.js';
 import { nspawnArgs } from '../../src/lab/machine.js';
 import { repoHash } from '../../src/lab/repo.js';
+import { findSubnetConflict } from '../../src/lab/network.js';
 import { hostPaths, labDirFromEnv, labPaths, subnetFromEnv } from '../../src/lab/paths.js';
 import {
   DEFAULT_COUNTS,
@@ -193,5 +194,24 @@ describe('lab repository freshness', () => {
     expect(repoHash(['ufw', 'nginx', 'ufw'], 'base-1')).toBe(h);
     expect(repoHash(['nginx', 'ufw', 'curl'], 'base-1')).not.toBe(h);
     expect(repoHash(['nginx', 'ufw'], 'base-2')).not.toBe(h);
+  });
+});
+
+describe('lab subnet already in use on this machine', () => {
+  const eth0 = { ifname: 'eth0', addr_info: [{ family: 'inet', local: '192.0.2.2', prefixlen: 24 }] };
+
+  it('is free when only other networks and the lab itself (bridge, host veths) are there', () => {
+    const bridge = { ifname: 'infra-br0', addr_info: [{ family: 'inet', local: '10.77.0.1', prefixlen: 24 }] };
+    const routes = [{ dst: 'default', dev: 'eth0' }, { dst: '192.0.2.0/24', dev: 'eth0' }, { dst: '10.77.0.0/24', dev: 'infra-br0' }];
+    expect(findSubnetConflict(subnet, [eth0, bridge, { ifname: 'vb-ilab-web1' }], routes)).toBeUndefined();
+  });
+
+  it('names the interface holding an address in it', () => {
+    const vpn = { ifname: 'wg0', addr_info: [{ family: 'inet', local: '10.77.0.9', prefixlen: 24 }] };
+    expect(findSubnetConflict(subnet, [eth0, vpn], [])).toBe('wg0 has 10.77.0.9/24');
+  });
+
+  it('names a route to it through another interface', () => {
+    expect(findSubnetConflict(subnet, [eth0], [{ dst: '10.0.0.0/8', dev: 'eth0' }])).toBe('a route to 10.0.0.0/8 goes via eth0');
   });
 });
