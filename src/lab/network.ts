@@ -71,7 +71,15 @@ export async function ensureBridge(subnet: LabSubnet): Promise<void> {
   const want = `${controllerAddress(subnet)}/24`;
   const addrs = JSON.parse((await run('ip', ['-j', 'addr', 'show', 'dev', BRIDGE_NAME])).stdout) as IpAddrEntry[];
   const have = (addrs[0]?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
-  for (const other of have.filter((a) => a !== want)) await run('ip', ['addr', 'del', other, 'dev', BRIDGE_NAME]);
+  const others = have.filter((a) => a !== want);
+  if (others.length > 0) {
+    // Another lab (another INFRA_LAB_DIR or subnet) owns the bridge: taking its address would
+    // cut its hosts off. Let its owner bring it down instead.
+    throw new UserError(
+      `the bridge ${BRIDGE_NAME} already holds ${others.join(', ')}, not ${want}: another lab is up ` +
+        `(other INFRA_LAB_DIR or INFRA_LAB_SUBNET); run \`infra lab down\` with that lab's settings first`,
+    );
+  }
   if (!have.includes(want)) await run('ip', ['addr', 'add', want, 'dev', BRIDGE_NAME]);
   await run('ip', ['link', 'set', BRIDGE_NAME, 'up']);
 }
