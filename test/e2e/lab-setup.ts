@@ -14,13 +14,19 @@ export async function setup(): Promise<void> {
   const status = await labStatus();
   // A lab left from an earlier run (running or stopped) holds changed hosts: reset them to bare
   // with the default counts. Otherwise build/boot it (labUp throws the reason when it cannot).
-  const result =
-    status.hosts.length > 0
-      ? await labReset({ counts: DEFAULT_COUNTS, onProgress: progress })
-      : await labUp({ counts: DEFAULT_COUNTS, onProgress: progress });
-  const running = result.hosts.filter((h) => h.state === 'running').length;
-  if (running !== 8) throw new Error(`lab setup: expected 8 running hosts, got ${running}`);
-  process.stderr.write(`[lab] ${running} bare hosts up in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  try {
+    const result =
+      status.hosts.length > 0
+        ? await labReset({ counts: DEFAULT_COUNTS, onProgress: progress })
+        : await labUp({ counts: DEFAULT_COUNTS, onProgress: progress });
+    const running = result.hosts.filter((h) => h.state === 'running').length;
+    if (running !== 8) throw new Error(`lab setup: expected 8 running hosts, got ${running}`);
+  } catch (err) {
+    // vitest runs no teardown after a failed setup: do not leave half a lab running.
+    await labDown().catch(() => undefined);
+    throw err;
+  }
+  process.stderr.write(`[lab] 8 bare hosts up in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
 export async function teardown(): Promise<void> {
