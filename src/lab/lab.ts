@@ -309,11 +309,16 @@ export async function labReset(opts: LabUpOptions = {}): Promise<LabUpResult> {
     if (!state || state.hosts.length === 0) {
       throw new UserError('there is no lab to reset; bring it up with `infra lab up`');
     }
-    ctx.progress(`wiping ${state.hosts.length} hosts`);
-    await Promise.all(state.hosts.map((h) => retireHost(ctx.paths, h, { wipe: true, graceful: false })));
-    await writeState(ctx.paths, { ...state, hosts: state.hosts.map(({ pid: _pid, ...h }) => h) });
     const counts = opts.counts ? toCounts(opts.counts) : countsOf(state);
     const subnetCtx = { ...ctx, subnet: parseSubnet(state.subnet) };
+    // Wipe the hosts the state knows and those the new counts add: a layer left on disk by a lab
+    // whose state was lost must not come back as a "bare" host.
+    const known = new Set(state.hosts.map((h) => h.name));
+    const added = planHosts(counts, subnetCtx.subnet).filter((h) => !known.has(h.name));
+    const toWipe: LabStateHost[] = [...state.hosts, ...added.map((h) => ({ name: h.name, role: h.role, address: h.address, machine: h.machine }))];
+    ctx.progress(`wiping ${toWipe.length} hosts`);
+    await Promise.all(toWipe.map((h) => retireHost(ctx.paths, h, { wipe: true, graceful: false })));
+    await writeState(ctx.paths, { ...state, hosts: state.hosts.map(({ pid: _pid, ...h }) => h) });
     return upLocked(subnetCtx, counts, opts.sshTimeoutMs ?? 180_000);
   });
 }
