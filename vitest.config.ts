@@ -1,4 +1,15 @@
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * End-to-end files share one lab and build on each other's state in a fixed order: the lab
+ * itself, then the engine, then the stack. Their names start with that order.
+ */
+class ByFileName extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    return [...files].sort((a, b) => a.moduleId.localeCompare(b.moduleId));
+  }
+}
 
 export default defineConfig({
   test: {
@@ -12,6 +23,7 @@ export default defineConfig({
           // down at the end, and the files run one after another because they change those hosts.
           globalSetup: ['test/e2e/lab-setup.ts'],
           fileParallelism: false,
+          sequence: { sequencer: ByFileName },
           testTimeout: 600_000,
           hookTimeout: 900_000,
         },

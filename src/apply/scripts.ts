@@ -222,7 +222,9 @@ export function buildHandlerScript(handlers: readonly Handler[], validators: rea
       lines.push(
         `if systemctl is-active -q ${unit}; then`,
         `  must systemctl reload ${unit}`,
-        `  __ok=; for __i in $(seq 100); do if systemctl is-active -q ${unit} && [ -n "$(comm -13 <(echo "$__before") <(children "$__pid"))" ]; then __ok=1; break; fi; sleep 0.1; done`,
+        handler.reloadConfirmation === 'active'
+          ? `  sleep 0.5; __ok=; systemctl is-active -q ${unit} && __ok=1`
+          : `  __ok=; for __i in $(seq 100); do if systemctl is-active -q ${unit} && [ -n "$(comm -13 <(echo "$__before") <(children "$__pid"))" ]; then __ok=1; break; fi; sleep 0.1; done`,
         'else',
         ...restart.map((line) => '  ' + line),
         'fi',

@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { HostDesire } from '../core/types.js';
+import { resolveRoleSecrets } from '../engine/secrets.js';
 import { selectHosts } from '../engine/select.js';
 import { loadInventory } from '../inventory/load.js';
 import { formatIssue, type Host, type Inventory } from '../inventory/model.js';
@@ -22,12 +23,14 @@ export async function prepareRun(file: string, globals: GlobalOptions): Promise<
   }
   const inventory = loaded.inventory;
   const hosts = selectHosts(inventory, globals.limit);
-  const desires = hosts.map((host) => {
+  const desires: HostDesire[] = [];
+  for (const host of hosts) {
+    const secrets = await resolveRoleSecrets(inventory, host);
     try {
-      return desiredForHost(inventory, host);
+      desires.push(desiredForHost(inventory, host, secrets));
     } catch (err) {
       throw new UserError(`rendering the templates for ${host.name} failed; nothing was changed:\n  ${err instanceof Error ? err.message : String(err)}`);
     }
-  });
+  }
   return { inventory, hosts, desires };
 }

@@ -106,8 +106,25 @@ export interface Handler {
   id: string;
   service: string;
   action: 'reload' | 'restart';
+  /**
+   * How a reload is confirmed: `new-workers` (default) waits for new child processes of the main
+   * process (nginx, haproxy); `active` only for the unit to stay active, for daemons that re-read
+   * their config in place (keepalived) — their health check must then prove the new config.
+   */
+  reloadConfirmation?: 'new-workers' | 'active';
   /** A command (shell text) that must succeed after the reload for it to count as done. */
   healthCheck?: string;
+}
+
+/**
+ * Work on other hosts around a host's handlers, for changes behind a load balancer: `before`
+ * runs on every peer (e.g. drain this web host in HAProxy and wait for its sessions), then the
+ * host's handlers and health checks, then `after` on every peer (put it back in service).
+ */
+export interface RollingHandlers {
+  peers: string[];
+  before: string;
+  after: string;
 }
 
 /** A check of a whole configuration tree that must pass before any changed file is activated. */
@@ -125,6 +142,9 @@ export interface PhaseDesire {
   validators: Validator[];
   /** Apply this phase one host at a time (app servers restart one by one so some always serve). */
   serial?: boolean;
+  /** In a serial phase, hosts go in ascending rank (lb: backups before the master). */
+  rank?: number;
+  rolling?: RollingHandlers;
 }
 
 /** Everything desired on one host, phase by phase in PHASE_ORDER. */

@@ -16,6 +16,8 @@ export interface FleetOptions {
  */
 export class Fleet {
   private constructor(
+    private readonly inventory: Inventory,
+    private readonly options: FleetOptions,
     readonly connections: Map<string, HostConnection>,
     readonly failures: Map<string, ConnectionError>,
     readonly secrets: Secret[],
@@ -38,7 +40,25 @@ export class Fleet {
         failures.set(host.name, reason instanceof ConnectionError ? reason : new ConnectionError(host.name, 'other', String(reason?.message ?? reason)));
       }
     });
-    return new Fleet(connections, failures, secrets);
+    return new Fleet(inventory, options, connections, failures, secrets);
+  }
+
+  /**
+   * The connection to any host of the inventory, opened on first use: a web host's rolling change
+   * needs its lb hosts even when `--limit web` left them out of the run.
+   */
+  async connectionTo(hostName: string): Promise<HostConnection> {
+    const open = this.connections.get(hostName);
+    if (open) return open;
+    const failure = this.failures.get(hostName);
+    if (failure) throw failure;
+    const host = this.inventory.hosts.find((h) => h.name === hostName);
+    if (!host) throw new ConnectionError(hostName, 'other', 'not in the inventory');
+    const target = await targetFor(this.inventory, host);
+    if (target.sudo?.password) this.secrets.push(target.sudo.password);
+    const connection = await HostConnection.open(target, { acceptNewHostKeys: this.options.acceptNewHostKeys });
+    this.connections.set(hostName, connection);
+    return connection;
   }
 
   close(): void {

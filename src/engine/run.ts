@@ -116,7 +116,9 @@ export async function applyPlans(
   }
   for (const phase of PHASE_ORDER) {
     const work = desires.filter((desire) => plans.has(desire.host) && !failed.has(desire.host) && desire.phases.some((p) => p.phase === phase));
-    const serial = work.some((desire) => desire.phases.some((p) => p.phase === phase && p.serial));
+    const phaseOf = (desire: HostDesire) => desire.phases.find((p) => p.phase === phase);
+    const serial = work.some((desire) => phaseOf(desire)?.serial);
+    if (serial) work.sort((a, b) => (phaseOf(a)?.rank ?? 0) - (phaseOf(b)?.rank ?? 0));
     await mapWithLimit(work, serial ? 1 : options.forks, async (desire) => {
       const report = reports.get(desire.host) as HostReport;
       const started = Date.now();
@@ -139,6 +141,16 @@ export async function applyPlans(
   return reports;
 }
 
+/** Runs a script on other hosts (in parallel), e.g. draining a web host on every lb host. */
+async function onPeers(fleet: Fleet, peers: readonly string[], script: string, what: string): Promise<void> {
+  await Promise.all(
+    peers.map(async (peer) => {
+      const result = await (await fleet.connectionTo(peer)).run(script);
+      if (result.code !== 0) throw new StepFailure(`on ${peer} ${what}: exit ${result.code}: ${(result.stderr || result.stdout).trim()}`);
+    }),
+  );
+}
+
 async function applyPhase(fleet: Fleet, desire: HostDesire, plan: HostPlan, phase: Phase, options: ApplyOptions): Promise<PhaseReport> {
   const phaseDesire = desire.phases.find((p) => p.phase === phase);
   const connection = fleet.connections.get(desire.host);
@@ -157,7 +169,10 @@ async function applyPhase(fleet: Fleet, desire: HostDesire, plan: HostPlan, phas
   if (due.length > 0) {
     report.handlers = due.map((handler) => handler.id);
     options.onEvent?.({ type: 'handlers-start', host: desire.host, phase, handlers: report.handlers });
+    const rolling = phaseDesire.rolling;
+    if (rolling) await onPeers(fleet, rolling.peers, rolling.before, `before ${desire.host}'s ${phase} handlers`);
     await runScript(connection, buildHandlerScript(due, phaseDesire.validators), secrets);
+    if (rolling) await onPeers(fleet, rolling.peers, rolling.after, `after ${desire.host}'s ${phase} handlers`);
   }
   options.onEvent?.({ type: 'phase-done', host: desire.host, phase, ms: 0 });
   return report;

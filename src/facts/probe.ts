@@ -29,7 +29,7 @@ export function buildProbeScript(desire: HostDesire): string {
     'probe_path() {',
     '  if [ ! -e "$1" ] && [ ! -L "$1" ]; then printf "F\\t%s\\t0\\n" "$1"; return; fi',
     '  if [ -L "$1" ]; then t=symlink; elif [ -d "$1" ]; then t=directory; elif [ -f "$1" ]; then t=file; else t=other; fi',
-    '  meta=$(stat -c "%a\\t%U\\t%G" "$1")',
+    '  meta=$(stat --printf "%a\\t%U\\t%G" "$1")',
     '  sum=; body=',
     '  if [ "$t" = file ]; then sum=$(sha256sum < "$1"); sum=${sum%% *}; [ "$sum" != "$2" ] && body=$(base64 -w0 < "$1"); fi',
     '  link=; [ "$t" = symlink ] && link=$(readlink "$1")',
@@ -58,9 +58,9 @@ export function buildProbeScript(desire: HostDesire): string {
   }
   if (resources.some((r) => r.kind === 'firewall-rule' || r.kind === 'firewall-state')) {
     lines.push(
-      'if command -v ufw >/dev/null 2>&1; then echo "W\\tinstalled"; fi',
+      'if command -v ufw >/dev/null 2>&1; then printf "W\\tinstalled\\n"; fi',
       // ufw.conf says whether ufw should be on; the ufw-user-input chain says it really is.
-      'if grep -qs "^ENABLED=yes" /etc/ufw/ufw.conf && iptables -n -L ufw-user-input >/dev/null 2>&1; then echo "W\\tenabled"; fi',
+      'if grep -qs "^ENABLED=yes" /etc/ufw/ufw.conf && iptables -n -L ufw-user-input >/dev/null 2>&1; then printf "W\\tenabled\\n"; fi',
       'sed -n "s/^DEFAULT_INPUT_POLICY=\\"\\{0,1\\}\\([A-Z]*\\)\\"\\{0,1\\}$/W\\tinput\\t\\1/p" /etc/default/ufw 2>/dev/null',
       'sed -n "s/^### tuple ### /R\\t/p" /etc/ufw/user.rules 2>/dev/null',
     );

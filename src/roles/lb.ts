@@ -67,6 +67,36 @@ export function vrrpFirewallCommand(peers: readonly string[]): CommandResource {
   };
 }
 
+/** The backend of the web hosts in haproxy.cfg; its servers are named after the web hosts. */
+export const WEB_BACKEND = 'web';
+
+/** How long a drained web host may keep sessions before its change goes ahead anyway. */
+const DRAIN_WAIT_SECONDS = 15;
+
+function runtimeCommand(command: string): string {
+  return `echo ${quoteWord(command)} | socat stdio ${HAPROXY_SOCKET}`;
+}
+
+/**
+ * Takes a web host out of rotation on this lb host through the runtime API and waits until it
+ * holds no session (or DRAIN_WAIT_SECONDS pass: nginx's own graceful reload finishes what is left).
+ * Nothing to do while haproxy is not running yet (first provision: lb comes after web).
+ */
+export function drainWebServerScript(server: string): string {
+  const sessions = `${runtimeCommand('show stat')} | awk -F, -v b=${WEB_BACKEND} -v s=${quoteWord(server)} '$1 == b && $2 == s { print $5 }'`;
+  return [
+    `if [ -S ${HAPROXY_SOCKET} ]; then`,
+    `  ${runtimeCommand(`set server ${WEB_BACKEND}/${server} state drain`)} >/dev/null`,
+    `  for __i in $(seq ${DRAIN_WAIT_SECONDS * 10}); do [ "$(${sessions})" = 0 ] && break; sleep 0.1; done`,
+    'fi',
+  ].join('\n');
+}
+
+/** Puts a web host back into rotation on this lb host. */
+export function readyWebServerScript(server: string): string {
+  return `if [ -S ${HAPROXY_SOCKET} ]; then ${runtimeCommand(`set server ${WEB_BACKEND}/${server} state ready`)} >/dev/null; fi`;
+}
+
 /**
  * The lb phase: haproxy passing TLS through to every web host, and keepalived holding the VIP
  * (only when the inventory has one). Needs no secrets: TLS is not terminated here.
@@ -138,9 +168,13 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
       id: reloadKeepalived,
       service: 'keepalived',
       action: 'reload',
+      // keepalived re-reads its config in its running processes: no new workers to wait for.
+      reloadConfirmation: 'active',
       healthCheck: 'systemctl is-active --quiet keepalived.service',
     });
     validators.push({ name: 'keepalived config', script: `keepalived -t -f ${KEEPALIVED_CONF}` });
   }
-  return { phase: 'lb', resources, handlers, validators };
+  // One lb host at a time, backups before the master, so the VIP always has a host serving.
+  const rank = -lbHosts.findIndex((lb) => lb.name === host.name);
+  return { phase: 'lb', resources, handlers, validators, serial: true, rank };
 }

@@ -2,6 +2,7 @@ import { quoteCommand } from '../core/shell.js';
 import type { PhaseDesire, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { ROLE_PORTS } from './firewall.js';
+import { drainWebServerScript, readyWebServerScript } from './lb.js';
 import { renderTemplate } from './render.js';
 import { requireTls, type RoleSecrets } from './secrets.js';
 import { hostsWithRole } from './topology.js';
@@ -107,5 +108,13 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
       // The exporter has no config check; its flags are parsed by --help, which exits before serving.
       { name: 'nginx exporter options', script: `. ${EXPORTER_DEFAULTS} && ${EXPORTER} $ARGS --help >/dev/null` },
     ],
+    // Web hosts change one at a time, each drained in HAProxy on every lb host first and put back
+    // once healthy, so clients never reach a web host while it reloads.
+    serial: true,
+    rolling: {
+      peers: hostsWithRole(inventory, 'lb').map((lb) => lb.name),
+      before: drainWebServerScript(host.name),
+      after: readyWebServerScript(host.name),
+    },
   };
 }

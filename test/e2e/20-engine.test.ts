@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from '../../src/engine/fleet.js';
 import { applyPlans, probeAndPlan } from '../../src/engine/run.js';
+import { resolveRoleSecrets } from '../../src/engine/secrets.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/model.js';
 import { setHostNetwork } from '../../src/lab/lab.js';
@@ -205,7 +206,7 @@ describe('changes, validation and interrupted runs', () => {
     if (!loaded.ok) throw new Error('the lab inventory does not load');
     const inventory: Inventory = loaded.inventory;
     const target = inventory.hosts.filter((h) => h.name === 'web2');
-    const desires = target.map((host) => desiredForHost(inventory, host));
+    const desires = await Promise.all(target.map(async (host) => desiredForHost(inventory, host, await resolveRoleSecrets(inventory, host))));
     const fleet = await Fleet.connect(inventory, target, { forks: 1, acceptNewHostKeys: false });
     try {
       const { probes } = await probeAndPlan(fleet, desires, 1);

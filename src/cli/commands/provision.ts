@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { confirm } from '@inquirer/prompts';
 import { UserError } from '../../core/errors.js';
@@ -95,12 +96,23 @@ async function provision(file: string, options: ProvisionOptions, globals: Globa
       for (const report of ordered) process.stdout.write(hostReportLine(report) + '\n');
       const changedTotal = ordered.reduce((sum, r) => sum + (r.status === 'changed' || options.dryRun ? r.changed : 0), 0);
       process.stdout.write(`${changedTotal} change(s) on ${ordered.length} host(s).\n`);
+      if (ok && !options.dryRun) process.stdout.write(siteSummary(context.inventory));
     }
     return ok ? 0 : 1;
   } finally {
     progress.stop();
     fleet.close();
   }
+}
+
+/** How to reach the site: the DNS record to publish and a command that tries it before DNS does. */
+function siteSummary(inventory: RunContext['inventory']): string {
+  if (!inventory.vip || !inventory.hosts.some((host) => host.roles.includes('web'))) return '';
+  const ca = inventory.tls.kind === 'ca' ? `--cacert ${join(inventory.stateDir, 'ca', 'ca.crt')} ` : '';
+  return (
+    `\nDNS: publish ${inventory.domain}. A ${inventory.vip}\n` +
+    `Site: https://${inventory.domain}/  (before DNS: curl ${ca}--resolve ${inventory.domain}:443:${inventory.vip} https://${inventory.domain}/)\n`
+  );
 }
 
 function printPlans(context: RunContext, plans: Map<string, HostPlan>, globals: GlobalOptions): void {
