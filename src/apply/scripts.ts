@@ -1,5 +1,5 @@
 import { quoteCommand, quoteWord } from '../core/shell.js';
-import type { Change, FileResource, FirewallRuleResource, Handler, Validator } from '../core/types.js';
+import type { AbsentResource, Change, FileResource, FirewallRuleResource, Handler, Validator } from '../core/types.js';
 import { PENDING_HANDLERS_FILE } from '../facts/probe.js';
 import { INFRA_RULE_COMMENT_PREFIX } from '../resources/firewall.js';
 
@@ -163,10 +163,14 @@ export function buildChangeScript(changes: readonly Change[], handlerIds: readon
       `must mv -Tf ${staged} ${quoteWord(link.path)}`,
     );
   }
-  for (const gone of of('absent')) {
+  // A package installed in this same script can bring back a path that was absent when the host
+  // was read (nginx's default site), so with packages to install every absent path is enforced.
+  const installs = of('package').length > 0;
+  const absent = changes.filter((c) => c.resource.kind === 'absent' && (installs || c.action !== 'noop')).map((c) => c.resource as AbsentResource);
+  for (const gone of absent) {
     lines.push(`step ${quoteWord(`remove ${gone.path}`)}`, `must rm -rf -- ${quoteWord(gone.path)}`);
   }
-  if (files.length > 0 || of('symlink').length > 0 || of('absent').length > 0) {
+  if (files.length > 0 || of('symlink').length > 0 || absent.length > 0) {
     lines.push(...validationSteps(validators, rollbackFiles(files)));
     lines.push(`rm -f ${files.map((file) => quoteWord(file.path + BACKUP_SUFFIX)).join(' ')}`);
   }

@@ -62,6 +62,11 @@ export function renderLabInventory(input: LabInventoryInput): string {
     '  source: ../examples/app',
     '  port: 8000',
     '',
+    '# Inside an nspawn host the network interface is host0 (keepalived holds the VIP on it).',
+    'role_vars:',
+    '  lb:',
+    '    vrrp_interface: host0',
+    '',
     'hosts:',
   );
   for (const h of hosts) {

@@ -232,7 +232,11 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
       kind: 'command',
       name: `${flavor.service} runs with infra settings`,
       script: `systemctl restart ${quoteWord(`${flavor.service}.service`)} && mysqladmin --silent ping`,
-      unless: mysqlQueryIs(`SELECT CONCAT_WS(',', ${live.map(([variable]) => `@@GLOBAL.${variable}`).join(', ')})`, live.map(([, value]) => value).join(',')),
+      // Numeric settings are read as numbers: in a string context MariaDB shows booleans as ON/OFF.
+      unless: mysqlQueryIs(
+        `SELECT CONCAT_WS(',', ${live.map(([variable, value]) => (/^\d+$/.test(value) ? `@@GLOBAL.${variable} + 0` : `@@GLOBAL.${variable}`)).join(', ')})`,
+        live.map(([, value]) => value).join(','),
+      ),
     },
   ];
   if (isPrimary) {
