@@ -8,9 +8,13 @@
 #   iproute2           ip (the lab bridge)
 #   openssl            the ops user's password hash
 #   mount, util-linux  overlay mounts
+#   haproxy nginx keepalived  only their config checkers, used by the unit tests that validate the
+#                      rendered templates (haproxy -c, nginx -t, keepalived -t); their services are
+#                      kept from starting on this machine (policy-rc.d during the install)
+#   time               /usr/bin/time for the benchmarks
 set -euo pipefail
 
-PACKAGES=(systemd-container debootstrap dpkg-dev openssh-client iproute2 openssl mount util-linux)
+PACKAGES=(systemd-container debootstrap dpkg-dev openssh-client iproute2 openssl mount util-linux haproxy nginx keepalived curl time)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "system-deps.sh: run as root (it installs packages with apt-get)" >&2
@@ -33,4 +37,13 @@ fi
 echo "system-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
+# Installing the role packages here must not start their daemons on this machine.
+policy=/usr/sbin/policy-rc.d
+made_policy=
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod 0755 "$policy"
+  made_policy=1
+fi
+trap '[ -n "$made_policy" ] && rm -f "$policy"' EXIT
 apt-get install -y -q --no-install-recommends "${missing[@]}"
