@@ -13,6 +13,8 @@ class ByFileName extends BaseSequencer {
 
 export default defineConfig({
   test: {
+    // Set for the whole run: vitest takes the sequencer from the root config, not from a project.
+    sequence: { sequencer: ByFileName },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
@@ -23,7 +25,6 @@ export default defineConfig({
           // down at the end, and the files run one after another because they change those hosts.
           globalSetup: ['test/e2e/lab-setup.ts'],
           fileParallelism: false,
-          sequence: { sequencer: ByFileName },
           testTimeout: 600_000,
           hookTimeout: 900_000,
         },

@@ -3,8 +3,9 @@ import { UserError } from '../core/errors.js';
 import { registerValidate } from './commands/validate.js';
 import { registerLab } from './commands/lab.js';
 import { registerProvision } from './commands/provision.js';
+import { registerCheck } from './commands/check.js';
 import { registerRender } from './commands/render.js';
-import { registerNotBuilt } from './commands/not-built.js';
+import { registerRotateCerts } from './commands/rotate-certs.js';
 
 export interface GlobalOptions {
   limit?: string[];
@@ -27,7 +28,8 @@ function buildProgram(): Command {
     .showHelpAfterError();
   registerValidate(program);
   registerProvision(program);
-  registerNotBuilt(program);
+  registerCheck(program);
+  registerRotateCerts(program);
   registerRender(program);
   registerLab(program);
   return program;
@@ -35,6 +37,11 @@ function buildProgram(): Command {
 
 /** Runs the CLI and returns its exit code; the one place where errors become exit codes. */
 export async function main(argv: string[]): Promise<number> {
+  // `infra … | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -134,6 +134,29 @@ export interface Validator {
   script: string;
 }
 
+/**
+ * A read-only look at what configuration alone cannot show (a replica replicating, the VIP, the
+ * certificate actually served), run by `infra check` inside the host's one probe. `evaluate` is
+ * pure: it turns the script's output into problems (empty when healthy) and named observations
+ * that checks across hosts compare (which lb holds the VIP, which certificate a web host serves).
+ */
+export interface HealthCheck {
+  name: string;
+  script: string;
+  evaluate: (output: string, context: HealthContext) => HealthResult;
+}
+
+export interface HealthContext {
+  now: Date;
+  /** Certificates expiring within this many days are reported. */
+  expiryWarningDays: number;
+}
+
+export interface HealthResult {
+  problems: string[];
+  observations?: Record<string, string>;
+}
+
 /** What a phase wants on one host. */
 export interface PhaseDesire {
   phase: Phase;
@@ -144,7 +167,10 @@ export interface PhaseDesire {
   serial?: boolean;
   /** In a serial phase, hosts go in ascending rank (lb: backups before the master). */
   rank?: number;
+  /** In a serial phase, seconds to wait after a host whose handlers ran, before the next host. */
+  settleSeconds?: number;
   rolling?: RollingHandlers;
+  healthChecks?: HealthCheck[];
 }
 
 /** Everything desired on one host, phase by phase in PHASE_ORDER. */
@@ -206,6 +232,8 @@ export interface Facts {
   guards: Record<string, number>;
   /** Handler ids that an earlier run recorded and did not complete. */
   pendingHandlers: string[];
+  /** Output of each health check by name (only when the probe was asked to run them). */
+  health: Record<string, string>;
 }
 
 // ---------------------------------------------------------------- plan

@@ -14,18 +14,19 @@ export interface HostProbe {
   plan: HostPlan;
 }
 
-/** Reads every connected host with one exec each, in parallel, and plans it. */
+/** Reads every connected host with one exec each, in parallel, and plans it (with health checks for `infra check`). */
 export async function probeAndPlan(
   fleet: Fleet,
   desires: readonly HostDesire[],
   forks: number,
+  options: { health?: boolean } = {},
 ): Promise<{ probes: Map<string, HostProbe>; failures: Map<string, Error> }> {
   const probes = new Map<string, HostProbe>();
   const failures = new Map<string, Error>();
   const reachable = desires.filter((desire) => fleet.connections.has(desire.host));
   const results = await mapWithLimit(reachable, forks, async (desire) => {
     const connection = fleet.connections.get(desire.host) as HostConnection;
-    const result = await connection.run(buildProbeScript(desire));
+    const result = await connection.run(buildProbeScript(desire, options));
     if (result.code !== 0) throw new Error(`${desire.host}: the probe failed (exit ${result.code}): ${result.stderr.trim()}`);
     const facts = parseProbeOutput(result.stdout, connection.localAddress);
     return { host: desire.host, facts, plan: planHost(desire, facts) };
@@ -173,6 +174,8 @@ async function applyPhase(fleet: Fleet, desire: HostDesire, plan: HostPlan, phas
     if (rolling) await onPeers(fleet, rolling.peers, rolling.before, `before ${desire.host}'s ${phase} handlers`);
     await runScript(connection, buildHandlerScript(due, phaseDesire.validators), secrets);
     if (rolling) await onPeers(fleet, rolling.peers, rolling.after, `after ${desire.host}'s ${phase} handlers`);
+    const settleSeconds = phaseDesire.serial ? (phaseDesire.settleSeconds ?? 0) : 0;
+    if (settleSeconds > 0) await new Promise((r) => setTimeout(r, settleSeconds * 1000));
   }
   options.onEvent?.({ type: 'phase-done', host: desire.host, phase, ms: 0 });
   return report;

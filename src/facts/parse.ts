@@ -10,6 +10,7 @@ function emptyFacts(controllerAddress: string): Facts {
     firewall: { installed: false, enabled: false, defaultIncoming: '', rules: [] },
     guards: {},
     pendingHandlers: [],
+    health: {},
   };
 }
 
@@ -81,6 +82,9 @@ export function parseProbeOutput(output: string, controllerAddress: string): Fac
       }
       case 'G':
         if (fields[0]) facts.guards[fields[0]] = Number(fields[1]);
+        break;
+      case 'C':
+        if (fields[0]) facts.health[fields[0]] = Buffer.from(fields[1] ?? '', 'base64').toString('utf8');
         break;
       case 'H':
         if (fields[0] && !facts.pendingHandlers.includes(fields[0])) facts.pendingHandlers.push(fields[0]);

@@ -18,7 +18,7 @@ function allResources(desire: HostDesire): Resource[] {
  * for the diff), packages, services, ufw state and rules, command guards and pending handlers.
  * It only reads. Each line of output starts with a tag the parser knows.
  */
-export function buildProbeScript(desire: HostDesire): string {
+export function buildProbeScript(desire: HostDesire, options: { health?: boolean } = {}): string {
   const resources = allResources(desire);
   const lines: string[] = [
     'export LC_ALL=C',
@@ -68,6 +68,11 @@ export function buildProbeScript(desire: HostDesire): string {
   for (const resource of resources) {
     if (resource.kind === 'command') {
       lines.push(`( ${resource.unless} ) >/dev/null 2>&1; printf "G\\t%s\\t%s\\n" ${quoteWord(resource.name)} "$?"`);
+    }
+  }
+  if (options.health) {
+    for (const check of desire.phases.flatMap((phase) => phase.healthChecks ?? [])) {
+      lines.push(`printf "C\\t%s\\t%s\\n" ${quoteWord(check.name)} "$( { ${check.script}\n} 2>&1 | base64 -w0)"`);
     }
   }
   lines.push(`[ -f ${PENDING_HANDLERS_FILE} ] && sed 's/^/H\\t/' ${PENDING_HANDLERS_FILE}`, 'exit 0');

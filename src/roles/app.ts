@@ -5,6 +5,7 @@ import { quoteCommand, quoteWord } from '../core/shell.js';
 import type { PhaseDesire, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { renderTemplate } from './render.js';
+import { APP_FAIL_TIMEOUT_SECONDS } from './web.js';
 import { requireDbSecrets, type RoleSecrets } from './secrets.js';
 import { hostNamed } from './topology.js';
 
@@ -139,6 +140,9 @@ export function appPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
   return {
     phase: 'app',
     serial: true,
+    // nginx keeps a restarted app host out of rotation for its fail_timeout after the failed
+    // requests of the restart: the next app host waits that long, so two are never out at once.
+    settleSeconds: APP_FAIL_TIMEOUT_SECONDS + 1,
     resources,
     handlers: [
       {

@@ -3,10 +3,11 @@ import { Secret } from '../core/secret.js';
 import type { CommandResource, PhaseDesire, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { ROLE_PORTS } from './firewall.js';
+import { replicationCheck } from './health.js';
 import { renderTemplate } from './render.js';
 import { requireDbSecrets, type RoleSecrets } from './secrets.js';
 import { mysqlQueryIs, mysqlScript, nativePasswordHash, sqlAccount, sqlIdentifier, sqlString } from './sql.js';
-import { hostNamed, hostsWithRole, stringVar } from './topology.js';
+import { hostNamed, hostsWithRole, integerVar, stringVar } from './topology.js';
 
 /** The database server a host runs: MariaDB on Debian, MySQL on Ubuntu. */
 export interface DbFlavor {
@@ -135,30 +136,36 @@ function accountCommand(flavor: DbFlavor, account: Account): CommandResource {
  */
 function replicationCommand(flavor: DbFlavor, primary: Host, password: Secret): CommandResource {
   const port = String(ROLE_PORTS.mysql);
-  if (flavor.kind === 'mariadb') {
-    return {
-      kind: 'command',
-      name: `replicates from ${primary.name}`,
-      script: mysqlScript([
+  const mariadb = flavor.kind === 'mariadb';
+  // Configured for this primary AND both threads running: a replica that stopped is restarted.
+  const guard = mariadb
+    ? replicationGuard('SHOW SLAVE STATUS\\G', {
+        Master_Host: primary.address, Master_Port: port, Master_User: REPLICATION_USER, Using_Gtid: 'Slave_Pos',
+        Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes',
+      })
+    : replicationGuard('SHOW REPLICA STATUS\\G', {
+        Source_Host: primary.address, Source_Port: port, Source_User: REPLICATION_USER, Auto_Position: '1',
+        Replica_IO_Running: 'Yes', Replica_SQL_Running: 'Yes',
+      });
+  const statements = mariadb
+    ? [
         'STOP SLAVE;',
         `CHANGE MASTER TO MASTER_HOST = ${sqlString(primary.address)}, MASTER_PORT = ${port}, MASTER_USER = ${sqlString(REPLICATION_USER)},` +
           ` MASTER_PASSWORD = ${sqlString(password.reveal())}, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 5;`,
         'START SLAVE;',
-      ]),
-      unless: replicationGuard('SHOW SLAVE STATUS\\G', { Master_Host: primary.address, Master_Port: port, Master_User: REPLICATION_USER, Using_Gtid: 'Slave_Pos' }),
-      secrets: [password],
-    };
-  }
+      ]
+    : [
+        'STOP REPLICA;',
+        `CHANGE REPLICATION SOURCE TO SOURCE_HOST = ${sqlString(primary.address)}, SOURCE_PORT = ${port}, SOURCE_USER = ${sqlString(REPLICATION_USER)},` +
+          ` SOURCE_PASSWORD = ${sqlString(password.reveal())}, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 5;`,
+        'START REPLICA;',
+      ];
   return {
     kind: 'command',
     name: `replicates from ${primary.name}`,
-    script: mysqlScript([
-      'STOP REPLICA;',
-      `CHANGE REPLICATION SOURCE TO SOURCE_HOST = ${sqlString(primary.address)}, SOURCE_PORT = ${port}, SOURCE_USER = ${sqlString(REPLICATION_USER)},` +
-        ` SOURCE_PASSWORD = ${sqlString(password.reveal())}, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 5;`,
-      'START REPLICA;',
-    ]),
-    unless: replicationGuard('SHOW REPLICA STATUS\\G', { Source_Host: primary.address, Source_Port: port, Source_User: REPLICATION_USER, Auto_Position: '1' }),
+    // The IO thread takes a moment to connect: the command succeeds once both threads run.
+    script: `${mysqlScript(statements)} && __ok= && for __i in $(seq 40); do if ( ${guard} ); then __ok=1; break; fi; sleep 0.5; done && [ -n "$__ok" ]`,
+    unless: guard,
     secrets: [password],
   };
 }
@@ -290,5 +297,8 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
       { name: `${flavor.service} config`, script: flavor.validate },
       { name: 'mysqld exporter options', script: `. ${EXPORTER_DEFAULTS} && ${EXPORTER} $ARGS --help >/dev/null` },
     ],
+    healthChecks: isPrimary
+      ? []
+      : [replicationCheck(flavor.kind === 'mariadb' ? 'SHOW SLAVE STATUS\\G' : 'SHOW REPLICA STATUS\\G', integerVar(host, 'replication_max_lag_seconds', 30, 0, 86_400))],
   };
 }

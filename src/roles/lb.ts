@@ -2,6 +2,7 @@ import { quoteWord } from '../core/shell.js';
 import type { CommandResource, PhaseDesire, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { ROLE_PORTS } from './firewall.js';
+import { loadBalancerCheck } from './health.js';
 import { renderTemplate } from './render.js';
 import { hostsWithRole, integerVar, stringVar } from './topology.js';
 
@@ -176,5 +177,6 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
   }
   // One lb host at a time, backups before the master, so the VIP always has a host serving.
   const rank = -lbHosts.findIndex((lb) => lb.name === host.name);
-  return { phase: 'lb', resources, handlers, validators, serial: true, rank };
+  const healthChecks = [loadBalancerCheck(inventory.vip, HAPROXY_SOCKET, WEB_BACKEND)];
+  return { phase: 'lb', resources, handlers, validators, serial: true, rank, healthChecks };
 }

@@ -2,6 +2,7 @@ import { quoteCommand } from '../core/shell.js';
 import type { PhaseDesire, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { ROLE_PORTS } from './firewall.js';
+import { servedCertificateCheck } from './health.js';
 import { drainWebServerScript, readyWebServerScript } from './lb.js';
 import { renderTemplate } from './render.js';
 import { requireTls, type RoleSecrets } from './secrets.js';
@@ -10,6 +11,8 @@ import { hostsWithRole } from './topology.js';
 export const TLS_DIR = '/etc/ssl/infra';
 /** nginx's loopback-only TLS listener without PROXY protocol, for health checks on the host. */
 export const LOCAL_TLS_PORT = 8443;
+/** How long nginx keeps an app host out of rotation after a failed request to it. */
+export const APP_FAIL_TIMEOUT_SECONDS = 5;
 const STUB_STATUS_PORT = 8080;
 const EXPORTER = 'prometheus-nginx-exporter';
 const EXPORTER_DEFAULTS = `/etc/default/${EXPORTER}`;
@@ -38,6 +41,7 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
       localTlsPort: LOCAL_TLS_PORT,
       lbAddresses: hostsWithRole(inventory, 'lb').map((lb) => lb.address),
       appServers,
+      failTimeoutSeconds: APP_FAIL_TIMEOUT_SECONDS,
       certificateFile,
       keyFile,
     },
@@ -111,6 +115,7 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
     // Web hosts change one at a time, each drained in HAProxy on every lb host first and put back
     // once healthy, so clients never reach a web host while it reloads.
     serial: true,
+    healthChecks: [servedCertificateCheck(certificateFile, LOCAL_TLS_PORT, domain)],
     rolling: {
       peers: hostsWithRole(inventory, 'lb').map((lb) => lb.name),
       before: drainWebServerScript(host.name),

@@ -16,6 +16,7 @@ function bareFacts(overrides: Partial<Facts> = {}): Facts {
     firewall: { installed: false, enabled: false, defaultIncoming: '', rules: [] },
     guards: {},
     pendingHandlers: [],
+    health: {},
     ...overrides,
   };
 }

@@ -1,21 +1,6 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { confirm } from '@inquirer/prompts';
-import { UserError } from '../../core/errors.js';
-import { resourceLabel, type HostPlan } from '../../core/types.js';
-import { applyPlans, probeAndPlan, type HostReport } from '../../engine/run.js';
-import { Fleet } from '../../engine/fleet.js';
-import { renderHostPlan } from '../../plan/render.js';
-import { connectionStats } from '../../transport/ssh.js';
-import { prepareRun, type RunContext } from '../run-context.js';
-import { Progress } from '../progress.js';
+import type { ProvisionOptions } from '../actions/provision.js';
 import type { GlobalOptions } from '../main.js';
-
-interface ProvisionOptions {
-  dryRun?: boolean;
-  forks?: string;
-  acceptNewHostKeys?: boolean;
-}
 
 export function registerProvision(program: Command): void {
   program
@@ -39,114 +24,7 @@ Examples:
   infra provision inventory.yaml --limit web --yes`,
     )
     .action(async (file: string, options: ProvisionOptions, command: Command) => {
+      const { provision } = await import('../actions/provision.js');
       process.exitCode = await provision(file, options, command.optsWithGlobals<GlobalOptions>());
     });
 }
-
-function hostReportLine(report: HostReport): string {
-  const seconds = (report.ms / 1000).toFixed(1);
-  const head = `${report.host.padEnd(12)} ${report.status.padEnd(11)} ${report.changed} changed, ${report.unchanged} ok  ${seconds}s`;
-  return report.error ? `${head}\n    ${report.error.replace(/\n/g, '\n    ')}` : head;
-}
-
-async function provision(file: string, options: ProvisionOptions, globals: GlobalOptions): Promise<number> {
-  const context = await prepareRun(file, globals);
-  const progress = new Progress(!globals.json);
-  const forks = options.forks ? Number(options.forks) : context.hosts.length;
-  if (!Number.isInteger(forks) || forks < 1) throw new UserError(`--forks ${options.forks}: expected a whole number of at least 1`);
-  const started = Date.now();
-  progress.start(`connecting to ${context.hosts.length} hosts`);
-  const fleet = await Fleet.connect(context.inventory, context.hosts, { forks, acceptNewHostKeys: Boolean(options.acceptNewHostKeys) });
-  try {
-    progress.update('reading hosts');
-    const { probes, failures } = await probeAndPlan(fleet, context.desires, forks);
-    progress.stop();
-    const reports = new Map<string, HostReport>();
-    for (const [host, error] of [...fleet.failures, ...failures]) {
-      reports.set(host, { host, status: 'unreachable', changed: 0, unchanged: 0, phases: [], ms: 0, error: error.message });
-    }
-    const plans = new Map([...probes].map(([host, probe]) => [host, probe.plan]));
-    if (!globals.json) printPlans(context, plans, globals);
-    const refused = [...plans.values()].filter((plan) => plan.refusal);
-    const pendingWork = [...plans.values()].some((plan) => plan.pendingHandlers.length > 0 || plan.changes.some((c) => c.action !== 'noop'));
-    let applied: Map<string, HostReport> | undefined;
-    if (refused.length > 0) {
-      for (const plan of refused) reports.set(plan.host, { host: plan.host, status: 'refused', changed: 0, unchanged: 0, phases: [], ms: 0, error: plan.refusal });
-      if (!globals.json) process.stderr.write(`infra: nothing was changed on any host: ${refused.length} plan(s) refused (see above)\n`);
-    } else if (pendingWork && !options.dryRun) {
-      if (!(await confirmed(globals))) return 1;
-      progress.start('applying');
-      applied = await applyPlans(fleet, context.desires, plans, { forks, onEvent: (event) => progress.event(event) });
-      progress.stop();
-    }
-    for (const [host, plan] of plans) {
-      if (reports.has(host)) continue;
-      const changed = plan.changes.filter((c) => c.action !== 'noop').length;
-      reports.set(host, applied?.get(host) ?? { host, status: 'ok', changed: options.dryRun ? changed : 0, unchanged: plan.changes.length - changed, phases: [], ms: 0 });
-    }
-    if (applied) await verifyConverged(fleet, context, forks, reports);
-    const ordered = context.hosts.map((host) => reports.get(host.name)).filter((r): r is HostReport => r !== undefined);
-    const ok = ordered.every((r) => r.status === 'ok' || r.status === 'changed');
-    const seconds = (Date.now() - started) / 1000;
-    if (globals.json) {
-      const plansJson = Object.fromEntries([...plans].map(([host, plan]) => [host, plan]));
-      process.stdout.write(JSON.stringify({ ok, dryRun: Boolean(options.dryRun), seconds, connections: connectionStats.opened, hosts: ordered, plans: plansJson }, null, 2) + '\n');
-    } else {
-      process.stdout.write(`\n${options.dryRun ? 'Plan only (--dry-run): nothing was changed.\n' : ''}Summary (${seconds.toFixed(1)}s):\n`);
-      for (const report of ordered) process.stdout.write(hostReportLine(report) + '\n');
-      const changedTotal = ordered.reduce((sum, r) => sum + (r.status === 'changed' || options.dryRun ? r.changed : 0), 0);
-      process.stdout.write(`${changedTotal} change(s) on ${ordered.length} host(s).\n`);
-      if (ok && !options.dryRun) process.stdout.write(siteSummary(context.inventory));
-    }
-    return ok ? 0 : 1;
-  } finally {
-    progress.stop();
-    fleet.close();
-  }
-}
-
-/** How to reach the site: the DNS record to publish and a command that tries it before DNS does. */
-function siteSummary(inventory: RunContext['inventory']): string {
-  if (!inventory.vip || !inventory.hosts.some((host) => host.roles.includes('web'))) return '';
-  const ca = inventory.tls.kind === 'ca' ? `--cacert ${join(inventory.stateDir, 'ca', 'ca.crt')} ` : '';
-  return (
-    `\nDNS: publish ${inventory.domain}. A ${inventory.vip}\n` +
-    `Site: https://${inventory.domain}/  (before DNS: curl ${ca}--resolve ${inventory.domain}:443:${inventory.vip} https://${inventory.domain}/)\n`
-  );
-}
-
-function printPlans(context: RunContext, plans: Map<string, HostPlan>, globals: GlobalOptions): void {
-  const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
-  for (const host of context.hosts) {
-    const plan = plans.get(host.name);
-    if (plan) process.stdout.write(renderHostPlan(plan, host.address, { verbose: globals.verbose, color }) + '\n');
-  }
-}
-
-async function confirmed(globals: GlobalOptions): Promise<boolean> {
-  if (globals.yes) return true;
-  if (!process.stdin.isTTY || !process.stdout.isTTY) {
-    throw new UserError('refusing to change hosts without confirmation: no terminal to ask on. Pass --yes to apply this plan.');
-  }
-  return confirm({ message: 'Apply these changes?', default: false });
-}
-
-/** After applying, a new read of the changed hosts must find nothing left to do. */
-async function verifyConverged(fleet: Fleet, context: RunContext, forks: number, reports: Map<string, HostReport>): Promise<void> {
-  const changedHosts = context.desires.filter((desire) => reports.get(desire.host)?.status === 'changed');
-  if (changedHosts.length === 0) return;
-  const { probes, failures } = await probeAndPlan(fleet, changedHosts, forks);
-  for (const [host, error] of failures) {
-    const report = reports.get(host) as HostReport;
-    report.status = 'failed';
-    report.error = `verify: ${error.message}`;
-  }
-  for (const [host, probe] of probes) {
-    const left = probe.plan.changes.filter((change) => change.action !== 'noop');
-    if (left.length === 0 && probe.plan.pendingHandlers.length === 0) continue;
-    const report = reports.get(host) as HostReport;
-    report.status = 'failed';
-    report.error = `verify: not converged after apply: ${[...left.map((c) => resourceLabel(c.resource)), ...probe.plan.pendingHandlers].join(', ')}`;
-  }
-}
-

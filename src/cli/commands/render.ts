@@ -1,7 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { prepareRun } from '../run-context.js';
 import type { GlobalOptions } from '../main.js';
 
 export function registerRender(program: Command): void {
@@ -21,6 +20,7 @@ Example:
     )
     .action(async (file: string, options: { out: string }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
+      const { prepareRun } = await import('../run-context.js');
       const context = await prepareRun(file, globals);
       const written: string[] = [];
       for (const desire of context.desires) {

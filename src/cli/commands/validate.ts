@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loadInventory } from '../../inventory/load.js';
 import { formatIssue, ROLES, type Inventory } from '../../inventory/model.js';
 import type { GlobalOptions } from '../main.js';
 
@@ -22,6 +21,7 @@ Example:
     )
     .action(async (file: string, _options: unknown, command: Command) => {
       const { json } = command.optsWithGlobals<GlobalOptions>();
+      const { loadInventory } = await import('../../inventory/load.js');
       const result = await loadInventory(file);
       if (json) {
         process.stdout.write(`${JSON.stringify({ ok: result.ok, issues: result.ok ? [] : result.issues }, null, 2)}\n`);

@@ -1,0 +1,117 @@
+import { connect as tlsConnect } from 'node:tls';
+import { UserError } from '../../core/errors.js';
+import { hostDrift, vipCertificateDrift, vipHolderDrift, type DriftItem } from '../../check/drift.js';
+import { Fleet } from '../../engine/fleet.js';
+import { probeAndPlan } from '../../engine/run.js';
+import { prepareRun } from '../run-context.js';
+import { Progress } from '../progress.js';
+import type { GlobalOptions } from '../main.js';
+
+export interface CheckOptions {
+  expiringWithin: string;
+  forks?: string;
+}
+
+export interface HostCheckReport {
+  host: string;
+  status: 'ok' | 'drifted' | 'unreachable';
+  error?: string;
+  drift: DriftItem[];
+}
+
+export interface CheckReport {
+  exitCode: 0 | 1 | 2;
+  seconds: number;
+  hosts: HostCheckReport[];
+  /** Drift no single host shows: the VIP's holders, the certificate served through the VIP. */
+  fleet: DriftItem[];
+}
+
+/** The certificate a client gets through the VIP, by a TLS handshake with the domain as SNI. */
+function vipFingerprint(vip: string, domain: string): Promise<{ fingerprint?: string; error?: string }> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: vip, port: 443, servername: domain, rejectUnauthorized: false, timeout: 5000 }, () => {
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      socket.end();
+      resolve({ fingerprint });
+    });
+    socket.on('timeout', () => {
+      socket.destroy();
+      resolve({ error: 'timed out' });
+    });
+    socket.on('error', (err) => resolve({ error: err.message }));
+  });
+}
+
+export async function check(file: string, options: CheckOptions, globals: GlobalOptions): Promise<CheckReport> {
+  const expiryWarningDays = Number(options.expiringWithin);
+  if (!Number.isInteger(expiryWarningDays) || expiryWarningDays < 0) throw new UserError(`--expiring-within ${options.expiringWithin}: expected a whole number of days`);
+  const started = Date.now();
+  const context = await prepareRun(file, globals);
+  const forks = options.forks ? Number(options.forks) : context.hosts.length;
+  const progress = new Progress(!globals.json);
+  progress.start(`checking ${context.hosts.length} hosts`);
+  const fleet = await Fleet.connect(context.inventory, context.hosts, { forks, acceptNewHostKeys: false });
+  try {
+    const inventory = context.inventory;
+    const needsVipCheck = inventory.vip !== undefined && context.hosts.some((host) => host.roles.includes('web'));
+    const [{ probes, failures }, viaVip] = await Promise.all([
+      probeAndPlan(fleet, context.desires, forks, { health: true }),
+      needsVipCheck ? vipFingerprint(inventory.vip as string, inventory.domain) : Promise.resolve(undefined),
+    ]);
+    progress.stop();
+    const healthContext = { now: new Date(), expiryWarningDays };
+    const hosts: HostCheckReport[] = [];
+    const lbObservations = new Map<string, Record<string, string> | undefined>();
+    const deployedCertificates: string[] = [];
+    for (const desire of context.desires) {
+      const failure = fleet.failures.get(desire.host) ?? failures.get(desire.host);
+      const probe = probes.get(desire.host);
+      if (failure || !probe) {
+        hosts.push({ host: desire.host, status: 'unreachable', error: failure?.message ?? 'not read', drift: [] });
+        continue;
+      }
+      const drift = hostDrift(desire, probe.plan, probe.facts, healthContext);
+      if (desire.phases.some((phase) => phase.phase === 'lb')) lbObservations.set(desire.host, drift.observations['load balancer']);
+      const deployed = drift.observations.certificate?.fingerprint;
+      if (deployed) deployedCertificates.push(deployed);
+      hosts.push({ host: desire.host, status: drift.items.length > 0 ? 'drifted' : 'ok', drift: drift.items });
+    }
+    // The VIP's holders can be judged only when every lb host was read.
+    const allLbsRead = context.inventory.hosts.filter((h) => h.roles.includes('lb')).every((h) => lbObservations.has(h.name));
+    const fleetDrift = [
+      ...(allLbsRead ? vipHolderDrift(inventory.vip, lbObservations) : []),
+      ...(viaVip && deployedCertificates.length > 0 ? vipCertificateDrift(viaVip.fingerprint, deployedCertificates, viaVip.error) : []),
+    ];
+    const unreachable = hosts.some((host) => host.status === 'unreachable');
+    const drifted = fleetDrift.length > 0 || hosts.some((host) => host.status === 'drifted');
+    const report: CheckReport = { exitCode: unreachable ? 1 : drifted ? 2 : 0, seconds: (Date.now() - started) / 1000, hosts, fleet: fleetDrift };
+    process.stdout.write(globals.json ? JSON.stringify(report, null, 2) + '\n' : renderCheck(report));
+    return report;
+  } finally {
+    progress.stop();
+    fleet.close();
+  }
+}
+
+export function renderCheck(report: CheckReport): string {
+  const lines: string[] = [];
+  for (const host of report.hosts) {
+    const detail = host.status === 'drifted' ? ` (${host.drift.length})` : host.status === 'unreachable' ? `: ${host.error}` : '';
+    lines.push(`${host.host.padEnd(12)} ${host.status}${detail}`);
+  }
+  for (const host of report.hosts.filter((h) => h.drift.length > 0)) {
+    lines.push('', host.host);
+    for (const item of host.drift) {
+      lines.push(`  ${item.phase}: ${item.subject}: ${item.message}`);
+      if (item.diff) lines.push(...item.diff.split('\n').slice(2).filter(Boolean).map((line) => `      ${line}`));
+    }
+  }
+  if (report.fleet.length > 0) {
+    lines.push('', 'across hosts');
+    for (const item of report.fleet) lines.push(`  ${item.subject}: ${item.message}`);
+  }
+  const verdict = report.exitCode === 0 ? 'no drift' : report.exitCode === 2 ? 'drift' : 'error: some hosts could not be read';
+  lines.push('', `${verdict} (${report.seconds.toFixed(2)} s)`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,160 @@
+import { describe, expect, it, beforeAll } from 'vitest';
+import { setHostNetwork } from '../../src/lab/lab.js';
+import { LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, runInfra, type LabHost } from './helpers.js';
+
+/**
+ * `infra check` on real hosts. Starting point: the full stack provisioned by 30-stack.test.ts.
+ * Each kind of drift is made by hand on a lab host, reported with its host and resource (exit 2),
+ * repaired by provision, after which check is back to 0; check itself never writes.
+ */
+interface CheckJson {
+  exitCode: number;
+  hosts: { host: string; status: string; error?: string; drift: { phase: string; kind: string; subject: string; message: string; diff?: string }[] }[];
+  fleet: { subject: string; message: string }[];
+}
+
+let hosts: LabHost[];
+const host = (name: string): LabHost => hosts.find((h) => h.name === name) as LabHost;
+
+async function checkJson(...extra: string[]): Promise<{ code: number; report: CheckJson; stderr: string }> {
+  const result = await runInfra(['check', LAB_INVENTORY, '--json', ...extra]);
+  try {
+    return { code: result.code, report: JSON.parse(result.stdout) as CheckJson, stderr: result.stderr };
+  } catch {
+    throw new Error(`check printed no JSON (exit ${result.code}): ${result.stdout}\n${result.stderr}`);
+  }
+}
+
+async function repair(): Promise<void> {
+  const result = await runInfra(['provision', LAB_INVENTORY, '--yes']);
+  expect(result.code, result.stdout + result.stderr).toBe(0);
+}
+
+function driftOf(report: CheckJson, hostName: string): string[] {
+  return (report.hosts.find((h) => h.host === hostName)?.drift ?? []).map((d) => `${d.phase}: ${d.subject}: ${d.message}`);
+}
+
+async function waitForCheck(predicate: (report: CheckJson) => boolean, timeoutMs = 20_000): Promise<CheckJson> {
+  const deadline = Date.now() + timeoutMs;
+  let last: CheckJson | undefined;
+  while (Date.now() < deadline) {
+    last = (await checkJson()).report;
+    if (predicate(last)) return last;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`check never reported what was expected; last report:\n${JSON.stringify(last, null, 2)}`);
+}
+
+beforeAll(async () => {
+  hosts = await labHosts();
+});
+
+describe('infra check', () => {
+  it('says "no drift" with exit 0 right after provision, in text', async () => {
+    const result = await runInfra(['check', LAB_INVENTORY]);
+    expect(result.code, result.stdout).toBe(0);
+    expect(result.stdout).toMatch(/^no drift \(/m);
+    for (const h of hosts) expect(result.stdout).toMatch(new RegExp(`^${h.name}\\s+ok$`, 'm'));
+  });
+
+  it('never writes to a host: managed files and services are untouched by a check', async () => {
+    const snapshot = (address: string) =>
+      mustOnHost(address, 'stat -c "%n %Y" /etc/default/prometheus-node-exporter /etc/ufw/user.rules; systemctl show -p ExecMainStartTimestampMonotonic prometheus-node-exporter ufw');
+    const before = await Promise.all(hosts.map((h) => snapshot(h.address)));
+    await checkJson();
+    const after = await Promise.all(hosts.map((h) => snapshot(h.address)));
+    expect(after).toEqual(before);
+  });
+
+  it('reports files, modes, packages, services and firewall rules changed by hand, and provision repairs them', async () => {
+    await mustOnHost(host('web1').address, "sed -i '2a # hand edit' /etc/nginx/sites-available/www.foobar.com");
+    await mustOnHost(host('app1').address, 'chmod 600 /etc/default/prometheus-node-exporter; ufw delete allow proto tcp from 10.77.0.1 to any port 9100');
+    await mustOnHost(host('app2').address, 'ufw allow 8081/tcp');
+    await mustOnHost(host('db2').address, 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q curl');
+    await mustOnHost(host('lb2').address, 'systemctl stop prometheus-node-exporter');
+    await mustOnHost(host('db1').address, 'systemctl disable -q prometheus-mysqld-exporter');
+    const { code, report } = await checkJson();
+    expect(code).toBe(2);
+    const web1 = report.hosts.find((h) => h.host === 'web1')?.drift.find((d) => d.subject.startsWith('file /etc/nginx/sites-available'));
+    expect(web1?.message).toBe('update: content differs');
+    expect(web1?.diff).toContain('-# hand edit');
+    expect(driftOf(report, 'app1')).toEqual(
+      expect.arrayContaining([
+        'monitoring: file /etc/default/prometheus-node-exporter: update: mode 600 → 0644',
+        expect.stringMatching(/^firewall: ufw allow 9100\/tcp from 10\.77\.0\.1\/32 .*: create: rule missing$/),
+      ]),
+    );
+    expect(driftOf(report, 'app2')).toEqual(['firewall: ufw: ufw rule not written by infra: allow 8081/tcp from any']);
+    expect(driftOf(report, 'db2')).toEqual(['monitoring: package curl: create: not installed']);
+    expect(driftOf(report, 'lb2')).toEqual(['monitoring: service prometheus-node-exporter: update: inactive → running']);
+    expect(driftOf(report, 'db1')).toEqual(['db: service prometheus-mysqld-exporter: update: disabled → enabled']);
+    expect(report.hosts.filter((h) => h.status === 'ok').map((h) => h.host).sort()).toEqual(['lb1', 'web2']);
+
+    await repair();
+    await mustOnHost(host('app2').address, 'ufw delete allow 8081/tcp');
+    expect((await checkJson()).code).toBe(0);
+  });
+
+  it('reports a replica that stopped replicating, and provision restarts it', async () => {
+    await mustOnHost(host('db2').address, 'mysql -e "STOP SLAVE"');
+    const { code, report } = await checkJson();
+    expect(code).toBe(2);
+    expect(driftOf(report, 'db2')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^db: replication: replica IO thread not running \(No\)/), expect.stringMatching(/^db: command replicates from db1: create/)]),
+    );
+    await repair();
+    expect((await checkJson()).code).toBe(0);
+  });
+
+  it('reports a VIP held by no lb host and a web host down in haproxy, and provision brings them back', async () => {
+    await Promise.all(['lb1', 'lb2'].map((name) => mustOnHost(host(name).address, 'systemctl stop keepalived')));
+    await mustOnHost(host('web2').address, 'systemctl stop nginx');
+    const report = await waitForCheck((r) => driftOf(r, 'lb1').some((d) => d.includes('server web2 is DOWN')));
+    expect(report.fleet.map((d) => d.message)).toContain('the VIP 10.77.0.100 is held by no lb host');
+    expect(driftOf(report, 'lb2')).toEqual(expect.arrayContaining(['lb: load balancer: haproxy backend web: server web2 is DOWN']));
+    expect(driftOf(report, 'web2')).toEqual(expect.arrayContaining(['web: service nginx: update: inactive → running']));
+    await repair();
+    await waitForCheck((r) => r.exitCode === 0, 30_000);
+  });
+
+  it('reports a served certificate other than the deployed one, and certificates expiring soon', async () => {
+    // web1 gets web2's certificate file: the deployed file differs from what nginx still serves.
+    const web2Cert = await mustOnHost(host('web2').address, 'cat /etc/ssl/infra/www.foobar.com.crt');
+    await mustOnHost(host('web1').address, `printf '%s' '${web2Cert}' > /etc/ssl/infra/www.foobar.com.crt`);
+    const { code, report } = await checkJson();
+    expect(code).toBe(2);
+    expect(driftOf(report, 'web1')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^web: certificate: nginx serves a certificate .* other than the deployed one/)]),
+    );
+    await repair();
+    expect((await checkJson()).code).toBe(0);
+    const soon = await checkJson('--expiring-within', '1000');
+    expect(soon.code).toBe(2);
+    expect(driftOf(soon.report, 'web1')).toEqual([expect.stringMatching(/^web: certificate: certificate expires in \d+ days \(.*\), within 1000$/)]);
+  });
+
+  it('reports a reload left pending by a failed run, and provision performs it', async () => {
+    await mustOnHost(host('web2').address, 'mkdir -p /var/lib/infra && echo reload:nginx >> /var/lib/infra/pending-handlers');
+    const { code, report } = await checkJson();
+    expect(code).toBe(2);
+    expect(driftOf(report, 'web2')).toEqual(['web: reload:nginx: left pending by an earlier failed run']);
+    await repair();
+    expect((await checkJson()).code).toBe(0);
+  });
+
+  it('exits 1 when a host is unreachable, and still reports every other host', async () => {
+    const inventory = await labInventoryVariant((doc) => {
+      doc.ssh.connect_timeout = 3;
+    });
+    await setHostNetwork('app2', 'down');
+    try {
+      const result = await runInfra(['check', inventory, '--json']);
+      const report = JSON.parse(result.stdout) as CheckJson;
+      expect(result.code).toBe(1);
+      expect(report.hosts.find((h) => h.host === 'app2')).toMatchObject({ status: 'unreachable' });
+      expect(report.hosts.filter((h) => h.status === 'ok')).toHaveLength(7);
+    } finally {
+      await setHostNetwork('app2', 'up');
+    }
+  });
+});
