@@ -35,6 +35,11 @@ export interface WebTlsMaterial {
 export interface WebTlsOptions {
   /** Issue a new certificate even if the stored one is still good (certificate rotation). */
   forceNew?: boolean;
+  /**
+   * Store this pair, already issued by the current CA, as the host's certificate instead of
+   * issuing one: rotate-certs issues without storing, and stores only once the host serves it.
+   */
+  replaceWith?: IssuedCertificate;
   /** The time to check validity against; now by default. */
   now?: Date;
 }
@@ -47,12 +52,12 @@ export interface WebTlsOptions {
  * `<host>.key`, then served byte for byte on later runs, so that a second provision changes
  * nothing; a new one is issued when it is missing, not issued by the current CA, in the last third
  * of its lifetime, or no longer matches the names or key type the inventory asks for. With
- * `tls.source: files`, the user's files are read as they are (`forceNew` does not apply).
+ * `tls.source: files`, the user's files are read as they are (`forceNew` and `replaceWith` do not apply).
  */
 export async function webTlsMaterial(inventory: Inventory, host: Host, options: WebTlsOptions = {}): Promise<WebTlsMaterial> {
   const now = options.now ?? new Date();
   if (inventory.tls.kind === 'files') return readUserTlsFiles(inventory.tls, inventory.domain, now);
-  return fromInfraCa(inventory, inventory.tls, host, options.forceNew === true, now);
+  return fromInfraCa(inventory, inventory.tls, host, options, now);
 }
 
 export interface WebCertificateRequest {
@@ -120,7 +125,7 @@ async function fromInfraCa(
   inventory: Inventory,
   tls: Extract<TlsSource, { kind: 'ca' }>,
   host: Host,
-  forceNew: boolean,
+  options: WebTlsOptions,
   now: Date,
 ): Promise<WebTlsMaterial> {
   if (!DNS_NAME.test(host.name)) {
@@ -135,13 +140,19 @@ async function fromInfraCa(
   const wanted: Wanted = { ca, names: webCertificateNames(inventory.domain, host), keyType: tls.keyType, now };
 
   const stored = await readStored(certificateFile, keyFile);
-  const issuedBecause = forceNew ? 'a new certificate was asked for' : stored ? await reasonToReissue(stored, wanted) : 'there was none';
+  const issuedBecause = options.replaceWith
+    ? 'a rotated certificate replaced it'
+    : options.forceNew
+      ? 'a new certificate was asked for'
+      : stored
+        ? await reasonToReissue(stored, wanted)
+        : 'there was none';
   let material: IssuedCertificate;
   if (stored && issuedBecause === undefined) {
     material = stored;
     await tightenKeyMode(keyFile);
   } else {
-    material = await issueWebCertificate({
+    material = options.replaceWith ?? await issueWebCertificate({
       ca,
       domain: inventory.domain,
       host,
