@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Measures infra on the lab (run `infra lab up` first, as root):
-//   node bench/provision.mjs noop [runs]   median wall time of no-change provisions (after one converging run)
-//   node bench/provision.mjs cold [runs]   median wall time of bare hosts → full stack (lab reset between runs)
+//   node bench/infra.mjs noop [runs]    median wall time of no-change provisions (after one converging run)
+//   node bench/infra.mjs check [runs]   median wall time of `infra check` (after one converging run)
+//   node bench/infra.mjs cold [runs]    median wall time of bare hosts → full stack (lab reset between runs)
 // Prints each run and the median; also the CLI's own CPU time (user+sys) and peak memory.
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -12,11 +13,11 @@ const inventory = resolve(root, 'lab/inventory.yaml');
 const [mode = 'noop', runsText] = process.argv.slice(2);
 const runs = Number(runsText ?? (mode === 'cold' ? 3 : 5));
 
-function timed(args) {
+function timed(args, okCodes = [0]) {
   // GNU time reports the child's CPU seconds and peak resident memory.
   const result = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', process.execPath, ...infra, ...args], { cwd: root, encoding: 'utf8' });
   const [wall, user, sys, maxKb] = result.stderr.trim().split('\n').pop().split(' ').map(Number);
-  if (result.status !== 0) throw new Error(`infra ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
+  if (!okCodes.includes(result.status)) throw new Error(`infra ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
   return { wall, cpu: user + sys, maxMb: maxKb / 1024 };
 }
 
@@ -27,13 +28,13 @@ function median(values) {
 }
 
 const samples = [];
-if (mode === 'noop') timed(['provision', inventory, '--yes']);
+if (mode !== 'cold') timed(['provision', inventory, '--yes']);
 for (let i = 0; i < runs; i += 1) {
   if (mode === 'cold') {
     const reset = spawnSync(process.execPath, [...infra, 'lab', 'reset'], { cwd: root, encoding: 'utf8' });
     if (reset.status !== 0) throw new Error(`lab reset failed: ${reset.stderr}`);
   }
-  const sample = timed(['provision', inventory, '--yes']);
+  const sample = mode === 'check' ? timed(['check', inventory]) : timed(['provision', inventory, '--yes']);
   samples.push(sample);
   console.log(`${mode} run ${i + 1}: ${sample.wall.toFixed(2)} s wall, ${sample.cpu.toFixed(2)} s CPU, ${sample.maxMb.toFixed(0)} MB peak`);
 }
