@@ -5,6 +5,10 @@ import { registerLab } from './commands/lab.js';
 import { registerProvision } from './commands/provision.js';
 import { registerCheck } from './commands/check.js';
 import { registerRender } from './commands/render.js';
+import { registerInit } from './commands/init.js';
+import { registerGraph } from './commands/graph.js';
+import { registerCompletion } from './commands/completion.js';
+import { registerDocs } from './commands/docs.js';
 import { registerRotateCerts } from './commands/rotate-certs.js';
 
 export interface GlobalOptions {
@@ -32,6 +36,10 @@ function buildProgram(): Command {
   registerRotateCerts(program);
   registerRender(program);
   registerLab(program);
+  registerInit(program);
+  registerGraph(program);
+  registerCompletion(program);
+  registerDocs(program);
   return program;
 }
 
