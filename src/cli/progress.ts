@@ -1,5 +1,6 @@
 import ora, { type Ora } from 'ora';
 import type { RunEvent } from '../engine/run.js';
+import { colorEnabled } from './color.js';
 
 /**
  * Progress on stderr: an ora spinner on a terminal; plain lines otherwise (CI logs get no
@@ -7,7 +8,8 @@ import type { RunEvent } from '../engine/run.js';
  */
 export class Progress {
   private spinner: Ora | undefined;
-  private readonly interactive = Boolean(process.stderr.isTTY) && !process.env.CI;
+  // A spinner redraws with escape codes: only on a terminal that takes colour, never in CI.
+  private readonly interactive = colorEnabled(process.stderr) && !process.env.CI;
   private readonly running = new Map<string, string>();
 
   constructor(private readonly enabled: boolean) {}

@@ -189,7 +189,8 @@ export class HostConnection {
     }
     let result;
     try {
-      result = await this.ssh.execCommand(command, { stdin });
+      // Output exactly as the host wrote it: a certificate read back must compare byte for byte.
+      result = await this.ssh.execCommand(command, { stdin, noTrim: true });
     } catch (err) {
       throw new ConnectionError(this.target.host, 'lost', `connection lost: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -7,6 +7,7 @@ import { Fleet } from '../../engine/fleet.js';
 import { renderHostPlan } from '../../plan/render.js';
 import { connectionStats } from '../../transport/ssh.js';
 import { prepareRun, type RunContext } from '../run-context.js';
+import { colorEnabled } from '../color.js';
 import { Progress } from '../progress.js';
 import type { GlobalOptions } from '../main.js';
 
@@ -89,7 +90,7 @@ function siteSummary(inventory: RunContext['inventory']): string {
 }
 
 function printPlans(context: RunContext, plans: Map<string, HostPlan>, globals: GlobalOptions): void {
-  const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+  const color = colorEnabled(process.stdout);
   for (const host of context.hosts) {
     const plan = plans.get(host.name);
     if (plan) process.stdout.write(renderHostPlan(plan, host.address, { verbose: globals.verbose, color }) + '\n');
