@@ -3,11 +3,7 @@
 # The lab stays up afterwards so you can look around; `node bin/infra lab down` removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/system-deps.sh
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
-fi
-npm run build --silent
+bash scripts/setup.sh
 node bin/infra lab up
 node bin/infra provision lab/inventory.yaml --yes
 echo

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { OPS_USER } from './base.js';
-import { run } from './exec.js';
+import { exists, run } from './exec.js';
 import { parsePublicKey, type PublicHostKey } from './inventory-writer.js';
 import type { HostPaths, LabPaths } from './paths.js';
 import type { LabHostPlan } from './plan.js';
@@ -12,15 +12,6 @@ import type { LabHostPlan } from './plan.js';
  * keys are generated once and kept in the lab dir, then written into a host's fresh upper layer at
  * every (re)creation — so a reset host is bare again yet keeps the host keys in known_hosts.
  */
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The lab's key pair: root and ops log in with it. */
 export async function ensureLabKey(paths: LabPaths): Promise<string> {

@@ -1,9 +1,9 @@
-import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { allRolePackages } from '../roles/packages.js';
 import { ensureBase } from './base.js';
-import { requireRoot, requireTools } from './exec.js';
+import { exists, requireRoot, requireTools } from './exec.js';
 import { ensureHostKeys, ensureLabKey, ensureOpsPassword, readHostPublicKeys, writeHostIdentity } from './identity.js';
 import { renderKnownHosts, renderLabInventory } from './inventory-writer.js';
 import { bootHost, findNspawnProcesses, isHostRunning, stopHost, waitForSsh } from './machine.js';
@@ -92,15 +92,6 @@ async function preflight(): Promise<void> {
 /** Marks a host whose upper layer holds a complete identity (removed when the layer is emptied). */
 function identityMarker(paths: LabPaths, name: string): string {
   return join(hostPaths(paths, name).dir, 'identity.ok');
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function toCounts(partial: Partial<LabCounts> | undefined): LabCounts {
