@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -43,8 +43,9 @@ async function editedTemplates(edits: Record<string, (text: string) => string>):
 }
 
 beforeAll(async () => {
-  // This file starts from bare hosts whatever ran before it.
+  // This file starts a new deployment: bare hosts and no infra state (CA, secrets) from earlier runs.
   await labReset({});
+  await rm(join(LAB_DIR, '.infra'), { recursive: true, force: true });
   hosts = await labHosts();
 });
 
