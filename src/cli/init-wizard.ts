@@ -2,7 +2,7 @@ import { networkInterfaces } from 'node:os';
 import { checkbox, confirm, input, select } from '@inquirer/prompts';
 import { stringify } from 'yaml';
 import { UserError } from '../core/errors.js';
-import { isIpv4, isIpv4Source, sameSubnet } from '../inventory/ipv4.js';
+import { isIpv4, isIpv4Source, sameSubnet } from '../core/ipv4.js';
 import { ROLES, type Role } from '../inventory/model.js';
 import { inventorySchema } from '../inventory/schema.js';
 

@@ -1,16 +1,25 @@
 /** IPv4 addresses and CIDR blocks, enough for firewall sources and the VIP's subnet. */
 
+// Four decimal octets 0-255 without leading zeros: "010" is octal to some tools and decimal to
+// others, so it is refused rather than guessed.
+const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4 = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
+
+export function isIpv4(value: unknown): value is string {
+  return typeof value === 'string' && IPV4.test(value);
+}
+
+/** An address or a CIDR block (`10.0.0.0/24`); a bare address means that one host. */
+export function isIpv4Source(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  const [address, prefix, ...rest] = value.split('/');
+  if (rest.length > 0 || !isIpv4(address)) return false;
+  return prefix === undefined || /^(3[0-2]|[12]?\d)$/.test(prefix);
+}
+
 export function parseIPv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    value = value * 256 + octet;
-  }
-  return value;
+  if (!isIpv4(text)) return undefined;
+  return text.split('.').reduce((sum, octet) => sum * 256 + Number(octet), 0);
 }
 
 export interface Cidr {
@@ -50,4 +59,18 @@ export function sourceAllows(source: string, address: string): boolean {
 export function normalizeSource(source: string): string {
   if (source === 'any' || source === '0.0.0.0/0') return 'any';
   return source.endsWith('/32') ? source.slice(0, -3) : source;
+}
+
+/** Whether two addresses are in the same network of the given prefix length. */
+export function sameSubnet(a: string, b: string, prefix: number): boolean {
+  const first = parseIPv4(a);
+  const second = parseIPv4(b);
+  return first !== undefined && second !== undefined && maskAddress(first, prefix) === maskAddress(second, prefix);
+}
+
+/** The network of `address` with the given prefix length, e.g. 10.0.0.0/24. */
+export function networkOf(address: string, prefix: number): string {
+  const network = maskAddress(parseIPv4(address) ?? 0, prefix);
+  const octets = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256);
+  return `${octets.join('.')}/${prefix}`;
 }

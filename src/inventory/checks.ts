@@ -1,5 +1,5 @@
 import { ROLES, type Role } from './model.js';
-import { isIpv4, networkOf, sameSubnet } from './ipv4.js';
+import { isIpv4, networkOf, sameSubnet } from '../core/ipv4.js';
 import { inventorySchema } from './schema.js';
 import type { KeyPath } from './positions.js';
 

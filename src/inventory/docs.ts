@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isIpv4, isIpv4Source } from './ipv4.js';
+import { isIpv4, isIpv4Source } from '../core/ipv4.js';
 import { acceptedKeysAt, inventorySchema, REQUIRED_KEY_HINTS } from './schema.js';
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ROLES } from './model.js';
-import { isIpv4, isIpv4Source } from './ipv4.js';
+import { isIpv4, isIpv4Source } from '../core/ipv4.js';
 
 /**
  * The shape of inventory.yaml as written (snake_case keys, relative paths, secret sources as

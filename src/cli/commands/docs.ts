@@ -2,7 +2,6 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { inventoryReference } from '../../inventory/docs.js';
 
 // The same from src/cli/commands (tests) and dist/cli/commands (the built CLI).
 const PACKAGE_ROOT = new URL('../../../', import.meta.url);
@@ -17,6 +16,7 @@ export function registerDocs(program: Command): void {
       const example = await readFile(new URL('inventory.example.yaml', PACKAGE_ROOT), 'utf8');
       const out = options.out ?? fileURLToPath(new URL('docs/inventory.md', PACKAGE_ROOT));
       await mkdir(dirname(out), { recursive: true });
+      const { inventoryReference } = await import('../../inventory/docs.js');
       await writeFile(out, inventoryReference(example));
       process.stdout.write(`wrote ${out}\n`);
     });

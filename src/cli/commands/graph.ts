@@ -1,10 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
-import { loadInventory } from '../../inventory/load.js';
 import { formatIssue } from '../../inventory/model.js';
 import { colorsFor } from '../color.js';
-import { buildGraph, renderGraphText, renderMermaid } from '../graph.js';
 import type { GlobalOptions } from '../main.js';
 
 export function registerGraph(program: Command): void {
@@ -30,6 +28,7 @@ Examples:
     )
     .action(async (file: string, options: { mermaid?: string }, command: Command) => {
       const { json } = command.optsWithGlobals<GlobalOptions>();
+      const [{ loadInventory }, { buildGraph, renderGraphText, renderMermaid }] = await Promise.all([import('../../inventory/load.js'), import('../graph.js')]);
       const result = await loadInventory(file);
       if (!result.ok) {
         throw new UserError(`${file} is not a valid inventory:\n${result.issues.map((issue) => formatIssue(issue, file)).join('\n')}`);

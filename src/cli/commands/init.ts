@@ -1,11 +1,9 @@
 import { access, writeFile } from 'node:fs/promises';
-import { confirm } from '@inquirer/prompts';
 import { Option, type Command } from 'commander';
 import { UserError } from '../../core/errors.js';
-import { parseInventory } from '../../inventory/load.js';
 import { formatIssue, ROLES } from '../../inventory/model.js';
 import { colorsFor } from '../color.js';
-import { answersFromFlags, askAnswers, completeWithDefaults, missingFlags, renderInventory, type InitFlags } from '../init-wizard.js';
+import type { InitFlags } from '../init-wizard.js';
 
 interface InitOptions extends InitFlags {
   force?: boolean;
@@ -75,6 +73,11 @@ Examples:
 }
 
 async function init(file: string, options: InitOptions): Promise<number> {
+  const [{ confirm }, { parseInventory }, { answersFromFlags, askAnswers, completeWithDefaults, missingFlags, renderInventory }] = await Promise.all([
+    import('@inquirer/prompts'),
+    import('../../inventory/load.js'),
+    import('../init-wizard.js'),
+  ]);
   const colors = colorsFor(process.stdout);
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
   const known = answersFromFlags(options);

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import { labDown, labReset, labStatus, labUp, type LabProgress, type LabStatus, type LabUpResult } from '../../lab/lab.js';
 import { MAX_PER_ROLE } from '../../lab/plan.js';
 
@@ -23,7 +23,7 @@ function ignoreClosedStdout(): void {
 }
 
 /** A spinner on a terminal; plain lines when stdout is not a TTY (logs, CI, pipes). */
-function progressReporter(): { onProgress: LabProgress; succeed(text: string): void; fail(): void } {
+function progressReporter(ora: typeof import('ora').default): { onProgress: LabProgress; succeed(text: string): void; fail(): void } {
   ignoreClosedStdout();
   // A terminal that reports 0 columns (e.g. `script` without a size) sends ora's line clearing
   // into an endless loop: spin only on a real, sized terminal.
@@ -55,7 +55,8 @@ function progressReporter(): { onProgress: LabProgress; succeed(text: string): v
 }
 
 async function withProgress<T>(fn: (onProgress: LabProgress) => Promise<T>, summary: (r: T) => string): Promise<T> {
-  const reporter = progressReporter();
+  // ora is loaded only when a lab command runs, so `infra --help` starts fast.
+  const reporter = progressReporter((await import('ora')).default);
   try {
     const result = await fn(reporter.onProgress);
     reporter.succeed(summary(result));
