@@ -45,3 +45,18 @@ export function renderHostPlan(plan: HostPlan, address: string, options: RenderO
   if (plan.refusal) lines.push(`  REFUSED: ${plan.refusal}`);
   return lines.join('\n');
 }
+
+/**
+ * A host's plan as data for --json and reports: changes by label, reason and (redacted) diff,
+ * never the resources themselves, since a file's content may hold a secret.
+ */
+export function planToJson(plan: HostPlan) {
+  return {
+    changes: plan.changes
+      .filter((change) => change.action !== 'noop')
+      .map((change) => ({ phase: change.phase, action: change.action, resource: resourceLabel(change.resource), reason: change.reason, diff: change.diff })),
+    pendingHandlers: plan.pendingHandlers,
+    notices: plan.notices,
+    refusal: plan.refusal,
+  };
+}

@@ -3,6 +3,7 @@ import { Secret } from '../../src/core/secret.js';
 import type { Facts, HostDesire } from '../../src/core/types.js';
 import { sha256Hex } from '../../src/facts/probe.js';
 import { countChanges, planHost } from '../../src/plan/plan-host.js';
+import { planToJson } from '../../src/plan/render.js';
 
 const CONFIG = 'ARGS="--web.listen-address=10.77.0.21:9100"\n';
 
@@ -145,5 +146,14 @@ describe('planHost', () => {
     const facts = convergedFacts();
     facts.pendingHandlers = ['restart:x'];
     expect(planHost(desire(), facts).pendingHandlers).toEqual(['restart:x']);
+  });
+
+  it('gives a plan as data without any file content, so no secret reaches --json', () => {
+    const secret = new Secret('-----BEGIN PRIVATE KEY----- hunter2');
+    const plan = planHost(desire(undefined, `KEY=${secret.reveal()}\n`, [secret]), bareFacts());
+    const json = JSON.stringify(planToJson(plan));
+    expect(json).not.toContain('hunter2');
+    expect(json).toContain('"resource":"file /etc/default/prometheus-node-exporter"');
+    expect(json).toContain('KEY=[secret]');
   });
 });

@@ -4,7 +4,7 @@ import { UserError } from '../../core/errors.js';
 import { resourceLabel, type HostPlan } from '../../core/types.js';
 import { applyPlans, probeAndPlan, type HostReport } from '../../engine/run.js';
 import { Fleet } from '../../engine/fleet.js';
-import { renderHostPlan } from '../../plan/render.js';
+import { planToJson, renderHostPlan } from '../../plan/render.js';
 import { connectionStats } from '../../transport/ssh.js';
 import { prepareRun, type RunContext } from '../run-context.js';
 import { colorEnabled } from '../color.js';
@@ -63,7 +63,7 @@ export async function provision(file: string, options: ProvisionOptions, globals
     const ok = ordered.every((r) => r.status === 'ok' || r.status === 'changed');
     const seconds = (Date.now() - started) / 1000;
     if (globals.json) {
-      const plansJson = Object.fromEntries([...plans].map(([host, plan]) => [host, plan]));
+      const plansJson = Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)]));
       process.stdout.write(JSON.stringify({ ok, dryRun: Boolean(options.dryRun), seconds, connections: connectionStats.opened, hosts: ordered, plans: plansJson }, null, 2) + '\n');
     } else {
       process.stdout.write(`\n${options.dryRun ? 'Plan only (--dry-run): nothing was changed.\n' : ''}Summary (${seconds.toFixed(1)}s):\n`);
