@@ -26,7 +26,7 @@ function buildProgram(): Command {
     )
     .option('--limit <hosts-or-roles...>', 'only these host names or roles (lb, web, app, db)')
     .option('--json', 'machine-readable output on stdout')
-    .option('--verbose', 'show the commands run on hosts (secrets redacted)')
+    .option('--verbose', 'show unchanged resources and every step run on hosts (secrets redacted)')
     .option('-y, --yes', 'do not ask for confirmation')
     .exitOverride()
     .showHelpAfterError();

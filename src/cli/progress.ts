@@ -12,7 +12,10 @@ export class Progress {
   private readonly interactive = colorEnabled(process.stderr) && !process.env.CI;
   private readonly running = new Map<string, string>();
 
-  constructor(private readonly enabled: boolean) {}
+  constructor(
+    private readonly enabled: boolean,
+    private readonly verbose = false,
+  ) {}
 
   start(text: string): void {
     if (!this.enabled) return;
@@ -35,6 +38,9 @@ export class Progress {
       case 'handlers-start':
         this.running.set(event.host, `${event.phase} handlers`);
         this.line(`${event.host}: ${event.phase}: ${event.handlers.join(', ')}`);
+        break;
+      case 'steps':
+        if (this.verbose) for (const step of event.steps) this.line(`${event.host}: ${event.phase}: ${step}`);
         break;
       case 'phase-done':
         this.running.delete(event.host);

@@ -43,7 +43,9 @@ export type RunEvent =
   | { type: 'phase-start'; host: string; phase: Phase; changes: number }
   | { type: 'phase-done'; host: string; phase: Phase; ms: number }
   | { type: 'handlers-start'; host: string; phase: Phase; handlers: string[] }
-  | { type: 'host-failed'; host: string; phase: Phase; message: string };
+  | { type: 'host-failed'; host: string; phase: Phase; message: string }
+  /** The steps of a script about to run on a host (their names, not the script: it holds file contents). */
+  | { type: 'steps'; host: string; phase: Phase; steps: string[] };
 
 export interface PhaseReport {
   phase: Phase;
@@ -87,6 +89,11 @@ async function runScript(connection: HostConnection, script: string, secrets: re
   if (result.code !== 0 || !/^@@done$/m.test(result.stdout)) {
     throw new StepFailure(redact(failureText(result.stdout, result.stderr, result.code), secrets));
   }
+}
+
+/** The `step "…"` names a script announces, in order (for --verbose). */
+function stepNames(script: string, secrets: readonly Secret[]): string[] {
+  return [...script.matchAll(/^\s*step (.+)$/gm)].map((match) => redact((match[1] as string).replace(/^'(.*)'$/, '$1').replace(/^"(.*)"$/, '$1'), secrets));
 }
 
 function secretsOf(changes: readonly Change[]): Secret[] {
@@ -163,7 +170,9 @@ async function applyPhase(fleet: Fleet, desire: HostDesire, plan: HostPlan, phas
   const report: PhaseReport = { phase, changed: active.length, handlers: [], ms: 0 };
   if (active.length > 0) {
     options.onEvent?.({ type: 'phase-start', host: desire.host, phase, changes: active.length });
-    await runScript(connection, buildChangeScript(changes, triggered, phaseDesire.validators), secrets);
+    const script = buildChangeScript(changes, triggered, phaseDesire.validators);
+    options.onEvent?.({ type: 'steps', host: desire.host, phase, steps: stepNames(script, secrets) });
+    await runScript(connection, script, secrets);
     await options.afterChanges?.(desire.host, phase);
   }
   const due = phaseDesire.handlers.filter((handler) => triggered.includes(handler.id) || plan.pendingHandlers.includes(handler.id));
@@ -172,7 +181,9 @@ async function applyPhase(fleet: Fleet, desire: HostDesire, plan: HostPlan, phas
     options.onEvent?.({ type: 'handlers-start', host: desire.host, phase, handlers: report.handlers });
     const rolling = phaseDesire.rolling;
     if (rolling) await onPeers(fleet, rolling.peers, rolling.before, `before ${desire.host}'s ${phase} handlers`);
-    await runScript(connection, buildHandlerScript(due, phaseDesire.validators), secrets);
+    const handlerScript = buildHandlerScript(due, phaseDesire.validators);
+    options.onEvent?.({ type: 'steps', host: desire.host, phase, steps: stepNames(handlerScript, secrets) });
+    await runScript(connection, handlerScript, secrets);
     if (rolling) await onPeers(fleet, rolling.peers, rolling.after, `after ${desire.host}'s ${phase} handlers`);
     const settleSeconds = phaseDesire.serial ? (phaseDesire.settleSeconds ?? 0) : 0;
     if (settleSeconds > 0) await new Promise((r) => setTimeout(r, settleSeconds * 1000));

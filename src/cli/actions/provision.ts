@@ -25,7 +25,7 @@ function hostReportLine(report: HostReport): string {
 
 export async function provision(file: string, options: ProvisionOptions, globals: GlobalOptions): Promise<number> {
   const context = await prepareRun(file, globals);
-  const progress = new Progress(!globals.json);
+  const progress = new Progress(!globals.json, Boolean(globals.verbose));
   const forks = options.forks ? Number(options.forks) : context.hosts.length;
   if (!Number.isInteger(forks) || forks < 1) throw new UserError(`--forks ${options.forks}: expected a whole number of at least 1`);
   const started = Date.now();
