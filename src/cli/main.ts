@@ -4,6 +4,7 @@ import { registerValidate } from './commands/validate.js';
 import { registerLab } from './commands/lab.js';
 import { registerProvision } from './commands/provision.js';
 import { registerCheck } from './commands/check.js';
+import { registerHistory } from './commands/history.js';
 import { registerRender } from './commands/render.js';
 import { registerInit } from './commands/init.js';
 import { registerGraph } from './commands/graph.js';
@@ -33,6 +34,7 @@ function buildProgram(): Command {
   registerValidate(program);
   registerProvision(program);
   registerCheck(program);
+  registerHistory(program);
   registerRotateCerts(program);
   registerRender(program);
   registerLab(program);

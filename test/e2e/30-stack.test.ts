@@ -94,6 +94,22 @@ describe('the web stack from bare hosts', () => {
     for (const host of report.hosts) expect({ host: host.host, changed: host.changed, status: host.status }).toEqual({ host: host.host, changed: 0, status: 'ok' });
   });
 
+  it('records each run in a report and an audit line on each host it changed; infra history lists them', async () => {
+    const history = await runInfra(['history', LAB_INVENTORY, '--json']);
+    expect(history.code, history.stderr).toBe(0);
+    const records = JSON.parse(history.stdout) as { command: string; ok: boolean; hosts: { host: string; status: string; changed: number }[] }[];
+    expect(records.map((r) => r.command)).toEqual(['provision', 'provision']);
+    expect(records[0]?.hosts.map((h) => h.changed)).toEqual(Array(8).fill(0));
+    expect(records[1]?.hosts.map((h) => h.status)).toEqual(Array(8).fill('changed'));
+    const lb1 = hosts.find((h) => h.name === 'lb1') as LabHost;
+    const audit = (await mustOnHost(lb1.address, 'cat /var/log/infra/audit.log')).trim().split('\n');
+    // Only the first run changed lb1.
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatch(/^\d{4}-\d\d-\d\dT\S+ root@\S+ from 10\.77\.0\.1 infra \d+\.\d+\.\d+ provision: .*create package haproxy.*reload:haproxy/);
+    const text = await runInfra(['history', LAB_INVENTORY]);
+    expect(text.stdout.split('\n')[0]).toMatch(/ provision +ok .* no change$/);
+  });
+
   it('moves the VIP when haproxy stops on its holder, and the site keeps answering', async () => {
     expect(await vipHolder()).toEqual(['lb1']);
     const lb1 = hosts.find((h) => h.name === 'lb1') as LabHost;

@@ -3,6 +3,7 @@ import { UserError } from '../../core/errors.js';
 import { hostDrift, vipCertificateDrift, vipHolderDrift, type DriftItem } from '../../check/drift.js';
 import { Fleet } from '../../engine/fleet.js';
 import { probeAndPlan } from '../../engine/run.js';
+import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
 import { prepareRun } from '../run-context.js';
 import { Progress } from '../progress.js';
 import type { GlobalOptions } from '../main.js';
@@ -87,6 +88,18 @@ export async function check(file: string, options: CheckOptions, globals: Global
     const drifted = fleetDrift.length > 0 || hosts.some((host) => host.status === 'drifted');
     const report: CheckReport = { exitCode: unreachable ? 1 : drifted ? 2 : 0, seconds: (Date.now() - started) / 1000, hosts, fleet: fleetDrift };
     process.stdout.write(globals.json ? JSON.stringify(report, null, 2) + '\n' : renderCheck(report));
+    await saveRunReport(inventory.stateDir, {
+      command: 'check',
+      startedAt: new Date(started).toISOString(),
+      seconds: report.seconds,
+      ok: report.exitCode === 0,
+      exitCode: report.exitCode,
+      ...operator(),
+      version: INFRA_VERSION,
+      inventory: inventory.file,
+      hosts: hosts.map((host) => ({ host: host.host, status: host.status, error: host.error })),
+      details: { hosts: report.hosts, fleet: report.fleet },
+    });
     return report;
   } finally {
     progress.stop();

@@ -5,6 +5,7 @@ import { resourceLabel, type HostPlan } from '../../core/types.js';
 import { applyPlans, probeAndPlan, type HostReport } from '../../engine/run.js';
 import { Fleet } from '../../engine/fleet.js';
 import { planToJson, renderHostPlan } from '../../plan/render.js';
+import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport, type RunRecord } from '../../report/run-report.js';
 import { connectionStats } from '../../transport/ssh.js';
 import { prepareRun, type RunContext } from '../run-context.js';
 import { colorEnabled } from '../color.js';
@@ -62,6 +63,20 @@ export async function provision(file: string, options: ProvisionOptions, globals
     const ordered = context.hosts.map((host) => reports.get(host.name)).filter((r): r is HostReport => r !== undefined);
     const ok = ordered.every((r) => r.status === 'ok' || r.status === 'changed');
     const seconds = (Date.now() - started) / 1000;
+    const record: RunRecord = {
+      command: 'provision',
+      startedAt: new Date(started).toISOString(),
+      seconds,
+      ok,
+      exitCode: ok ? 0 : 1,
+      ...operator(),
+      version: INFRA_VERSION,
+      inventory: context.inventory.file,
+      hosts: ordered.map((r) => ({ host: r.host, status: r.status, changed: r.changed, error: r.error })),
+      details: { dryRun: Boolean(options.dryRun), plans: Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)])) },
+    };
+    if (applied) await writeAuditLines(fleet, record, plans, ordered);
+    await saveRunReport(context.inventory.stateDir, record);
     if (globals.json) {
       const plansJson = Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)]));
       process.stdout.write(JSON.stringify({ ok, dryRun: Boolean(options.dryRun), seconds, connections: connectionStats.opened, hosts: ordered, plans: plansJson }, null, 2) + '\n');
@@ -77,6 +92,28 @@ export async function provision(file: string, options: ProvisionOptions, globals
     progress.stop();
     fleet.close();
   }
+}
+
+/**
+ * Each host that changed gets a line in its audit log: when, who from where, infra's version and
+ * which resources changed. A host whose log cannot be written is reported, not failed.
+ */
+async function writeAuditLines(fleet: Fleet, record: RunRecord, plans: ReadonlyMap<string, HostPlan>, reports: readonly HostReport[]): Promise<void> {
+  await Promise.all(
+    reports
+      .filter((report) => report.status === 'changed' || (report.status === 'failed' && report.changed > 0))
+      .map(async (report) => {
+        const connection = fleet.connections.get(report.host);
+        const plan = plans.get(report.host);
+        if (!connection || !plan) return;
+        const changes = [
+          ...plan.changes.filter((change) => change.action !== 'noop').map((change) => `${change.action} ${resourceLabel(change.resource)}`),
+          ...report.phases.flatMap((phase) => phase.handlers),
+        ];
+        const result = await connection.run(appendAuditScript(auditLine(record, connection.localAddress, changes))).catch((err: Error) => ({ code: 1, stdout: '', stderr: err.message }));
+        if (result.code !== 0) process.stderr.write(`infra: ${report.host}: the audit log could not be written: ${result.stderr.trim()}\n`);
+      }),
+  );
 }
 
 /** How to reach the site: the DNS record to publish and a command that tries it before DNS does. */
