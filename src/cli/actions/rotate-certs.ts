@@ -25,6 +25,7 @@ import { caPaths } from '../../tls/ca.js';
 import { type CertificateAuthority, describeCertificate, ensureCa, webTlsMaterial } from '../../tls/index.js';
 import { readIfPresent } from '../../tls/state.js';
 import { Progress } from '../progress.js';
+import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
 import type { GlobalOptions } from '../main.js';
 
 export interface RotateOptions {
@@ -49,6 +50,7 @@ function parseDays(text: string | undefined): number | undefined {
 
 /** `infra rotate-certs`; returns the exit code: 0 when every host to rotate was rotated (or a dry run), 1 otherwise. */
 export async function rotateCerts(file: string, options: RotateOptions, globals: GlobalOptions): Promise<number> {
+  const started = Date.now();
   const inventory = await loadValidInventory(file);
   const within = parseDays(options.onlyExpiringWithin);
   const webHosts = selectHosts(inventory, globals.limit).filter((host) => host.roles.includes('web'));
@@ -160,6 +162,18 @@ export async function rotateCerts(file: string, options: RotateOptions, globals:
         .join(', ');
       const tail = ok ? '' : "\nThe run stopped at the failed host: its error says what it serves now. Run rotate-certs again once the cause is fixed.\n";
       return `${reports.map(renderHostReport).join('\n')}\n\n${counts}.\n${ca ? ca.text : ''}${tail}`;
+    });
+    await saveRunReport(inventory.stateDir, {
+      command: 'rotate-certs',
+      startedAt: new Date(started).toISOString(),
+      seconds: (Date.now() - started) / 1000,
+      ok,
+      exitCode: ok ? 0 : 1,
+      ...operator(),
+      version: INFRA_VERSION,
+      inventory: inventory.file,
+      hosts: reports.map((report) => ({ host: report.host, status: report.status, changed: report.status === 'rotated' ? 1 : 0, error: report.error })),
+      details: { hosts: reports, ...(ca ? { ca: ca.data } : {}) },
     });
     return ok ? 0 : 1;
   } finally {
