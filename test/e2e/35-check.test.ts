@@ -109,7 +109,8 @@ describe('infra check', () => {
   it('reports a VIP held by no lb host and a web host down in haproxy, and provision brings them back', async () => {
     await Promise.all(['lb1', 'lb2'].map((name) => mustOnHost(host(name).address, 'systemctl stop keepalived')));
     await mustOnHost(host('web2').address, 'systemctl stop nginx');
-    const report = await waitForCheck((r) => driftOf(r, 'lb1').some((d) => d.includes('server web2 is DOWN')));
+    // haproxy marks web2 down after two failed health checks, on each lb host at its own pace.
+    const report = await waitForCheck((r) => ['lb1', 'lb2'].every((lb) => driftOf(r, lb).some((d) => d.includes('server web2 is DOWN'))));
     expect(report.fleet.map((d) => d.message)).toContain('the VIP 10.77.0.100 is held by no lb host');
     expect(driftOf(report, 'lb2')).toEqual(expect.arrayContaining(['lb: load balancer: haproxy backend web: server web2 is DOWN']));
     expect(driftOf(report, 'web2')).toEqual(expect.arrayContaining(['web: service nginx: update: inactive → running']));
