@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { HostDesire } from '../core/types.js';
+import { Fleet } from '../engine/fleet.js';
 import { resolveRoleSecrets } from '../engine/secrets.js';
 import { selectHosts } from '../engine/select.js';
 import { loadInventory } from '../inventory/load.js';
@@ -14,15 +15,23 @@ export interface RunContext {
   desires: HostDesire[];
 }
 
-/** Loads and validates the inventory, selects the hosts and renders what they should have. */
-export async function prepareRun(file: string, globals: GlobalOptions): Promise<RunContext> {
+export interface RunSelection {
+  inventory: Inventory;
+  hosts: Host[];
+}
+
+/** Loads and validates the inventory and selects the hosts (--limit). */
+export async function selectRun(file: string, globals: GlobalOptions): Promise<RunSelection> {
   const loaded = await loadInventory(file);
   if (!loaded.ok) {
     const shown = relative(process.cwd(), file) || file;
     throw new UserError(`${file} is not valid; nothing was changed:\n${loaded.issues.map((issue) => '  ' + formatIssue(issue, shown)).join('\n')}`);
   }
-  const inventory = loaded.inventory;
-  const hosts = selectHosts(inventory, globals.limit);
+  return { inventory: loaded.inventory, hosts: selectHosts(loaded.inventory, globals.limit) };
+}
+
+/** Resolves each host's secrets and renders what it should have. */
+export async function renderDesires({ inventory, hosts }: RunSelection): Promise<HostDesire[]> {
   const desires: HostDesire[] = [];
   for (const host of hosts) {
     const secrets = await resolveRoleSecrets(inventory, host);
@@ -32,5 +41,34 @@ export async function prepareRun(file: string, globals: GlobalOptions): Promise<
       throw new UserError(`rendering the templates for ${host.name} failed; nothing was changed:\n  ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  return { inventory, hosts, desires };
+  return desires;
+}
+
+/** Loads and validates the inventory, selects the hosts and renders what they should have. */
+export async function prepareRun(file: string, globals: GlobalOptions): Promise<RunContext> {
+  const selection = await selectRun(file, globals);
+  return { ...selection, desires: await renderDesires(selection) };
+}
+
+/**
+ * Renders while the connections open (neither needs the other), so a run pays for the slower of
+ * the two rather than both. Connections are closed again when rendering fails.
+ */
+export async function prepareConnectedRun(
+  file: string,
+  globals: GlobalOptions,
+  options: { forks?: number; acceptNewHostKeys: boolean },
+): Promise<{ context: RunContext; fleet: Fleet; forks: number }> {
+  const selection = await selectRun(file, globals);
+  const forks = options.forks ?? selection.hosts.length;
+  const [desires, fleet] = await Promise.allSettled([
+    renderDesires(selection),
+    Fleet.connect(selection.inventory, selection.hosts, { forks, acceptNewHostKeys: options.acceptNewHostKeys }),
+  ]);
+  if (desires.status === 'rejected') {
+    if (fleet.status === 'fulfilled') fleet.value.close();
+    throw desires.reason;
+  }
+  if (fleet.status === 'rejected') throw fleet.reason;
+  return { context: { ...selection, desires: desires.value }, fleet: fleet.value, forks };
 }

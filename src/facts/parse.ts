@@ -27,13 +27,19 @@ export function parseUfwTuple(tuple: string): UfwRule | undefined {
   return { action, proto, port, from: from === '0.0.0.0/0' ? 'any' : from, comment };
 }
 
-function parseFileLine(fields: string[]): FileFact {
-  const [exists, type, mode, owner, group, sha, body, target] = fields;
-  if (exists !== '1') return { exists: false };
-  const fact: FileFact = { exists: true, type, mode, owner, group };
-  if (sha) fact.sha256 = sha;
-  if (body) fact.content = Buffer.from(body, 'base64').toString('utf8');
-  if (target) fact.target = target;
+const FILE_TYPES: Record<string, string> = {
+  'regular file': 'file',
+  'regular empty file': 'file',
+  directory: 'directory',
+  'symbolic link': 'symlink',
+};
+
+/** A `stat --printf '%n\t%F\t%a\t%U\t%G\t%N'` line (QUOTING_STYLE=literal): `%N` is `path -> target` for a link. */
+function parseStatLine(fields: string[]): FileFact {
+  const [path = '', typeName = '', mode, owner, group, described = ''] = fields;
+  const fact: FileFact = { exists: true, type: FILE_TYPES[typeName] ?? 'other', mode, owner, group };
+  const arrow = `${path} -> `;
+  if (fact.type === 'symlink' && described.startsWith(arrow)) fact.target = described.slice(arrow.length);
   return fact;
 }
 
@@ -55,8 +61,18 @@ export function parseProbeOutput(output: string, controllerAddress: string): Fac
         facts.os = { id: fields[0] ?? '', versionId: fields[1] ?? '', codename: fields[2] ?? '' };
         break;
       case 'F':
-        if (fields[0]) facts.files[fields[0]] = parseFileLine(fields.slice(1));
+        if (fields[0]) facts.files[fields[0]] = parseStatLine(fields);
         break;
+      case 'D': {
+        const fact = fields[0] ? facts.files[fields[0]] : undefined;
+        if (fact) fact.sha256 = fields[1];
+        break;
+      }
+      case 'B': {
+        const fact = fields[0] ? facts.files[fields[0]] : undefined;
+        if (fact) fact.content = Buffer.from(fields[1] ?? '', 'base64').toString('utf8');
+        break;
+      }
       case 'P':
         if (fields[0]) facts.packages[fields[0]] = fields[1]?.startsWith('ii') ? (fields[2] ?? '') : null;
         break;

@@ -8,6 +8,34 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
+/**
+ * Every managed path read with a handful of processes whatever their number (a fork costs tens of
+ * milliseconds on a busy host): one `stat` for type, mode, owner and symlink target, one
+ * `sha256sum` for the regular files, and `base64` only for a file whose hash is not the wanted
+ * one (its content makes the diff). A path stat cannot read does not exist.
+ */
+function pathProbe(resources: readonly Resource[]): string[] {
+  const wanted = new Map<string, string>();
+  for (const resource of resources) {
+    if (resource.kind === 'file') wanted.set(resource.path, sha256Hex(resource.content));
+    else if (resource.kind === 'directory' || resource.kind === 'symlink' || resource.kind === 'absent') wanted.set(resource.path, '-');
+  }
+  if (wanted.size === 0) return [];
+  const paths = [...wanted.keys()].map(quoteWord).join(' ');
+  const hashes = [...wanted].filter(([, hash]) => hash !== '-').map(([path, hash]) => `[${quoteWord(path)}]=${hash}`).join(' ');
+  return [
+    `QUOTING_STYLE=literal stat --printf 'F\\t%n\\t%F\\t%a\\t%U\\t%G\\t%N\\n' -- ${paths} 2>/dev/null`,
+    `declare -A want=(${hashes})`,
+    'files=(); for p in "${!want[@]}"; do [ -f "$p" ] && [ ! -L "$p" ] && files+=("$p"); done',
+    'if [ ${#files[@]} -gt 0 ]; then',
+    '  while read -r sum path; do',
+    '    printf "D\\t%s\\t%s\\n" "$path" "$sum"',
+    '    if [ "$sum" != "${want[$path]}" ]; then printf "B\\t%s\\t" "$path"; base64 -w0 < "$path"; echo; fi',
+    '  done < <(sha256sum -- "${files[@]}")',
+    'fi',
+  ];
+}
+
 function allResources(desire: HostDesire): Resource[] {
   return desire.phases.flatMap((phase) => phase.resources);
 }
@@ -24,24 +52,8 @@ export function buildProbeScript(desire: HostDesire, options: { health?: boolean
     'export LC_ALL=C',
     '. /etc/os-release 2>/dev/null',
     'printf "OS\\t%s\\t%s\\t%s\\n" "${ID:-}" "${VERSION_ID:-}" "${VERSION_CODENAME:-}"',
-    // Reads one path: its type, mode, owner, group and hash; the content (base64) only when the
-    // hash is not the wanted one.
-    'probe_path() {',
-    '  if [ ! -e "$1" ] && [ ! -L "$1" ]; then printf "F\\t%s\\t0\\n" "$1"; return; fi',
-    '  if [ -L "$1" ]; then t=symlink; elif [ -d "$1" ]; then t=directory; elif [ -f "$1" ]; then t=file; else t=other; fi',
-    '  meta=$(stat --printf "%a\\t%U\\t%G" "$1")',
-    '  sum=; body=',
-    '  if [ "$t" = file ]; then sum=$(sha256sum < "$1"); sum=${sum%% *}; [ "$sum" != "$2" ] && body=$(base64 -w0 < "$1"); fi',
-    '  link=; [ "$t" = symlink ] && link=$(readlink "$1")',
-    '  printf "F\\t%s\\t1\\t%s\\t%s\\t%s\\t%s\\t%s\\n" "$1" "$t" "$meta" "$sum" "$body" "$link"',
-    '}',
   ];
-  for (const resource of resources) {
-    if (resource.kind === 'file') lines.push(`probe_path ${quoteWord(resource.path)} ${sha256Hex(resource.content)}`);
-    if (resource.kind === 'directory' || resource.kind === 'symlink' || resource.kind === 'absent') {
-      lines.push(`probe_path ${quoteWord(resource.path)} -`);
-    }
-  }
+  lines.push(...pathProbe(resources));
   const packages = resources.filter((r) => r.kind === 'package').map((r) => r.name);
   if (packages.length > 0) {
     lines.push(

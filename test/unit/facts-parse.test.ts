@@ -5,9 +5,11 @@ describe('parseProbeOutput', () => {
   const hex = (text: string) => Buffer.from(text).toString('hex');
   const output = [
     'OS\tdebian\t12\tbookworm',
-    'F\t/etc/default/prometheus-node-exporter\t1\tfile\t644\troot\troot\tabc123\t' + Buffer.from('ARGS=""\n').toString('base64'),
-    'F\t/etc/missing\t0',
-    'F\t/var/lib/app\t1\tdirectory\t755\tapp\tapp\t\t',
+    'F\t/etc/default/prometheus-node-exporter\tregular file\t644\troot\troot\t/etc/default/prometheus-node-exporter',
+    'F\t/var/lib/app\tdirectory\t755\tapp\tapp\t/var/lib/app',
+    'F\t/opt/app/current\tsymbolic link\t777\troot\troot\t/opt/app/current -> /opt/app/releases/abc',
+    'D\t/etc/default/prometheus-node-exporter\tabc123',
+    'B\t/etc/default/prometheus-node-exporter\t' + Buffer.from('ARGS=""\n').toString('base64'),
     'P\tufw\tii \t0.36.2-1',
     'P\tnginx\trc \t1.22.1',
     'S\tId=prometheus-node-exporter.service',
@@ -35,12 +37,13 @@ describe('parseProbeOutput', () => {
     expect(facts.controllerAddress).toBe('10.77.0.1');
   });
 
-  it('reads paths: a file with its content, a missing path, a directory', () => {
+  it('reads paths: a file with its hash and content, a directory, a symlink; a path stat could not read is absent', () => {
     expect(facts.files['/etc/default/prometheus-node-exporter']).toEqual({
       exists: true, type: 'file', mode: '644', owner: 'root', group: 'root', sha256: 'abc123', content: 'ARGS=""\n',
     });
-    expect(facts.files['/etc/missing']).toEqual({ exists: false });
     expect(facts.files['/var/lib/app']).toEqual({ exists: true, type: 'directory', mode: '755', owner: 'app', group: 'app' });
+    expect(facts.files['/opt/app/current']).toMatchObject({ exists: true, type: 'symlink', target: '/opt/app/releases/abc' });
+    expect(facts.files['/etc/missing']).toBeUndefined();
   });
 
   it('counts only fully installed packages as installed', () => {

@@ -1,10 +1,9 @@
 import { connect as tlsConnect } from 'node:tls';
 import { UserError } from '../../core/errors.js';
 import { hostDrift, vipCertificateDrift, vipHolderDrift, type DriftItem } from '../../check/drift.js';
-import { Fleet } from '../../engine/fleet.js';
 import { probeAndPlan } from '../../engine/run.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
-import { prepareRun } from '../run-context.js';
+import { prepareConnectedRun } from '../run-context.js';
 import { Progress } from '../progress.js';
 import type { GlobalOptions } from '../main.js';
 
@@ -48,11 +47,16 @@ export async function check(file: string, options: CheckOptions, globals: Global
   const expiryWarningDays = Number(options.expiringWithin);
   if (!Number.isInteger(expiryWarningDays) || expiryWarningDays < 0) throw new UserError(`--expiring-within ${options.expiringWithin}: expected a whole number of days`);
   const started = Date.now();
-  const context = await prepareRun(file, globals);
-  const forks = options.forks ? Number(options.forks) : context.hosts.length;
+  const requestedForks = options.forks === undefined ? undefined : Number(options.forks);
+  if (requestedForks !== undefined && (!Number.isInteger(requestedForks) || requestedForks < 1)) {
+    throw new UserError(`--forks ${options.forks}: expected a whole number of at least 1`);
+  }
   const progress = new Progress(!globals.json);
-  progress.start(`checking ${context.hosts.length} hosts`);
-  const fleet = await Fleet.connect(context.inventory, context.hosts, { forks, acceptNewHostKeys: false });
+  progress.start('reading the inventory and connecting');
+  const { context, fleet, forks } = await prepareConnectedRun(file, globals, { forks: requestedForks, acceptNewHostKeys: false }).catch((err: unknown) => {
+    progress.stop();
+    throw err;
+  });
   try {
     const inventory = context.inventory;
     const needsVipCheck = inventory.vip !== undefined && context.hosts.some((host) => host.roles.includes('web'));

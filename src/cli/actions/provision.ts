@@ -7,7 +7,7 @@ import { Fleet } from '../../engine/fleet.js';
 import { planToJson, renderHostPlan } from '../../plan/render.js';
 import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport, type RunRecord } from '../../report/run-report.js';
 import { connectionStats } from '../../transport/ssh.js';
-import { prepareRun, type RunContext } from '../run-context.js';
+import { prepareConnectedRun, type RunContext } from '../run-context.js';
 import { colorEnabled } from '../color.js';
 import { Progress } from '../progress.js';
 import type { GlobalOptions } from '../main.js';
@@ -25,13 +25,20 @@ function hostReportLine(report: HostReport): string {
 }
 
 export async function provision(file: string, options: ProvisionOptions, globals: GlobalOptions): Promise<number> {
-  const context = await prepareRun(file, globals);
-  const progress = new Progress(!globals.json, Boolean(globals.verbose));
-  const forks = options.forks ? Number(options.forks) : context.hosts.length;
-  if (!Number.isInteger(forks) || forks < 1) throw new UserError(`--forks ${options.forks}: expected a whole number of at least 1`);
   const started = Date.now();
-  progress.start(`connecting to ${context.hosts.length} hosts`);
-  const fleet = await Fleet.connect(context.inventory, context.hosts, { forks, acceptNewHostKeys: Boolean(options.acceptNewHostKeys) });
+  const requestedForks = options.forks === undefined ? undefined : Number(options.forks);
+  if (requestedForks !== undefined && (!Number.isInteger(requestedForks) || requestedForks < 1)) {
+    throw new UserError(`--forks ${options.forks}: expected a whole number of at least 1`);
+  }
+  const progress = new Progress(!globals.json, Boolean(globals.verbose));
+  progress.start('reading the inventory and connecting');
+  const { context, fleet, forks } = await prepareConnectedRun(file, globals, {
+    forks: requestedForks,
+    acceptNewHostKeys: Boolean(options.acceptNewHostKeys),
+  }).catch((err: unknown) => {
+    progress.stop();
+    throw err;
+  });
   try {
     progress.update('reading hosts');
     const { probes, failures } = await probeAndPlan(fleet, context.desires, forks);
