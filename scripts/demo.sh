@@ -12,6 +12,9 @@ echo
 echo "The site through the VIP, as a browser would see it once DNS points www.foobar.com at $vip:"
 echo "\$ curl --cacert lab/.infra/ca/ca.crt --resolve www.foobar.com:443:$vip https://www.foobar.com/"
 curl -fsS --cacert lab/.infra/ca/ca.crt --resolve "www.foobar.com:443:$vip" https://www.foobar.com/
+# The count is read on the replica: a second visit shows the first one replicated.
+sleep 1
+curl -fsS --cacert lab/.infra/ca/ca.crt --resolve "www.foobar.com:443:$vip" https://www.foobar.com/
 echo
 echo "Next: node bin/infra check lab/inventory.yaml       (drift; exit 0, 2 or 1)"
 echo "      node bin/infra provision lab/inventory.yaml   (a second run changes nothing)"
