@@ -79,6 +79,20 @@ function rollbackFiles(files: readonly FileResource[]): string {
     .join('; ');
 }
 
+/**
+ * How a finished script ended, read from its markers: undefined when it reached `@@done`;
+ * otherwise the failed step (`@@fail`) or validator (`@@invalid`) with the output after it, or
+ * the exit code and output when it stopped before any marker.
+ */
+export function scriptFailure(result: { code: number; stdout: string; stderr: string }): string | undefined {
+  if (result.code === 0 && /^@@done$/m.test(result.stdout)) return undefined;
+  const marker = result.stdout.search(/^@@(fail|invalid) /m);
+  if (marker >= 0) {
+    return result.stdout.slice(marker).replace(/^@@fail /, 'step failed: ').replace(/^@@invalid /, 'validation failed, nothing activated: ').trim();
+  }
+  return `exit ${result.code}: ${(result.stderr || result.stdout).trim()}`;
+}
+
 /** Runs every validator of the phase; prints `@@invalid <name>` and the validator's output on failure. */
 export function validationSteps(validators: readonly Validator[], onFailure: string): string[] {
   return validators.flatMap((validator) => [

@@ -1,6 +1,6 @@
 import { redact, type Secret } from '../core/secret.js';
 import { PHASE_ORDER, type Change, type Facts, type HostDesire, type HostPlan, type Phase } from '../core/types.js';
-import { buildChangeScript, buildHandlerScript, triggeredHandlers } from '../apply/scripts.js';
+import { buildChangeScript, buildHandlerScript, scriptFailure, triggeredHandlers } from '../apply/scripts.js';
 import { buildProbeScript } from '../facts/probe.js';
 import { parseProbeOutput } from '../facts/parse.js';
 import { planHost } from '../plan/plan-host.js';
@@ -74,21 +74,9 @@ export interface ApplyOptions {
 
 class StepFailure extends Error {}
 
-/** Reads `@@fail <step>` / `@@invalid <validator>` markers and the output after them. */
-function failureText(stdout: string, stderr: string, code: number): string {
-  const marker = stdout.search(/^@@(fail|invalid) /m);
-  if (marker >= 0) {
-    const text = stdout.slice(marker).replace(/^@@fail /, 'step failed: ').replace(/^@@invalid /, 'validation failed, nothing activated: ');
-    return text.trim();
-  }
-  return `exit ${code}: ${(stderr || stdout).trim()}`;
-}
-
 async function runScript(connection: HostConnection, script: string, secrets: readonly Secret[]): Promise<void> {
-  const result = await connection.run(script);
-  if (result.code !== 0 || !/^@@done$/m.test(result.stdout)) {
-    throw new StepFailure(redact(failureText(result.stdout, result.stderr, result.code), secrets));
-  }
+  const failure = scriptFailure(await connection.run(script));
+  if (failure !== undefined) throw new StepFailure(redact(failure, secrets));
 }
 
 /** The `step "…"` names a script announces, in order (for --verbose). */

@@ -1,4 +1,4 @@
-import { buildChangeScript, buildHandlerScript } from '../apply/scripts.js';
+import { buildChangeScript, buildHandlerScript, scriptFailure } from '../apply/scripts.js';
 import { redact, type Secret } from '../core/secret.js';
 import type { Change, FileResource, Handler, PhaseDesire, RollingHandlers } from '../core/types.js';
 import type { ExecResult } from '../transport/ssh.js';
@@ -146,14 +146,8 @@ async function onPeers(remotes: Remotes, rolling: RollingHandlers, which: 'befor
 
 /** Runs a script that ends in `@@done`; a failure names the step (`@@fail`/`@@invalid` markers) and shows its output, secrets redacted. */
 async function runChecked(remote: Remote, script: string, secrets: readonly Secret[], what: string): Promise<void> {
-  const result = await remote.run(script);
-  if (result.code === 0 && /^@@done$/m.test(result.stdout)) return;
-  const marker = result.stdout.search(/^@@(fail|invalid) /m);
-  const detail =
-    marker >= 0
-      ? result.stdout.slice(marker).replace(/^@@fail /, 'step failed: ').replace(/^@@invalid /, 'validation failed, nothing activated: ')
-      : `exit ${result.code}: ${result.stderr || result.stdout}`;
-  throw new Error(`${what}: ${redact(detail.trim(), secrets)}`);
+  const failure = scriptFailure(await remote.run(script));
+  if (failure !== undefined) throw new Error(`${what}: ${redact(failure, secrets)}`);
 }
 
 function messageOf(error: unknown): string {
