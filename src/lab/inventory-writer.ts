@@ -12,19 +12,22 @@ export interface LabInventoryInput {
   hosts: readonly LabHostPlan[];
   /** Which login the inventory uses: root by key, or `ops` with a sudo password. */
   login: 'root' | 'ops';
+  bridge: string;
 }
 
-const HEADER = [
-  '# Written by `infra lab up` for the local lab (systemd-nspawn hosts on the bridge infra-br0).',
-  '# Do not edit: the next `infra lab up` rewrites it. Paths are relative to this file.',
-];
+function header(bridge: string): string[] {
+  return [
+    `# Written by \`infra lab up\` for the local lab (systemd-nspawn hosts on the bridge ${bridge}).`,
+    '# Do not edit: the next `infra lab up` rewrites it. Paths are relative to this file.',
+  ];
+}
 
 export function renderLabInventory(input: LabInventoryInput): string {
   const { subnet, hosts, login } = input;
   const controller = `${controllerAddress(subnet)}/32`;
   const dbHosts = hosts.filter((h) => h.role === 'db').map((h) => h.name);
   const lbCount = hosts.filter((h) => h.role === 'lb').length;
-  const lines: string[] = [...HEADER];
+  const lines: string[] = header(input.bridge);
   if (login === 'ops') lines.push('# This variant logs in as the non-root user `ops` and runs commands through sudo with a password.');
   lines.push('', 'domain: www.foobar.com');
   // keepalived needs a pair: a lab without lb hosts has no VIP.

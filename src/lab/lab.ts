@@ -9,14 +9,16 @@ import { renderKnownHosts, renderLabInventory } from './inventory-writer.js';
 import { bootHost, findNspawnProcesses, isHostRunning, stopHost, waitForSsh } from './machine.js';
 import { mountOverlay, removeTree, unmountUnder } from './mounts.js';
 import { checkSubnetFree, deleteBridge, ensureBridge, raiseInotifyLimits } from './network.js';
-import { hostPaths, labDirFromEnv, labPaths, outputPaths, subnetFromEnv, type LabPaths, type OutputPaths } from './paths.js';
+import { hostPaths, labDirFromEnv, labPaths, namingFromEnv, outputPaths, subnetFromEnv, type LabPaths, type OutputPaths } from './paths.js';
 import {
   DEFAULT_COUNTS,
+  labNaming,
   parseSubnet,
   planHosts,
   vipAddress,
   type LabCounts,
   type LabHostPlan,
+  type LabNaming,
   type LabSubnet,
 } from './plan.js';
 import { ensureRepo } from './repo.js';
@@ -38,6 +40,8 @@ export interface LabOptions {
   labDir?: string;
   /** The lab /24; default INFRA_LAB_SUBNET or 10.77.0.0/24. */
   subnet?: string;
+  /** Names the lab's bridge and machines (see labNaming); default INFRA_LAB_NAME or the default lab. */
+  name?: string;
   /** Where ./lab/ (inventory, known_hosts, key, password) is written; default process.cwd(). */
   cwd?: string;
   onProgress?: LabProgress;
@@ -70,10 +74,17 @@ export interface LabUpResult extends LabStatus {
 
 const REQUIRED_TOOLS = ['systemd-nspawn', 'debootstrap', 'dpkg-scanpackages', 'ssh-keygen', 'ssh', 'ip', 'openssl', 'mount', 'umount', 'chroot'];
 const GRACEFUL_STOP_MS = 30_000;
+/**
+ * Offered by the lab's repository but installed by no role: Ansible's apt module installs
+ * python3-apt on a host that lacks it, as it would from a Debian mirror (bench/ansible runs the
+ * same stack for the side-by-side benchmark).
+ */
+const REPO_EXTRA_PACKAGES = ['python3-apt'];
 
 interface Context {
   paths: LabPaths;
   subnet: LabSubnet;
+  naming: LabNaming;
   progress: LabProgress;
   output: OutputPaths;
 }
@@ -81,7 +92,8 @@ interface Context {
 function context(opts: LabOptions): Context {
   const paths = labPaths(opts.labDir ?? labDirFromEnv());
   const subnet = opts.subnet ? parseSubnet(opts.subnet) : subnetFromEnv();
-  return { paths, subnet, progress: opts.onProgress ?? (() => undefined), output: outputPaths(opts.cwd) };
+  const naming = opts.name !== undefined ? labNaming(opts.name) : namingFromEnv();
+  return { paths, subnet, naming, progress: opts.onProgress ?? (() => undefined), output: outputPaths(opts.cwd) };
 }
 
 async function preflight(): Promise<void> {
@@ -111,8 +123,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
 
 async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): Promise<LabUpResult> {
   const started = Date.now();
-  const { paths, subnet, progress } = ctx;
-  const plan = planHosts(counts, subnet);
+  const { paths, subnet, naming, progress } = ctx;
+  const plan = planHosts(counts, subnet, naming);
   const previous = await readState(paths);
   if (previous && previous.subnet !== subnet.cidr && (await anyRunning(previous))) {
     throw new UserError(
@@ -120,13 +132,13 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
     );
   }
   // Fail before minutes of building when the bridge could not get its subnet anyway.
-  await checkSubnetFree(subnet);
+  await checkSubnetFree(subnet, naming.bridge);
   await mkdir(paths.hostsDir, { recursive: true });
 
   progress('base image (Debian 12 minbase)');
   const base = await ensureBase(paths, progress);
   progress('package repository (role packages + dependencies)');
-  const repo = await ensureRepo(paths, base.info, allRolePackages(), progress);
+  const repo = await ensureRepo(paths, base.info, [...allRolePackages(), ...REPO_EXTRA_PACKAGES], progress);
 
   progress('lab key, sudo password and host keys');
   const labPublicKey = await ensureLabKey(paths);
@@ -145,7 +157,7 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
   }
 
   progress(`bridge ${subnet.cidr}`);
-  await ensureBridge(subnet);
+  await ensureBridge(subnet, naming.bridge);
   await raiseInotifyLimits();
 
   const bootStarted = Date.now();
@@ -162,7 +174,7 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
         await stopHost(pid, host.machine, { graceful: true, timeoutMs: GRACEFUL_STOP_MS });
       }
       if (!running || repo.built) {
-        pid = await startHost(paths, host, labPublicKey, ops.hash);
+        pid = await startHost(paths, host, naming.bridge, labPublicKey, ops.hash);
       }
       stateHosts.push({ name: host.name, role: host.role, address: host.address, machine: host.machine, pid });
     }),
@@ -199,7 +211,7 @@ async function knownHostsText(paths: LabPaths, plan: readonly LabHostPlan[]): Pr
 }
 
 /** Mounts the host's overlay, gives a fresh layer its identity, and boots it. Returns the nspawn pid. */
-async function startHost(paths: LabPaths, host: LabHostPlan, labPublicKey: string, opsHash: string): Promise<number> {
+async function startHost(paths: LabPaths, host: LabHostPlan, bridge: string, labPublicKey: string, opsHash: string): Promise<number> {
   const hp = hostPaths(paths, host.name);
   await mountOverlay(paths.base, hp.upper, hp.work, hp.merged);
   const marker = identityMarker(paths, host.name);
@@ -207,7 +219,7 @@ async function startHost(paths: LabPaths, host: LabHostPlan, labPublicKey: strin
     await writeHostIdentity(hp, { host, prefixLength: 24, labPublicKey, opsPasswordHash: opsHash });
     await writeFile(marker, `${new Date().toISOString()}\n`);
   }
-  return bootHost({ host, hp, repoDir: paths.repo });
+  return bootHost({ host, hp, repoDir: paths.repo, bridge });
 }
 
 /** Stops a host, unmounts its overlay and, with `wipe`, empties its upper layer (back to bare). */
@@ -225,8 +237,8 @@ async function retireHost(paths: LabPaths, host: LabStateHost, mode: { wipe: boo
 async function writeOutputs(ctx: Context, plan: readonly LabHostPlan[], knownHosts: string): Promise<void> {
   const out = ctx.output;
   await mkdir(out.dir, { recursive: true });
-  await writeFile(out.inventory, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'root' }));
-  await writeFile(out.inventorySudo, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'ops' }));
+  await writeFile(out.inventory, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'root', bridge: ctx.naming.bridge }));
+  await writeFile(out.inventorySudo, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'ops', bridge: ctx.naming.bridge }));
   await copyFile(knownHosts, out.knownHosts);
   await copyFile(ctx.paths.key, out.key);
   await chmod(out.key, 0o600);
@@ -282,7 +294,7 @@ export async function labDown(opts: LabOptions = {}): Promise<LabStatus> {
     // An interrupted repo build leaves an overlay (and its chroot) mounted.
     await unmountUnder(join(paths.root, 'repo-build'));
     progress('deleting bridge');
-    await deleteBridge();
+    await deleteBridge(ctx.naming.bridge);
     if (state) await writeState(paths, { ...state, hosts: state.hosts.map(({ pid: _pid, ...h }) => h) });
     return statusOf(paths);
   });
@@ -305,7 +317,7 @@ export async function labReset(opts: LabUpOptions = {}): Promise<LabUpResult> {
     // Wipe the hosts the state knows and those the new counts add: a layer left on disk by a lab
     // whose state was lost must not come back as a "bare" host.
     const known = new Set(state.hosts.map((h) => h.name));
-    const added = planHosts(counts, subnetCtx.subnet).filter((h) => !known.has(h.name));
+    const added = planHosts(counts, subnetCtx.subnet, ctx.naming).filter((h) => !known.has(h.name));
     const toWipe: LabStateHost[] = [...state.hosts, ...added.map((h) => ({ name: h.name, role: h.role, address: h.address, machine: h.machine }))];
     ctx.progress(`wiping ${toWipe.length} hosts`);
     await Promise.all(toWipe.map((h) => retireHost(ctx.paths, h, { wipe: true, graceful: false })));

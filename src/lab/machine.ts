@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { REPO_MOUNT } from './base.js';
 import { run, sleep, withSbinPath } from './exec.js';
 import type { HostPaths } from './paths.js';
-import { BRIDGE_NAME, type LabHostPlan } from './plan.js';
+import type { LabHostPlan } from './plan.js';
 
 /**
  * Booting and stopping one lab host: a systemd-nspawn process started detached (its own session,
@@ -16,6 +16,8 @@ export interface BootInput {
   host: LabHostPlan;
   hp: HostPaths;
   repoDir: string;
+  /** The lab's bridge, which the host's veth joins. */
+  bridge: string;
 }
 
 /** The nspawn command line; pure, so the flags are reviewed in one place. */
@@ -28,7 +30,7 @@ export function nspawnArgs(input: BootInput): string[] {
     // to move into.
     '--register=no',
     '--keep-unit',
-    `--network-bridge=${BRIDGE_NAME}`,
+    `--network-bridge=${input.bridge}`,
     `--bind-ro=${input.repoDir}:${REPO_MOUNT}`,
     // Keep the host's own files as in the base: no controller resolv.conf, timezone or journal link.
     '--resolv-conf=off',

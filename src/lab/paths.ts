@@ -1,6 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { UserError } from '../core/errors.js';
-import { DEFAULT_SUBNET, parseSubnet, type LabSubnet } from './plan.js';
+import { DEFAULT_SUBNET, labNaming, parseSubnet, type LabNaming, type LabSubnet } from './plan.js';
 
 /**
  * Where the lab keeps its state on the controller. Everything that must survive `down` and
@@ -52,6 +52,10 @@ export function labDirFromEnv(env: NodeJS.ProcessEnv = process.env): string {
 
 export function subnetFromEnv(env: NodeJS.ProcessEnv = process.env): LabSubnet {
   return parseSubnet(env.INFRA_LAB_SUBNET?.trim() || DEFAULT_SUBNET);
+}
+
+export function namingFromEnv(env: NodeJS.ProcessEnv = process.env): LabNaming {
+  return labNaming(env.INFRA_LAB_NAME?.trim());
 }
 
 export function labPaths(root: string): LabPaths {

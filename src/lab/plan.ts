@@ -16,16 +16,56 @@ export interface LabCounts {
 
 export const DEFAULT_COUNTS: Readonly<LabCounts> = { lb: 2, web: 2, app: 2, db: 2 };
 export const DEFAULT_SUBNET = '10.77.0.0/24';
-export const BRIDGE_NAME = 'infra-br0';
-/** Prefix of every lab machine name; short so `vb-<machine>` stays within the 15-character limit. */
-export const MACHINE_PREFIX = 'ilab-';
 
 /**
- * The first host address of each role, as the last octet. Ten addresses per role: lb .11-.20,
- * web .21-.30, app .31-.40, db .41-.50; the controller is .1 and the VIP .100, outside every range.
+ * What tells one lab on this machine from another: its bridge and the prefix of its machine
+ * names (hence of its `vb-<machine>` veths). Two labs with different names, lab dirs and subnets
+ * run side by side, e.g. one for the tests and one for a benchmark.
+ */
+export interface LabNaming {
+  bridge: string;
+  /** Short, so `vb-<machine>` stays within Linux's 15-character interface names. */
+  machinePrefix: string;
+}
+
+/** The default lab keeps the names it always had: bridge infra-br0, machines ilab-*. */
+export const DEFAULT_NAMING: Readonly<LabNaming> = { bridge: 'infra-br0', machinePrefix: 'ilab-' };
+
+/** `INFRA_LAB_NAME=alab` → bridge `alab-br0`, machines `alab-web1`… */
+export function labNaming(name: string | undefined): LabNaming {
+  if (name === undefined || name === '' || name === 'ilab') return DEFAULT_NAMING;
+  if (!/^[a-z][a-z0-9]{0,4}$/.test(name)) {
+    throw new UserError(
+      `lab name "${name}" must be 1 to 5 lowercase letters or digits, starting with a letter ` +
+        `(it prefixes interface names, which Linux limits to 15 characters); e.g. INFRA_LAB_NAME=alab`,
+    );
+  }
+  return { bridge: `${name}-br0`, machinePrefix: `${name}-` };
+}
+
+/**
+ * Host addresses, as the last octet. The first ten hosts of each role: lb .11-.20, web .21-.30,
+ * app .31-.40, db .41-.50. Larger labs (the scale benchmark) continue web at .111-.150, app at
+ * .151-.190 and db at .191-.230. The controller is .1 and the VIP .100, outside every range.
  */
 export const ROLE_FIRST_OCTET: Readonly<Record<Role, number>> = { lb: 11, web: 21, app: 31, db: 41 };
-export const MAX_PER_ROLE = 10;
+const ROLE_OVERFLOW_FIRST_OCTET: Readonly<Record<Role, number | undefined>> = { lb: undefined, web: 111, app: 151, db: 191 };
+const FIRST_RANGE_SIZE = 10;
+const OVERFLOW_RANGE_SIZE = 40;
+export const MAX_PER_ROLE: Readonly<Record<Role, number>> = {
+  lb: FIRST_RANGE_SIZE,
+  web: FIRST_RANGE_SIZE + OVERFLOW_RANGE_SIZE,
+  app: FIRST_RANGE_SIZE + OVERFLOW_RANGE_SIZE,
+  db: FIRST_RANGE_SIZE + OVERFLOW_RANGE_SIZE,
+};
+
+/** The last octet of the `index`-th (from 1) host of a role. */
+export function hostOctet(role: Role, index: number): number {
+  if (index <= FIRST_RANGE_SIZE) return ROLE_FIRST_OCTET[role] + index - 1;
+  const overflow = ROLE_OVERFLOW_FIRST_OCTET[role];
+  if (overflow === undefined) throw new Error(`the lab has no address for ${role}${index}`);
+  return overflow + index - FIRST_RANGE_SIZE - 1;
+}
 export const CONTROLLER_OCTET = 1;
 export const VIP_OCTET = 100;
 /** Order of roles in the host list: lb first, so the first lb (lb1) is the keepalived master. */
@@ -71,13 +111,13 @@ export function vipAddress(subnet: LabSubnet): string {
   return `${subnet.prefix}.${VIP_OCTET}`;
 }
 
-export function machineName(hostName: string): string {
-  return `${MACHINE_PREFIX}${hostName}`;
+export function machineName(hostName: string, naming: LabNaming = DEFAULT_NAMING): string {
+  return `${naming.machinePrefix}${hostName}`;
 }
 
 /** systemd-nspawn names the controller side of a host's link `vb-<machine>` (systemd-nspawn(1)). */
-export function hostInterfaceName(hostName: string): string {
-  return `vb-${machineName(hostName)}`;
+export function hostInterfaceName(hostName: string, naming: LabNaming = DEFAULT_NAMING): string {
+  return `vb-${machineName(hostName, naming)}`;
 }
 
 /**
@@ -87,8 +127,8 @@ export function hostInterfaceName(hostName: string): string {
 export function validateCounts(counts: LabCounts): void {
   for (const role of LAB_ROLE_ORDER) {
     const n = counts[role];
-    if (!Number.isInteger(n) || n < 0 || n > MAX_PER_ROLE) {
-      throw new UserError(`--${role} ${String(n)}: the lab runs 0 to ${MAX_PER_ROLE} ${role} hosts; pick a count in that range`);
+    if (!Number.isInteger(n) || n < 0 || n > MAX_PER_ROLE[role]) {
+      throw new UserError(`--${role} ${String(n)}: the lab runs 0 to ${MAX_PER_ROLE[role]} ${role} hosts; pick a count in that range`);
     }
   }
   if (counts.db < 1) {
@@ -100,21 +140,21 @@ export function validateCounts(counts: LabCounts): void {
 }
 
 /** The hosts of a lab, lb first then web, app, db, numbered from 1 within each role. */
-export function planHosts(counts: LabCounts, subnet: LabSubnet): LabHostPlan[] {
+export function planHosts(counts: LabCounts, subnet: LabSubnet, naming: LabNaming = DEFAULT_NAMING): LabHostPlan[] {
   validateCounts(counts);
   const hosts: LabHostPlan[] = [];
   for (const role of LAB_ROLE_ORDER) {
     for (let i = 1; i <= counts[role]; i++) {
       const name = `${role}${i}`;
-      const hostInterface = hostInterfaceName(name);
+      const hostInterface = hostInterfaceName(name, naming);
       // Linux limits interface names to 15 characters (IFNAMSIZ - 1); nspawn would truncate it
       // and our `ip link set vb-…` helper would miss it.
       if (hostInterface.length > 15) throw new Error(`interface name ${hostInterface} exceeds 15 characters`);
       hosts.push({
         name,
         role,
-        address: `${subnet.prefix}.${ROLE_FIRST_OCTET[role] + i - 1}`,
-        machine: machineName(name),
+        address: `${subnet.prefix}.${hostOctet(role, i)}`,
+        machine: machineName(name, naming),
         hostInterface,
       });
     }

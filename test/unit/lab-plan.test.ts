@@ -7,12 +7,13 @@ import { parseMountPoints } from '../../src/lab/mounts.js';
 import { nspawnArgs } from '../../src/lab/machine.js';
 import { repoHash } from '../../src/lab/repo.js';
 import { findSubnetConflict } from '../../src/lab/network.js';
-import { hostPaths, labDirFromEnv, labPaths, subnetFromEnv } from '../../src/lab/paths.js';
+import { hostPaths, labDirFromEnv, labPaths, namingFromEnv, subnetFromEnv } from '../../src/lab/paths.js';
 import {
   DEFAULT_COUNTS,
   cidrsOverlap,
   controllerAddress,
   hostInterfaceName,
+  labNaming,
   parseSubnet,
   planHosts,
   vipAddress,
@@ -45,23 +46,55 @@ describe('lab host plan: names and addresses from counts', () => {
     expect(hosts.filter((h) => h.role === 'db').map((h) => h.name)).toEqual(['db1', 'db2', 'db3']);
   });
 
-  it('the largest lab keeps every address unique, off .1 and the VIP, and every interface name within 15 characters', () => {
-    const hosts = planHosts({ lb: 10, web: 10, app: 10, db: 10 }, subnet);
-    const addresses = hosts.map((h) => h.address);
-    expect(new Set(addresses).size).toBe(40);
+  it('the largest lab (10 lb, 50 web, 50 app, 50 db) keeps every address unique, off .1 and the VIP, and every interface name within 15 characters', () => {
+    const largest = planHosts({ lb: 10, web: 50, app: 50, db: 50 }, subnet);
+    const addresses = largest.map((h) => h.address);
+    expect(new Set(addresses).size).toBe(160);
     expect(addresses).not.toContain(controllerAddress(subnet));
     expect(addresses).not.toContain(vipAddress(subnet));
-    for (const h of hosts) expect(h.hostInterface.length).toBeLessThanOrEqual(15);
+    for (const h of largest) expect(h.hostInterface.length).toBeLessThanOrEqual(15);
     expect(hostInterfaceName('web10')).toBe('vb-ilab-web10');
+    for (const h of planHosts({ lb: 10, web: 50, app: 50, db: 50 }, subnet, labNaming('alab9'))) {
+      expect(h.hostInterface.length).toBeLessThanOrEqual(15);
+    }
+  });
+
+  it('the eleventh host of a role and beyond continue in that role\'s second range: web11 .111, app11 .151, db50 .230', () => {
+    const hosts = planHosts({ lb: 2, web: 11, app: 11, db: 50 }, subnet);
+    expect(hosts.find((h) => h.name === 'web10')?.address).toBe('10.77.0.30');
+    expect(hosts.find((h) => h.name === 'web11')?.address).toBe('10.77.0.111');
+    expect(hosts.find((h) => h.name === 'app11')?.address).toBe('10.77.0.151');
+    expect(hosts.find((h) => h.name === 'db50')?.address).toBe('10.77.0.230');
   });
 
   it('refuses counts it cannot place or that make no valid inventory', () => {
-    expect(() => planHosts({ ...DEFAULT_COUNTS, web: 11 }, subnet)).toThrow(UserError);
+    expect(() => planHosts({ ...DEFAULT_COUNTS, lb: 11 }, subnet)).toThrow(UserError);
+    expect(() => planHosts({ ...DEFAULT_COUNTS, web: 51 }, subnet)).toThrow(UserError);
     expect(() => planHosts({ ...DEFAULT_COUNTS, db: 0 }, subnet)).toThrow(/database primary/);
     expect(() => planHosts({ ...DEFAULT_COUNTS, lb: 1 }, subnet)).toThrow(/two lb hosts/);
     expect(() => planHosts({ ...DEFAULT_COUNTS, app: -1 }, subnet)).toThrow(UserError);
     expect(() => planHosts({ ...DEFAULT_COUNTS, app: 1.5 }, subnet)).toThrow(UserError);
     expect(planHosts({ lb: 0, web: 0, app: 0, db: 1 }, subnet).map((h) => h.name)).toEqual(['db1']);
+  });
+});
+
+describe('lab naming (INFRA_LAB_NAME)', () => {
+  it('the default lab keeps bridge infra-br0 and machines ilab-*', () => {
+    expect(namingFromEnv({})).toEqual({ bridge: 'infra-br0', machinePrefix: 'ilab-' });
+    expect(planHosts(DEFAULT_COUNTS, subnet)[0]?.machine).toBe('ilab-lb1');
+  });
+
+  it('a named lab has its own bridge, machine names and veths, so two labs run side by side', () => {
+    const naming = namingFromEnv({ INFRA_LAB_NAME: 'alab' });
+    expect(naming).toEqual({ bridge: 'alab-br0', machinePrefix: 'alab-' });
+    const [lb1] = planHosts(DEFAULT_COUNTS, subnet, naming);
+    expect(lb1).toMatchObject({ machine: 'alab-lb1', hostInterface: 'vb-alab-lb1' });
+  });
+
+  it('refuses a name that is too long or not a plain word, naming the variable to fix', () => {
+    expect(() => labNaming('toolong')).toThrow(/1 to 5 lowercase.*INFRA_LAB_NAME/);
+    expect(() => labNaming('a-b')).toThrow(UserError);
+    expect(() => labNaming('1ab')).toThrow(UserError);
   });
 });
 
@@ -109,7 +142,7 @@ describe('lab inventory files', () => {
   const hosts = planHosts(DEFAULT_COUNTS, subnet);
 
   it('the root inventory has the lab VIP, controller-only admin and monitoring sources, db1 primary, key and known_hosts', () => {
-    const text = renderLabInventory({ subnet, hosts, login: 'root' });
+    const text = renderLabInventory({ subnet, hosts, login: 'root', bridge: 'infra-br0' });
     expect(text.startsWith('# Written by `infra lab up`')).toBe(true);
     const inv = parse(text) as Record<string, any>;
     expect(inv.domain).toBe('www.foobar.com');
@@ -126,15 +159,15 @@ describe('lab inventory files', () => {
   });
 
   it('the sudo inventory logs in as ops with the password from ./ops-password, all else equal', () => {
-    const root = parse(renderLabInventory({ subnet, hosts, login: 'root' })) as Record<string, any>;
-    const sudo = parse(renderLabInventory({ subnet, hosts, login: 'ops' })) as Record<string, any>;
+    const root = parse(renderLabInventory({ subnet, hosts, login: 'root', bridge: 'infra-br0' })) as Record<string, any>;
+    const sudo = parse(renderLabInventory({ subnet, hosts, login: 'ops', bridge: 'infra-br0' })) as Record<string, any>;
     expect(sudo.ssh).toMatchObject({ user: 'ops', sudo: { password: 'file:./ops-password' }, identity_file: './id_ed25519' });
     expect({ ...sudo, ssh: undefined }).toEqual({ ...root, ssh: undefined });
   });
 
   it('db replicas are every db host but the first; no VIP without an lb pair', () => {
     const inv = parse(
-      renderLabInventory({ subnet, hosts: planHosts({ lb: 0, web: 1, app: 1, db: 3 }, subnet), login: 'root' }),
+      renderLabInventory({ subnet, hosts: planHosts({ lb: 0, web: 1, app: 1, db: 3 }, subnet), login: 'root', bridge: 'infra-br0' }),
     ) as Record<string, any>;
     expect(inv.db.primary).toBe('db1');
     expect(inv.db.replicas).toEqual(['db2', 'db3']);
@@ -173,7 +206,7 @@ describe('host identity helpers', () => {
   it('boots a host on the lab bridge with the repo read-only, unregistered (the controller PID 1 is not systemd)', () => {
     const paths = labPaths('/var/lib/infra-lab');
     const [host] = planHosts(DEFAULT_COUNTS, subnet);
-    const args = nspawnArgs({ host: host!, hp: hostPaths(paths, 'lb1'), repoDir: paths.repo });
+    const args = nspawnArgs({ host: host!, hp: hostPaths(paths, 'lb1'), repoDir: paths.repo, bridge: 'infra-br0' });
     expect(args).toEqual(
       expect.arrayContaining([
         '--boot',
@@ -203,15 +236,15 @@ describe('lab subnet already in use on this machine', () => {
   it('is free when only other networks and the lab itself (bridge, host veths) are there', () => {
     const bridge = { ifname: 'infra-br0', addr_info: [{ family: 'inet', local: '10.77.0.1', prefixlen: 24 }] };
     const routes = [{ dst: 'default', dev: 'eth0' }, { dst: '192.0.2.0/24', dev: 'eth0' }, { dst: '10.77.0.0/24', dev: 'infra-br0' }];
-    expect(findSubnetConflict(subnet, [eth0, bridge, { ifname: 'vb-ilab-web1' }], routes)).toBeUndefined();
+    expect(findSubnetConflict(subnet, [eth0, bridge, { ifname: 'vb-ilab-web1' }], routes, 'infra-br0')).toBeUndefined();
   });
 
   it('names the interface holding an address in it', () => {
     const vpn = { ifname: 'wg0', addr_info: [{ family: 'inet', local: '10.77.0.9', prefixlen: 24 }] };
-    expect(findSubnetConflict(subnet, [eth0, vpn], [])).toBe('wg0 has 10.77.0.9/24');
+    expect(findSubnetConflict(subnet, [eth0, vpn], [], 'infra-br0')).toBe('wg0 has 10.77.0.9/24');
   });
 
   it('names a route to it through another interface', () => {
-    expect(findSubnetConflict(subnet, [eth0], [{ dst: '10.0.0.0/8', dev: 'eth0' }])).toBe('a route to 10.0.0.0/8 goes via eth0');
+    expect(findSubnetConflict(subnet, [eth0], [{ dst: '10.0.0.0/8', dev: 'eth0' }], 'infra-br0')).toBe('a route to 10.0.0.0/8 goes via eth0');
   });
 });

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Ora } from 'ora';
 import { labDown, labReset, labStatus, labUp, type LabProgress, type LabStatus, type LabUpResult } from '../../lab/lab.js';
+import type { Role } from '../../inventory/model.js';
 import { MAX_PER_ROLE } from '../../lab/plan.js';
 
 /**
@@ -67,11 +68,11 @@ async function withProgress<T>(fn: (onProgress: LabProgress) => Promise<T>, summ
   }
 }
 
-function parseCount(role: string) {
+function parseCount(role: Role) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^\d+$/.test(value) || n > MAX_PER_ROLE) {
-      throw new InvalidArgumentError(`--${role} takes a whole number from 0 to ${MAX_PER_ROLE}`);
+    if (!/^\d+$/.test(value) || n > MAX_PER_ROLE[role]) {
+      throw new InvalidArgumentError(`--${role} takes a whole number from 0 to ${MAX_PER_ROLE[role]}`);
     }
     return n;
   };
@@ -117,6 +118,8 @@ export function registerLab(program: Command): void {
 The lab needs root and: apt-get install -y systemd-container debootstrap dpkg-dev
 State (base image, apt repo, keys) lives in INFRA_LAB_DIR (default /var/lib/infra-lab);
 the subnet is INFRA_LAB_SUBNET (default 10.77.0.0/24). ./lab/inventory.yaml is written by "up".
+A second lab runs beside the first with its own INFRA_LAB_NAME (bridge <name>-br0, machines
+<name>-*), INFRA_LAB_DIR and INFRA_LAB_SUBNET, from another directory.
 
 Example:
   $ infra lab up && infra provision lab/inventory.yaml && infra lab down`,
@@ -139,6 +142,8 @@ Examples:
   $ infra lab up                          # lb1 lb2 web1 web2 app1 app2 db1 db2 on 10.77.0.0/24
   $ infra lab up --web 3 --db 3           # more web and db hosts
   $ INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up
+  $ infra lab up --lb 2 --web 18 --app 18 --db 10   # 48 hosts (web11+ at .111, app11+ at .151)
+  $ INFRA_LAB_NAME=alab INFRA_LAB_DIR=/var/lib/infra-lab-b INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up
   $ ssh -i lab/id_ed25519 -o UserKnownHostsFile=lab/known_hosts root@10.77.0.21`,
     )
     .action(async (opts: { lb: number; web: number; app: number; db: number }) => {
