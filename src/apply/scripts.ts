@@ -1,4 +1,5 @@
 import { quoteCommand, quoteWord } from '../core/shell.js';
+import { guardShell } from '../core/mysql-client.js';
 import type { AbsentResource, Change, FileResource, FirewallRuleResource, Handler, Validator } from '../core/types.js';
 import { PENDING_HANDLERS_FILE } from '../facts/probe.js';
 import { INFRA_RULE_COMMENT_PREFIX } from '../resources/firewall.js';
@@ -192,7 +193,7 @@ export function buildChangeScript(changes: readonly Change[], handlerIds: readon
     // The script runs inline (not through `bash -c`) so a secret in it never reaches a process's argv.
     lines.push(
       `step ${quoteWord(`command ${command.name}`)}`,
-      `if ! ( ${command.unless} ) >/dev/null 2>&1; then`,
+      `if ! ( ${guardShell(command.unless)} ) >/dev/null 2>&1; then`,
       `  if ! __out=$( { ${command.script}\n} 2>&1 ); then printf "@@fail %s\\n%s\\n" "$__step" "$__out"; exit 1; fi`,
       'fi',
     );

@@ -4,6 +4,7 @@
  * import arrow points down to it.
  */
 import type { Secret } from './secret.js';
+import type { SqlGuard } from './mysql-client.js';
 
 /** A stage of the run. `firewall` and `monitoring` run on every host before the others. */
 export type Phase = 'firewall' | 'monitoring' | 'db' | 'app' | 'web' | 'lb';
@@ -85,7 +86,8 @@ export interface CommandResource {
   name: string;
   /** Shell text built with quoteCommand from arrays of words. */
   script: string;
-  unless: string;
+  /** Shell text exiting 0 when the work is done, or an SQL query and the value that means done. */
+  unless: string | SqlGuard;
   secrets?: Secret[];
   notify?: string[];
 }
@@ -228,8 +230,10 @@ export interface Facts {
   packages: Record<string, string | null>;
   services: Record<string, ServiceFact>;
   firewall: FirewallFact;
-  /** Exit code of each command guard by command name. */
+  /** Exit code of each shell command guard by command name. */
   guards: Record<string, number>;
+  /** The value each SQL guard's query returned, by command name (missing when it could not run). */
+  queries: Record<string, string>;
   /** Handler ids that an earlier run recorded and did not complete. */
   pendingHandlers: string[];
   /** Output of each health check by name (only when the probe was asked to run them). */

@@ -1,3 +1,4 @@
+import { SQL_GUARD_TAG } from '../core/mysql-client.js';
 import type { Facts, FileFact, ServiceFact, UfwRule } from '../core/types.js';
 
 function emptyFacts(controllerAddress: string): Facts {
@@ -9,6 +10,7 @@ function emptyFacts(controllerAddress: string): Facts {
     services: {},
     firewall: { installed: false, enabled: false, defaultIncoming: '', rules: [] },
     guards: {},
+    queries: {},
     pendingHandlers: [],
     health: {},
   };
@@ -98,6 +100,9 @@ export function parseProbeOutput(output: string, controllerAddress: string): Fac
       }
       case 'G':
         if (fields[0]) facts.guards[fields[0]] = Number(fields[1]);
+        break;
+      case SQL_GUARD_TAG:
+        if (fields[0]) facts.queries[fields[0]] = fields[1] ?? '';
         break;
       case 'C':
         if (fields[0]) facts.health[fields[0]] = Buffer.from(fields[1] ?? '', 'base64').toString('utf8');

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isSqlGuard, sqlGuardBatch } from '../core/mysql-client.js';
 import { quoteWord } from '../core/shell.js';
 import type { HostDesire, Resource } from '../core/types.js';
 
@@ -44,7 +45,9 @@ function allResources(desire: HostDesire): Resource[] {
  * The one read of a host: a shell script whose output holds every fact the plan needs for the
  * desired resources — OS, managed paths (hash, mode, owner; content only where the hash differs,
  * for the diff), packages, services, ufw state and rules, command guards and pending handlers.
- * It only reads. Each line of output starts with a tag the parser knows.
+ * It only reads. Each line of output starts with a tag the parser knows. Files are read with bash
+ * builtins rather than grep or sed: every process spawned costs the host a fork and exec, and the
+ * probe is what a no-change run waits for.
  */
 export function buildProbeScript(desire: HostDesire, options: { health?: boolean } = {}): string {
   const resources = allResources(desire);
@@ -65,28 +68,33 @@ export function buildProbeScript(desire: HostDesire, options: { health?: boolean
   const units = [...new Set([...services, ...handlerServices])];
   if (units.length > 0) {
     lines.push(
-      `systemctl show -p Id,LoadState,ActiveState,UnitFileState ${units.map((unit) => quoteWord(`${unit}.service`)).join(' ')} 2>/dev/null | sed 's/^/S\\t/'`,
+      `while IFS= read -r __l; do printf "S\\t%s\\n" "$__l"; done < <(systemctl show -p Id,LoadState,ActiveState,UnitFileState ${units.map((unit) => quoteWord(`${unit}.service`)).join(' ')} 2>/dev/null)`,
     );
   }
   if (resources.some((r) => r.kind === 'firewall-rule' || r.kind === 'firewall-state')) {
     lines.push(
       'if command -v ufw >/dev/null 2>&1; then printf "W\\tinstalled\\n"; fi',
       // ufw.conf says whether ufw should be on; the ufw-user-input chain says it really is.
-      'if grep -qs "^ENABLED=yes" /etc/ufw/ufw.conf && iptables -n -L ufw-user-input >/dev/null 2>&1; then printf "W\\tenabled\\n"; fi',
-      'sed -n "s/^DEFAULT_INPUT_POLICY=\\"\\{0,1\\}\\([A-Z]*\\)\\"\\{0,1\\}$/W\\tinput\\t\\1/p" /etc/default/ufw 2>/dev/null',
-      'sed -n "s/^### tuple ### /R\\t/p" /etc/ufw/user.rules 2>/dev/null',
+      '__on=; [ -r /etc/ufw/ufw.conf ] && while IFS= read -r __l; do [[ $__l == ENABLED=yes* ]] && __on=1; done < /etc/ufw/ufw.conf',
+      'if [ -n "$__on" ] && iptables -n -L ufw-user-input >/dev/null 2>&1; then printf "W\\tenabled\\n"; fi',
+      `__re='^DEFAULT_INPUT_POLICY="?([A-Z]*)"?$'`,
+      '[ -r /etc/default/ufw ] && while IFS= read -r __l; do [[ $__l =~ $__re ]] && printf "W\\tinput\\t%s\\n" "${BASH_REMATCH[1]}"; done < /etc/default/ufw',
+      `[ -r /etc/ufw/user.rules ] && while IFS= read -r __l; do [[ $__l == '### tuple ### '* ]] && printf "R\\t%s\\n" "\${__l#'### tuple ### '}"; done < /etc/ufw/user.rules`,
     );
   }
-  for (const resource of resources) {
-    if (resource.kind === 'command') {
-      lines.push(`( ${resource.unless} ) >/dev/null 2>&1; printf "G\\t%s\\t%s\\n" ${quoteWord(resource.name)} "$?"`);
+  const commands = resources.filter((r) => r.kind === 'command');
+  for (const command of commands) {
+    if (!isSqlGuard(command.unless)) {
+      lines.push(`( ${command.unless} ) >/dev/null 2>&1; printf "G\\t%s\\t%s\\n" ${quoteWord(command.name)} "$?"`);
     }
   }
+  const sqlGuards = commands.flatMap((command) => (isSqlGuard(command.unless) ? [{ name: command.name, sql: command.unless.sql }] : []));
+  if (sqlGuards.length > 0) lines.push(sqlGuardBatch(sqlGuards));
   if (options.health) {
     for (const check of desire.phases.flatMap((phase) => phase.healthChecks ?? [])) {
       lines.push(`printf "C\\t%s\\t%s\\n" ${quoteWord(check.name)} "$( { ${check.script}\n} 2>&1 | base64 -w0)"`);
     }
   }
-  lines.push(`[ -f ${PENDING_HANDLERS_FILE} ] && sed 's/^/H\\t/' ${PENDING_HANDLERS_FILE}`, 'exit 0');
+  lines.push(`[ -f ${PENDING_HANDLERS_FILE} ] && while IFS= read -r __l; do printf "H\\t%s\\n" "$__l"; done < ${PENDING_HANDLERS_FILE}`, 'exit 0');
   return lines.join('\n');
 }

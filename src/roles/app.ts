@@ -129,9 +129,10 @@ export function appPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
       // The guard holds the desired unit's hash: in the probe (before the new unit is written) a
       // changed unit fails it; at apply, after the write, systemd reports it must reload.
       unless: [
-        `echo ${quoteWord(`${unitHash}  ${APP_UNIT}`)} | sha256sum -c --status`,
-        `[ "$(systemctl show -p LoadState --value app.service)" = loaded ]`,
-        `[ "$(systemctl show -p NeedDaemonReload --value app.service)" = no ]`,
+        `sha256sum -c --status <<< ${quoteWord(`${unitHash}  ${APP_UNIT}`)}`,
+        // One systemctl for both properties; it prints them in its own order, one per line.
+        '__unit=$(systemctl show -p LoadState,NeedDaemonReload app.service)',
+        `[[ $'\\n'$__unit$'\\n' == *$'\\nLoadState=loaded\\n'* && $'\\n'$__unit$'\\n' == *$'\\nNeedDaemonReload=no\\n'* ]]`,
       ].join(' && '),
     },
     { kind: 'service', name: 'app', enabled: true, running: true },

@@ -6,7 +6,8 @@ import { ROLE_PORTS } from './firewall.js';
 import { replicationCheck } from './health.js';
 import { renderTemplate } from './render.js';
 import { requireDbSecrets, type RoleSecrets } from './secrets.js';
-import { mysqlQueryIs, mysqlScript, nativePasswordHash, sqlAccount, sqlIdentifier, sqlString } from './sql.js';
+import { mysqlScript, sqlString } from '../core/mysql-client.js';
+import { nativePasswordHash, sqlAccount, sqlIdentifier } from './sql.js';
 import { hostNamed, hostsWithRole, integerVar, stringVar } from './topology.js';
 
 /** The database server a host runs: MariaDB on Debian, MySQL on Ubuntu. */
@@ -119,7 +120,7 @@ function accountCommand(flavor: DbFlavor, account: Account): CommandResource {
     kind: 'command',
     name: `db account ${account.user}@${account.host}`,
     script: mysqlScript(statements),
-    unless: mysqlQueryIs(`SELECT ${guard}`, '1'),
+    unless: { sql: `SELECT ${guard}`, expected: '1' },
     // The hash is not the password, but it allows guessing it offline: redact it too.
     secrets: [account.password, new Secret(hash)],
   };
@@ -170,12 +171,16 @@ function replicationCommand(flavor: DbFlavor, primary: Host, password: Secret): 
   };
 }
 
-/** A guard that holds when every `field: value` line of the status output is as expected. */
+/**
+ * A guard that holds when every `field: value` line of the status output is as expected. Matched
+ * by bash itself (no grep per field): this guard runs in every probe of a replica.
+ */
 function replicationGuard(statement: string, expected: Record<string, string>): string {
-  const fields = Object.entries(expected);
-  const check = fields.map(([field, value]) => `printf '%s\\n' "$__status" | grep -qxF ${quoteWord(`${field}: ${value}`)}`).join(' && ');
-  // The \G output pads field names with spaces; they are trimmed so the lines compare exactly.
-  return `__status=$(${mysqlScript([statement])} | sed 's/^ *//') && ${check}`;
+  const check = Object.entries(expected)
+    .map(([field, value]) => `$__status == *$'\\n'${quoteWord(`${field}: ${value}`)}$'\\n'*`)
+    .join(' && ');
+  // The \G output pads field names with spaces; `read` without IFS= trims them.
+  return `__status=$'\\n' && while read -r __l; do __status+=$__l$'\\n'; done < <(mysql <<< ${quoteWord(statement)}) && [[ ${check} ]]`;
 }
 
 /**
@@ -240,10 +245,10 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
       name: `${flavor.service} runs with infra settings`,
       script: `systemctl restart ${quoteWord(`${flavor.service}.service`)} && mysqladmin --silent ping`,
       // Numeric settings are read as numbers: in a string context MariaDB shows booleans as ON/OFF.
-      unless: mysqlQueryIs(
-        `SELECT CONCAT_WS(',', ${live.map(([variable, value]) => (/^\d+$/.test(value) ? `@@GLOBAL.${variable} + 0` : `@@GLOBAL.${variable}`)).join(', ')})`,
-        live.map(([, value]) => value).join(','),
-      ),
+      unless: {
+        sql: `SELECT CONCAT_WS(',', ${live.map(([variable, value]) => (/^\d+$/.test(value) ? `@@GLOBAL.${variable} + 0` : `@@GLOBAL.${variable}`)).join(', ')})`,
+        expected: live.map(([, value]) => value).join(','),
+      },
     },
   ];
   if (isPrimary) {
@@ -252,7 +257,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
       kind: 'command',
       name: `database ${name}`,
       script: mysqlScript([`CREATE DATABASE IF NOT EXISTS ${sqlIdentifier(name)};`]),
-      unless: mysqlQueryIs(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${sqlString(name)}`, '1'),
+      unless: { sql: `SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${sqlString(name)}`, expected: '1' },
     });
     const accounts: Account[] = [
       // Reads go to the replicas too: these accounts reach them by replication.

@@ -16,6 +16,7 @@ function bareFacts(overrides: Partial<Facts> = {}): Facts {
     services: {},
     firewall: { installed: false, enabled: false, defaultIncoming: '', rules: [] },
     guards: {},
+    queries: {},
     pendingHandlers: [],
     health: {},
     ...overrides,

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,9 +86,25 @@ describe('app role, settings and unit', () => {
   it('creates the app user and reloads systemd only when needed', () => {
     const commands = phase.resources.filter((r): r is CommandResource => r.kind === 'command');
     expect(commands.find((c) => c.name === 'system user app')).toMatchObject({ unless: 'id -u app' });
-    const reload = commands.find((c) => c.script === 'systemctl daemon-reload');
-    expect(reload?.unless).toMatch(/^echo '[0-9a-f]{64}  \/etc\/systemd\/system\/app\.service' \| sha256sum -c --status && /);
-    expect(reload?.unless).toContain('NeedDaemonReload');
+  });
+
+  it('reloads systemd unless the unit on disk is the desired one and systemd has loaded it as it is', () => {
+    const reload = phase.resources.find((r): r is CommandResource => r.kind === 'command' && r.script === 'systemctl daemon-reload');
+    const unit = phase.resources.find((r): r is FileResource => r.kind === 'file' && r.path === '/etc/systemd/system/app.service');
+    const dir = mkdtempSync(join(tmpdir(), 'infra-app-guard-'));
+    const holds = (onDisk: string, systemctlSays: string): boolean => {
+      writeFileSync(join(dir, 'app.service'), onDisk);
+      writeFileSync(join(dir, 'systemctl'), `#!/bin/bash\nprintf '%s\\n' ${systemctlSays}\n`);
+      chmodSync(join(dir, 'systemctl'), 0o755);
+      const guard = String(reload?.unless).replaceAll('/etc/systemd/system/app.service', join(dir, 'app.service'));
+      return spawnSync('bash', ['-c', guard], { env: { PATH: `${dir}:/usr/bin:/bin` } }).status === 0;
+    };
+    const desired = unit?.content ?? '';
+    expect(holds(desired, 'LoadState=loaded NeedDaemonReload=no')).toBe(true);
+    expect(holds(desired, 'NeedDaemonReload=no LoadState=loaded')).toBe(true);
+    expect(holds(desired, 'LoadState=loaded NeedDaemonReload=yes')).toBe(false);
+    expect(holds(desired, 'LoadState=not-found NeedDaemonReload=no')).toBe(false);
+    expect(holds(desired + '# edited\n', 'LoadState=loaded NeedDaemonReload=no')).toBe(false);
   });
 
   it('refuses to render without the db password', () => {

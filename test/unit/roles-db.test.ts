@@ -1,7 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandResource, FileResource, PhaseDesire } from '../../src/core/types.js';
 import { dbPhase } from '../../src/roles/db.js';
-import { nativePasswordHash, sqlString } from '../../src/roles/sql.js';
+import { sqlString } from '../../src/core/mysql-client.js';
+import { nativePasswordHash } from '../../src/roles/sql.js';
 import { CLEAR, hostOf, testInventory, testSecrets } from './roles-fixture.js';
 
 // Inventory: db1 10.0.0.41 primary, db2 10.0.0.42 and db3 10.0.0.43 replicas; app1 10.0.0.31,
@@ -33,8 +38,8 @@ describe('db role, server settings', () => {
   it('restarts a server that does not run with these settings before any account is made', () => {
     const list = commands(phaseOf('db1'));
     expect(list[0]?.name).toBe('mariadb runs with infra settings');
-    expect(list[0]?.unless).toContain("grep -qxF 1,10.0.0.41,1,1,ROW,0,1,1");
-    expect(commands(phaseOf('db2'))[0]?.unless).toContain("grep -qxF 2,10.0.0.42,1,1,ROW,1,1,1");
+    expect(list[0]?.unless).toMatchObject({ sql: expect.stringMatching(/^SELECT CONCAT_WS\(/), expected: '1,10.0.0.41,1,1,ROW,0,1,1' });
+    expect(commands(phaseOf('db2'))[0]?.unless).toMatchObject({ expected: '2,10.0.0.42,1,1,ROW,1,1,1' });
   });
 
   it('validates the option files with the server itself and restarts it with a ping check', () => {
@@ -68,14 +73,14 @@ describe('db role, accounts on the primary', () => {
     expect(hash).toMatch(/^\*[0-9A-F]{40}$/);
     expect(app?.script).toContain(`IDENTIFIED BY PASSWORD ${sqlString(hash).replaceAll("'", "'\\''")}`);
     expect(app?.script).not.toContain(CLEAR.appPassword);
-    expect(app?.unless).toContain(hash);
+    expect(app?.unless).toMatchObject({ sql: expect.stringContaining(hash), expected: '1' });
     expect(app?.secrets?.map((s) => s.reveal())).toEqual([CLEAR.appPassword, hash]);
   });
 
   it('creates the database once', () => {
     const database = list.find((c) => c.name === 'database shop');
     expect(database?.script).toContain('CREATE DATABASE IF NOT EXISTS `shop`;');
-    expect(database?.unless).toMatch(/SCHEMA_NAME = .*shop.* \| mysql -N -B \| grep -qxF 1$/);
+    expect(database?.unless).toEqual({ sql: "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop'", expected: '1' });
   });
 
   it('feeds SQL to mysql through a builtin pipe, never as an argument', () => {
@@ -87,6 +92,25 @@ describe('db role, accounts on the primary', () => {
 });
 
 describe('db role, replicas', () => {
+  it('the replication guard holds only when the status shows this primary, GTID and both threads running', () => {
+    const replication = commands(phaseOf('db3')).find((c) => c.name === 'replicates from db1');
+    const dir = mkdtempSync(join(tmpdir(), 'infra-repl-guard-'));
+    const holds = (status: Record<string, string>): boolean => {
+      const lines = Object.entries(status).map(([field, value]) => `${field.padStart(30)}: ${value}`);
+      writeFileSync(join(dir, 'mysql'), `#!/bin/bash\ncat >/dev/null\necho '*** 1. row ***'\nprintf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')}\n`);
+      chmodSync(join(dir, 'mysql'), 0o755);
+      return spawnSync('bash', ['-c', String(replication?.unless)], { env: { PATH: `${dir}:/usr/bin:/bin` } }).status === 0;
+    };
+    const running = {
+      Slave_IO_State: 'Waiting for master to send event', Master_Host: '10.0.0.41', Master_User: 'repl', Master_Port: '3306',
+      Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes', Using_Gtid: 'Slave_Pos',
+    };
+    expect(holds(running)).toBe(true);
+    expect(holds({ ...running, Slave_SQL_Running: 'No' })).toBe(false);
+    expect(holds({ ...running, Master_Host: '10.0.0.49' })).toBe(false);
+    expect(holds({})).toBe(false);
+  });
+
   it('replicate from the primary by GTID, guarded by the current master settings, without accounts of their own', () => {
     const list = commands(phaseOf('db3'));
     expect(list.map((c) => c.name)).toEqual(['mariadb runs with infra settings', 'replicates from db1']);

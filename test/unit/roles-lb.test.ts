@@ -1,3 +1,4 @@
+import { guardShell } from '../../src/core/mysql-client.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -112,7 +113,7 @@ describe('lb role, VRRP through ufw', () => {
     const local = (text: string) => text.replaceAll('/etc/ufw/before.rules', path).replace('ufw reload', 'true');
     const guard = () => {
       try {
-        execFileSync('bash', ['-c', local(command.unless)]);
+        execFileSync('bash', ['-c', local(guardShell(command.unless))]);
         return true;
       } catch {
         return false;

@@ -1,3 +1,4 @@
+import { guardShell } from '../../src/core/mysql-client.js';
 import { describe, expect, it } from 'vitest';
 import type { Resource } from '../../src/core/types.js';
 import { desiredForHost } from '../../src/roles/index.js';
@@ -13,7 +14,7 @@ function texts(resource: Resource): string[] {
     case 'file':
       return [resource.content];
     case 'command':
-      return [resource.script, resource.unless];
+      return [resource.script, guardShell(resource.unless)];
     default:
       return [JSON.stringify(resource)];
   }
@@ -30,7 +31,7 @@ describe('secrets in rendered resources', () => {
         expect(holder.kind === 'file' || holder.kind === 'command').toBe(true);
         if (holder.kind !== 'file' && holder.kind !== 'command') continue;
         expect(holder.secrets?.map((secret) => secret.reveal()), `${holder.kind} ${'path' in holder ? holder.path : holder.name}`).toContain(clear);
-        if (holder.kind === 'command') expect(holder.unless).not.toContain(clear);
+        if (holder.kind === 'command') expect(guardShell(holder.unless)).not.toContain(clear);
       }
     });
   }

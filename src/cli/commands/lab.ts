@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Ora } from 'ora';
-import { labDown, labReset, labStatus, labUp, type LabProgress, type LabStatus, type LabUpResult } from '../../lab/lab.js';
+import type { LabProgress, LabStatus, LabUpResult } from '../../lab/lab.js';
 import type { Role } from '../../inventory/model.js';
 import { MAX_PER_ROLE } from '../../lab/plan.js';
 
@@ -66,6 +66,11 @@ async function withProgress<T>(fn: (onProgress: LabProgress) => Promise<T>, summ
     reporter.fail();
     throw err;
   }
+}
+
+/** The lab's code (mounts, nspawn, repo) is loaded only when a lab command runs, not for `--help`. */
+function labApi(): Promise<typeof import('../../lab/lab.js')> {
+  return import('../../lab/lab.js');
 }
 
 function parseCount(role: Role) {
@@ -148,7 +153,7 @@ Examples:
     )
     .action(async (opts: { lb: number; web: number; app: number; db: number }) => {
       await withProgress(
-        (onProgress) => labUp({ counts: { lb: opts.lb, web: opts.web, app: opts.app, db: opts.db }, onProgress }),
+        async (onProgress) => (await labApi()).labUp({ counts: { lb: opts.lb, web: opts.web, app: opts.app, db: opts.db }, onProgress }),
         upSummary,
       );
     });
@@ -165,7 +170,7 @@ Example:
   $ infra lab down`,
     )
     .action(async () => {
-      await withProgress((onProgress) => labDown({ onProgress }), () => 'lab down: no host running, no overlay mounted, bridge deleted');
+      await withProgress(async (onProgress) => (await labApi()).labDown({ onProgress }), () => 'lab down: no host running, no overlay mounted, bridge deleted');
     });
 
   lab
@@ -180,7 +185,7 @@ Examples:
   $ infra lab status --json | jq -r '.hosts[] | select(.state=="running") | .address'`,
     )
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const status = await labStatus();
+      const status = await (await labApi()).labStatus();
       const json = Boolean(opts.json ?? cmd.optsWithGlobals<{ json?: boolean }>().json);
       process.stdout.write(json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
     });
@@ -197,6 +202,6 @@ Example:
   $ infra lab reset && infra provision lab/inventory.yaml`,
     )
     .action(async () => {
-      await withProgress((onProgress) => labReset({ onProgress }), (r) => upSummary(r).replace(/^lab up/, 'lab reset'));
+      await withProgress(async (onProgress) => (await labApi()).labReset({ onProgress }), (r) => upSummary(r).replace(/^lab up/, 'lab reset'));
     });
 }
