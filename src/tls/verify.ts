@@ -65,7 +65,7 @@ export async function verifyTlsMaterial(material: TlsMaterialToVerify): Promise<
     problems.push({ kind: 'unreadable-certificate', message: `the CA certificate cannot be read: ${(error as Error).message}` });
     return problems;
   }
-  const { problems: chainProblems, anchor } = await checkChain(chain, anchors);
+  const { problems: chainProblems, anchor } = checkChain(chain, anchors);
   problems.push(...chainProblems);
 
   const nameProblem = checkName(leaf, material.domain);
@@ -94,17 +94,14 @@ function checkKey(leaf: Certificate, key: Secret): TlsProblem | undefined {
   return undefined;
 }
 
-async function checkChain(
-  chain: Certificate[],
-  anchors: Certificate[] | undefined,
-): Promise<{ problems: TlsProblem[]; anchor?: Certificate }> {
+function checkChain(chain: Certificate[], anchors: Certificate[] | undefined): { problems: TlsProblem[]; anchor?: Certificate } {
   const problems: TlsProblem[] = [];
   for (let index = 0; index + 1 < chain.length; index++) {
     const child = chain[index] as Certificate;
     const issuer = chain[index + 1] as Certificate;
-    if (!(await isSignedBy(child, issuer))) {
+    if (!isSignedBy(child, issuer)) {
       problems.push({ kind: 'chain', message: `chain broken: ${child.subject} is not signed by ${issuer.subject}` });
-    } else if (!isCaCertificate(issuer) && !(await isSignedBy(issuer, issuer))) {
+    } else if (!isCaCertificate(issuer) && !isSignedBy(issuer, issuer)) {
       problems.push({ kind: 'chain', message: `chain broken: ${issuer.subject} signs ${child.subject} but is not a CA certificate` });
     }
   }
@@ -112,16 +109,16 @@ async function checkChain(
   const last = chain[chain.length - 1] as Certificate;
   if (anchors) {
     for (const anchor of anchors) {
-      if (sameCertificate(last, anchor) || (await isSignedBy(last, anchor))) return { problems, anchor };
+      if (sameCertificate(last, anchor) || isSignedBy(last, anchor)) return { problems, anchor };
     }
     const names = anchors.map((anchor) => anchor.subject).join(' or ') || 'any given CA';
     problems.push({ kind: 'chain', message: `chain broken: ${last.subject} is not signed by ${names}` });
     return { problems };
   }
 
-  if (await isSignedBy(last, last)) return { problems };
+  if (isSignedBy(last, last)) return { problems };
   for (const root of trustedRoots()) {
-    if (await isSignedBy(last, root)) return { problems, anchor: root };
+    if (isSignedBy(last, root)) return { problems, anchor: root };
   }
   problems.push({
     kind: 'chain',

@@ -221,7 +221,7 @@ async function reasonToReissue(stored: IssuedCertificate, wanted: Wanted): Promi
   const storedKeyType = keyTypeOf(key);
   if (storedKeyType !== wanted.keyType) return `the key type changed from ${storedKeyType ?? 'another type'} to ${wanted.keyType}`;
   if (!publicKeyDer(key).equals(Buffer.from(certificate.publicKey.rawData))) return 'the stored certificate does not match its key';
-  if (!(await isSignedBy(certificate, caCertificate))) return 'it was not issued by the current CA';
+  if (!isSignedBy(certificate, caCertificate)) return 'it was not issued by the current CA';
   const start = certificate.notBefore.getTime();
   const end = certificate.notAfter.getTime();
   if (wanted.now.getTime() < start) return 'it is not valid yet';
