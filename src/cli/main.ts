@@ -15,6 +15,7 @@ import { registerRotateCerts } from './commands/rotate-certs.js';
 export interface GlobalOptions {
   limit?: string[];
   json?: boolean;
+  quiet?: boolean;
   verbose?: boolean;
   yes?: boolean;
 }
@@ -27,6 +28,7 @@ function buildProgram(): Command {
     )
     .option('--limit <hosts-or-roles...>', 'only these host names or roles (lb, web, app, db)')
     .option('--json', 'machine-readable output on stdout')
+    .option('-q, --quiet', 'print only what needs attention (failures, drift, refusals); nothing when all is well')
     .option('--verbose', 'show unchanged resources and every step run on hosts (secrets redacted)')
     .option('-y, --yes', 'do not ask for confirmation')
     .exitOverride()

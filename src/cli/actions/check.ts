@@ -51,7 +51,7 @@ export async function check(file: string, options: CheckOptions, globals: Global
   if (requestedForks !== undefined && (!Number.isInteger(requestedForks) || requestedForks < 1)) {
     throw new UserError(`--forks ${options.forks}: expected a whole number of at least 1`);
   }
-  const progress = new Progress(!globals.json);
+  const progress = new Progress(!globals.json && !globals.quiet);
   progress.start('reading the inventory and connecting');
   const { context, fleet, forks } = await prepareConnectedRun(file, globals, { forks: requestedForks, acceptNewHostKeys: false }).catch((err: unknown) => {
     progress.stop();
@@ -91,7 +91,7 @@ export async function check(file: string, options: CheckOptions, globals: Global
     const unreachable = hosts.some((host) => host.status === 'unreachable');
     const drifted = fleetDrift.length > 0 || hosts.some((host) => host.status === 'drifted');
     const report: CheckReport = { exitCode: unreachable ? 1 : drifted ? 2 : 0, seconds: (Date.now() - started) / 1000, hosts, fleet: fleetDrift };
-    process.stdout.write(globals.json ? JSON.stringify(report, null, 2) + '\n' : renderCheck(report));
+    process.stdout.write(globals.json ? JSON.stringify(report, null, 2) + '\n' : renderCheck(report, { quiet: Boolean(globals.quiet) }));
     await saveRunReport(inventory.stateDir, {
       command: 'check',
       startedAt: new Date(started).toISOString(),
@@ -111,9 +111,11 @@ export async function check(file: string, options: CheckOptions, globals: Global
   }
 }
 
-export function renderCheck(report: CheckReport): string {
+/** The check as text; `quiet` leaves out the hosts that are fine, and everything when all are. */
+export function renderCheck(report: CheckReport, options: { quiet?: boolean } = {}): string {
+  if (options.quiet && report.exitCode === 0) return '';
   const lines: string[] = [];
-  for (const host of report.hosts) {
+  for (const host of report.hosts.filter((h) => !options.quiet || h.status !== 'ok')) {
     const detail = host.status === 'drifted' ? ` (${host.drift.length})` : host.status === 'unreachable' ? `: ${host.error}` : '';
     lines.push(`${host.host.padEnd(12)} ${host.status}${detail}`);
   }

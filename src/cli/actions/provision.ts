@@ -30,7 +30,7 @@ export async function provision(file: string, options: ProvisionOptions, globals
   if (requestedForks !== undefined && (!Number.isInteger(requestedForks) || requestedForks < 1)) {
     throw new UserError(`--forks ${options.forks}: expected a whole number of at least 1`);
   }
-  const progress = new Progress(!globals.json, Boolean(globals.verbose));
+  const progress = new Progress(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the inventory and connecting');
   const { context, fleet, forks } = await prepareConnectedRun(file, globals, {
     forks: requestedForks,
@@ -48,9 +48,12 @@ export async function provision(file: string, options: ProvisionOptions, globals
       reports.set(host, { host, status: 'unreachable', changed: 0, unchanged: 0, phases: [], ms: 0, error: error.message });
     }
     const plans = new Map([...probes].map(([host, probe]) => [host, probe.plan]));
-    if (!globals.json) printPlans(context, plans, globals);
     const refused = [...plans.values()].filter((plan) => plan.refusal);
     const pendingWork = [...plans.values()].some((plan) => plan.pendingHandlers.length > 0 || plan.changes.some((c) => c.action !== 'noop'));
+    // --quiet still shows a refused plan (why nothing happened) and a plan the operator is asked
+    // to confirm: nobody should approve changes they were not shown.
+    const asksToConfirm = pendingWork && refused.length === 0 && !options.dryRun && !globals.yes;
+    if (!globals.json) printPlans(context, plans, globals, (plan) => !globals.quiet || asksToConfirm || plan.refusal !== undefined);
     let applied: Map<string, HostReport> | undefined;
     if (refused.length > 0) {
       for (const plan of refused) reports.set(plan.host, { host: plan.host, status: 'refused', changed: 0, unchanged: 0, phases: [], ms: 0, error: plan.refusal });
@@ -87,6 +90,8 @@ export async function provision(file: string, options: ProvisionOptions, globals
     if (globals.json) {
       const plansJson = Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)]));
       process.stdout.write(JSON.stringify({ ok, dryRun: Boolean(options.dryRun), seconds, connections: connectionStats.opened, hosts: ordered, plans: plansJson }, null, 2) + '\n');
+    } else if (globals.quiet) {
+      for (const report of ordered.filter((r) => r.status !== 'ok' && r.status !== 'changed')) process.stdout.write(hostReportLine(report) + '\n');
     } else {
       process.stdout.write(`\n${options.dryRun ? 'Plan only (--dry-run): nothing was changed.\n' : ''}Summary (${seconds.toFixed(1)}s):\n`);
       for (const report of ordered) process.stdout.write(hostReportLine(report) + '\n');
@@ -133,11 +138,11 @@ function siteSummary(inventory: RunContext['inventory']): string {
   );
 }
 
-function printPlans(context: RunContext, plans: Map<string, HostPlan>, globals: GlobalOptions): void {
+function printPlans(context: RunContext, plans: Map<string, HostPlan>, globals: GlobalOptions, shown: (plan: HostPlan) => boolean): void {
   const color = colorEnabled(process.stdout);
   for (const host of context.hosts) {
     const plan = plans.get(host.name);
-    if (plan) process.stdout.write(renderHostPlan(plan, host.address, { verbose: globals.verbose, color }) + '\n');
+    if (plan && shown(plan)) process.stdout.write(renderHostPlan(plan, host.address, { verbose: globals.verbose, color }) + '\n');
   }
 }
 

@@ -79,7 +79,7 @@ export async function rotateCerts(file: string, options: RotateOptions, globals:
   const materials = await newMaterial(inventory, webHosts, issuer, now);
   const material = (host: Host) => materials.get(host.name) as RotationMaterial;
   const phases = new Map(webHosts.map((host) => [host.name, webPhase(inventory, host, { tls: material(host).tls })]));
-  const progress = new Progress(!globals.json);
+  const progress = new Progress(!globals.json && !globals.quiet);
   const lbHosts = hostsWithRole(inventory, 'lb');
   progress.start(`connecting to ${webHosts.length} web and ${lbHosts.length} lb hosts`);
   const fleet = await Fleet.connect(inventory, [...webHosts, ...lbHosts], { forks: webHosts.length + lbHosts.length, acceptNewHostKeys: false });
@@ -112,7 +112,8 @@ export async function rotateCerts(file: string, options: RotateOptions, globals:
       );
       return 0;
     }
-    if (!globals.json) process.stdout.write(`${reports.map(renderHostReport).join('\n')}\n\n`);
+    // --quiet still shows what is about to rotate when it asks for confirmation.
+    if (!globals.json && (!globals.quiet || !globals.yes)) process.stdout.write(`${reports.map(renderHostReport).join('\n')}\n\n`);
     if (!(await confirmed(globals, toRotate.length))) return 1;
 
     let promoted = false;
@@ -157,6 +158,7 @@ export async function rotateCerts(file: string, options: RotateOptions, globals:
     const ok = reports.every((report) => report.status === 'rotated' || report.status === 'skipped');
     const ca = nextCa ? caOutcome(inventory, nextCa, promoted) : undefined;
     print(globals, { ok, dryRun: false, hosts: reports, ...(ca ? { ca: ca.data } : {}) }, () => {
+      if (globals.quiet) return reports.filter((report) => report.status === 'failed').map(renderHostReport).map((text) => `${text}\n`).join('');
       const counts = (['rotated', 'skipped', 'failed', 'not-reached'] as const)
         .map((status) => `${reports.filter((report) => report.status === status).length} ${status}`)
         .join(', ');
@@ -189,8 +191,10 @@ function initialReport(decision: RotationDecision, dryRun: boolean, inventory: I
   return { host: decision.host, status, reason: decision.reason, old: decision.old, new: next };
 }
 
-function print(globals: GlobalOptions, data: object, text: () => string): void {
-  process.stdout.write(globals.json ? `${JSON.stringify(data, null, 2)}\n` : text());
+/** JSON with --json; otherwise the text, which --quiet drops when the run needs no attention. */
+function print<T extends { ok: boolean }>(globals: GlobalOptions, data: T, text: () => string): void {
+  if (globals.json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+  else if (!globals.quiet || !data.ok) process.stdout.write(text());
 }
 
 function caFacts(ca: CertificateAuthority): CertificateFacts {
