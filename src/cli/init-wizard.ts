@@ -5,6 +5,7 @@ import { UserError } from '../core/errors.js';
 import { isIpv4, isIpv4Source, sameSubnet } from '../core/ipv4.js';
 import { ROLES, type Role } from '../inventory/model.js';
 import { inventorySchema } from '../inventory/schema.js';
+import { INTERFACE_NAME } from '../roles/lb.js';
 
 /**
  * `infra init`: the answers that make a first inventory, where they come from (flags, prompts, or
@@ -27,6 +28,8 @@ export interface InitAnswers {
   hosts: InitHost[];
   vip?: string;
   vipPrefix: number;
+  /** The lb hosts' interface keepalived puts the VIP on (only with a VIP). */
+  vipInterface?: string;
   primary: string;
   replicas: string[];
   adminSources: string[];
@@ -42,6 +45,7 @@ export interface InitFlags {
   host?: string[];
   vip?: string;
   vipPrefix?: string;
+  vipInterface?: string;
   primary?: string;
   replicas?: string;
   adminSource?: string[];
@@ -64,6 +68,7 @@ export type KnownAnswers = {
   hosts?: InitHost[];
   vip?: string;
   vipPrefix?: number;
+  vipInterface?: string;
   primary?: string;
   replicas?: string[];
   adminSources?: string[];
@@ -78,6 +83,7 @@ export type KnownAnswers = {
 
 const DEFAULTS = {
   vipPrefix: 24,
+  vipInterface: 'eth0',
   sshUser: 'root',
   identityFile: '~/.ssh/id_ed25519',
   knownHosts: '~/.ssh/known_hosts',
@@ -94,6 +100,10 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function schemaProblem(schema: { safeParse(value: unknown): { success: boolean; error?: { issues: { message: string }[] } } }, value: unknown): string | undefined {
   const result = schema.safeParse(value);
   return result.success ? undefined : (result.error?.issues[0]?.message ?? 'invalid value');
+}
+
+function interfaceProblem(value: string): string | undefined {
+  return INTERFACE_NAME.test(value) ? undefined : 'expected an interface name such as eth0 or ens18 (15 characters at most)';
 }
 
 function domainProblem(value: string): string | undefined {
@@ -169,6 +179,10 @@ export function answersFromFlags(flags: InitFlags): KnownAnswers {
     fail('vip', vipProblem(flags.vip, partial.hosts ?? [], partial.vipPrefix ?? DEFAULTS.vipPrefix));
     partial.vip = flags.vip;
   }
+  if (flags.vipInterface !== undefined) {
+    fail('vip-interface', interfaceProblem(flags.vipInterface));
+    partial.vipInterface = flags.vipInterface;
+  }
   if (flags.primary !== undefined) partial.primary = flags.primary;
   if (flags.replicas !== undefined) partial.replicas = list(flags.replicas);
   if (flags.adminSource?.length) {
@@ -235,7 +249,7 @@ export function completeWithDefaults(partial: KnownAnswers): InitAnswers {
   return {
     domain: partial.domain ?? '',
     hosts,
-    ...(partial.vip !== undefined ? { vip: partial.vip } : {}),
+    ...(partial.vip !== undefined ? { vip: partial.vip, vipInterface: partial.vipInterface ?? DEFAULTS.vipInterface } : {}),
     vipPrefix: partial.vipPrefix ?? DEFAULTS.vipPrefix,
     primary,
     // Every db host is the primary or a replica (a db host outside both would sit unused).
@@ -345,6 +359,16 @@ export async function askAnswers(partial: KnownAnswers): Promise<InitAnswers> {
       );
     vip = (await input({ message: 'VIP (the address the lb hosts share):', validate: (value) => valid(vipProblem(value.trim(), hosts, vipPrefix)) })).trim();
   }
+  let vipInterface = partial.vipInterface;
+  if (vip !== undefined && vipInterface === undefined) {
+    vipInterface = (
+      await input({
+        message: 'Network interface of the lb hosts that holds the VIP:',
+        default: DEFAULTS.vipInterface,
+        validate: (value) => valid(interfaceProblem(value.trim())),
+      })
+    ).trim();
+  }
 
   const databases = dbHosts(hosts);
   let primary = partial.primary ?? databases[0] ?? '';
@@ -370,7 +394,7 @@ export async function askAnswers(partial: KnownAnswers): Promise<InitAnswers> {
   return {
     domain,
     hosts,
-    ...(vip !== undefined ? { vip } : {}),
+    ...(vip !== undefined ? { vip, vipInterface: vipInterface ?? DEFAULTS.vipInterface } : {}),
     vipPrefix,
     primary,
     replicas,
@@ -466,6 +490,15 @@ export function renderInventory(answers: InitAnswers, file: string): string {
   );
   for (const host of answers.hosts) {
     lines.push(`  ${scalar(host.name)}:`, `    address: ${scalar(host.address)}`, `    roles: ${flowList(host.roles)}`);
+  }
+  if (answers.vipInterface !== undefined) {
+    lines.push(
+      '',
+      '# Settings by role. keepalived puts the VIP on this interface of the lb hosts.',
+      'role_vars:',
+      '  lb:',
+      `    vrrp_interface: ${scalar(answers.vipInterface)}`,
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -15,7 +15,8 @@ const HAPROXY_SOCKET = '/run/haproxy/admin.sock';
 const TOP_PRIORITY = 200;
 const PRIORITY_STEP = 10;
 
-const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+/** A Linux interface name as keepalived takes it (15 characters at most). */
+export const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 /**
  * keepalived priorities: the first lb host (the master) highest, each next one PRIORITY_STEP

@@ -47,6 +47,16 @@ describe('infra init with flags and no terminal', () => {
     expect(inventory.hosts[0]!.ssh).toMatchObject({ user: 'root', hostKey: { knownHostsFile: join(dir, 'known_hosts') } });
     expect(inventory.hosts[0]!.ssh.sudo).toBeUndefined();
     expect(inventory.tls).toEqual({ kind: 'files', certFile: join(dir, 'tls/cert.pem'), keyFile: join(dir, 'tls/key.pem') });
+    expect(inventory.hosts.find((host) => host.name === 'lb1')?.vars).toMatchObject({ vrrp_interface: 'eth0' });
+  });
+
+  it('puts the VIP on the interface --vip-interface names, and refuses a name that is no interface', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'infra-init-'));
+    expect(initPiped(dir, 'a.yaml', ...STACK, '--vip-interface', 'host0').code).toBe(0);
+    expect(readFileSync(join(dir, 'a.yaml'), 'utf8')).toMatch(/^role_vars:\n  lb:\n    vrrp_interface: host0$/m);
+    const refused = initPiped(dir, 'b.yaml', ...STACK, '--vip-interface', 'not an interface');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('expected an interface name such as eth0');
   });
 
   it('never overwrites an existing file without --force', () => {

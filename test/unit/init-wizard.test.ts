@@ -34,6 +34,7 @@ describe('infra init on a terminal', () => {
     await term.answer('Environment variable holding the sudo password:', enter);
     await term.answer("Prefix length of the hosts' subnet:", enter);
     await term.answer('VIP', '10.0.0.100', enter);
+    await term.answer('Network interface of the lb hosts', 'ens18', enter);
     await term.answer('Database primary', down, enter); // db2
     await term.answer('Who may reach SSH', '10.0.0.5/32', enter);
     await term.answer('Who may scrape the exporters', '10.0.9.0/24', enter);
@@ -52,6 +53,7 @@ describe('infra init on a terminal', () => {
     const inventory = result.inventory;
     expect(inventory.domain).toBe('shop.example.com');
     expect(inventory.vip).toBe('10.0.0.100');
+    expect(inventory.hosts.find((host) => host.name === 'lb1')?.vars).toMatchObject({ vrrp_interface: 'ens18' });
     expect(inventory.hosts.map((host) => `${host.name} ${host.address} ${host.roles.join('+')}`)).toEqual([
       'lb1 10.0.0.11 lb',
       'lb2 10.0.0.12 lb',

@@ -32,6 +32,7 @@ export function registerInit(program: Command): void {
     .option('--host <name=address:roles>', 'a host, e.g. web1=10.0.0.21:web (roles comma-separated); repeat per host', collect)
     .option('--vip <address>', 'the address the lb hosts share (required with two or more lb hosts)')
     .option('--vip-prefix <n>', "prefix length of the hosts' subnet (default 24)")
+    .option('--vip-interface <name>', 'the lb hosts\' network interface that holds the VIP (default eth0)')
     .option('--primary <host>', 'the db host that takes writes (default: the only db host)')
     .option('--replicas <hosts>', 'comma-separated replica hosts (default: every other db host)')
     .option('--admin-source <cidr>', 'an address or CIDR allowed to reach SSH; repeatable', collect)
