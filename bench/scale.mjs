@@ -1,40 +1,39 @@
 #!/usr/bin/env node
-// How `infra check` grows with the number of hosts (as root; brings the lab up at each size and
-// leaves it up at the last one):
+// How infra's cost grows with the number of hosts (as root; grows the lab at each size and leaves
+// it up at the last one):
 //   node bench/scale.mjs [runs]
-// Each size is measured on bare lab hosts, so every host reports drift (exit 2): what is measured
-// is the read of every host (connect, one probe each, plan, runtime checks), not a converged stack.
-import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+// At each size the lab is grown (`infra lab up` with the counts; hosts already there keep their
+// state), the whole stack is provisioned (the new hosts converge), then `runs` no-change
+// provisions and `runs` checks are timed on the converged stack. Printed: medians of wall time and
+// of infra's own CPU, CPU per host, and what each host added since the previous size cost.
+// The extra hosts are mostly web and app hosts (nginx, the app): the lightest whole roles.
+import { lab, labInventory, median, timedInfra } from './lib.mjs';
 
-const root = resolve(import.meta.dirname, '..');
-const infra = resolve(root, 'bin/infra');
-const runs = Number(process.argv[2] ?? 3);
+const runs = Number(process.argv[2] ?? 5);
 const sizes = [
   { lb: 2, web: 2, app: 2, db: 2 },
-  { lb: 2, web: 5, app: 5, db: 4 },
-  { lb: 2, web: 8, app: 8, db: 6 },
+  { lb: 2, web: 9, app: 9, db: 4 },
+  { lb: 2, web: 20, app: 20, db: 6 },
 ];
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
+let previous;
 for (const counts of sizes) {
-  const total = counts.lb + counts.web + counts.app + counts.db;
-  const flags = Object.entries(counts).flatMap(([role, n]) => [`--${role}`, String(n)]);
-  const up = spawnSync(process.execPath, [infra, 'lab', 'up', ...flags], { cwd: root, encoding: 'utf8' });
-  if (up.status !== 0) throw new Error(`lab up ${flags.join(' ')} failed: ${up.stdout}${up.stderr}`);
-  const samples = [];
-  for (let i = 0; i < runs; i += 1) {
-    const result = spawnSync('/usr/bin/time', ['-f', '%e %U %S', process.execPath, infra, 'check', 'lab/inventory.yaml'], { cwd: root, encoding: 'utf8' });
-    if (result.status !== 0 && result.status !== 2) throw new Error(`check exited ${result.status}: ${result.stdout}${result.stderr}`);
-    const [wall, user, sys] = result.stderr.trim().split('\n').pop().split(' ').map(Number);
-    samples.push({ wall, cpu: user + sys });
+  const hosts = counts.lb + counts.web + counts.app + counts.db;
+  lab(['up', ...Object.entries(counts).flatMap(([role, n]) => [`--${role}`, String(n)])]);
+  const converge = timedInfra(['provision', labInventory, '--yes']);
+  const measured = {};
+  for (const [name, args, okCodes] of [
+    ['no-change provision', ['provision', labInventory, '--yes'], [0]],
+    ['check', ['check', labInventory], [0]],
+  ]) {
+    const samples = Array.from({ length: runs }, () => timedInfra(args, { okCodes }));
+    measured[name] = { wall: median(samples.map((s) => s.wall)), cpu: median(samples.map((s) => s.cpu)), maxMb: median(samples.map((s) => s.maxMb)) };
   }
-  const wall = median(samples.map((s) => s.wall));
-  const cpu = median(samples.map((s) => s.cpu));
-  console.log(`${String(total).padStart(2)} hosts: check median ${wall.toFixed(2)} s wall, ${cpu.toFixed(2)} s CPU, ${((cpu / total) * 1000).toFixed(0)} ms CPU per host`);
+  console.log(`${String(hosts).padStart(2)} hosts (converging provision ${converge.wall.toFixed(0)} s):`);
+  for (const [name, m] of Object.entries(measured)) {
+    const perHost = ((m.cpu / hosts) * 1000).toFixed(0);
+    const added = previous ? ` ; each added host +${(((m.cpu - previous.measured[name].cpu) / (hosts - previous.hosts)) * 1000).toFixed(1)} ms CPU` : '';
+    console.log(`  ${name.padEnd(20)} median ${m.wall.toFixed(2)} s wall, ${m.cpu.toFixed(2)} s CPU (${perHost} ms per host${added}), ${m.maxMb.toFixed(0)} MB peak`);
+  }
+  previous = { hosts, measured };
 }
