@@ -230,6 +230,10 @@ export function buildHandlerScript(handlers: readonly Handler[], validators: rea
       `__pid=$(systemctl show -p MainPID --value ${unit}); __before=$(children "$__pid")`,
     );
     const restart = [
+      // A unit that crash-looped before its configuration was written (an exporter started by its
+      // package, or by the phase, before the service it reads was ready) may have hit systemd's
+      // start limit: clear it, or the restart is refused with "start request repeated too quickly".
+      `systemctl reset-failed ${unit} 2>/dev/null`,
       `must systemctl restart ${unit}`,
       `__ok=; for __i in $(seq 50); do __now=$(systemctl show -p MainPID --value ${unit}); if systemctl is-active -q ${unit} && [ "$__now" != 0 ] && [ "$__now" != "$__pid" ]; then __ok=1; break; fi; sleep 0.1; done`,
     ];
