@@ -1,12 +1,12 @@
+import type { KeyObject } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
 import type { Inventory, KeyType } from '../inventory/model.js';
-import { CLOCK_SKEW_MS, parseCertificates, randomSerialNumber, toPem } from './certificates.js';
-import { generateKey, publicKeyDer, readPrivateKey, signingAlgorithmFor } from './keys.js';
+import { CLOCK_SKEW_MS, matchesKey, parseCertificates, randomSerialNumber, toPem } from './certificates.js';
+import { generateKey, readPrivateKey, signingAlgorithmFor } from './keys.js';
 import { prepareStateSubdir, readIfPresent, temporaryNameFor, tightenKeyMode } from './state.js';
-import { x509 } from './x509.js';
 
 export interface CertificateAuthority {
   /** The CA certificate, exactly as stored in `<stateDir>/ca/ca.crt`. */
@@ -56,6 +56,8 @@ export async function ensureCa(inventory: Inventory): Promise<CertificateAuthori
 }
 
 async function createCa(domain: string, keyType: KeyType): Promise<CertificateAuthority> {
+  // Loaded here, not at the top: a run that reads an existing CA never pays for it.
+  const { x509 } = await import('./x509.js');
   const { pair, privateKeyPem } = await generateKey(keyType);
   const notBefore = new Date(Date.now() - CLOCK_SKEW_MS);
   const notAfter = new Date(notBefore);
@@ -73,7 +75,7 @@ async function createCa(domain: string, keyType: KeyType): Promise<CertificateAu
       await x509.SubjectKeyIdentifierExtension.create(pair.publicKey),
     ],
   });
-  return { certificatePem: toPem(certificate), key: privateKeyPem };
+  return { certificatePem: toPem(Buffer.from(certificate.rawData)), key: privateKeyPem };
 }
 
 async function readCa(paths: ReturnType<typeof caPaths>): Promise<CertificateAuthority | undefined> {
@@ -103,12 +105,12 @@ function describeDamage(certificatePem: string, key: Secret): string | undefined
     return `ca.crt: ${(error as Error).message}`;
   }
   if (!certificate) return 'ca.crt holds no PEM certificate';
-  let keyDer: Buffer;
+  let privateKey: KeyObject;
   try {
-    keyDer = publicKeyDer(readPrivateKey(key));
+    privateKey = readPrivateKey(key);
   } catch (error) {
     return `ca.key: ${(error as Error).message}`;
   }
-  if (!keyDer.equals(Buffer.from(certificate.publicKey.rawData))) return 'ca.crt does not match ca.key';
+  if (!matchesKey(certificate, privateKey)) return 'ca.crt does not match ca.key';
   return undefined;
 }

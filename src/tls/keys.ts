@@ -1,4 +1,4 @@
-import { KeyObject, createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
+import { KeyObject, createPrivateKey, webcrypto } from 'node:crypto';
 import { Secret } from '../core/secret.js';
 import type { KeyType } from '../inventory/model.js';
 
@@ -43,11 +43,6 @@ export function readPrivateKey(key: Secret): KeyObject {
     }
     throw new Error('it is not a PEM private key');
   }
-}
-
-/** The key's public half as DER SubjectPublicKeyInfo, the form a certificate embeds. */
-export function publicKeyDer(key: KeyObject): Buffer {
-  return createPublicKey(key).export({ type: 'spki', format: 'der' });
 }
 
 /** The inventory key type this key is, or undefined for any other kind (P-384, Ed25519, …). */

@@ -1,16 +1,8 @@
+import type { KeyObject } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import type { Secret } from '../core/secret.js';
-import {
-  type Certificate,
-  formatDay,
-  formatMinute,
-  isCaCertificate,
-  isSignedBy,
-  parseCertificates,
-  sameCertificate,
-  subjectAltNames,
-} from './certificates.js';
-import { publicKeyDer, readPrivateKey } from './keys.js';
+import { type Certificate, formatDay, formatMinute, isSignedBy, matchesKey, parseCertificates, sameCertificate } from './certificates.js';
+import { readPrivateKey } from './keys.js';
 
 /**
  * What is wrong, by kind, so that a caller can say which file is at fault (the key file for a key
@@ -82,13 +74,13 @@ export async function verifyTlsMaterial(material: TlsMaterialToVerify): Promise<
 }
 
 function checkKey(leaf: Certificate, key: Secret): TlsProblem | undefined {
-  let keyDer: Buffer;
+  let privateKey: KeyObject;
   try {
-    keyDer = publicKeyDer(readPrivateKey(key));
+    privateKey = readPrivateKey(key);
   } catch (error) {
     return { kind: 'unreadable-key', message: `the key cannot be read: ${(error as Error).message}` };
   }
-  if (!keyDer.equals(Buffer.from(leaf.publicKey.rawData))) {
+  if (!matchesKey(leaf, privateKey)) {
     return { kind: 'key-mismatch', message: 'certificate does not match its key' };
   }
   return undefined;
@@ -101,7 +93,7 @@ function checkChain(chain: Certificate[], anchors: Certificate[] | undefined): {
     const issuer = chain[index + 1] as Certificate;
     if (!isSignedBy(child, issuer)) {
       problems.push({ kind: 'chain', message: `chain broken: ${child.subject} is not signed by ${issuer.subject}` });
-    } else if (!isCaCertificate(issuer) && !isSignedBy(issuer, issuer)) {
+    } else if (!issuer.isCa && !isSignedBy(issuer, issuer)) {
       problems.push({ kind: 'chain', message: `chain broken: ${issuer.subject} signs ${child.subject} but is not a CA certificate` });
     }
   }
@@ -137,7 +129,7 @@ function trustedRoots(): Certificate[] {
 }
 
 function checkName(leaf: Certificate, domain: string): TlsProblem | undefined {
-  const dnsNames = subjectAltNames(leaf)
+  const dnsNames = leaf.subjectAltNames
     .filter((name) => name.type === 'dns')
     .map((name) => name.value);
   if (dnsNames.some((name) => covers(name, domain))) return undefined;

@@ -10,16 +10,16 @@ import {
   type Certificate,
   CLOCK_SKEW_MS,
   isSignedBy,
+  matchesKey,
   parseCertificates,
   randomSerialNumber,
   sameCertificate,
-  subjectAltNames,
+  type SubjectAltName,
   toPem,
 } from './certificates.js';
-import { generateKey, importSigningKey, keyTypeOf, publicKeyDer, readPrivateKey } from './keys.js';
+import { generateKey, importSigningKey, keyTypeOf, readPrivateKey } from './keys.js';
 import { prepareStateSubdir, readIfPresent, replaceFile, tightenKeyMode } from './state.js';
 import { type TlsProblem, verifyTlsMaterial } from './verify.js';
-import { x509 } from './x509.js';
 
 /** What a web host serves: the shape of `RoleSecrets.tls`, plus why a new certificate was made. */
 export interface WebTlsMaterial {
@@ -79,8 +79,11 @@ export interface IssuedCertificate {
  * the domain, the host's name and its address, extendedKeyUsage serverAuth. Stores nothing.
  */
 export async function issueWebCertificate(request: WebCertificateRequest): Promise<IssuedCertificate> {
-  const [caCertificate] = parseCertificates(request.ca.certificatePem);
-  if (!caCertificate) throw new Error('the CA certificate PEM holds no certificate');
+  // Loaded here, not at the top: a run that only checks stored certificates never pays for it.
+  const { x509 } = await import('./x509.js');
+  const caDer = parseCertificates(request.ca.certificatePem)[0]?.der;
+  if (!caDer) throw new Error('the CA certificate PEM holds no certificate');
+  const caCertificate = new x509.X509Certificate(new Uint8Array(caDer));
   const signer = await importSigningKey(readPrivateKey(request.ca.key));
   const { pair, privateKeyPem } = await generateKey(request.keyType);
   // RSA keys may also be used for RSA key exchange by old clients; ECDSA keys only sign.
@@ -107,12 +110,15 @@ export async function issueWebCertificate(request: WebCertificateRequest): Promi
       await x509.AuthorityKeyIdentifierExtension.create(caCertificate.publicKey),
     ],
   });
-  return { certificatePem: toPem(certificate), key: privateKeyPem };
+  return { certificatePem: toPem(Buffer.from(certificate.rawData)), key: privateKeyPem };
 }
 
+/** The kinds of subjectAltName a web host's certificate carries. */
+export type WebCertificateName = SubjectAltName & { type: 'dns' | 'ip' };
+
 /** The names a web host's certificate carries: the domain, the host's name, its address. */
-export function webCertificateNames(domain: string, host: Pick<Host, 'name' | 'address'>): x509.JsonGeneralName[] {
-  const names: x509.JsonGeneralName[] = [{ type: 'dns', value: domain }];
+export function webCertificateNames(domain: string, host: Pick<Host, 'name' | 'address'>): WebCertificateName[] {
+  const names: WebCertificateName[] = [{ type: 'dns', value: domain }];
   if (host.name.toLowerCase() !== domain.toLowerCase()) names.push({ type: 'dns', value: host.name });
   names.push({ type: isIP(host.address) ? 'ip' : 'dns', value: host.address });
   return names;
@@ -196,7 +202,7 @@ async function readStored(certificateFile: string, keyFile: string): Promise<Iss
 
 interface Wanted {
   ca: CertificateAuthority;
-  names: x509.JsonGeneralName[];
+  names: WebCertificateName[];
   keyType: KeyType;
   now: Date;
 }
@@ -220,14 +226,14 @@ async function reasonToReissue(stored: IssuedCertificate, wanted: Wanted): Promi
   }
   const storedKeyType = keyTypeOf(key);
   if (storedKeyType !== wanted.keyType) return `the key type changed from ${storedKeyType ?? 'another type'} to ${wanted.keyType}`;
-  if (!publicKeyDer(key).equals(Buffer.from(certificate.publicKey.rawData))) return 'the stored certificate does not match its key';
+  if (!matchesKey(certificate, key)) return 'the stored certificate does not match its key';
   if (!isSignedBy(certificate, caCertificate)) return 'it was not issued by the current CA';
   const start = certificate.notBefore.getTime();
   const end = certificate.notAfter.getTime();
   if (wanted.now.getTime() < start) return 'it is not valid yet';
   if (wanted.now.getTime() >= end - (end - start) / 3) return 'it is in the last third of its lifetime';
-  const comparable = (name: x509.JsonGeneralName): string => `${name.type}:${name.value.toLowerCase()}`;
-  const storedNames = subjectAltNames(certificate).map(comparable).sort();
+  const comparable = (name: SubjectAltName): string => `${name.type}:${name.value.toLowerCase()}`;
+  const storedNames = certificate.subjectAltNames.map(comparable).sort();
   const wantedNames = wanted.names.map(comparable).sort();
   if (storedNames.join(',') !== wantedNames.join(',')) return `its names changed to ${wanted.names.map((name) => name.value).join(', ')}`;
   return undefined;
@@ -238,7 +244,7 @@ async function readUserTlsFiles(tls: Extract<TlsSource, { kind: 'files' }>, doma
   const chainCertificates = tls.chainFile !== undefined ? await readCertificateFile(tls.chainFile, 'tls.chain_file') : [];
   // A "fullchain" certificate file already holds the intermediates: append only what it lacks.
   const missing = chainCertificates.filter((candidate) => !leafCertificates.some((present) => sameCertificate(present, candidate)));
-  const certificateChain = [...leafCertificates, ...missing].map(toPem).join('');
+  const certificateChain = [...leafCertificates, ...missing].map((certificate) => toPem(certificate.der)).join('');
   const key = new Secret(await readUserFile(tls.keyFile, 'tls.key_file'));
 
   const problems = await verifyTlsMaterial({ certificateChain, key, domain, now });

@@ -1,11 +1,21 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Inventory, KeyType } from '../../src/inventory/model.js';
 import { type CertificateAuthority, type IssuedCertificate, ensureCa, issueWebCertificate } from '../../src/tls/index.js';
 import { testInventory } from './roles-fixture.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
+
+const run = promisify(execFile);
+
+/** Runs the openssl binary in `cwd` and returns what it printed. */
+export async function openssl(args: string[], cwd?: string): Promise<string> {
+  const { stdout } = await run('openssl', args, { cwd });
+  return stdout;
+}
 
 /** Temporary folders made by a test file, removed by `removeTemporaryDirs` in its afterEach. */
 const made: string[] = [];

@@ -1,22 +1,13 @@
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyType } from '../../src/inventory/model.js';
 import { describeCertificate, webTlsMaterial } from '../../src/tls/index.js';
 import { hostOf } from './roles-fixture.js';
-import { inventoryWithState, removeTemporaryDirs, temporaryDir } from './tls-fixture.js';
+import { inventoryWithState, openssl, removeTemporaryDirs, temporaryDir } from './tls-fixture.js';
 
 // The real openssl binary checks what infra makes, and makes material for infra to check: a
 // second, independent implementation catches what a self-consistent bug in ours would not.
-const run = promisify(execFile);
-
-async function openssl(args: string[], cwd?: string): Promise<string> {
-  const { stdout } = await run('openssl', args, { cwd });
-  return stdout;
-}
-
 beforeAll(async () => {
   try {
     await openssl(['version']);
