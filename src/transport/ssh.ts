@@ -102,6 +102,9 @@ function classify(target: ConnectionTarget, err: unknown): ConnectionError {
  * through sudo.
  */
 export class HostConnection {
+  /** Why the connection went away after it was made, if it did. */
+  private lostBecause: string | undefined;
+
   private constructor(
     readonly target: ConnectionTarget,
     private readonly ssh: NodeSSH,
@@ -133,9 +136,10 @@ export class HostConnection {
         username: target.user,
         privateKey,
         readyTimeout: timeoutMs,
-        // Detects a host that went away in the middle of a step within about 6 s.
+        // Detects a host that went away in the middle of a step within about 10 s, yet bears a host
+        // too busy to answer for a few seconds (seen on the lab at a load of 50).
         keepaliveInterval: 2000,
-        keepaliveCountMax: 3,
+        keepaliveCountMax: 5,
         hostVerifier: ((key: Buffer, verify: (ok: boolean) => void) => {
           verifyHostKey(
             {
@@ -164,7 +168,14 @@ export class HostConnection {
       throw classify(target, err);
     }
     connectionStats.opened += 1;
-    return new HostConnection(target, ssh, sock.localAddress ?? '');
+    // node-ssh listens for errors only until the connection is ready. A later one (a keepalive
+    // timeout, a reset) with no listener would crash the whole run: the connection is marked lost
+    // instead, and the command running on it fails for this host only.
+    const connection = new HostConnection(target, ssh, sock.localAddress ?? '');
+    ssh.connection?.on('error', (err: Error) => {
+      connection.lostBecause = err.message;
+    });
+    return connection;
   }
 
   /**
@@ -187,6 +198,7 @@ export class HostConnection {
         command = 'sudo -n -- bash -s';
       }
     }
+    if (this.lostBecause) throw new ConnectionError(this.target.host, 'lost', `connection lost: ${this.lostBecause}`);
     let result;
     try {
       // Output exactly as the host wrote it: a certificate read back must compare byte for byte.
