@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+// infra and the Ansible port of its stack (bench/ansible) side by side on the same lab hosts, as
+// root, with the lab up. Runs alternate between the two tools, so both see the same machine load:
+//   node bench/compare.mjs [cold runs, default 2] [no-change runs, default 5] [check runs, default 5]
+//   cold       bare hosts → full stack: `infra lab reset` before every run of either tool
+//   no-change  `infra provision` vs `ansible-playbook site.yml` on the converged stack
+//   check      `infra check` vs `ansible-playbook site.yml --check --diff` on the converged stack
+// Prints every run and, per scenario, the medians and the ratio Ansible time / infra time, with
+// each tool's CPU seconds (user+sys, its child processes included) and peak memory (the largest
+// process's resident set). Lab commands act on the lab the INFRA_LAB_* variables name, as always.
+// After every cold Ansible run, `infra check` must find no drift: the two stacks are the same.
+// If ansible-playbook is missing, this installs Debian's package (apt-get install -y ansible).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const ansibleDir = resolve(root, 'bench/ansible');
+const infra = resolve(root, 'bin/infra');
+const inventory = resolve(process.env.INFRA_INVENTORY ?? resolve(root, 'lab/inventory.yaml'));
+const [coldRuns, noopRuns, checkRuns] = [2, 5, 5].map((fallback, index) => {
+  const value = Number(process.argv[2 + index] ?? fallback);
+  if (!Number.isInteger(value) || value < 0) fail(`run counts must be whole numbers (got ${process.argv[2 + index]})`);
+  return value;
+});
+
+function fail(message) {
+  console.error(`compare.mjs: ${message}`);
+  process.exit(1);
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function run(command, args, options = {}) {
+  return spawnSync(command, args, { cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...options });
+}
+
+function ensureAnsible() {
+  if (run('sh', ['-c', 'command -v ansible-playbook']).status === 0) return;
+  console.log('ansible-playbook is missing: apt-get install -y ansible');
+  const install = run('apt-get', ['install', '-y', 'ansible'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (install.status !== 0) fail(`apt-get install -y ansible failed:\n${install.stdout}${install.stderr}`);
+}
+
+/** Runs a command under GNU time; `okCodes` are the exit codes that count as success. */
+function timed(label, command, args, { okCodes = [0], cwd = root, env = process.env } = {}) {
+  const result = run('/usr/bin/time', ['-f', '%e %U %S %M', command, ...args], { cwd, env });
+  const [wall, user, sys, maxKb] = result.stderr.trim().split('\n').pop().split(' ').map(Number);
+  if (!okCodes.includes(result.status)) {
+    fail(`${label} exited ${result.status}:\n${result.stdout.slice(-6000)}\n${result.stderr.slice(-3000)}`);
+  }
+  return { wall, cpu: user + sys, maxMb: maxKb / 1024, stdout: result.stdout, status: result.status };
+}
+
+function infraRun(args, label, okCodes) {
+  return timed(label, process.execPath, [infra, ...args], { okCodes });
+}
+
+/**
+ * An ansible-playbook run with its own SSH ControlMaster directory, closed afterwards: every run
+ * opens its connections, as every infra run does, instead of reusing the previous run's masters.
+ */
+function ansibleRun(extraArgs, label) {
+  const controlDir = mkdtempSync(join(tmpdir(), 'compare-ansible-cp-'));
+  const env = { ...process.env, INFRA_INVENTORY: inventory, ANSIBLE_SSH_CONTROL_PATH_DIR: controlDir, ANSIBLE_NOCOLOR: '1' };
+  try {
+    const sample = timed(label, 'ansible-playbook', ['site.yml', ...extraArgs], { cwd: ansibleDir, env });
+    sample.changed = [...sample.stdout.matchAll(/ changed=(\d+) /g)].reduce((sum, match) => sum + Number(match[1]), 0);
+    return sample;
+  } finally {
+    for (const socket of readdirSync(controlDir)) {
+      run('ssh', ['-O', 'exit', '-o', `ControlPath=${join(controlDir, socket)}`, 'compare-ansible'], { stdio: 'ignore' });
+    }
+    rmSync(controlDir, { recursive: true, force: true });
+  }
+}
+
+function labReset() {
+  const reset = run(process.execPath, [infra, 'lab', 'reset']);
+  if (reset.status !== 0) fail(`infra lab reset failed:\n${reset.stdout}${reset.stderr}`);
+}
+
+function describe(sample) {
+  const changed = sample.changed === undefined ? '' : `, changed=${sample.changed}`;
+  return `${sample.wall.toFixed(2)} s wall, ${sample.cpu.toFixed(2)} s CPU, ${sample.maxMb.toFixed(0)} MB peak${changed}`;
+}
+
+const results = [];
+
+function scenario(name, runs, infraStep, ansibleStep, before = () => undefined) {
+  if (runs === 0) return;
+  const samples = { infra: [], ansible: [] };
+  for (let i = 1; i <= runs; i += 1) {
+    before();
+    samples.infra.push(infraStep());
+    console.log(`${name} ${i}/${runs} infra:   ${describe(samples.infra.at(-1))}`);
+    before();
+    samples.ansible.push(ansibleStep());
+    console.log(`${name} ${i}/${runs} ansible: ${describe(samples.ansible.at(-1))}`);
+  }
+  results.push({ name, runs, samples });
+}
+
+ensureAnsible();
+console.log(`inventory ${inventory}; lab ${process.env.INFRA_LAB_NAME ?? '(default)'} in ${process.env.INFRA_LAB_DIR ?? '/var/lib/infra-lab'}`);
+// The certificates and generated secrets both tools deploy live in infra's state directory:
+// `infra render` creates any that are missing without touching a host.
+const renderDir = mkdtempSync(join(tmpdir(), 'compare-render-'));
+const render = run(process.execPath, [infra, 'render', inventory, '--out', renderDir]);
+rmSync(renderDir, { recursive: true, force: true });
+if (render.status !== 0) fail(`infra render failed:\n${render.stdout}${render.stderr}`);
+
+scenario(
+  'cold',
+  coldRuns,
+  () => infraRun(['provision', inventory, '--yes'], 'infra provision (cold)'),
+  () => {
+    const sample = ansibleRun([], 'ansible-playbook site.yml (cold)');
+    const verdict = run(process.execPath, [infra, 'check', inventory]);
+    if (verdict.status !== 0) fail(`infra check after the cold Ansible run exited ${verdict.status} (0 = no drift):\n${verdict.stdout}${verdict.stderr}`);
+    return sample;
+  },
+  labReset,
+);
+if (noopRuns > 0 || checkRuns > 0) {
+  // The later scenarios need a converged stack, whatever ran before.
+  infraRun(['provision', inventory, '--yes'], 'infra provision (converging)');
+}
+scenario(
+  'no-change',
+  noopRuns,
+  () => infraRun(['provision', inventory, '--yes'], 'infra provision (no change)'),
+  () => ansibleRun([], 'ansible-playbook site.yml (no change)'),
+);
+scenario(
+  'check',
+  checkRuns,
+  () => infraRun(['check', inventory], 'infra check'),
+  () => ansibleRun(['--check', '--diff'], 'ansible-playbook site.yml --check --diff'),
+);
+
+console.log('\nscenario    runs  infra median (CPU, peak)        ansible median (CPU, peak)      ansible/infra');
+for (const { name, runs, samples } of results) {
+  const summary = (list) => ({
+    wall: median(list.map((s) => s.wall)),
+    cpu: median(list.map((s) => s.cpu)),
+    maxMb: median(list.map((s) => s.maxMb)),
+  });
+  const [i, a] = [summary(samples.infra), summary(samples.ansible)];
+  const cell = (s) => `${s.wall.toFixed(2)} s (${s.cpu.toFixed(2)} s, ${s.maxMb.toFixed(0)} MB)`.padEnd(32);
+  console.log(`${name.padEnd(11)} ${String(runs).padStart(4)}  ${cell(i)}${cell(a)}${(a.wall / i.wall).toFixed(2)}×`);
+}
+const changedAnsible = results.flatMap((r) => (r.name === 'cold' ? [] : r.samples.ansible)).filter((s) => s.changed > 0);
+if (changedAnsible.length > 0) {
+  console.log(`\nnote: ${changedAnsible.length} Ansible run(s) on the converged stack reported changes (changed= above).`);
+}
