@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { median, timed as timedRun } from './lib.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const ansibleDir = resolve(root, 'bench/ansible');
@@ -30,12 +31,6 @@ function fail(message) {
   process.exit(1);
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 function run(command, args, options = {}) {
   return spawnSync(command, args, { cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...options });
 }
@@ -47,14 +42,13 @@ function ensureAnsible() {
   if (install.status !== 0) fail(`apt-get install -y ansible failed:\n${install.stdout}${install.stderr}`);
 }
 
-/** Runs a command under GNU time; `okCodes` are the exit codes that count as success. */
-function timed(label, command, args, { okCodes = [0], cwd = root, env = process.env } = {}) {
-  const result = run('/usr/bin/time', ['-f', '%e %U %S %M', command, ...args], { cwd, env });
-  const [wall, user, sys, maxKb] = result.stderr.trim().split('\n').pop().split(' ').map(Number);
-  if (!okCodes.includes(result.status)) {
-    fail(`${label} exited ${result.status}:\n${result.stdout.slice(-6000)}\n${result.stderr.slice(-3000)}`);
+/** lib.mjs's timed run; a failure ends the comparison with what the command printed. */
+function timed(label, command, args, options = {}) {
+  try {
+    return timedRun(command, args, options);
+  } catch (error) {
+    fail(`${label}: ${error.message}`);
   }
-  return { wall, cpu: user + sys, maxMb: maxKb / 1024, stdout: result.stdout, status: result.status };
 }
 
 function infraRun(args, label, okCodes) {

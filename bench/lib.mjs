@@ -10,13 +10,13 @@ export const labInventory = resolve(root, 'lab/inventory.yaml');
  * Runs `command args` under GNU time: wall seconds, the command's own CPU seconds (user + sys)
  * and peak resident memory. Throws with the output when the exit code is not in `okCodes`.
  */
-export function timed(command, args, { okCodes = [0], env = process.env } = {}) {
-  const result = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', command, ...args], { cwd: root, encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
+export function timed(command, args, { okCodes = [0], env = process.env, cwd = root } = {}) {
+  const result = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', command, ...args], { cwd, encoding: 'utf8', env, maxBuffer: 256 * 1024 * 1024 });
   const [wall, user, sys, maxKb] = result.stderr.trim().split('\n').pop().split(' ').map(Number);
   if (!okCodes.includes(result.status)) {
     throw new Error(`${command} ${args.join(' ')} exited ${result.status}:\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`);
   }
-  return { wall, cpu: user + sys, maxMb: maxKb / 1024, stdout: result.stdout };
+  return { wall, cpu: user + sys, maxMb: maxKb / 1024, stdout: result.stdout, status: result.status };
 }
 
 /** infra itself (`node bin/infra …`), timed. */
