@@ -50,6 +50,14 @@ export async function prepareRun(file: string, globals: GlobalOptions): Promise<
   return { ...selection, desires: await renderDesires(selection) };
 }
 
+/** `--forks N`: how many hosts are worked on at once; undefined (all of them) when not given. */
+export function parseForks(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const forks = Number(text);
+  if (!Number.isInteger(forks) || forks < 1) throw new UserError(`--forks ${text}: expected a whole number of at least 1`);
+  return forks;
+}
+
 /**
  * Renders while the connections open (neither needs the other), so a run pays for the slower of
  * the two rather than both. Connections are closed again when rendering fails.

@@ -3,7 +3,7 @@ import { UserError } from '../../core/errors.js';
 import { hostDrift, vipCertificateDrift, vipHolderDrift, type DriftItem } from '../../check/drift.js';
 import { probeAndPlan } from '../../engine/run.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
-import { prepareConnectedRun } from '../run-context.js';
+import { parseForks, prepareConnectedRun } from '../run-context.js';
 import { Progress } from '../progress.js';
 import type { GlobalOptions } from '../main.js';
 
@@ -47,10 +47,7 @@ export async function check(file: string, options: CheckOptions, globals: Global
   const expiryWarningDays = Number(options.expiringWithin);
   if (!Number.isInteger(expiryWarningDays) || expiryWarningDays < 0) throw new UserError(`--expiring-within ${options.expiringWithin}: expected a whole number of days`);
   const started = Date.now();
-  const requestedForks = options.forks === undefined ? undefined : Number(options.forks);
-  if (requestedForks !== undefined && (!Number.isInteger(requestedForks) || requestedForks < 1)) {
-    throw new UserError(`--forks ${options.forks}: expected a whole number of at least 1`);
-  }
+  const requestedForks = parseForks(options.forks);
   const progress = new Progress(!globals.json && !globals.quiet);
   progress.start('reading the inventory and connecting');
   const { context, fleet, forks } = await prepareConnectedRun(file, globals, { forks: requestedForks, acceptNewHostKeys: false }).catch((err: unknown) => {

@@ -7,7 +7,7 @@ import { Fleet } from '../../engine/fleet.js';
 import { planToJson, renderHostPlan } from '../../plan/render.js';
 import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport, type RunRecord } from '../../report/run-report.js';
 import { connectionStats } from '../../transport/ssh.js';
-import { prepareConnectedRun, type RunContext } from '../run-context.js';
+import { parseForks, prepareConnectedRun, type RunContext } from '../run-context.js';
 import { colorEnabled } from '../color.js';
 import { Progress } from '../progress.js';
 import type { GlobalOptions } from '../main.js';
@@ -26,10 +26,7 @@ function hostReportLine(report: HostReport): string {
 
 export async function provision(file: string, options: ProvisionOptions, globals: GlobalOptions): Promise<number> {
   const started = Date.now();
-  const requestedForks = options.forks === undefined ? undefined : Number(options.forks);
-  if (requestedForks !== undefined && (!Number.isInteger(requestedForks) || requestedForks < 1)) {
-    throw new UserError(`--forks ${options.forks}: expected a whole number of at least 1`);
-  }
+  const requestedForks = parseForks(options.forks);
   const progress = new Progress(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the inventory and connecting');
   const { context, fleet, forks } = await prepareConnectedRun(file, globals, {
