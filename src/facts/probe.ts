@@ -13,13 +13,17 @@ export function sha256Hex(text: string): string {
  * Every managed path read with a handful of processes whatever their number (a fork costs tens of
  * milliseconds on a busy host): one `stat` for type, mode, owner and symlink target, one
  * `sha256sum` for the regular files, and `base64` only for a file whose hash is not the wanted
- * one (its content makes the diff). A path stat cannot read does not exist.
+ * one (its content makes the diff) and that holds no secrets (those never leave the host). A path
+ * stat cannot read does not exist.
  */
 function pathProbe(resources: readonly Resource[]): string[] {
   const wanted = new Map<string, string>();
+  const diffable: string[] = [];
   for (const resource of resources) {
-    if (resource.kind === 'file') wanted.set(resource.path, sha256Hex(resource.content));
-    else if (resource.kind === 'directory' || resource.kind === 'symlink' || resource.kind === 'absent') wanted.set(resource.path, '-');
+    if (resource.kind === 'file') {
+      wanted.set(resource.path, sha256Hex(resource.content));
+      if ((resource.secrets ?? []).length === 0) diffable.push(resource.path);
+    } else if (resource.kind === 'directory' || resource.kind === 'symlink' || resource.kind === 'absent') wanted.set(resource.path, '-');
   }
   if (wanted.size === 0) return [];
   const paths = [...wanted.keys()].map(quoteWord).join(' ');
@@ -27,11 +31,12 @@ function pathProbe(resources: readonly Resource[]): string[] {
   return [
     `QUOTING_STYLE=literal stat --printf 'F\\t%n\\t%F\\t%a\\t%U\\t%G\\t%N\\n' -- ${paths} 2>/dev/null`,
     `declare -A want=(${hashes})`,
+    `declare -A diffable=(${diffable.map((path) => `[${quoteWord(path)}]=1`).join(' ')})`,
     'files=(); for p in "${!want[@]}"; do [ -f "$p" ] && [ ! -L "$p" ] && files+=("$p"); done',
     'if [ ${#files[@]} -gt 0 ]; then',
     '  while read -r sum path; do',
     '    printf "D\\t%s\\t%s\\n" "$path" "$sum"',
-    '    if [ "$sum" != "${want[$path]}" ]; then printf "B\\t%s\\t" "$path"; base64 -w0 < "$path"; echo; fi',
+    '    if [ "$sum" != "${want[$path]}" ] && [ -n "${diffable[$path]}" ]; then printf "B\\t%s\\t" "$path"; base64 -w0 < "$path"; echo; fi',
     '  done < <(sha256sum -- "${files[@]}")',
     'fi',
   ];

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../core/package-root.js';
 import { quoteWord } from '../core/shell.js';
 
 /**
@@ -30,10 +30,9 @@ export interface RunRecord {
   details?: unknown;
 }
 
-/** infra's version, from package.json (found from this module in src/ and in dist/ alike). */
-export const INFRA_VERSION: string = (
-  JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version: string }
-).version;
+/** infra's version, from its package.json. */
+export const INFRA_VERSION: string = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string })
+  .version;
 export const AUDIT_LOG = '/var/log/infra/audit.log';
 
 /** Who runs infra and from which machine, as the report and the audit lines say it. */

@@ -1,5 +1,4 @@
 import { createTwoFilesPatch } from 'diff';
-import { redact } from '../core/secret.js';
 import type { AbsentResource, DirectoryResource, Facts, FileFact, FileResource, SymlinkResource } from '../core/types.js';
 import { sha256Hex } from '../facts/probe.js';
 import type { ResourceVerdict } from './verdict.js';
@@ -18,22 +17,29 @@ function ownershipDrift(resource: FileResource | DirectoryResource, fact: FileFa
   return drift;
 }
 
+/**
+ * A file that holds secrets (a private key, a password) never gets a diff, on creation or update:
+ * the old content on the host may hold an old secret infra no longer knows, and a secret spread
+ * over several lines (a PEM key) survives redaction line by line. The probe does not read it back.
+ */
+const SECRET_DIFF_WITHHELD = 'holds secrets: no diff shown';
+
 /** A managed file: created when missing, updated when content, mode or owner differ (with a diff). */
 export function planFile(resource: FileResource, facts: Facts): ResourceVerdict {
   const fact = facts.files[resource.path] ?? { exists: false };
-  const secrets = resource.secrets ?? [];
+  const holdsSecrets = (resource.secrets ?? []).length > 0;
   if (!fact.exists) {
-    const diff = createTwoFilesPatch('/dev/null', resource.path, '', resource.content, '', '', { context: 3 });
-    return { action: 'create', reason: 'missing', diff: redact(diff, secrets) };
+    if (holdsSecrets) return { action: 'create', reason: `missing (${SECRET_DIFF_WITHHELD})` };
+    return { action: 'create', reason: 'missing', diff: createTwoFilesPatch('/dev/null', resource.path, '', resource.content, '', '', { context: 3 }) };
   }
   if (fact.type !== 'file') return { action: 'update', reason: `is a ${fact.type}, not a file` };
   const drift = ownershipDrift(resource, fact);
   const contentDiffers = fact.sha256 !== sha256Hex(resource.content);
-  if (contentDiffers) drift.unshift('content differs');
+  if (contentDiffers) drift.unshift(holdsSecrets ? `content differs (${SECRET_DIFF_WITHHELD})` : 'content differs');
   if (drift.length === 0) return { action: 'noop', reason: 'content, mode and owner match' };
   const result: ResourceVerdict = { action: 'update', reason: drift.join(', ') };
-  if (contentDiffers && fact.content !== undefined) {
-    result.diff = redact(createTwoFilesPatch(resource.path, resource.path, fact.content, resource.content, '', '', { context: 3 }), secrets);
+  if (contentDiffers && !holdsSecrets && fact.content !== undefined) {
+    result.diff = createTwoFilesPatch(resource.path, resource.path, fact.content, resource.content, '', '', { context: 3 });
   }
   return result;
 }

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../core/package-root.js';
 import ejs from 'ejs';
 
-/** The built-in templates, found from this module both in src/ (tests) and in dist/ (the CLI). */
-export const BUILTIN_TEMPLATES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'templates');
+/** The built-in templates, in infra's own directory. */
+export const BUILTIN_TEMPLATES_DIR = join(PACKAGE_ROOT, 'templates');
 
 const HEADER = 'Managed by infra: changes made by hand are replaced on the next run.';
 

@@ -16,10 +16,10 @@ interface CheckJson {
 let hosts: LabHost[];
 const host = (name: string): LabHost => hosts.find((h) => h.name === name) as LabHost;
 
-async function checkJson(...extra: string[]): Promise<{ code: number; report: CheckJson; stderr: string }> {
+async function checkJson(...extra: string[]): Promise<{ code: number; report: CheckJson; stdout: string; stderr: string }> {
   const result = await runInfra(['check', LAB_INVENTORY, '--json', ...extra]);
   try {
-    return { code: result.code, report: JSON.parse(result.stdout) as CheckJson, stderr: result.stderr };
+    return { code: result.code, report: JSON.parse(result.stdout) as CheckJson, stdout: result.stdout, stderr: result.stderr };
   } catch {
     throw new Error(`check printed no JSON (exit ${result.code}): ${result.stdout}\n${result.stderr}`);
   }
@@ -73,7 +73,9 @@ describe('infra check', () => {
     await mustOnHost(host('db2').address, 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q curl');
     await mustOnHost(host('lb2').address, 'systemctl stop prometheus-node-exporter');
     await mustOnHost(host('db1').address, 'systemctl disable -q prometheus-mysqld-exporter');
-    const { code, report } = await checkJson();
+    // A file that holds a secret: reported, never shown (neither the host's content nor infra's).
+    await mustOnHost(host('web2').address, 'echo "# hand-edit-marker" >> /etc/ssl/infra/www.foobar.com.key');
+    const { code, report, stdout } = await checkJson();
     expect(code).toBe(2);
     const web1 = report.hosts.find((h) => h.host === 'web1')?.drift.find((d) => d.subject.startsWith('file /etc/nginx/sites-available'));
     expect(web1?.message).toBe('update: content differs');
@@ -88,7 +90,10 @@ describe('infra check', () => {
     expect(driftOf(report, 'db2')).toEqual(['monitoring: package curl: create: not installed']);
     expect(driftOf(report, 'lb2')).toEqual(['monitoring: service prometheus-node-exporter: update: inactive → running']);
     expect(driftOf(report, 'db1')).toEqual(['db: service prometheus-mysqld-exporter: update: disabled → enabled']);
-    expect(report.hosts.filter((h) => h.status === 'ok').map((h) => h.host).sort()).toEqual(['lb1', 'web2']);
+    expect(driftOf(report, 'web2')).toEqual(['web: file /etc/ssl/infra/www.foobar.com.key: update: content differs (holds secrets: no diff shown)']);
+    expect(stdout).not.toContain('hand-edit-marker');
+    expect(stdout).not.toContain('PRIVATE KEY');
+    expect(report.hosts.filter((h) => h.status === 'ok').map((h) => h.host).sort()).toEqual(['lb1']);
 
     await repair();
     await mustOnHost(host('app2').address, 'ufw delete allow 8081/tcp');

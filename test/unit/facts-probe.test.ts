@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandResource, HostDesire } from '../../src/core/types.js';
+import { Secret } from '../../src/core/secret.js';
 import { buildProbeScript } from '../../src/facts/probe.js';
 import { parseProbeOutput } from '../../src/facts/parse.js';
 import { guardHeld } from '../../src/resources/command.js';
@@ -83,5 +84,43 @@ describe('the probe script on a host', () => {
   it('runs shell guards one by one and records their exit codes', () => {
     expect(facts.guards).toEqual({ 'system user app': 0 });
     expect(guardHeld(shellCommand, facts)).toBe(true);
+  });
+});
+
+describe('the probe script reading managed files', () => {
+  // Both files on the host differ from what infra wants: an edited config, and a key infra replaces.
+  const root = mkdtempSync(join(tmpdir(), 'infra-probe-files-'));
+  const config = join(root, 'exporter.conf');
+  const key = join(root, 'site.key');
+  writeFileSync(config, 'ARGS="--edited"\n');
+  writeFileSync(key, '-----BEGIN PRIVATE KEY-----\nOLD-KEY-ON-THE-HOST\n-----END PRIVATE KEY-----\n');
+  const newKey = new Secret('-----BEGIN PRIVATE KEY-----\nNEW-KEY\n-----END PRIVATE KEY-----\n');
+  const files: HostDesire = {
+    host: 'web1',
+    address: '10.0.0.21',
+    phases: [
+      {
+        phase: 'web',
+        resources: [
+          { kind: 'file', path: config, content: 'ARGS=""\n', mode: '0644', owner: 'root', group: 'root' },
+          { kind: 'file', path: key, content: newKey.reveal(), mode: '0600', owner: 'root', group: 'root', secrets: [newKey] },
+        ],
+        handlers: [],
+        validators: [],
+      },
+    ],
+  };
+  const output = execFileSync('bash', ['-c', buildProbeScript(files)], { encoding: 'utf8' });
+  const facts = parseProbeOutput(output, '10.77.0.1');
+
+  it('reads back the content of a plain file that differs, for its diff', () => {
+    expect(facts.files[config]).toMatchObject({ exists: true, type: 'file', content: 'ARGS="--edited"\n' });
+  });
+
+  it('never reads back a file that holds secrets: its hash only', () => {
+    expect(facts.files[key]).toMatchObject({ exists: true, type: 'file' });
+    expect(facts.files[key]?.content).toBeUndefined();
+    expect(output).not.toContain(Buffer.from('OLD-KEY-ON-THE-HOST').toString('base64').slice(0, 12));
+    expect(output).not.toContain('OLD-KEY');
   });
 });

@@ -97,15 +97,24 @@ describe('planHost', () => {
     expect(change?.diff).toContain('+ARGS="--web.listen-address=10.77.0.21:9100"');
   });
 
-  it('redacts secrets from diffs, before and after', () => {
+  it('shows no diff of a file that holds secrets, neither the old content nor the new', () => {
     const secret = new Secret('hunter2-very-secret');
     const facts = convergedFacts();
-    facts.files['/etc/default/prometheus-node-exporter'] = { exists: true, type: 'file', sha256: 'x', mode: '644', owner: 'root', group: 'root', content: 'PASSWORD=hunter2-very-secret\nA=1\n' };
-    const plan = planHost(desire(undefined, 'PASSWORD=hunter2-very-secret\nA=2\n', [secret]), facts);
-    const diff = plan.changes.find((c) => c.resource.kind === 'file')?.diff ?? '';
-    expect(diff).toContain('A=2');
-    expect(diff).not.toContain('hunter2');
-    expect(diff).toContain('PASSWORD=[secret]');
+    // The old file on the host holds the old password, which infra no longer knows.
+    facts.files['/etc/default/prometheus-node-exporter'] = { exists: true, type: 'file', sha256: 'x', mode: '644', owner: 'root', group: 'root', content: 'PASSWORD=old-password\nA=1\n' };
+    const change = planHost(desire(undefined, 'PASSWORD=hunter2-very-secret\nA=2\n', [secret]), facts).changes.find((c) => c.resource.kind === 'file');
+    expect(change?.action).toBe('update');
+    expect(change?.reason).toBe('content differs (holds secrets: no diff shown)');
+    expect(change?.diff).toBeUndefined();
+  });
+
+  it('creates a file that holds secrets without showing its content', () => {
+    const secret = new Secret('-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG\nByqGSM49AgEG\n-----END PRIVATE KEY-----\n');
+    const facts = convergedFacts();
+    delete facts.files['/etc/default/prometheus-node-exporter'];
+    const change = planHost(desire(undefined, secret.reveal(), [secret]), facts).changes.find((c) => c.resource.kind === 'file');
+    expect(change).toMatchObject({ action: 'create', reason: 'missing (holds secrets: no diff shown)' });
+    expect(change?.diff).toBeUndefined();
   });
 
   it('reports a mode or owner drift even when the content matches', () => {
@@ -155,6 +164,7 @@ describe('planHost', () => {
     const json = JSON.stringify(planToJson(plan));
     expect(json).not.toContain('hunter2');
     expect(json).toContain('"resource":"file /etc/default/prometheus-node-exporter"');
-    expect(json).toContain('KEY=[secret]');
+    expect(json).toContain('missing (holds secrets: no diff shown)');
+    expect(json).not.toContain('KEY=');
   });
 });

@@ -1,10 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
+import { PACKAGE_ROOT } from '../../core/package-root.js';
 
-// The same from src/cli/commands (tests) and dist/cli/commands (the built CLI).
-const PACKAGE_ROOT = new URL('../../../', import.meta.url);
 
 /** `infra docs`: regenerates docs/inventory.md; hidden, since it is for infra's own developers. */
 export function registerDocs(program: Command): void {
@@ -13,8 +11,8 @@ export function registerDocs(program: Command): void {
     .description('Regenerate docs/inventory.md from the inventory schema and inventory.example.yaml.')
     .option('--out <file>', 'where to write (default: docs/inventory.md of this checkout)')
     .action(async (options: { out?: string }) => {
-      const example = await readFile(new URL('inventory.example.yaml', PACKAGE_ROOT), 'utf8');
-      const out = options.out ?? fileURLToPath(new URL('docs/inventory.md', PACKAGE_ROOT));
+      const example = await readFile(join(PACKAGE_ROOT, 'inventory.example.yaml'), 'utf8');
+      const out = options.out ?? join(PACKAGE_ROOT, 'docs', 'inventory.md');
       await mkdir(dirname(out), { recursive: true });
       const { inventoryReference } = await import('../../inventory/docs.js');
       await writeFile(out, inventoryReference(example));
