@@ -150,17 +150,29 @@ export function triggeredHandlers(changes: readonly Change[], handlers: readonly
   return handlers.filter((handler) => notified.has(handler.id)).map((handler) => handler.id);
 }
 
+/** The script that installs, in one apt-get, packages that later phases of a run want. */
+export function buildPackagesScript(names: readonly string[]): string {
+  return [PRELUDE, ...installPackages(names), 'echo @@done'].join('\n');
+}
+
 /**
  * The script for a phase's changes, in this order: record the handlers it will need (so a run cut
- * short still reloads next time), packages, directories, files (staged, activated, validated as a
- * whole tree, rolled back if invalid), commands, firewall, services.
+ * short still reloads next time), packages (but those `installedEarlier` in this run by
+ * buildPackagesScript), directories, files (staged, activated, validated as a whole tree, rolled
+ * back if invalid), commands, firewall, services.
  */
-export function buildChangeScript(changes: readonly Change[], handlerIds: readonly string[], validators: readonly Validator[]): string {
+export function buildChangeScript(
+  changes: readonly Change[],
+  handlerIds: readonly string[],
+  validators: readonly Validator[],
+  installedEarlier: ReadonlySet<string> = new Set(),
+): string {
   const active = changes.filter((change) => change.action !== 'noop');
   const of = <K extends Change['resource']['kind']>(kind: K) =>
     active.filter((change) => change.resource.kind === kind).map((change) => change.resource as Extract<Change['resource'], { kind: K }>);
   const files = of('file');
-  const lines: string[] = [PRELUDE, ...recordPending(handlerIds), ...installPackages(of('package').map((p) => p.name))];
+  const toInstall = of('package').map((p) => p.name).filter((name) => !installedEarlier.has(name));
+  const lines: string[] = [PRELUDE, ...recordPending(handlerIds), ...installPackages(toInstall)];
   for (const dir of of('directory')) {
     lines.push(
       `step ${quoteWord(`directory ${dir.path}`)}`,
@@ -178,8 +190,8 @@ export function buildChangeScript(changes: readonly Change[], handlerIds: readon
       `must mv -Tf ${staged} ${quoteWord(link.path)}`,
     );
   }
-  // A package installed in this same script can bring back a path that was absent when the host
-  // was read (nginx's default site), so with packages to install every absent path is enforced.
+  // A package installed since the host was read (by this script or earlier in the run) can bring
+  // back a path that was absent then (nginx's default site), so every absent path is enforced.
   const installs = of('package').length > 0;
   const absent = changes.filter((c) => c.resource.kind === 'absent' && (installs || c.action !== 'noop')).map((c) => c.resource as AbsentResource);
   for (const gone of absent) {
@@ -204,7 +216,9 @@ export function buildChangeScript(changes: readonly Change[], handlerIds: readon
     lines.push(
       `step ${quoteWord(`service ${service.name}`)}`,
       service.enabled ? `must systemctl enable ${name}` : `must systemctl disable ${name}`,
-      service.running ? `must systemctl start ${name}` : `must systemctl stop ${name}`,
+      // A unit its package started before its configuration was written may have crash-looped into
+      // systemd's start limit, which refuses a plain start.
+      ...(service.running ? [`systemctl reset-failed ${name} 2>/dev/null`, `must systemctl start ${name}`] : [`must systemctl stop ${name}`]),
     );
   }
   lines.push('echo @@done');

@@ -39,6 +39,10 @@ export class Progress {
         this.running.set(event.host, `${event.phase} handlers`);
         this.line(`${event.host}: ${event.phase}: ${event.handlers.join(', ')}`);
         break;
+      case 'packages':
+        this.running.set(event.host, 'installing packages');
+        this.line(`${event.host}: installing ${event.packages.join(' ')}`);
+        break;
       case 'steps':
         if (this.verbose) for (const step of event.steps) this.line(`${event.host}: ${event.phase}: ${step}`);
         break;

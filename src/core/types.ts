@@ -263,6 +263,12 @@ export interface HostPlan {
   notices: string[];
   /** Set when the plan must not be applied on this host, with the reason. */
   refusal?: string;
+  /**
+   * Phases in which a service of the host was running when it was read, so clients may depend on
+   * it: a serial phase changes these hosts one at a time. A host that serves nothing yet in a phase
+   * (a first install, a new host) has no one to keep serving and goes in parallel.
+   */
+  serving: Phase[];
 }
 
 export function resourceLabel(resource: Resource): string {

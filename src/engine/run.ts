@@ -1,6 +1,6 @@
 import { redact, type Secret } from '../core/secret.js';
-import { PHASE_ORDER, type Change, type Facts, type HostDesire, type HostPlan, type Phase } from '../core/types.js';
-import { buildChangeScript, buildHandlerScript, scriptFailure, triggeredHandlers } from '../apply/scripts.js';
+import { PHASE_ORDER, type Change, type Facts, type HostDesire, type HostPlan, type PackageResource, type Phase } from '../core/types.js';
+import { buildChangeScript, buildHandlerScript, buildPackagesScript, scriptFailure, triggeredHandlers } from '../apply/scripts.js';
 import { buildProbeScript } from '../facts/probe.js';
 import { parseProbeOutput } from '../facts/parse.js';
 import { planHost } from '../plan/plan-host.js';
@@ -45,7 +45,9 @@ export type RunEvent =
   | { type: 'handlers-start'; host: string; phase: Phase; handlers: string[] }
   | { type: 'host-failed'; host: string; phase: Phase; message: string }
   /** The steps of a script about to run on a host (their names, not the script: it holds file contents). */
-  | { type: 'steps'; host: string; phase: Phase; steps: string[] };
+  | { type: 'steps'; host: string; phase: Phase; steps: string[] }
+  /** Packages of a host's later phases, installed together right after its firewall is up. */
+  | { type: 'packages'; host: string; packages: string[] };
 
 export interface PhaseReport {
   phase: Phase;
@@ -95,6 +97,12 @@ function secretsOf(changes: readonly Change[]): Secret[] {
  * Applies the plans phase by phase (firewall and monitoring on every host first, then db, app,
  * web, lb), hosts of a phase in parallel. In each phase a host runs one exec for its changes and,
  * if any handler is due, one for its handlers. A host that fails stops there; the others go on.
+ *
+ * Right after the firewall phase, every host installs the packages of all its later phases in one
+ * apt-get, all hosts at once: installing is most of a first run, and otherwise the web hosts would
+ * wait idle while the db hosts install. A serial phase (app, web, lb) changes the hosts that serve
+ * in it one at a time; hosts that serve nothing yet in it have no clients to protect and go first,
+ * together.
  */
 export async function applyPlans(
   fleet: Fleet,
@@ -110,16 +118,20 @@ export async function applyPlans(
     const changed = plan.changes.filter((change) => change.action !== 'noop').length;
     reports.set(desire.host, { host: desire.host, status: 'ok', changed, unchanged: plan.changes.length - changed, phases: [], ms: 0 });
   }
+  const installedEarlier = new Map<string, Set<string>>();
   for (const phase of PHASE_ORDER) {
     const work = desires.filter((desire) => plans.has(desire.host) && !failed.has(desire.host) && desire.phases.some((p) => p.phase === phase));
     const phaseOf = (desire: HostDesire) => desire.phases.find((p) => p.phase === phase);
+    const serving = (desire: HostDesire) => (plans.get(desire.host) as HostPlan).serving.includes(phase);
     const serial = work.some((desire) => phaseOf(desire)?.serial);
-    if (serial) work.sort((a, b) => (phaseOf(a)?.rank ?? 0) - (phaseOf(b)?.rank ?? 0));
-    await mapWithLimit(work, serial ? 1 : options.forks, async (desire) => {
+    const together = serial ? work.filter((desire) => !serving(desire)) : work;
+    const inTurn = serial ? work.filter(serving).sort((a, b) => (phaseOf(a)?.rank ?? 0) - (phaseOf(b)?.rank ?? 0)) : [];
+    const applyOn = async (desire: HostDesire) => {
       const report = reports.get(desire.host) as HostReport;
       const started = Date.now();
       try {
-        const phaseReport = await applyPhase(fleet, desire, plans.get(desire.host) as HostPlan, phase, options);
+        const plan = plans.get(desire.host) as HostPlan;
+        const phaseReport = await applyPhase(fleet, desire, plan, phase, installedEarlier.get(desire.host), options);
         phaseReport.ms = Date.now() - started;
         if (phaseReport.changed > 0 || phaseReport.handlers.length > 0) {
           report.phases.push(phaseReport);
@@ -132,9 +144,35 @@ export async function applyPlans(
         options.onEvent?.({ type: 'host-failed', host: desire.host, phase, message: report.error });
       }
       report.ms += Date.now() - started;
-    });
+    };
+    await mapWithLimit(together, options.forks, applyOn);
+    await mapWithLimit(inTurn, 1, applyOn);
+    if (phase === 'firewall') {
+      const ready = desires.filter((desire) => plans.has(desire.host) && !failed.has(desire.host));
+      await mapWithLimit(ready, options.forks, async (desire) => {
+        const started = Date.now();
+        const installed = await installLaterPackages(fleet, desire.host, plans.get(desire.host) as HostPlan, options);
+        installedEarlier.set(desire.host, installed);
+        (reports.get(desire.host) as HostReport).ms += Date.now() - started;
+      });
+    }
   }
   return reports;
+}
+
+/**
+ * Installs in one apt-get the packages the host's phases after the firewall want, and returns them
+ * (none when the install failed: each phase then installs its own, and fails with its own name).
+ */
+async function installLaterPackages(fleet: Fleet, host: string, plan: HostPlan, options: ApplyOptions): Promise<Set<string>> {
+  const names = [
+    ...new Set(plan.changes.filter((c) => c.phase !== 'firewall' && c.action !== 'noop' && c.resource.kind === 'package').map((c) => (c.resource as PackageResource).name)),
+  ];
+  const connection = fleet.connections.get(host);
+  if (names.length === 0 || !connection) return new Set();
+  options.onEvent?.({ type: 'packages', host, packages: names });
+  const result = await connection.run(buildPackagesScript(names)).catch(() => undefined);
+  return result !== undefined && scriptFailure(result) === undefined ? new Set(names) : new Set();
 }
 
 /** Runs a script on other hosts (in parallel), e.g. draining a web host on every lb host. */
@@ -147,7 +185,14 @@ async function onPeers(fleet: Fleet, peers: readonly string[], script: string, w
   );
 }
 
-async function applyPhase(fleet: Fleet, desire: HostDesire, plan: HostPlan, phase: Phase, options: ApplyOptions): Promise<PhaseReport> {
+async function applyPhase(
+  fleet: Fleet,
+  desire: HostDesire,
+  plan: HostPlan,
+  phase: Phase,
+  installedEarlier: ReadonlySet<string> | undefined,
+  options: ApplyOptions,
+): Promise<PhaseReport> {
   const phaseDesire = desire.phases.find((p) => p.phase === phase);
   const connection = fleet.connections.get(desire.host);
   if (!phaseDesire || !connection) throw new ConnectionError(desire.host, 'other', 'not connected');
@@ -158,7 +203,7 @@ async function applyPhase(fleet: Fleet, desire: HostDesire, plan: HostPlan, phas
   const report: PhaseReport = { phase, changed: active.length, handlers: [], ms: 0 };
   if (active.length > 0) {
     options.onEvent?.({ type: 'phase-start', host: desire.host, phase, changes: active.length });
-    const script = buildChangeScript(changes, triggered, phaseDesire.validators);
+    const script = buildChangeScript(changes, triggered, phaseDesire.validators, installedEarlier);
     options.onEvent?.({ type: 'steps', host: desire.host, phase, steps: stepNames(script, secrets) });
     await runScript(connection, script, secrets);
     await options.afterChanges?.(desire.host, phase);
@@ -173,7 +218,9 @@ async function applyPhase(fleet: Fleet, desire: HostDesire, plan: HostPlan, phas
     options.onEvent?.({ type: 'steps', host: desire.host, phase, steps: stepNames(handlerScript, secrets) });
     await runScript(connection, handlerScript, secrets);
     if (rolling) await onPeers(fleet, rolling.peers, rolling.after, `after ${desire.host}'s ${phase} handlers`);
-    const settleSeconds = phaseDesire.serial ? (phaseDesire.settleSeconds ?? 0) : 0;
+    // The wait keeps two serving hosts from being out of rotation at once; a host that served
+    // nothing before this run was in no one's rotation.
+    const settleSeconds = phaseDesire.serial && plan.serving.includes(phase) ? (phaseDesire.settleSeconds ?? 0) : 0;
     if (settleSeconds > 0) await new Promise((r) => setTimeout(r, settleSeconds * 1000));
   }
   options.onEvent?.({ type: 'phase-done', host: desire.host, phase, ms: 0 });

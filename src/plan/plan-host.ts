@@ -44,8 +44,9 @@ function planResource(resource: Resource, facts: Facts): ResourceVerdict {
  * out of SSH is refused as a whole.
  */
 export function planHost(desire: HostDesire, facts: Facts): HostPlan {
-  const plan: HostPlan = { host: desire.host, changes: [], pendingHandlers: [...facts.pendingHandlers], notices: [] };
+  const plan: HostPlan = { host: desire.host, changes: [], pendingHandlers: [...facts.pendingHandlers], notices: [], serving: [] };
   for (const phase of desire.phases) {
+    if (phase.resources.some((r) => r.kind === 'service' && facts.services[r.name]?.active === 'active')) plan.serving.push(phase.phase);
     for (const resource of phase.resources) {
       const verdict = planResource(resource, facts);
       const change: Change = { phase: phase.phase, resource, action: verdict.action, reason: verdict.reason };

@@ -150,6 +150,14 @@ describe('planHost', () => {
     expect(planHost(desire('10.77.0.0/24'), convergedFacts()).refusal).toBeUndefined();
   });
 
+  it('lists the phases in which the host was serving: a running service of the phase', () => {
+    expect(planHost(desire(), bareFacts()).serving).toEqual([]);
+    expect(planHost(desire(), convergedFacts()).serving).toEqual(['monitoring']);
+    const stopped = convergedFacts();
+    stopped.services['prometheus-node-exporter'] = { load: 'loaded', active: 'failed', enabled: 'enabled' };
+    expect(planHost(desire(), stopped).serving).toEqual([]);
+  });
+
   it('carries handlers an earlier run left pending', () => {
     const plan = planHost(desire(), convergedFacts());
     expect(plan.pendingHandlers).toEqual([]);
