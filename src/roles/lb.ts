@@ -9,7 +9,7 @@ import { hostsWithRole, integerVar, stringVar } from './topology.js';
 const HAPROXY_CFG = '/etc/haproxy/haproxy.cfg';
 const KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf';
 const UFW_BEFORE_RULES = '/etc/ufw/before.rules';
-const HAPROXY_SOCKET = '/run/haproxy/admin.sock';
+export const HAPROXY_SOCKET = '/run/haproxy/admin.sock';
 
 /** Priorities start here for the first lb host and step down by PRIORITY_STEP in inventory order. */
 const TOP_PRIORITY = 200;
@@ -89,7 +89,9 @@ export function drainWebServerScript(server: string): string {
   return [
     `if [ -S ${HAPROXY_SOCKET} ]; then`,
     `  ${runtimeCommand(`set server ${WEB_BACKEND}/${server} state drain`)} >/dev/null`,
-    `  for __i in $(seq ${DRAIN_WAIT_SECONDS * 10}); do [ "$(${sessions})" = 0 ] && break; sleep 0.1; done`,
+    // No line for the server (this haproxy does not list it yet: its package's own config) is
+    // nothing to wait for, like 0 sessions.
+    `  for __i in $(seq ${DRAIN_WAIT_SECONDS * 10}); do __s=$(${sessions}); [ "\${__s:-0}" = 0 ] && break; sleep 0.1; done`,
     'fi',
   ].join('\n');
 }

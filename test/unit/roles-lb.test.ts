@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandResource, FileResource, PhaseDesire } from '../../src/core/types.js';
-import { lbPhase, vrrpFirewallCommand } from '../../src/roles/lb.js';
+import { drainWebServerScript, HAPROXY_SOCKET, lbPhase, vrrpFirewallCommand } from '../../src/roles/lb.js';
+import { quoteWord } from '../../src/core/shell.js';
 import { hostOf, testInventory } from './roles-fixture.js';
 
 function file(phase: PhaseDesire, path: string): FileResource {
@@ -146,5 +147,28 @@ describe('lb role, VRRP through ufw', () => {
     expect(command?.script).toContain('-s 10.0.0.11 -j ACCEPT');
     expect(command?.script).not.toContain('-s 10.0.0.12 ');
     expect(command?.script).toMatch(/ufw reload$/);
+  });
+});
+
+describe('draining a web host on an lb host (a stand-in socat answers the runtime API)', () => {
+  /** Runs the drain script; `stat` is what `show stat` answers. Returns the commands sent, in order. */
+  function drain(stat: string): string[] {
+    const dir = mkdtempSync(join(tmpdir(), 'infra-drain-'));
+    const socket = join(dir, 'admin.sock');
+    const sent = join(dir, 'sent');
+    execFileSync('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(socket)})`]);
+    writeFileSync(join(dir, 'socat'), `#!/bin/bash\nread -r command; echo "$command" >> ${sent}\n[ "$command" = "show stat" ] && printf '%s' ${quoteWord(stat)}\nexit 0\n`, { mode: 0o755 });
+    const script = drainWebServerScript('web1').replaceAll(HAPROXY_SOCKET, socket);
+    execFileSync('bash', ['-c', script], { env: { PATH: `${dir}:/usr/bin:/bin` } });
+    return readFileSync(sent, 'utf8').trim().split('\n');
+  }
+
+  it('sets the web host to drain and stops waiting once it holds no session', () => {
+    expect(drain('# pxname,svname,qcur,qmax,scur\nweb,web1,0,0,0\n')).toEqual(['set server web/web1 state drain', 'show stat']);
+  });
+
+  it('does not wait on an haproxy that does not list the web host yet (its package\'s own config on a first install)', () => {
+    // One look at the stats, not 15 seconds of them.
+    expect(drain('# pxname,svname,qcur,qmax,scur\nmain,FRONTEND,0,0,0\n')).toEqual(['set server web/web1 state drain', 'show stat']);
   });
 });
