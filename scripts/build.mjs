@@ -10,7 +10,7 @@ import { build } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '..');
 const { dependencies } = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
-const INLINED = new Set(['commander']);
+const EXTERNAL = new Set(['node-ssh', '@peculiar/x509', 'reflect-metadata']);
 
 rmSync(resolve(root, 'dist'), { recursive: true, force: true });
 await build({
@@ -23,7 +23,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: Object.keys(dependencies).filter((name) => !INLINED.has(name)),
+  external: Object.keys(dependencies).filter((name) => EXTERNAL.has(name)),
   // commander is CommonJS and requires Node's built-ins; an ES module has no `require` of its own.
   banner: { js: "import { createRequire as createRequireForBundle } from 'node:module'; const require = createRequireForBundle(import.meta.url);" },
   sourcemap: true,

@@ -1,4 +1,4 @@
-import ora, { type Ora } from 'ora';
+import type { Ora, Options as OraOptions } from 'ora';
 import type { RunEvent } from '../engine/run.js';
 import { colorEnabled } from './color.js';
 
@@ -8,18 +8,24 @@ import { colorEnabled } from './color.js';
  */
 export class Progress {
   private spinner: Ora | undefined;
-  // A spinner redraws with escape codes: only on a terminal that takes colour, never in CI.
-  private readonly interactive = colorEnabled(process.stderr) && !process.env.CI;
   private readonly running = new Map<string, string>();
 
-  constructor(
+  private constructor(
     private readonly enabled: boolean,
-    private readonly verbose = false,
+    private readonly verbose: boolean,
+    /** The spinner library, loaded only for a terminal that shows it. */
+    private readonly ora: ((options: OraOptions) => Ora) | undefined,
   ) {}
+
+  static async create(enabled: boolean, verbose = false): Promise<Progress> {
+    // A spinner redraws with escape codes: only on a terminal that takes colour, never in CI.
+    const interactive = enabled && colorEnabled(process.stderr) && !process.env.CI;
+    return new Progress(enabled, verbose, interactive ? (await import('ora')).default : undefined);
+  }
 
   start(text: string): void {
     if (!this.enabled) return;
-    if (this.interactive) this.spinner = ora({ text, stream: process.stderr }).start();
+    if (this.ora) this.spinner = this.ora({ text, stream: process.stderr }).start();
     else process.stderr.write(`${text}\n`);
   }
 

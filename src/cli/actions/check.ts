@@ -48,7 +48,7 @@ export async function check(file: string, options: CheckOptions, globals: Global
   if (!Number.isInteger(expiryWarningDays) || expiryWarningDays < 0) throw new UserError(`--expiring-within ${options.expiringWithin}: expected a whole number of days`);
   const started = Date.now();
   const requestedForks = parseForks(options.forks);
-  const progress = new Progress(!globals.json && !globals.quiet);
+  const progress = await Progress.create(!globals.json && !globals.quiet);
   progress.start('reading the inventory and connecting');
   const { context, fleet, forks } = await prepareConnectedRun(file, globals, { forks: requestedForks, acceptNewHostKeys: false }).catch((err: unknown) => {
     progress.stop();

@@ -1,6 +1,4 @@
 import { join } from 'node:path';
-import { confirm } from '@inquirer/prompts';
-import { UserError } from '../../core/errors.js';
 import { resourceLabel, type HostPlan } from '../../core/types.js';
 import { applyPlans, probeAndPlan, type HostReport } from '../../engine/run.js';
 import { Fleet } from '../../engine/fleet.js';
@@ -9,6 +7,7 @@ import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport, t
 import { connectionStats } from '../../transport/ssh.js';
 import { parseForks, prepareConnectedRun, type RunContext } from '../run-context.js';
 import { colorEnabled } from '../color.js';
+import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
 import type { GlobalOptions } from '../main.js';
 
@@ -27,7 +26,7 @@ function hostReportLine(report: HostReport): string {
 export async function provision(file: string, options: ProvisionOptions, globals: GlobalOptions): Promise<number> {
   const started = Date.now();
   const requestedForks = parseForks(options.forks);
-  const progress = new Progress(!globals.json && !globals.quiet, Boolean(globals.verbose));
+  const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the inventory and connecting');
   const { context, fleet, forks } = await prepareConnectedRun(file, globals, {
     forks: requestedForks,
@@ -56,7 +55,7 @@ export async function provision(file: string, options: ProvisionOptions, globals
       for (const plan of refused) reports.set(plan.host, { host: plan.host, status: 'refused', changed: 0, unchanged: 0, phases: [], ms: 0, error: plan.refusal });
       if (!globals.json) process.stderr.write(`infra: nothing was changed on any host: ${refused.length} plan(s) refused (see above)\n`);
     } else if (pendingWork && !options.dryRun) {
-      if (!(await confirmed(globals))) return 1;
+      if (!(await confirmed(globals, 'Apply these changes?', 'apply this plan'))) return 1;
       progress.start('applying');
       applied = await applyPlans(fleet, context.desires, plans, { forks, onEvent: (event) => progress.event(event) });
       progress.stop();
@@ -141,14 +140,6 @@ function printPlans(context: RunContext, plans: Map<string, HostPlan>, globals: 
     const plan = plans.get(host.name);
     if (plan && shown(plan)) process.stdout.write(renderHostPlan(plan, host.address, { verbose: globals.verbose, color }) + '\n');
   }
-}
-
-async function confirmed(globals: GlobalOptions): Promise<boolean> {
-  if (globals.yes) return true;
-  if (!process.stdin.isTTY || !process.stdout.isTTY) {
-    throw new UserError('refusing to change hosts without confirmation: no terminal to ask on. Pass --yes to apply this plan.');
-  }
-  return confirm({ message: 'Apply these changes?', default: false });
 }
 
 /** After applying, a new read of the changed hosts must find nothing left to do. */

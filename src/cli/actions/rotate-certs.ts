@@ -1,5 +1,4 @@
 import { relative } from 'node:path';
-import { confirm } from '@inquirer/prompts';
 import { UserError } from '../../core/errors.js';
 import type { PhaseDesire } from '../../core/types.js';
 import { Fleet } from '../../engine/fleet.js';
@@ -24,6 +23,7 @@ import { parseCertificatesReading, readCertificatesScript } from '../../rotate/s
 import { caPaths } from '../../tls/ca.js';
 import { type CertificateAuthority, describeCertificate, ensureCa, webTlsMaterial } from '../../tls/index.js';
 import { readIfPresent } from '../../tls/state.js';
+import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
 import type { GlobalOptions } from '../main.js';
@@ -79,7 +79,7 @@ export async function rotateCerts(file: string, options: RotateOptions, globals:
   const materials = await newMaterial(inventory, webHosts, issuer, now);
   const material = (host: Host) => materials.get(host.name) as RotationMaterial;
   const phases = new Map(webHosts.map((host) => [host.name, webPhase(inventory, host, { tls: material(host).tls })]));
-  const progress = new Progress(!globals.json && !globals.quiet);
+  const progress = await Progress.create(!globals.json && !globals.quiet);
   const lbHosts = hostsWithRole(inventory, 'lb');
   progress.start(`connecting to ${webHosts.length} web and ${lbHosts.length} lb hosts`);
   const fleet = await Fleet.connect(inventory, [...webHosts, ...lbHosts], { forks: webHosts.length + lbHosts.length, acceptNewHostKeys: false });
@@ -114,7 +114,7 @@ export async function rotateCerts(file: string, options: RotateOptions, globals:
     }
     // --quiet still shows what is about to rotate when it asks for confirmation.
     if (!globals.json && (!globals.quiet || !globals.yes)) process.stdout.write(`${reports.map(renderHostReport).join('\n')}\n\n`);
-    if (!(await confirmed(globals, toRotate.length))) return 1;
+    if (!(await confirmed(globals, `Rotate the certificate of ${toRotate.length} web host(s), one at a time?`, 'rotate'))) return 1;
 
     let promoted = false;
     progress.start('rotating');
@@ -237,10 +237,3 @@ function caOutcome(inventory: Inventory, next: CertificateAuthority, promoted: b
   };
 }
 
-async function confirmed(globals: GlobalOptions, hosts: number): Promise<boolean> {
-  if (globals.yes) return true;
-  if (!process.stdin.isTTY || !process.stdout.isTTY) {
-    throw new UserError('refusing to change hosts without confirmation: no terminal to ask on. Pass --yes to rotate.');
-  }
-  return confirm({ message: `Rotate the certificate of ${hosts} web host(s), one at a time?`, default: false });
-}
