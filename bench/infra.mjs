@@ -23,9 +23,13 @@ for (let i = 0; i < runs; i += 1) {
   if (mode === 'cold') lab(['reset']);
   const sample = timedInfra(commands[mode]);
   samples.push(sample);
-  console.log(`${mode} run ${i + 1}: ${sample.wall.toFixed(2)} s wall, ${sample.cpu.toFixed(2)} s CPU, ${sample.maxMb.toFixed(0)} MB peak`);
+  console.log(
+    `${mode} run ${i + 1}: ${sample.wall.toFixed(2)} s wall, ${sample.cpu.toFixed(2)} s CPU, ${sample.maxMb.toFixed(0)} MB peak; ` +
+      `hosts and kernel meanwhile ${(sample.machineCpu - sample.cpu).toFixed(2)} s CPU`,
+  );
 }
 console.log(
   `${mode}: median of ${runs}: ${median(samples.map((s) => s.wall)).toFixed(2)} s wall, ` +
-    `${median(samples.map((s) => s.cpu)).toFixed(2)} s CPU, ${median(samples.map((s) => s.maxMb)).toFixed(0)} MB peak`,
+    `${median(samples.map((s) => s.cpu)).toFixed(2)} s CPU, ${median(samples.map((s) => s.maxMb)).toFixed(0)} MB peak; ` +
+    `hosts and kernel meanwhile ${median(samples.map((s) => s.machineCpu - s.cpu)).toFixed(2)} s CPU`,
 );

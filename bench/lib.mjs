@@ -1,5 +1,6 @@
 // What every bench script shares: running the real CLI under GNU time, and medians.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export const root = resolve(import.meta.dirname, '..');
@@ -7,16 +8,30 @@ export const infraBin = resolve(root, 'bin/infra');
 export const labInventory = resolve(root, 'lab/inventory.yaml');
 
 /**
- * Runs `command args` under GNU time: wall seconds, the command's own CPU seconds (user + sys)
- * and peak resident memory. Throws with the output when the exit code is not in `okCodes`.
+ * CPU seconds the whole machine has spent busy since boot (every core: user, nice, system, irq,
+ * softirq), from /proc/stat: the lab's hosts share this machine's cores with infra, so the
+ * difference across a run, less infra's own CPU, is what the hosts (and the kernel between them)
+ * spent on it.
+ */
+export function machineCpuSeconds() {
+  const [, user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  return (user + nice + system + irq + softirq) / 100;
+}
+
+/**
+ * Runs `command args` under GNU time: wall seconds, the command's own CPU seconds (user + sys),
+ * peak resident memory, and the machine's CPU seconds over the run (see machineCpuSeconds).
+ * Throws with the output when the exit code is not in `okCodes`.
  */
 export function timed(command, args, { okCodes = [0], env = process.env, cwd = root } = {}) {
+  const machineBefore = machineCpuSeconds();
   const result = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', command, ...args], { cwd, encoding: 'utf8', env, maxBuffer: 256 * 1024 * 1024 });
+  const machineCpu = machineCpuSeconds() - machineBefore;
   const [wall, user, sys, maxKb] = result.stderr.trim().split('\n').pop().split(' ').map(Number);
   if (!okCodes.includes(result.status)) {
     throw new Error(`${command} ${args.join(' ')} exited ${result.status}:\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`);
   }
-  return { wall, cpu: user + sys, maxMb: maxKb / 1024, stdout: result.stdout, status: result.status };
+  return { wall, cpu: user + sys, maxMb: maxKb / 1024, machineCpu, stdout: result.stdout, status: result.status };
 }
 
 /** infra itself (`node bin/infra …`), timed. */
