@@ -178,8 +178,9 @@ export function labSshArgs(keyFile: string, knownHosts: string): string[] {
 }
 
 /**
- * Waits until the host answers SSH as root with its own host key verified: port 22 open first
- * (cheap to poll), then one real login.
+ * Waits until the host answers SSH as root with its own host key verified (port 22 open first,
+ * cheap to poll, then one real login) and lets other users log in too: root may log in while
+ * /run/nologin still says the system is booting, which refuses the lab's sudo user `ops`.
  */
 export async function waitForSsh(
   host: LabHostPlan,
@@ -198,7 +199,7 @@ export async function waitForSsh(
     }
     if (await tcpOpen(host.address, 22, 1000)) {
       try {
-        await run('ssh', [...labSshArgs(ssh.keyFile, ssh.knownHosts), `root@${host.address}`, 'true'], { timeoutMs: 15_000 });
+        await run('ssh', [...labSshArgs(ssh.keyFile, ssh.knownHosts), `root@${host.address}`, 'test ! -e /run/nologin'], { timeoutMs: 15_000 });
         return;
       } catch (err) {
         lastError = err instanceof Error ? err.message : String(err);
