@@ -181,7 +181,12 @@ export function labSshArgs(keyFile: string, knownHosts: string): string[] {
  * Waits until the host answers SSH as root with its own host key verified (port 22 open first,
  * cheap to poll, then one real login) and lets other users log in too: root may log in while
  * /run/nologin still says the system is booting, which refuses the lab's sudo user `ops`.
+ * systemd-user-sessions, which removes that file, sometimes fails at boot in a container on a
+ * busy machine (status 219/CGROUP); it is started again then, as an operator would.
  */
+const USERS_MAY_LOG_IN =
+  '[ ! -e /run/nologin ] || { systemctl is-failed -q systemd-user-sessions.service && systemctl restart systemd-user-sessions.service; [ ! -e /run/nologin ]; }';
+
 export async function waitForSsh(
   host: LabHostPlan,
   hp: HostPaths,
@@ -199,7 +204,7 @@ export async function waitForSsh(
     }
     if (await tcpOpen(host.address, 22, 1000)) {
       try {
-        await run('ssh', [...labSshArgs(ssh.keyFile, ssh.knownHosts), `root@${host.address}`, 'test ! -e /run/nologin'], { timeoutMs: 15_000 });
+        await run('ssh', [...labSshArgs(ssh.keyFile, ssh.knownHosts), `root@${host.address}`, USERS_MAY_LOG_IN], { timeoutMs: 15_000 });
         return;
       } catch (err) {
         lastError = err instanceof Error ? err.message : String(err);
