@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
+import { redact } from '../../core/secret.js';
 import type { GlobalOptions } from '../main.js';
 
 export function registerRender(program: Command): void {
@@ -27,8 +28,7 @@ Example:
         for (const phase of desire.phases) {
           for (const resource of phase.resources) {
             if (resource.kind !== 'file') continue;
-            let content = resource.content;
-            for (const secret of resource.secrets ?? []) content = content.split(secret.reveal()).join('[secret]');
+            const content = redact(resource.content, resource.secrets ?? []);
             const target = join(options.out, desire.host, resource.path);
             await mkdir(dirname(target), { recursive: true });
             await writeFile(target, content);
