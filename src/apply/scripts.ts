@@ -1,6 +1,6 @@
 import { quoteCommand, quoteWord } from '../core/shell.js';
 import { guardShell } from '../core/mysql-client.js';
-import type { AbsentResource, Change, FileResource, FirewallRuleResource, Handler, Validator } from '../core/types.js';
+import type { AbsentResource, Change, FileResource, FirewallRuleResource, Handler, ReadyCondition, Validator } from '../core/types.js';
 import { PENDING_HANDLERS_FILE } from '../facts/probe.js';
 import { INFRA_RULE_COMMENT_PREFIX } from '../resources/firewall.js';
 
@@ -258,6 +258,26 @@ export function buildChangeScript(
   return lines.join('\n');
 }
 
+/** How long a handler's health check may take to pass after its reload or restart. */
+const HEALTH_CHECK_SECONDS = 10;
+
+/**
+ * Runs `check` (shell text) every 0.2 s until it succeeds; after `seconds` without success, fails
+ * the script as `label` (a shell word) with the check's last output.
+ */
+function retryUntil(check: string, seconds: number, label: string): string[] {
+  return [
+    `__end=$((SECONDS + ${seconds})); __ok=`,
+    `while :; do if __out=$( { ${check}; } 2>&1 ); then __ok=1; break; fi; [ "$SECONDS" -ge "$__end" ] && break; sleep 0.2; done`,
+    `if [ -z "$__ok" ]; then printf "@@fail %s\\n%s\\n" ${label} "$__out"; exit 1; fi`,
+  ];
+}
+
+/** Waits on a host until a phase's ready condition holds (see PhaseDesire.ready). */
+export function buildReadyScript(ready: ReadyCondition): string {
+  return [PRELUDE, `step ${quoteWord(ready.name)}`, ...retryUntil(ready.script, ready.seconds, `"$__step (not within ${ready.seconds} s)"`), 'echo @@done'].join('\n');
+}
+
 /**
  * Runs handlers: the phase's validators first (a file may have been put in place by a run that was
  * cut off before validating), then each reload or restart, confirmed: the unit must be active and
@@ -303,12 +323,7 @@ export function buildHandlerScript(handlers: readonly Handler[], validators: rea
     lines.push(
       `if [ -z "$__ok" ]; then printf "@@fail %s\\n%s\\n" "$__step" "$(systemctl status --no-pager -n 20 ${unit} 2>&1)"; exit 1; fi`,
     );
-    if (handler.healthCheck) {
-      lines.push(
-        `__ok=; for __i in $(seq 50); do if __out=$( { ${handler.healthCheck}; } 2>&1 ); then __ok=1; break; fi; sleep 0.2; done`,
-        `if [ -z "$__ok" ]; then printf "@@fail %s health check\\n%s\\n" "$__step" "$__out"; exit 1; fi`,
-      );
-    }
+    if (handler.healthCheck) lines.push(...retryUntil(handler.healthCheck, HEALTH_CHECK_SECONDS, '"$__step health check"'));
     lines.push(
       `if [ -f ${PENDING_HANDLERS_FILE} ]; then grep -vxF ${quoteWord(handler.id)} ${PENDING_HANDLERS_FILE} > ${PENDING_HANDLERS_FILE}.new; mv -f ${PENDING_HANDLERS_FILE}.new ${PENDING_HANDLERS_FILE}; fi`,
     );

@@ -173,6 +173,18 @@ export interface PhaseDesire {
   settleSeconds?: number;
   rolling?: RollingHandlers;
   healthChecks?: HealthCheck[];
+  /**
+   * A condition a host must reach once the phase changed anything on it, before the run goes on
+   * (lb: the VIP is held, so a provision that returns leaves the site answering). Shell text,
+   * retried until it succeeds or `seconds` pass; the host fails with `name` if it never does.
+   */
+  ready?: ReadyCondition;
+}
+
+export interface ReadyCondition {
+  name: string;
+  script: string;
+  seconds: number;
 }
 
 /** Everything desired on one host, phase by phase in PHASE_ORDER. */

@@ -1,6 +1,6 @@
 import { redact, type Secret } from '../core/secret.js';
 import { PHASE_ORDER, type Change, type Facts, type HostDesire, type HostPlan, type PackageResource, type Phase } from '../core/types.js';
-import { buildChangeScript, buildHandlerScript, buildPackagesScript, scriptFailure, triggeredHandlers } from '../apply/scripts.js';
+import { buildChangeScript, buildHandlerScript, buildPackagesScript, buildReadyScript, scriptFailure, triggeredHandlers } from '../apply/scripts.js';
 import { buildProbeScript } from '../facts/probe.js';
 import { parseProbeOutput } from '../facts/parse.js';
 import { planHost } from '../plan/plan-host.js';
@@ -218,6 +218,13 @@ async function applyPhase(
     options.onEvent?.({ type: 'steps', host: desire.host, phase, steps: stepNames(handlerScript, secrets) });
     await runScript(connection, handlerScript, secrets);
     if (rolling) await onPeers(fleet, rolling.peers, rolling.after, `after ${desire.host}'s ${phase} handlers`);
+  }
+  if (phaseDesire.ready && (active.length > 0 || due.length > 0)) {
+    const readyScript = buildReadyScript(phaseDesire.ready);
+    options.onEvent?.({ type: 'steps', host: desire.host, phase, steps: stepNames(readyScript, secrets) });
+    await runScript(connection, readyScript, secrets);
+  }
+  if (due.length > 0) {
     // The wait keeps two serving hosts from being out of rotation at once; a host that served
     // nothing before this run was in no one's rotation.
     const settleSeconds = phaseDesire.serial && plan.serving.includes(phase) ? (phaseDesire.settleSeconds ?? 0) : 0;

@@ -1,5 +1,5 @@
 import { quoteWord } from '../core/shell.js';
-import type { CommandResource, PhaseDesire, Resource } from '../core/types.js';
+import type { CommandResource, PhaseDesire, ReadyCondition, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { ROLE_PORTS } from './firewall.js';
 import { loadBalancerCheck } from './health.js';
@@ -181,5 +181,21 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
   // One lb host at a time, backups before the master, so the VIP always has a host serving.
   const rank = -lbHosts.findIndex((lb) => lb.name === host.name);
   const healthChecks = [loadBalancerCheck(inventory.vip, HAPROXY_SOCKET, WEB_BACKEND)];
-  return { phase: 'lb', resources, handlers, validators, serial: true, rank, healthChecks };
+  const ready = inventory.vip === undefined ? undefined : vipReady(inventory.vip, lbHosts[0]?.name === host.name);
+  return { phase: 'lb', resources, handlers, validators, serial: true, rank, healthChecks, ready };
+}
+
+/** keepalived elects a master about 4 s after it starts (3 missed adverts and a skew). */
+const VIP_READY_SECONDS = 20;
+
+/**
+ * What an lb host the run changed waits for, so that the run ends with the VIP where it will stay
+ * (a client connecting while it moves gets a reset). The first lb host has the top priority: it
+ * waits until it holds the VIP itself, or keepalived would take it over after the run. The others
+ * wait until the VIP answers on 443, from whichever host holds it.
+ */
+export function vipReady(vip: string, topPriority: boolean): ReadyCondition {
+  return topPriority
+    ? { name: `keepalived holds the VIP ${vip} here`, script: `ip -o -4 addr show | grep -qF ${quoteWord(` ${vip}/`)}`, seconds: VIP_READY_SECONDS }
+    : { name: `the VIP ${vip} answers on port 443`, script: `timeout 2 bash -c ${quoteWord(`exec 3<>/dev/tcp/${vip}/443`)}`, seconds: VIP_READY_SECONDS };
 }

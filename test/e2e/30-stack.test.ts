@@ -54,6 +54,9 @@ describe('the web stack from bare hosts', () => {
     const result = await runInfra(['provision', LAB_INVENTORY, '--yes']);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`DNS: publish ${DOMAIN.replace(/\./g, '\\.')}\\.? A ${VIP.replace(/\./g, '\\.')}`));
+    // keepalived elects its master seconds after it starts: the run waits for it, so the VIP is
+    // already where it stays (a client connecting while it moves gets a reset).
+    expect(await vipHolder()).toEqual(['lb1']);
     site = { address: VIP, domain: DOMAIN, ca: await readFile(join(LAB_DIR, '.infra', 'ca', 'ca.crt'), 'utf8') };
     // Each answer counts the visits on the replica; the first visit may not have reached it yet.
     let body = { app_host: '', db_host: '', visits: 0 };

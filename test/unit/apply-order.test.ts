@@ -112,4 +112,24 @@ describe('applyPlans: the order of scripts on hosts', () => {
     expect(changeOf('web3').start).toBeLessThan(changeOf('web1').start);
     expect(changeOf('web1').end).toBeLessThan(changeOf('web2').start);
   });
+
+  it('waits for a phase\'s ready condition on a host the phase changed, after its handlers, and not on a host it left alone', async () => {
+    const lbPhase = (host: string): HostDesire => ({
+      host,
+      address: '10.0.0.11',
+      phases: [{
+        phase: 'lb',
+        resources: [{ kind: 'file', path: '/etc/keepalived/keepalived.conf', content: 'x', mode: '0644', owner: 'root', group: 'root', notify: ['reload:keepalived'] }],
+        handlers: [{ id: 'reload:keepalived', service: 'keepalived', action: 'reload' }],
+        validators: [],
+        ready: { name: 'the VIP is held', script: 'true', seconds: 20 },
+      }],
+    });
+    const desires = [lbPhase('lb1'), lbPhase('lb2')];
+    const unchanged = (desire: HostDesire): HostPlan => ({ ...planFor(desire, ['lb']), changes: planFor(desire, ['lb']).changes.map((c) => ({ ...c, action: 'noop' })) });
+    const plans = new Map([['lb1', planFor(desires[0] as HostDesire, [])], ['lb2', unchanged(desires[1] as HostDesire)]]);
+    const { fleet, execs } = standInFleet(['lb1', 'lb2']);
+    await applyPlans(fleet, desires, plans, { forks: 10 });
+    expect(execs.map((e) => `${e.host} ${e.step}`)).toEqual(['lb1 record pending handlers', 'lb1 reload keepalived', 'lb1 the VIP is held']);
+  });
 });

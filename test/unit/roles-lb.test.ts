@@ -1,5 +1,5 @@
 import { guardShell } from '../../src/core/mysql-client.js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,11 +90,27 @@ describe('lb role, keepalived (inventory: lb1 then lb2, vip 10.0.0.100/24, vrrp_
     expect(() => lbPhase(plain, hostOf(plain, 'lb1'))).toThrow(/vrrp_interface/);
   });
 
-  it('has no keepalived when the inventory has no VIP', () => {
+  it('has no keepalived, and nothing to wait for, when the inventory has no VIP', () => {
     const noVip = testInventory({ vip: undefined });
     const phase = lbPhase(noVip, hostOf(noVip, 'lb1'));
     expect(phase.resources.some((r) => r.kind === 'file' && r.path.includes('keepalived'))).toBe(false);
     expect(phase.resources.some((r) => r.kind === 'command')).toBe(false);
+    expect(phase.ready).toBeUndefined();
+  });
+
+  it('ends a change of the first lb host once it holds the VIP, and of the others once the VIP answers on 443', () => {
+    // A stand-in `ip` lists the addresses given; the lab proves the real one (30-stack).
+    const holds = (addresses: string) => {
+      const dir = mkdtempSync(join(tmpdir(), 'infra-ip-'));
+      writeFileSync(join(dir, 'ip'), `#!/bin/bash\nprintf '%s\\n' ${quoteWord(addresses)}\n`, { mode: 0o755 });
+      const script = lbPhase(inventory, hostOf(inventory, 'lb1')).ready?.script ?? 'false';
+      return spawnSync('bash', ['-c', script], { env: { PATH: `${dir}:/usr/bin:/bin` } }).status === 0;
+    };
+    expect(holds('2: host0    inet 10.0.0.11/24 brd 10.0.0.255 scope global host0\n2: host0    inet 10.0.0.100/24 scope global secondary host0')).toBe(true);
+    expect(holds('2: host0    inet 10.0.0.11/24 brd 10.0.0.255 scope global host0\n2: host0    inet 10.0.0.101/24 scope global secondary host0')).toBe(false);
+    const backup = lbPhase(inventory, hostOf(inventory, 'lb2')).ready;
+    expect(backup?.name).toBe('the VIP 10.0.0.100 answers on port 443');
+    expect(backup?.script).toContain('/dev/tcp/10.0.0.100/443');
   });
 });
 
