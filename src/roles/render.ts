@@ -8,6 +8,9 @@ export const BUILTIN_TEMPLATES_DIR = join(PACKAGE_ROOT, 'templates');
 
 const HEADER = 'Managed by infra: changes made by hand are replaced on the next run.';
 
+/** Compiled templates by file: one inventory renders the same few templates for every host. */
+const compiled = new Map<string, ejs.TemplateFunction>();
+
 /**
  * Renders `templates/<name>` with `data`. A template of the same name in the inventory's
  * templates_dir wins over the built-in one. Every template gets `managedHeader` for its comment.
@@ -15,6 +18,10 @@ const HEADER = 'Managed by infra: changes made by hand are replaced on the next 
 export function renderTemplate(name: string, data: Record<string, unknown>, overrideDir?: string): string {
   const override = overrideDir ? join(overrideDir, name) : undefined;
   const file = override && existsSync(override) ? override : join(BUILTIN_TEMPLATES_DIR, name);
-  const source = readFileSync(file, 'utf8');
-  return ejs.render(source, { managedHeader: HEADER, ...data }, { filename: file, strict: false, rmWhitespace: false });
+  let template = compiled.get(file);
+  if (!template) {
+    template = ejs.compile(readFileSync(file, 'utf8'), { filename: file, strict: false, rmWhitespace: false });
+    compiled.set(file, template);
+  }
+  return template({ managedHeader: HEADER, ...data });
 }
