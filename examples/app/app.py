@@ -12,13 +12,17 @@ Only the standard library and python3-pymysql are used.
 """
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pymysql
 
 CONNECT_TIMEOUT = 3
+# Set on SIGTERM: answers then close their connection, and the process exits once none is open.
+STOPPING = threading.Event()
 
 
 def setting(name, default=None):
@@ -102,12 +106,17 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "example-app"
     # Every answer has a Content-Length, so connections can stay open for nginx's upstream keepalive.
     protocol_version = "HTTP/1.1"
+    # An idle kept-alive connection ends after this long (nginx lets its own go sooner), so a
+    # stopping app waits at most this long for connections that carry no request.
+    timeout = 10
 
     def answer(self, status, body, content_type="text/plain; charset=utf-8"):
         data = body.encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        if STOPPING.is_set():
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
@@ -143,8 +152,19 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     address = (setting("APP_HOST"), int(setting("APP_PORT")))
     server = ThreadingHTTPServer(address, Handler)
+    # A stop (systemctl stop or restart: SIGTERM) stops accepting, then lets every request being
+    # answered finish: killed mid-answer, nginx could only cut the client's response short.
+    server.daemon_threads = False
+
+    def stop(signum, frame):
+        STOPPING.set()
+        threading.Thread(target=server.shutdown).start()
+
+    signal.signal(signal.SIGTERM, stop)
     print(f"app: listening on {address[0]}:{address[1]}", file=sys.stderr, flush=True)
     server.serve_forever()
+    # Closes the listening socket, then waits for the connection threads.
+    server.server_close()
 
 
 if __name__ == "__main__":
