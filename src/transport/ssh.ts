@@ -99,9 +99,9 @@ function classify(target: ConnectionTarget, err: unknown): ConnectionError {
 /**
  * Calls the script's function with its stdout kept in a variable and written at the end in one
  * piece: a probe echoes line by line, and each write would otherwise cross as its own SSH packet,
- * to decrypt and acknowledge (about 3 ms of controller CPU per host and probe, measured). The `.` that the
- * EXIT trap prints (also after a script's own `exit`) keeps the trailing newlines that command
- * substitution strips; the exit status is the script's. Scripts must not set an EXIT trap.
+ * to decrypt and acknowledge (measured: about 3 ms of controller CPU per host and probe). The `.`
+ * that the EXIT trap prints (also after a script's own `exit`) keeps the trailing newlines that
+ * command substitution strips; the exit status is the script's. Scripts must not set an EXIT trap.
  */
 const BUFFERED_CALL = `__infra_out=$(trap 'echo .' EXIT; __infra_main </dev/null); __infra_rc=$?; printf %s "\${__infra_out%.}"; exit $__infra_rc`;
 
