@@ -178,15 +178,18 @@ export function labSshArgs(keyFile: string, knownHosts: string): string[] {
 }
 
 /**
- * Waits until the host answers SSH as root with its own host key verified (port 22 open first,
- * cheap to poll, then one real login) and lets other users log in too: root may log in while
- * /run/nologin still says the system is booting, which refuses the lab's sudo user `ops`.
+ * Succeeds on a host once users other than root may log in (no /run/nologin).
  * systemd-user-sessions, which removes that file, sometimes fails at boot in a container on a
  * busy machine (status 219/CGROUP); it is started again then, as an operator would.
  */
 const USERS_MAY_LOG_IN =
   '[ ! -e /run/nologin ] || { systemctl is-failed -q systemd-user-sessions.service && systemctl restart systemd-user-sessions.service; [ ! -e /run/nologin ]; }';
 
+/**
+ * Waits until the host answers SSH as root with its own host key verified (port 22 open first,
+ * cheap to poll, then one real login) and lets other users log in too: root may log in while
+ * /run/nologin still says the system is booting, which refuses the lab's sudo user `ops`.
+ */
 export async function waitForSsh(
   host: LabHostPlan,
   hp: HostPaths,

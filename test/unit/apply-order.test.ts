@@ -126,7 +126,10 @@ describe('applyPlans: the order of scripts on hosts', () => {
       }],
     });
     const desires = [lbPhase('lb1'), lbPhase('lb2')];
-    const unchanged = (desire: HostDesire): HostPlan => ({ ...planFor(desire, ['lb']), changes: planFor(desire, ['lb']).changes.map((c) => ({ ...c, action: 'noop' })) });
+    const unchanged = (desire: HostDesire): HostPlan => {
+      const plan = planFor(desire, ['lb']);
+      return { ...plan, changes: plan.changes.map((c) => ({ ...c, action: 'noop' })) };
+    };
     const plans = new Map([['lb1', planFor(desires[0] as HostDesire, [])], ['lb2', unchanged(desires[1] as HostDesire)]]);
     const { fleet, execs } = standInFleet(['lb1', 'lb2']);
     await applyPlans(fleet, desires, plans, { forks: 10 });
