@@ -1,8 +1,8 @@
 import { quoteCommand, quoteWord } from '../core/shell.js';
 import { guardShell } from '../core/mysql-client.js';
-import type { AbsentResource, Change, FileResource, FirewallRuleResource, Handler, ReadyCondition, Validator } from '../core/types.js';
+import type { AbsentResource, Change, CommandResource, FileResource, FirewallRuleResource, Handler, OwnedFolderResource, ReadyCondition, Validator } from '../core/types.js';
 import { PENDING_HANDLERS_FILE } from '../facts/probe.js';
-import { INFRA_RULE_COMMENT_PREFIX } from '../resources/firewall.js';
+import { INFRA_RULE_COMMENT_PREFIX, ufwDeleteWords } from '../resources/firewall.js';
 
 /**
  * Shell text that carries out a phase's changes on one host. Every value is quoted by quoteWord;
@@ -58,6 +58,32 @@ function stageFile(file: FileResource): string[] {
     `must chmod ${quoteWord(file.mode)} ${quoteWord(staged)}`,
   ];
 }
+
+/** Where entries taken out of owned folders are kept for the operator, one folder per run. */
+const REMOVED_DIR = '/var/lib/infra/removed';
+
+/**
+ * Moves the entries of an owned folder that infra did not write out of it (into REMOVED_DIR, so a
+ * hand-written file can still be recovered), recording each in `__moved` to put back if the
+ * config then fails validation.
+ */
+function clearOwnedFolder(folder: OwnedFolderResource): string[] {
+  const keep = folder.keep.map((name) => `[${quoteWord(name)}]=1`).join(' ');
+  return [
+    `step ${quoteWord(`remove what infra did not write from ${folder.path}`)}`,
+    `must install -d -m 0700 "$__removed"`,
+    `declare -A __keep=(${keep})`,
+    'shopt -s nullglob dotglob',
+    `for __p in ${quoteWord(folder.path)}/*; do`,
+    '  __n=${__p##*/}; [[ -n ${__keep[$__n]} || $__n == *.infra-new || $__n == *.infra-bak ]] && continue',
+    '  must mv -f -- "$__p" "$__removed/${__p//\\//%}"; __moved+=("$__p")',
+    'done',
+    'shopt -u nullglob dotglob',
+  ];
+}
+
+/** Puts back what clearOwnedFolder moved. */
+const RESTORE_MOVED = 'for __p in "${__moved[@]}"; do mv -f -- "$__removed/${__p//\\//%}" "$__p"; done';
 
 /** Keeps a copy of the current file, then renames the staged one over it. */
 function activateFile(file: FileResource): string[] {
@@ -160,7 +186,8 @@ function firewallSteps(changes: readonly Change[]): string[] {
   }
   for (const { resource, action } of changes) {
     if (resource.kind === 'firewall-rule' && action === 'delete') {
-      commands.push({ what: `delete rule ${resource.port}/${resource.proto} from ${resource.from}`, args: ['delete', ...ufwRuleWords(resource)] });
+      const args = resource.found ? ufwDeleteWords(resource.found) : ['delete', ...ufwRuleWords(resource)];
+      commands.push({ what: `delete rule ${resource.port}/${resource.proto} from ${resource.from}`, args });
     }
   }
   if (commands.length === 0) return [];
@@ -230,15 +257,25 @@ export function buildChangeScript(
   for (const gone of absent) {
     lines.push(`step ${quoteWord(`remove ${gone.path}`)}`, `must rm -rf -- ${quoteWord(gone.path)}`);
   }
-  if (files.length > 0 || of('symlink').length > 0 || absent.length > 0) {
-    lines.push(...validationSteps(validators, rollbackFiles(files)));
-    lines.push(`rm -f ${files.map((file) => quoteWord(file.path + BACKUP_SUFFIX)).join(' ')}`);
+  const folders = of('owned-folder');
+  if (folders.length > 0) {
+    lines.push(`__removed=${REMOVED_DIR}/$(date -u +%Y%m%dT%H%M%SZ)-$$; __moved=()`);
+    for (const folder of folders) lines.push(...clearOwnedFolder(folder));
   }
-  for (const command of of('command')) {
+  if (files.length > 0 || of('symlink').length > 0 || absent.length > 0 || folders.length > 0) {
+    const restore = [rollbackFiles(files), folders.length > 0 ? RESTORE_MOVED : ''].filter(Boolean).join('; ');
+    lines.push(...validationSteps(validators, restore));
+    if (files.length > 0) lines.push(`rm -f ${files.map((file) => quoteWord(file.path + BACKUP_SUFFIX)).join(' ')}`);
+  }
+  for (const change of active.filter((c) => c.resource.kind === 'command')) {
+    const command = change.resource as CommandResource;
+    // A command the plan updates runs whatever its guard says: a path it follows changed
+    // (CommandResource.runsWhenChanged), which the guard may not see.
+    const guard = change.action === 'update' ? 'false' : guardShell(command.unless);
     // The script runs inline (not through `bash -c`) so a secret in it never reaches a process's argv.
     lines.push(
       `step ${quoteWord(`command ${command.name}`)}`,
-      `if ! ( ${guardShell(command.unless)} ) >/dev/null 2>&1; then`,
+      `if ! ( ${guard} ) >/dev/null 2>&1; then`,
       `  if ! __out=$( { ${command.script}\n} 2>&1 ); then printf "@@fail %s\\n%s\\n" "$__step" "$__out"; exit 1; fi`,
       'fi',
     );
@@ -248,6 +285,8 @@ export function buildChangeScript(
     const name = quoteWord(service.name);
     lines.push(
       `step ${quoteWord(`service ${service.name}`)}`,
+      // A masked unit refuses every start: unmasking one that is not masked changes nothing.
+      `must systemctl unmask ${name}`,
       service.enabled ? `must systemctl enable ${name}` : `must systemctl disable ${name}`,
       // A unit its package started before its configuration was written may have crash-looped into
       // systemd's start limit, which refuses a plain start.

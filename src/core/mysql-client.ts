@@ -17,6 +17,8 @@ export function mysqlScript(statements: readonly string[], clientArgs = ''): str
 export interface SqlGuard {
   sql: string;
   expected: string;
+  /** When set, the plan shows what the query found under this label ("to drop: …"). */
+  showsAs?: string;
 }
 
 export function isSqlGuard(guard: string | SqlGuard): guard is SqlGuard {

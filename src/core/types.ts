@@ -6,9 +6,13 @@
 import type { Secret } from './secret.js';
 import type { SqlGuard } from './mysql-client.js';
 
-/** A stage of the run. `firewall` and `monitoring` run on every host before the others. */
-export type Phase = 'firewall' | 'monitoring' | 'db' | 'app' | 'web' | 'lb';
-export const PHASE_ORDER: readonly Phase[] = ['firewall', 'monitoring', 'db', 'app', 'web', 'lb'];
+/**
+ * A stage of the run. `firewall` and `monitoring` run on every host before the others; `cleanup`
+ * runs on every host after them all: it takes away what only something no longer wanted needed
+ * (firewall openings, db accounts), once nothing can send it traffic any more.
+ */
+export type Phase = 'firewall' | 'monitoring' | 'db' | 'app' | 'web' | 'lb' | 'cleanup';
+export const PHASE_ORDER: readonly Phase[] = ['firewall', 'monitoring', 'db', 'app', 'web', 'lb', 'cleanup'];
 
 export interface PackageResource {
   kind: 'package';
@@ -67,6 +71,20 @@ export interface FirewallRuleResource {
   from: string;
   /** What the rule is for, e.g. "ssh (admin)"; stored in the rule's comment after "infra:". */
   purpose: string;
+  /** The rule as read from the host when infra did not write it: deleted with its own words. */
+  found?: UfwRule;
+}
+
+/**
+ * A folder whose entries infra owns (nginx's conf.d…): an entry it did not write, and that is not
+ * in `keep`, is removed, so a file dropped there by hand cannot change what the service serves.
+ */
+export interface OwnedFolderResource {
+  kind: 'owned-folder';
+  path: string;
+  /** Entry names infra writes there, or the package's own that must stay. */
+  keep: string[];
+  notify?: string[];
 }
 
 /** ufw itself: enabled with incoming denied by default. */
@@ -90,6 +108,11 @@ export interface CommandResource {
   unless: string | SqlGuard;
   secrets?: Secret[];
   notify?: string[];
+  /**
+   * Paths of the same phase whose change makes this command run even when its guard held when
+   * the host was read (systemd must re-read a unit file that is rewritten, whatever changed).
+   */
+  runsWhenChanged?: string[];
 }
 
 export type Resource =
@@ -101,6 +124,7 @@ export type Resource =
   | ServiceResource
   | FirewallRuleResource
   | FirewallStateResource
+  | OwnedFolderResource
   | CommandResource;
 
 /** A reload or restart run once per host after its phase's changes, only if something it reads changed. */
@@ -224,6 +248,10 @@ export interface UfwRule {
   port: string;
   from: string;
   comment: string;
+  /** The destination address ("any" for all), the source port, and the interface ("" for any). */
+  to: string;
+  fromPort: string;
+  iface: string;
 }
 
 export interface FirewallFact {
@@ -248,6 +276,8 @@ export interface Facts {
   queries: Record<string, string>;
   /** Handler ids that an earlier run recorded and did not complete. */
   pendingHandlers: string[];
+  /** The entry names of each owned folder (missing when the folder does not exist). */
+  folders: Record<string, string[]>;
   /** Output of each health check by name (only when the probe was asked to run them). */
   health: Record<string, string>;
 }
@@ -298,7 +328,11 @@ export function resourceLabel(resource: Resource): string {
     case 'service':
       return `service ${resource.name}`;
     case 'firewall-rule':
-      return `ufw allow ${resource.port}/${resource.proto} from ${resource.from} (${resource.purpose})`;
+      return resource.found
+        ? `ufw ${resource.found.action} ${resource.found.port}/${resource.found.proto} from ${resource.found.from} (${resource.purpose})`
+        : `ufw allow ${resource.port}/${resource.proto} from ${resource.from} (${resource.purpose})`;
+    case 'owned-folder':
+      return `folder ${resource.path}`;
     case 'firewall-state':
       return 'ufw enabled, incoming denied';
     case 'command':

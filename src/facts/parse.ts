@@ -12,6 +12,7 @@ function emptyFacts(controllerAddress: string): Facts {
     guards: {},
     queries: {},
     pendingHandlers: [],
+    folders: {},
     health: {},
   };
 }
@@ -22,11 +23,12 @@ function emptyFacts(controllerAddress: string): Facts {
  */
 export function parseUfwTuple(tuple: string): UfwRule | undefined {
   const words = tuple.trim().split(/\s+/);
-  const [action, proto, port, , , from, direction] = words;
-  if (!action || !proto || !port || !from || !direction?.startsWith('in')) return undefined;
+  const [action, proto, port, to, fromPort, from, direction] = words;
+  if (!action || !proto || !port || !to || !fromPort || !from || !direction || !/^in(_|$)/.test(direction)) return undefined;
   const commentWord = words.find((word) => word.startsWith('comment='));
   const comment = commentWord ? Buffer.from(commentWord.slice('comment='.length), 'hex').toString('utf8') : '';
-  return { action, proto, port, from: from === '0.0.0.0/0' ? 'any' : from, comment };
+  const anyAddress = (address: string) => (address === '0.0.0.0/0' ? 'any' : address);
+  return { action, proto, port, from: anyAddress(from), comment, to: anyAddress(to), fromPort, iface: direction.slice('in_'.length) };
 }
 
 const FILE_TYPES: Record<string, string> = {
@@ -109,6 +111,10 @@ export function parseProbeOutput(output: string, controllerAddress: string): Fac
         break;
       case 'H':
         if (fields[0] && !facts.pendingHandlers.includes(fields[0])) facts.pendingHandlers.push(fields[0]);
+        break;
+      case 'L':
+        // One line per owned folder: its path, then its entry names (a name never holds a tab).
+        if (fields[0]) facts.folders[fields[0]] = fields.slice(1).filter(Boolean);
         break;
     }
   }

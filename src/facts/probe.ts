@@ -87,6 +87,14 @@ export function buildProbeScript(desire: HostDesire, options: { health?: boolean
       `[ -r /etc/ufw/user.rules ] && while IFS= read -r __l; do [[ $__l == '### tuple ### '* ]] && printf "R\\t%s\\n" "\${__l#'### tuple ### '}"; done < /etc/ufw/user.rules`,
     );
   }
+  const folders = resources.filter((r) => r.kind === 'owned-folder').map((r) => r.path);
+  if (folders.length > 0) {
+    lines.push(
+      'shopt -s nullglob dotglob',
+      `for __d in ${folders.map(quoteWord).join(' ')}; do [ -d "$__d" ] || continue; __e=("$__d"/*); printf "L\t%s" "$__d"; printf "\t%s" "\${__e[@]##*/}"; echo; done`,
+      'shopt -u nullglob dotglob',
+    );
+  }
   const commands = resources.filter((r) => r.kind === 'command');
   for (const command of commands) {
     if (!isSqlGuard(command.unless)) {

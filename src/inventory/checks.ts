@@ -59,6 +59,7 @@ export function checkInventory(raw: Record<string, unknown>): Finding[] {
   checkVip(raw, hosts, findings);
   checkDatabase(raw, hosts, findings);
   checkGroups(raw, hostNames, findings);
+  checkExtraRuleHosts(raw, hostNames, findings);
   checkSudo(raw, hosts, findings);
   checkTls(raw, findings);
   return findings;
@@ -224,6 +225,22 @@ function checkGroups(raw: Record<string, unknown>, hostNames: string[], findings
       });
     });
   }
+}
+
+/** Each `hosts` entry of an extra firewall rule must name a host, a group or a role. */
+function checkExtraRuleHosts(raw: Record<string, unknown>, hostNames: string[], findings: Finding[]): void {
+  const rules = isRecord(raw.firewall) && Array.isArray(raw.firewall.extra_rules) ? raw.firewall.extra_rules : [];
+  const groups = isRecord(raw.groups) ? Object.keys(raw.groups) : [];
+  rules.forEach((rule: unknown, index) => {
+    if (!isRecord(rule) || !Array.isArray(rule.hosts)) return;
+    rule.hosts.forEach((name: unknown, position) => {
+      if (typeof name !== 'string' || hostNames.includes(name) || groups.includes(name) || isRole(name)) return;
+      findings.push({
+        path: ['firewall', 'extra_rules', index, 'hosts', position],
+        message: `unknown host, group or role ${JSON.stringify(name)} (hosts: ${listNames(hostNames)}; roles: ${ROLES.join(', ')})`,
+      });
+    });
+  });
 }
 
 function checkSudo(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {

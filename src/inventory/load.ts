@@ -200,7 +200,8 @@ function buildInventory(data: RawInventory, file: string): Inventory {
     domain: data.domain,
     ...(data.vip !== undefined ? { vip: data.vip } : {}),
     vipPrefix: data.vip_prefix,
-    firewall: { adminSources },
+    firewall: { adminSources, extraRules: data.firewall.extra_rules },
+    extraFiles: data.extra_files,
     // Without a monitoring block the exporters answer the admin sources, never the world.
     monitoring: { sources: data.monitoring?.sources ?? adminSources },
     tls:
@@ -220,6 +221,7 @@ function buildInventory(data: RawInventory, file: string): Inventory {
       user: data.db.user,
       password: secretSource(data.db.password, 'db.password'),
       replicationPassword: secretSource(data.db.replication_password, 'db.replication_password'),
+      extraAccounts: data.db.extra_accounts,
     },
     app: { source: resolvePath(data.app.source), port: data.app.port },
     hosts,

@@ -55,6 +55,14 @@ export type TlsSource =
 
 export type KeyType = 'ecdsa-p256' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
 
+/** A firewall rule the operator keeps: on the hosts named (names, groups or roles), or on all. */
+export interface ExtraFirewallRule {
+  port: number;
+  proto: 'tcp' | 'udp';
+  from: string;
+  hosts?: string[];
+}
+
 export interface Inventory {
   /** Absolute path of the YAML file it was read from. */
   file: string;
@@ -67,7 +75,9 @@ export interface Inventory {
   vip?: string;
   /** Prefix length of the hosts' subnet, used for the VIP's address on the interface. */
   vipPrefix: number;
-  firewall: { adminSources: string[] };
+  firewall: { adminSources: string[]; extraRules: ExtraFirewallRule[] };
+  /** Files in the config folders infra owns that it keeps although it did not write them. */
+  extraFiles: string[];
   monitoring: { sources: string[] };
   tls: TlsSource;
   db: {
@@ -77,6 +87,8 @@ export interface Inventory {
     user: string;
     password: SecretSource;
     replicationPassword: SecretSource;
+    /** Accounts (`user@host`) infra keeps on the primary although it did not create them. */
+    extraAccounts: string[];
   };
   app: { source: string; port: number };
   /** In file order. */

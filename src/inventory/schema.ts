@@ -55,11 +55,27 @@ const ipv4 = z.string().refine(isIpv4, {
   error: (issue) => `invalid IPv4 address ${JSON.stringify(issue.input)} (expected four numbers 0-255, e.g. 10.0.0.11)`,
 });
 
-const ipv4Source = z.string().refine(isIpv4Source, {
-  error: (issue) => `invalid address or CIDR ${JSON.stringify(issue.input)} (expected e.g. 10.0.0.0/24 or 10.0.0.1)`,
-});
+function ipv4SourceOf() {
+  return z.string().refine(isIpv4Source, {
+    error: (issue) => `invalid address or CIDR ${JSON.stringify(issue.input)} (expected e.g. 10.0.0.0/24 or 10.0.0.1)`,
+  });
+}
+
+const ipv4Source = ipv4SourceOf();
 
 const port = z.int().min(1, 'expected a port from 1 to 65535').max(65535, 'expected a port from 1 to 65535');
+
+/** A ufw rule someone added by hand that infra is to keep (and write where it is missing). */
+const extraFirewallRule = z.strictObject({
+  port,
+  proto: z.enum(['tcp', 'udp'], { error: (issue) => `unknown protocol ${JSON.stringify(issue.input)} (expected tcp or udp)` }).default('tcp'),
+  from: z.union([z.literal('any'), ipv4SourceOf()]).default('any'),
+  /** Host names, groups or roles; every host when left out. */
+  hosts: z.array(z.string()).optional(),
+});
+
+/** An account `user@host` as MariaDB/MySQL name it (host as in mysql.user: an address, %, localhost). */
+const DB_ACCOUNT = /^[^@\s'"`]{1,80}@[^@\s'"`]{1,255}$/;
 
 const path = z.string().min(1, 'expected a path, got an empty string');
 
@@ -135,7 +151,11 @@ export const inventorySchema = z.strictObject({
     admin_sources: z
       .array(ipv4Source)
       .min(1, 'must list at least one address or CIDR allowed to reach SSH, e.g. [10.0.0.1/32]; an empty list would lock infra out'),
+    extra_rules: z.array(extraFirewallRule).default([]),
   }),
+  // Files in the config folders infra owns (nginx's conf.d and sites-enabled, /etc/haproxy,
+  // /etc/keepalived) that it keeps although it did not write them.
+  extra_files: z.array(z.string().regex(/^\/[^\0]*[^/]$/, 'expected an absolute file path, e.g. /etc/nginx/conf.d/status.conf')).default([]),
   monitoring: z.strictObject({ sources: z.array(ipv4Source) }).optional(),
   tls: z
     .strictObject({
@@ -159,6 +179,7 @@ export const inventorySchema = z.strictObject({
     user: z.string().regex(DB_IDENTIFIER, 'expected a user name of letters, digits and _ (at most 32)').default('app'),
     password: secretSpec({ allowGenerate: true }).prefault('generate'),
     replication_password: secretSpec({ allowGenerate: true }).prefault('generate'),
+    extra_accounts: z.array(z.string().regex(DB_ACCOUNT, 'expected an account as user@host, e.g. backup@10.0.0.9 or report@%')).default([]),
   }),
   app: z.strictObject({
     source: path,

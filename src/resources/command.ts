@@ -8,7 +8,7 @@ export function guardHeld(resource: CommandResource, facts: Facts): boolean {
 }
 
 export function planCommand(resource: CommandResource, facts: Facts): ResourceVerdict {
-  return guardHeld(resource, facts)
-    ? { action: 'noop', reason: 'already done (its guard holds)' }
-    : { action: 'create', reason: 'its guard does not hold yet' };
+  if (guardHeld(resource, facts)) return { action: 'noop', reason: 'already done (its guard holds)' };
+  const found = isSqlGuard(resource.unless) && resource.unless.showsAs ? facts.queries[resource.name] : undefined;
+  return { action: 'create', reason: found ? `${(resource.unless as { showsAs: string }).showsAs}: ${found}` : 'its guard does not hold yet' };
 }

@@ -7,6 +7,9 @@ export const INFRA_RULE_COMMENT_PREFIX = 'infra:';
 function sameRule(rule: UfwRule, resource: FirewallRuleResource): boolean {
   return (
     rule.action === 'allow' &&
+    rule.to === 'any' &&
+    rule.fromPort === 'any' &&
+    rule.iface === '' &&
     rule.proto === resource.proto &&
     rule.port === String(resource.port) &&
     normalizeSource(rule.from) === normalizeSource(resource.from)
@@ -38,25 +41,34 @@ export function ruleFromUfw(rule: UfwRule): FirewallRuleResource {
   };
 }
 
+function writtenByInfra(rule: UfwRule): boolean {
+  return rule.comment.startsWith(INFRA_RULE_COMMENT_PREFIX) && rule.action === 'allow' && /^\d+$/.test(rule.port) && rule.to === 'any' && rule.fromPort === 'any' && rule.iface === '';
+}
+
 /**
- * Rules on the host that the desired set does not hold: those infra wrote (its comment prefix)
- * are to delete; the others were written by someone else and are only reported.
+ * Rules on the host that the desired set does not hold, all to delete: infra owns the firewall,
+ * and a rule someone added by hand is kept only when the inventory lists it
+ * (`firewall.extra_rules`, which makes it a desired rule). Those infra wrote keep their purpose.
  */
-export function surplusFirewallRules(
-  desired: readonly FirewallRuleResource[],
-  facts: Facts,
-): { obsolete: FirewallRuleResource[]; foreign: UfwRule[] } {
-  const obsolete: FirewallRuleResource[] = [];
-  const foreign: UfwRule[] = [];
-  for (const rule of facts.firewall.rules) {
-    if (desired.some((resource) => sameRule(rule, resource))) continue;
-    if (rule.comment.startsWith(INFRA_RULE_COMMENT_PREFIX) && rule.action === 'allow' && /^\d+$/.test(rule.port)) {
-      obsolete.push(ruleFromUfw(rule));
-    } else {
-      foreign.push(rule);
-    }
-  }
-  return { obsolete, foreign };
+export function surplusFirewallRules(desired: readonly FirewallRuleResource[], facts: Facts): FirewallRuleResource[] {
+  return facts.firewall.rules
+    .filter((rule) => !desired.some((resource) => sameRule(rule, resource)))
+    .map((rule) => (writtenByInfra(rule) ? ruleFromUfw(rule) : { ...ruleFromUfw(rule), purpose: 'not written by infra', found: rule }));
+}
+
+/**
+ * ufw's words that delete a rule as the host holds it (its full syntax matches a rule however it
+ * was added, the short `ufw allow 6666/tcp` included).
+ */
+export function ufwDeleteWords(rule: UfwRule): string[] {
+  const words = ['delete', rule.action];
+  if (rule.iface) words.push('in', 'on', rule.iface);
+  if (rule.proto !== 'any') words.push('proto', rule.proto);
+  words.push('from', rule.from);
+  if (rule.fromPort !== 'any') words.push('port', rule.fromPort);
+  words.push('to', rule.to);
+  if (rule.port !== 'any') words.push('port', rule.port);
+  return words;
 }
 
 /**

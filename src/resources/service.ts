@@ -3,6 +3,10 @@ import type { ResourceVerdict } from './verdict.js';
 
 export function planService(resource: ServiceResource, facts: Facts): ResourceVerdict {
   const fact = facts.services[resource.name];
+  // A masked unit loads as "masked": installed, but refused until unmasked.
+  if (fact?.load === 'masked' || fact?.enabled === 'masked') {
+    return { action: 'update', reason: `masked → unmasked, ${resource.enabled ? 'enabled' : 'disabled'} and ${resource.running ? 'running' : 'stopped'}` };
+  }
   if (!fact || fact.load !== 'loaded') return { action: 'create', reason: 'unit not installed yet' };
   const drift: string[] = [];
   const enabled = fact.enabled === 'enabled';

@@ -127,7 +127,9 @@ export function appPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
       name: 'systemd loaded app.service',
       script: 'systemctl daemon-reload',
       // The guard holds the desired unit's hash: in the probe (before the new unit is written) a
-      // changed unit fails it; at apply, after the write, systemd reports it must reload.
+      // changed unit fails it; at apply, after the write, systemd reports it must reload. A unit
+      // file rewritten for its mode or owner alone passes the guard when read: it runs all the same.
+      runsWhenChanged: [APP_UNIT],
       unless: [
         `sha256sum -c --status <<< ${quoteWord(`${unitHash}  ${APP_UNIT}`)}`,
         // One systemctl for both properties; it prints them in its own order, one per line.

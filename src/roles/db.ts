@@ -88,6 +88,55 @@ interface Account {
   database?: { name: string; privileges: string[] };
 }
 
+/** The accounts infra creates on the primary, with the name of the secret each one's password is. */
+function desiredAccounts(inventory: Inventory, flavor: DbFlavor): (Omit<Account, 'password'> & { password: 'appPassword' | 'replicationPassword' | 'exporterPassword' })[] {
+  const name = inventory.db.name;
+  return [
+    // Reads go to the replicas too: these accounts reach them by replication.
+    ...hostsWithRole(inventory, 'app').map((app) => ({
+      user: inventory.db.user,
+      host: app.address,
+      password: 'appPassword' as const,
+      global: [],
+      database: { name, privileges: APP_PRIVILEGES },
+    })),
+    ...inventory.db.replicas.map((replica) => ({
+      user: REPLICATION_USER,
+      host: hostNamed(inventory, replica).address,
+      password: 'replicationPassword' as const,
+      global: ['REPLICATION SLAVE'],
+    })),
+    { user: EXPORTER_USER, host: 'localhost', password: 'exporterPassword' as const, global: flavor.exporterPrivileges },
+  ];
+}
+
+/** The server's own accounts, which infra never drops (MariaDB's and MySQL's, and Debian's). */
+const SYSTEM_ACCOUNTS = ['root', 'mysql', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema', 'debian-sys-maint'];
+
+/**
+ * On the primary, after every other phase: drops the accounts infra did not create (those of
+ * hosts that left the inventory, and any added by hand) but the server's own and those the
+ * inventory keeps (`db.extra_accounts`). DROP USER replicates, so the replicas follow. The guard's
+ * query lists the accounts it would drop, so check names them.
+ */
+export function dbAccountsCleanup(inventory: Inventory, host: Host): CommandResource | undefined {
+  if (inventory.db.primary !== host.name || !host.roles.includes('db')) return undefined;
+  const kept = [
+    ...desiredAccounts(inventory, dbFlavor(host)).map((account) => `${account.user}@${account.host}`),
+    ...inventory.db.extraAccounts,
+  ];
+  const systemUsers = SYSTEM_ACCOUNTS.map(sqlString).join(', ');
+  const where = `WHERE NOT (Host = 'localhost' AND User IN (${systemUsers})) AND CONCAT(User, '@', Host) NOT IN (${kept.map(sqlString).join(', ')})`;
+  const list = `SELECT COALESCE(GROUP_CONCAT(CONCAT(User, '@', Host) ORDER BY User, Host SEPARATOR ', '), '') FROM mysql.user ${where}`;
+  const drops = `SELECT CONCAT('DROP USER ', QUOTE(User), '@', QUOTE(Host), ';') FROM mysql.user ${where}`;
+  return {
+    kind: 'command',
+    name: 'drop db accounts infra did not create',
+    script: `${mysqlScript([drops], '-N -B')} | mysql`,
+    unless: { sql: list, expected: '', showsAs: 'not created by infra (keep them with db.extra_accounts)' },
+  };
+}
+
 /**
  * An account with exactly its password and privileges. The guard compares the stored hash and
  * the privilege lists, so a changed password or a drifted grant is put right. The account is
@@ -259,23 +308,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
       script: mysqlScript([`CREATE DATABASE IF NOT EXISTS ${sqlIdentifier(name)};`]),
       unless: { sql: `SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${sqlString(name)}`, expected: '1' },
     });
-    const accounts: Account[] = [
-      // Reads go to the replicas too: these accounts reach them by replication.
-      ...hostsWithRole(inventory, 'app').map((app) => ({
-        user: inventory.db.user,
-        host: app.address,
-        password: db.appPassword,
-        global: [],
-        database: { name, privileges: APP_PRIVILEGES },
-      })),
-      ...inventory.db.replicas.map((replica) => ({
-        user: REPLICATION_USER,
-        host: hostNamed(inventory, replica).address,
-        password: db.replicationPassword,
-        global: ['REPLICATION SLAVE'],
-      })),
-      { user: EXPORTER_USER, host: 'localhost', password: db.exporterPassword, global: flavor.exporterPrivileges },
-    ];
+    const accounts = desiredAccounts(inventory, flavor).map((account) => ({ ...account, password: db[account.password] }));
     resources.push(...accounts.map((account) => accountCommand(flavor, account)));
   } else {
     resources.push(replicationCommand(flavor, primary, db.replicationPassword));

@@ -29,6 +29,10 @@ export function firewallRules(inventory: Inventory, host: Host): FirewallRuleRes
     ...allow(host.ssh.port, inventory.firewall.adminSources, 'ssh (admin)'),
     ...allow(NODE_EXPORTER_PORT, monitoring, 'node exporter (monitoring)'),
   ];
+  for (const extra of inventory.firewall.extraRules) {
+    const here = extra.hosts === undefined || extra.hosts.some((name) => name === host.name || host.groups.includes(name) || host.roles.includes(name as Role));
+    if (here) rules.push({ kind: 'firewall-rule', proto: extra.proto, port: extra.port, from: extra.from, purpose: 'kept (firewall.extra_rules)' });
+  }
   for (const role of host.roles) {
     switch (role) {
       case 'lb':

@@ -1,7 +1,7 @@
 import { PHASE_ORDER, type HostDesire, type PhaseDesire } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { appPhase } from './app.js';
-import { dbPhase } from './db.js';
+import { dbAccountsCleanup, dbPhase } from './db.js';
 import { firewallPhase } from './firewall.js';
 import { lbPhase } from './lb.js';
 import { monitoringPhase } from './monitoring.js';
@@ -9,6 +9,15 @@ import type { RoleSecrets } from './secrets.js';
 import { webPhase } from './web.js';
 
 export type { RoleSecrets } from './secrets.js';
+
+/**
+ * What goes last, once no phase can still need it: firewall openings no longer wanted (the planner
+ * puts their deletion here) and, on the db primary, the accounts of hosts that left.
+ */
+function cleanupPhase(inventory: Inventory, host: Host): PhaseDesire {
+  const accounts = dbAccountsCleanup(inventory, host);
+  return { phase: 'cleanup', resources: accounts ? [accounts] : [], handlers: [], validators: [] };
+}
 
 /**
  * Everything infra wants on a host, phase by phase: firewall and monitoring on every host, then
@@ -21,6 +30,7 @@ export function desiredForHost(inventory: Inventory, host: Host, secrets: RoleSe
   if (host.roles.includes('app')) phases.push(appPhase(inventory, host, secrets));
   if (host.roles.includes('web')) phases.push(webPhase(inventory, host, secrets));
   if (host.roles.includes('lb')) phases.push(lbPhase(inventory, host));
+  phases.push(cleanupPhase(inventory, host));
   phases.sort((a, b) => PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase));
   return { host: host.name, address: host.address, phases };
 }

@@ -4,11 +4,15 @@ import type { Host, Inventory } from '../inventory/model.js';
 import { ROLE_PORTS } from './firewall.js';
 import { loadBalancerCheck } from './health.js';
 import { renderTemplate } from './render.js';
-import { hostsWithRole, integerVar, stringVar } from './topology.js';
+import { hostsWithRole, integerVar, ownedFolder, stringVar } from './topology.js';
 
 const HAPROXY_CFG = '/etc/haproxy/haproxy.cfg';
 const KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf';
 const UFW_BEFORE_RULES = '/etc/ufw/before.rules';
+/** Where systemd tells keepalived that haproxy stops (1) or runs (0); in /run, which only root writes. */
+const HAPROXY_STATE_FILE = '/run/infra-haproxy-stopping';
+const HAPROXY_DROP_IN_DIR = '/etc/systemd/system/haproxy.service.d';
+const HAPROXY_DROP_IN_NAME = 'infra-vip.conf';
 export const HAPROXY_SOCKET = '/run/haproxy/admin.sock';
 
 /** Priorities start here for the first lb host and step down by PRIORITY_STEP in inventory order. */
@@ -19,16 +23,12 @@ const PRIORITY_STEP = 10;
 export const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 /**
- * keepalived priorities: the first lb host (the master) highest, each next one PRIORITY_STEP
- * lower. A host whose haproxy is down loses `weight` (step × number of lb hosts), which puts it
- * below every healthy peer, so the VIP always goes to a host that serves.
+ * keepalived priorities: the first lb host highest, each next one PRIORITY_STEP lower. They only
+ * decide which host takes the VIP first: without preemption it then stays until its holder fails.
  */
-export function vrrpPriorities(lbCount: number): { priorities: number[]; checkWeight: number } {
+export function vrrpPriorities(lbCount: number): number[] {
   if (lbCount * PRIORITY_STEP >= TOP_PRIORITY) throw new Error(`keepalived priorities allow at most ${TOP_PRIORITY / PRIORITY_STEP - 1} lb hosts`);
-  return {
-    priorities: Array.from({ length: lbCount }, (_, index) => TOP_PRIORITY - index * PRIORITY_STEP),
-    checkWeight: -PRIORITY_STEP * lbCount,
-  };
+  return Array.from({ length: lbCount }, (_, index) => TOP_PRIORITY - index * PRIORITY_STEP);
 }
 
 /**
@@ -123,6 +123,8 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
     { kind: 'package', name: 'haproxy' },
     { kind: 'package', name: 'socat' },
     { kind: 'file', path: HAPROXY_CFG, content: haproxyCfg, mode: '0644', owner: 'root', group: 'root', notify: [reloadHaproxy] },
+    // haproxy reads only haproxy.cfg; `errors` holds the package's own pages.
+    ownedFolder(inventory, '/etc/haproxy', ['haproxy.cfg', 'errors'], [reloadHaproxy]),
     { kind: 'service', name: 'haproxy', enabled: true, running: true },
   ];
   const handlers: PhaseDesire['handlers'] = [
@@ -142,7 +144,7 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
 
   if (inventory.vip !== undefined) {
     const index = lbHosts.findIndex((lb) => lb.name === host.name);
-    const { priorities, checkWeight } = vrrpPriorities(lbHosts.length);
+    const priorities = vrrpPriorities(lbHosts.length);
     const peers = lbHosts.filter((lb) => lb.name !== host.name).map((lb) => lb.address);
     const iface = stringVar(host, 'vrrp_interface', 'eth0', INTERFACE_NAME);
     const keepalivedConf = renderTemplate(
@@ -153,18 +155,38 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
         iface,
         // Must be the same on every lb host and unique among VRRP groups on the network.
         routerId: integerVar(host, 'vrrp_router_id', 51, 1, 255),
-        state: index === 0 ? 'MASTER' : 'BACKUP',
         priority: priorities[index],
-        checkWeight,
         peers,
         vip: inventory.vip,
         vipPrefix: inventory.vipPrefix,
+        stateFile: HAPROXY_STATE_FILE,
+        dropInName: HAPROXY_DROP_IN_NAME,
       },
       inventory.templatesDir,
     );
+    const dropIn = `${HAPROXY_DROP_IN_DIR}/${HAPROXY_DROP_IN_NAME}`;
     resources.push(
+      {
+        kind: 'file',
+        path: dropIn,
+        content: renderTemplate('lb/haproxy-vip.conf.ejs', { stateFile: HAPROXY_STATE_FILE }, inventory.templatesDir),
+        mode: '0644',
+        owner: 'root',
+        group: 'root',
+      },
+      {
+        kind: 'command',
+        name: 'systemd loaded haproxy.service.d',
+        script: 'systemctl daemon-reload',
+        // systemd lists a drop-in once it has read it, and says when one changed since.
+        unless: `__unit=$(systemctl show -p DropInPaths,NeedDaemonReload haproxy.service) && [[ $__unit == *${quoteWord(dropIn)}* && $__unit == *NeedDaemonReload=no* ]]`,
+        // Read before the drop-in is written, the guard cannot see that it changes.
+        runsWhenChanged: [dropIn],
+      },
       { kind: 'package', name: 'keepalived' },
       { kind: 'file', path: KEEPALIVED_CONF, content: keepalivedConf, mode: '0644', owner: 'root', group: 'root', notify: [reloadKeepalived] },
+      // The package's own sample stays: keepalived reads keepalived.conf alone.
+      ownedFolder(inventory, '/etc/keepalived', ['keepalived.conf', 'keepalived.conf.sample'], [reloadKeepalived]),
       { kind: 'service', name: 'keepalived', enabled: true, running: true },
     );
     if (peers.length > 0) resources.push(vrrpFirewallCommand(peers));
@@ -181,21 +203,28 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
   // One lb host at a time, backups before the master, so the VIP always has a host serving.
   const rank = -lbHosts.findIndex((lb) => lb.name === host.name);
   const healthChecks = [loadBalancerCheck(inventory.vip, HAPROXY_SOCKET, WEB_BACKEND)];
-  const ready = inventory.vip === undefined ? undefined : vipReady(inventory.vip, lbHosts[0]?.name === host.name);
+  const ready = lbReady(inventory.vip, hostsWithRole(inventory, 'web').map((web) => web.name));
   return { phase: 'lb', resources, handlers, validators, serial: true, rank, healthChecks, ready };
 }
 
-/** keepalived elects a master about 4 s after it starts (3 missed adverts and a skew). */
-const VIP_READY_SECONDS = 20;
+/** keepalived elects a holder about 4 s after it starts; a new haproxy checks each server twice, 2 s apart. */
+const LB_READY_SECONDS = 20;
 
 /**
- * What an lb host the run changed waits for, so that the run ends with the VIP where it will stay
- * (a client connecting while it moves gets a reset). The first lb host has the top priority: it
- * waits until it holds the VIP itself, or keepalived would take it over after the run. The others
- * wait until the VIP answers on 443, from whichever host holds it.
+ * What an lb host the run changed waits for, so that the run ends with the fleet serving: every
+ * web host UP in this haproxy (a reload starts the checks anew; `check` right after would find
+ * servers still rising), and the VIP answering on 443 from whichever host holds it (a client
+ * connecting while keepalived still elects gets a reset). The output names what is missing.
  */
-export function vipReady(vip: string, topPriority: boolean): ReadyCondition {
-  return topPriority
-    ? { name: `keepalived holds the VIP ${vip} here`, script: `ip -o -4 addr show | grep -qF ${quoteWord(` ${vip}/`)}`, seconds: VIP_READY_SECONDS }
-    : { name: `the VIP ${vip} answers on port 443`, script: `timeout 2 bash -c ${quoteWord(`exec 3<>/dev/tcp/${vip}/443`)}`, seconds: VIP_READY_SECONDS };
+export function lbReady(vip: string | undefined, webServers: readonly string[]): ReadyCondition {
+  const program = [
+    'BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) need[w[i]] = 1 }',
+    `$1 == "${WEB_BACKEND}" && ($2 in need) { status[$2] = $18 }`,
+    // `in` first: reading status[s] would create the entry.
+    'END { for (s in need) { if (!(s in status)) state = "not listed"; else if (status[s] != "UP") state = status[s]; else continue; print "server " s " is " state; bad = 1 } exit bad }',
+  ].join('\n');
+  const notUp = `${runtimeCommand('show stat')} | awk -F, -v want=${quoteWord(webServers.join(' '))} ${quoteWord(program)}`;
+  const vipAnswers = vip === undefined ? [] : [`timeout 2 bash -c ${quoteWord(`exec 3<>/dev/tcp/${vip}/443`)} || { echo "the VIP ${vip} does not answer on 443"; false; }`];
+  const name = vip === undefined ? 'every web host UP in haproxy' : `every web host UP in haproxy and the VIP ${vip} answering`;
+  return { name, script: [notUp, ...vipAnswers].join(' && '), seconds: LB_READY_SECONDS };
 }

@@ -1,3 +1,4 @@
+import type { OwnedFolderResource } from '../core/types.js';
 import type { Host, Inventory, Role } from '../inventory/model.js';
 
 /** The hosts with a role, in inventory order (which sets keepalived priority, server order…). */
@@ -27,4 +28,13 @@ export function integerVar(host: Host, name: string, fallback: number, min: numb
     throw new Error(`${host.name}: var ${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
   }
   return value;
+}
+
+/**
+ * A config folder whose entries infra owns: it keeps `keep` (what it writes there, and the
+ * package's own files) and the inventory's extra_files in that folder, and removes the rest.
+ */
+export function ownedFolder(inventory: Inventory, path: string, keep: readonly string[], notify: string[]): OwnedFolderResource {
+  const extra = inventory.extraFiles.filter((file) => file.slice(0, file.lastIndexOf('/')) === path).map((file) => file.slice(file.lastIndexOf('/') + 1));
+  return { kind: 'owned-folder', path, keep: [...keep, ...extra], notify };
 }

@@ -6,7 +6,7 @@ import { servedCertificateCheck } from './health.js';
 import { drainWebServerScript, readyWebServerScript } from './lb.js';
 import { renderTemplate } from './render.js';
 import { requireTls, type RoleSecrets } from './secrets.js';
-import { hostsWithRole } from './topology.js';
+import { hostsWithRole, ownedFolder } from './topology.js';
 
 export const TLS_DIR = '/etc/ssl/infra';
 /** nginx's loopback-only TLS listener without PROXY protocol, for health checks on the host. */
@@ -83,6 +83,8 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
       ...root,
       notify: [restartExporter],
     },
+    ownedFolder(inventory, '/etc/nginx/sites-enabled', [domain], [reloadNginx]),
+    ownedFolder(inventory, '/etc/nginx/conf.d', ['infra-stub-status.conf'], [reloadNginx]),
     { kind: 'service', name: 'nginx', enabled: true, running: true },
     { kind: 'service', name: EXPORTER, enabled: true, running: true },
   );

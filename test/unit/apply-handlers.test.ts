@@ -50,8 +50,8 @@ describe('a service to keep running', () => {
     buildChangeScript([{ phase: 'web', resource: { kind: 'service', name: 'exporter', enabled: true, running: true }, action: 'update', reason: 'failed → running' }], [], []),
   );
 
-  it('is enabled, cleared of its failed state, then started', () => {
+  it('is unmasked, enabled, cleared of its failed state, then started', () => {
     expect(scriptFailure(result)).toBeUndefined();
-    expect(calls).toEqual(['enable exporter', 'reset-failed exporter', 'start exporter']);
+    expect(calls).toEqual(['unmask exporter', 'enable exporter', 'reset-failed exporter', 'start exporter']);
   });
 });

@@ -61,8 +61,8 @@ describe('parseProbeOutput', () => {
       enabled: true,
       defaultIncoming: 'DROP',
       rules: [
-        { action: 'allow', proto: 'tcp', port: '22', from: '10.77.0.1', comment: 'infra:ssh (admin)' },
-        { action: 'allow', proto: 'tcp', port: '80', from: 'any', comment: '' },
+        { action: 'allow', proto: 'tcp', port: '22', from: '10.77.0.1', comment: 'infra:ssh (admin)', to: 'any', fromPort: 'any', iface: '' },
+        { action: 'allow', proto: 'tcp', port: '80', from: 'any', comment: '', to: 'any', fromPort: 'any', iface: '' },
       ],
     });
   });

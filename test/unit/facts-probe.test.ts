@@ -71,7 +71,7 @@ describe('the probe script on a host', () => {
       installed: true,
       enabled: true,
       defaultIncoming: 'DROP',
-      rules: [{ action: 'allow', proto: 'tcp', port: '22', from: '10.77.0.1', comment: 'hi' }],
+      rules: [{ action: 'allow', proto: 'tcp', port: '22', from: '10.77.0.1', comment: 'hi', to: 'any', fromPort: 'any', iface: '' }],
     });
   });
 

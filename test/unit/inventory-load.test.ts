@@ -61,7 +61,10 @@ describe('loadInventory', () => {
       user: 'app',
       password: { kind: 'generate', id: 'db.password' },
       replicationPassword: { kind: 'generate', id: 'db.replication_password' },
+      extraAccounts: [],
     });
+    expect(inventory.firewall.extraRules).toEqual([]);
+    expect(inventory.extraFiles).toEqual([]);
     expect(inventory.app).toEqual({ source: join(FIXTURES, 'app'), port: 8000 });
     expect(inventory.monitoring.sources).toEqual(['10.0.0.1/32']);
     expect(inventory.hosts[0]!.ssh).toEqual({
@@ -216,7 +219,7 @@ describe('inventory issues', () => {
       'inventory.yaml:6:3 hosts.web1.address: missing required key "address"; expected the host\'s IPv4 address, e.g. 10.0.0.11',
       'inventory.yaml:6:10 hosts.web1.adress: unknown key "adress" (did you mean "address"? accepted keys: address, roles, ssh, vars)',
       'inventory.yaml:8:1 hostz: unknown key "hostz" (did you mean "hosts"? accepted keys: domain, vip, vip_prefix, state_dir, ' +
-        'templates_dir, ssh, firewall, monitoring, tls, db, app, vars, role_vars, groups, hosts)',
+        'templates_dir, ssh, firewall, extra_files, monitoring, tls, db, app, vars, role_vars, groups, hosts)',
     ]);
   });
 

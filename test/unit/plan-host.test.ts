@@ -18,6 +18,7 @@ function bareFacts(overrides: Partial<Facts> = {}): Facts {
     guards: {},
     queries: {},
     pendingHandlers: [],
+    folders: {},
     health: {},
     ...overrides,
   };
@@ -50,6 +51,7 @@ function desire(adminSource = '10.77.0.1/32', content = CONFIG, secrets: Secret[
         handlers: [{ id: 'restart:x', service: 'prometheus-node-exporter', action: 'restart' }],
         validators: [],
       },
+      { phase: 'cleanup', resources: [], handlers: [], validators: [] },
     ],
   };
 }
@@ -64,8 +66,8 @@ function convergedFacts(): Facts {
       enabled: true,
       defaultIncoming: 'DROP',
       rules: [
-        { action: 'allow', proto: 'tcp', port: '22', from: '10.77.0.1', comment: 'infra:ssh (admin)' },
-        { action: 'allow', proto: 'tcp', port: '9100', from: '10.77.0.1', comment: 'infra:node exporter (monitoring)' },
+        { action: 'allow', proto: 'tcp', port: '22', from: '10.77.0.1', comment: 'infra:ssh (admin)', to: 'any', fromPort: 'any', iface: '' },
+        { action: 'allow', proto: 'tcp', port: '9100', from: '10.77.0.1', comment: 'infra:node exporter (monitoring)', to: 'any', fromPort: 'any', iface: '' },
       ],
     },
     guards: { 'init-db': 0 },
@@ -124,17 +126,40 @@ describe('planHost', () => {
     expect(change?.reason).toBe('mode 666 → 0644, owner nobody:root → root:root');
   });
 
-  it('deletes rules infra wrote and no longer wants, and only reports rules it did not write', () => {
+  it('deletes every rule it does not want in the cleanup phase: its own with their purpose, a hand-written one with its own words', () => {
     const facts = convergedFacts();
+    const handWritten = { action: 'allow', proto: 'tcp', port: '6666', from: 'any', comment: '', to: 'any', fromPort: 'any', iface: '' };
     facts.firewall.rules.push(
-      { action: 'allow', proto: 'tcp', port: '8080', from: 'any', comment: 'infra:old app' },
-      { action: 'allow', proto: 'tcp', port: '5432', from: '192.168.1.0/24', comment: '' },
+      { action: 'allow', proto: 'tcp', port: '8080', from: 'any', comment: 'infra:old app', to: 'any', fromPort: 'any', iface: '' },
+      handWritten,
     );
     const plan = planHost(desire(), facts);
     const deletes = plan.changes.filter((c) => c.action === 'delete');
-    expect(deletes).toHaveLength(1);
-    expect(deletes[0]?.resource).toMatchObject({ kind: 'firewall-rule', port: 8080, from: 'any' });
-    expect(plan.notices).toEqual(['ufw rule not written by infra: allow 5432/tcp from 192.168.1.0/24']);
+    expect(deletes.map((c) => [c.phase, c.reason])).toEqual([
+      ['cleanup', 'written by infra, no longer wanted'],
+      ['cleanup', 'not written by infra (keep it with firewall.extra_rules)'],
+    ]);
+    expect(deletes[0]?.resource).toEqual({ kind: 'firewall-rule', proto: 'tcp', port: 8080, from: 'any', purpose: 'old app' });
+    expect(deletes[1]?.resource).toMatchObject({ kind: 'firewall-rule', port: 6666, found: handWritten });
+    expect(plan.notices).toEqual([]);
+  });
+
+  it('keeps a hand-written rule the desired set holds (firewall.extra_rules makes it desired)', () => {
+    const facts = convergedFacts();
+    facts.firewall.rules.push({ action: 'allow', proto: 'tcp', port: '6666', from: 'any', comment: '', to: 'any', fromPort: 'any', iface: '' });
+    const wanted = desire();
+    wanted.phases[0]?.resources.push({ kind: 'firewall-rule', proto: 'tcp', port: 6666, from: 'any', purpose: 'kept (firewall.extra_rules)' });
+    const plan = planHost(wanted, facts);
+    expect(plan.changes.filter((c) => c.action !== 'noop')).toEqual([]);
+  });
+
+  it('does not take a rule limited to one destination address for the same opening to any', () => {
+    const facts = convergedFacts();
+    facts.firewall.rules.push({ action: 'allow', proto: 'tcp', port: '6666', from: 'any', comment: '', to: '10.77.0.21', fromPort: 'any', iface: '' });
+    const wanted = desire();
+    wanted.phases[0]?.resources.push({ kind: 'firewall-rule', proto: 'tcp', port: 6666, from: 'any', purpose: 'kept (firewall.extra_rules)' });
+    const changes = planHost(wanted, facts).changes.filter((c) => c.action !== 'noop');
+    expect(changes.map((c) => [c.action, c.phase])).toEqual([['create', 'firewall'], ['delete', 'cleanup']]);
   });
 
   it('refuses a plan whose SSH rules would not let this controller in', () => {

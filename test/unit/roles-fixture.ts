@@ -28,7 +28,8 @@ export function testInventory(overrides: Partial<Inventory> = {}): Inventory {
     domain: 'www.foobar.com',
     vip: '10.0.0.100',
     vipPrefix: 24,
-    firewall: { adminSources: ['10.0.0.1/32'] },
+    firewall: { adminSources: ['10.0.0.1/32'], extraRules: [] },
+    extraFiles: [],
     monitoring: { sources: ['10.0.0.1/32'] },
     tls: { kind: 'ca', keyType: 'ecdsa-p256', days: 90 },
     db: {
@@ -38,6 +39,7 @@ export function testInventory(overrides: Partial<Inventory> = {}): Inventory {
       user: 'shopper',
       password: { kind: 'generate', id: 'db.password' },
       replicationPassword: { kind: 'generate', id: 'db.replication_password' },
+      extraAccounts: [],
     },
     app: { source: EXAMPLE_APP_DIR, port: 8000 },
     hosts: [

@@ -56,14 +56,28 @@ describe('lb role, haproxy (inventory: lb1 lb2, web1 10.0.0.21, web2 10.0.0.22)'
 describe('lb role, keepalived (inventory: lb1 then lb2, vip 10.0.0.100/24, vrrp_interface host0)', () => {
   const priority = (conf: string) => Number(/priority (\d+)/.exec(conf)?.[1]);
 
-  it('gives priorities in lb order, the first as MASTER, and a haproxy check weight that moves the VIP', () => {
+  it('gives priorities in lb order, and starts every host as BACKUP without preemption, so the VIP stays where it moved', () => {
     const [first, second] = [keepalivedConf('lb1'), keepalivedConf('lb2')];
     expect(priority(first)).toBeGreaterThan(priority(second));
-    expect(first).toMatch(/state MASTER/);
-    expect(second).toMatch(/state BACKUP/);
-    const weight = Number(/weight (-\d+)/.exec(first)?.[1]);
-    expect(priority(first) + weight).toBeLessThan(priority(second));
-    expect(first).not.toMatch(/nopreempt/);
+    for (const conf of [first, second]) {
+      expect(conf).toMatch(/state BACKUP\n\s+nopreempt\n/);
+      expect(conf).not.toMatch(/weight -/);
+    }
+  });
+
+  it('gives the VIP up as soon as systemd says haproxy stops or died, through a file keepalived watches', () => {
+    const phase = lbPhase(inventory, hostOf(inventory, 'lb1'));
+    const conf = keepalivedConf('lb1');
+    const watched = /track_file haproxy_stopping \{\s+file "([^"]+)"\s+weight 0\s+init_file 0\s+\}/.exec(conf)?.[1];
+    expect(watched).toBe('/run/infra-haproxy-stopping');
+    expect(conf).toMatch(/track_file \{\s+haproxy_stopping\s+\}/);
+    const dropIn = file(phase, '/etc/systemd/system/haproxy.service.d/infra-vip.conf').content;
+    expect(dropIn).toContain(`ExecStop=/bin/sh -c 'echo 1 > ${watched}; sleep 1'`);
+    expect(dropIn).toContain(`ExecStopPost=/bin/sh -c 'echo 1 > ${watched}'`);
+    expect(dropIn).toContain(`ExecStartPost=/bin/sh -c 'echo 0 > ${watched}'`);
+    const reload = phase.resources.find((r): r is CommandResource => r.kind === 'command' && r.name === 'systemd loaded haproxy.service.d');
+    expect(reload?.script).toBe('systemctl daemon-reload');
+    expect(reload?.runsWhenChanged).toEqual(['/etc/systemd/system/haproxy.service.d/infra-vip.conf']);
   });
 
   it('sends adverts from its own address to the other lb hosts only', () => {
@@ -90,27 +104,35 @@ describe('lb role, keepalived (inventory: lb1 then lb2, vip 10.0.0.100/24, vrrp_
     expect(() => lbPhase(plain, hostOf(plain, 'lb1'))).toThrow(/vrrp_interface/);
   });
 
-  it('has no keepalived, and nothing to wait for, when the inventory has no VIP', () => {
+  it('has no keepalived when the inventory has no VIP, and then waits only for the web hosts', () => {
     const noVip = testInventory({ vip: undefined });
     const phase = lbPhase(noVip, hostOf(noVip, 'lb1'));
-    expect(phase.resources.some((r) => r.kind === 'file' && r.path.includes('keepalived'))).toBe(false);
+    expect(phase.resources.some((r) => (r.kind === 'file' || r.kind === 'owned-folder') && r.path.includes('keepalived'))).toBe(false);
     expect(phase.resources.some((r) => r.kind === 'command')).toBe(false);
-    expect(phase.ready).toBeUndefined();
+    expect(phase.ready?.name).toBe('every web host UP in haproxy');
   });
 
-  it('ends a change of the first lb host once it holds the VIP, and of the others once the VIP answers on 443', () => {
-    // A stand-in `ip` lists the addresses given; the lab proves the real one (30-stack).
-    const holds = (addresses: string) => {
-      const dir = mkdtempSync(join(tmpdir(), 'infra-ip-'));
-      writeFileSync(join(dir, 'ip'), `#!/bin/bash\nprintf '%s\\n' ${quoteWord(addresses)}\n`, { mode: 0o755 });
-      const script = lbPhase(inventory, hostOf(inventory, 'lb1')).ready?.script ?? 'false';
-      return spawnSync('bash', ['-c', script], { env: { PATH: `${dir}:/usr/bin:/bin` } }).status === 0;
+  it('ends a change of an lb host once every web host is UP in its haproxy and the VIP answers on 443', () => {
+    const ready = lbPhase(inventory, hostOf(inventory, 'lb2')).ready;
+    expect(ready?.name).toBe('every web host UP in haproxy and the VIP 10.0.0.100 answering');
+    expect(ready?.script).toContain('/dev/tcp/10.0.0.100/443');
+    expect(lbPhase(inventory, hostOf(inventory, 'lb1')).ready).toEqual(ready);
+  });
+
+  it('names the web hosts that are not UP yet (a stand-in socat answers `show stat`)', () => {
+    const noVip = testInventory({ vip: undefined });
+    const script = lbPhase(noVip, hostOf(noVip, 'lb1')).ready?.script ?? 'false';
+    const run = (stat: string) => {
+      const dir = mkdtempSync(join(tmpdir(), 'infra-socat-'));
+      writeFileSync(join(dir, 'socat'), `#!/bin/bash\ncat >/dev/null\nprintf '%s\\n' ${quoteWord(stat)}\n`, { mode: 0o755 });
+      const result = spawnSync('bash', ['-c', script], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: 'utf8' });
+      return { ok: result.status === 0, output: result.stdout.trim() };
     };
-    expect(holds('2: host0    inet 10.0.0.11/24 brd 10.0.0.255 scope global host0\n2: host0    inet 10.0.0.100/24 scope global secondary host0')).toBe(true);
-    expect(holds('2: host0    inet 10.0.0.11/24 brd 10.0.0.255 scope global host0\n2: host0    inet 10.0.0.101/24 scope global secondary host0')).toBe(false);
-    const backup = lbPhase(inventory, hostOf(inventory, 'lb2')).ready;
-    expect(backup?.name).toBe('the VIP 10.0.0.100 answers on port 443');
-    expect(backup?.script).toContain('/dev/tcp/10.0.0.100/443');
+    const header = '# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status';
+    const row = (server: string, status: string) => `web,${server},0,0,0,0,,0,0,0,,0,,0,0,0,0,${status}`;
+    expect(run([header, row('web1', 'UP'), row('web2', 'UP'), row('BACKEND', 'UP')].join('\n'))).toEqual({ ok: true, output: '' });
+    expect(run([header, row('web1', 'UP'), row('web2', 'UP 1/2')].join('\n'))).toEqual({ ok: false, output: 'server web2 is UP 1/2' });
+    expect(run([header, row('web1', 'UP')].join('\n'))).toEqual({ ok: false, output: 'server web2 is not listed' });
   });
 });
 
@@ -159,7 +181,7 @@ describe('lb role, VRRP through ufw', () => {
 
   it('is part of the lb phase with the other lb hosts as peers', () => {
     const phase = lbPhase(inventory, hostOf(inventory, 'lb2'));
-    const command = phase.resources.find((r): r is CommandResource => r.kind === 'command');
+    const command = phase.resources.find((r): r is CommandResource => r.kind === 'command' && r.name === 'ufw allows vrrp from lb peers');
     expect(command?.script).toContain('-s 10.0.0.11 -j ACCEPT');
     expect(command?.script).not.toContain('-s 10.0.0.12 ');
     expect(command?.script).toMatch(/ufw reload$/);
