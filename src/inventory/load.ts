@@ -221,7 +221,7 @@ function buildInventory(data: RawInventory, file: string): Inventory {
       password: secretSource(data.db.password, 'db.password'),
       replicationPassword: secretSource(data.db.replication_password, 'db.replication_password'),
     },
-    app: { source: resolvePath(data.app.source), port: data.app.port },
+    app: { source: resolvePath(data.app.source), port: data.app.port, keepReleases: data.app.keep_releases },
     hosts,
     groups: Object.fromEntries(groupEntries.map(([group, { hosts: members }]) => [group, members])),
   };

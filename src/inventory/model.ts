@@ -78,7 +78,7 @@ export interface Inventory {
     password: SecretSource;
     replicationPassword: SecretSource;
   };
-  app: { source: string; port: number };
+  app: { source: string; port: number; keepReleases: number };
   /** In file order. */
   hosts: Host[];
   groups: Record<string, string[]>;

@@ -62,7 +62,7 @@ describe('loadInventory', () => {
       password: { kind: 'generate', id: 'db.password' },
       replicationPassword: { kind: 'generate', id: 'db.replication_password' },
     });
-    expect(inventory.app).toEqual({ source: join(FIXTURES, 'app'), port: 8000 });
+    expect(inventory.app).toEqual({ source: join(FIXTURES, 'app'), port: 8000, keepReleases: 5 });
     expect(inventory.monitoring.sources).toEqual(['10.0.0.1/32']);
     expect(inventory.hosts[0]!.ssh).toEqual({
       user: 'root',
