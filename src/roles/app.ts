@@ -111,6 +111,7 @@ export function releaseHistoryCommand(id: string): CommandResource {
     script: [
       `{ if [[ -f ${history} ]]; then ${quoteCommand(['tail', '-n', String(HISTORY_LINES - 1), '--', RELEASE_HISTORY])}; else ${olderReleases}; fi`,
       `echo ${quoteWord(id)}; } > ${staged}`,
+      `chmod 0644 ${staged}`,
       `mv -f -- ${staged} ${history}`,
     ].join(' && '),
     unless: `${LAST_HISTORY_ENTRY}\n[[ $__last == ${quoteWord(id)} ]]`,

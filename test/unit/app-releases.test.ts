@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CommandResource } from '../../src/core/types.js';
+import { buildChangeScript } from '../../src/apply/scripts.js';
+import type { Change, CommandResource } from '../../src/core/types.js';
 import { APP_ROOT, appPhase, pruneReleasesCommand, releaseHistoryCommand } from '../../src/roles/app.js';
 import { EXAMPLE_APP_DIR, hostOf, testInventory, testSecrets } from './roles-fixture.js';
 
@@ -81,10 +82,11 @@ describe('the release history (/opt/app/releases/.history)', () => {
     expect(new AppHost({ history: [1, 2] }).holds(releaseHistoryCommand(id(1)))).toBe(false);
   });
 
-  it('appends the release that became current', () => {
+  it('appends the release that became current, in a file readable by all', () => {
     const host = new AppHost({ releases: [1, 2], history: [1, 2], current: 2 });
     host.deploy(3, 5);
     expect(host.history()).toEqual([id(1), id(2), id(3)]);
+    expect(statSync(host.historyFile).mode & 0o777).toBe(0o644);
   });
 
   it('on a host whose releases predate the history, starts it from them, oldest first, then the new one', () => {
@@ -158,6 +160,20 @@ describe('pruning releases beyond app.keep_releases', () => {
     const traced = spawnSync('bash', ['-c', `PATH=/nonexistent; ${guard.replaceAll(APP_ROOT, host.root)}`], { encoding: 'utf8' });
     expect(traced.stderr).toBe('');
     expect(traced.status).toBe(0);
+  });
+});
+
+describe('the history and prune commands in the engine\'s change script', () => {
+  it('run there as planned: recorded, then pruned, and the script reaches its end', () => {
+    const host = new AppHost({ releases: [1, 2, 3], history: [1, 2, 3], current: 3 });
+    mkdirSync(host.dir(4));
+    host.point(4);
+    const changes: Change[] = [releaseHistoryCommand(id(4)), pruneReleasesCommand(id(4), 2)].map((resource) => ({ phase: 'app', resource, action: 'create', reason: '' }));
+    const script = buildChangeScript(changes, [], []);
+    const result = spawnSync('bash', ['-c', script.replaceAll(APP_ROOT, host.root)], { encoding: 'utf8' });
+    expect(result.stdout).toBe('@@done\n');
+    expect(host.history().at(-1)).toBe(id(4));
+    expect(host.releases()).toEqual([id(3), id(4)]);
   });
 });
 
