@@ -11,6 +11,7 @@ import { registerGraph } from './commands/graph.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerDocs } from './commands/docs.js';
 import { registerRotateCerts } from './commands/rotate-certs.js';
+import { registerRollback } from './commands/rollback.js';
 
 export interface GlobalOptions {
   limit?: string[];
@@ -38,6 +39,7 @@ function buildProgram(): Command {
   registerCheck(program);
   registerHistory(program);
   registerRotateCerts(program);
+  registerRollback(program);
   registerRender(program);
   registerLab(program);
   registerInit(program);

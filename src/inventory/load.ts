@@ -223,7 +223,7 @@ function buildInventory(data: RawInventory, file: string): Inventory {
       replicationPassword: secretSource(data.db.replication_password, 'db.replication_password'),
       extraAccounts: data.db.extra_accounts,
     },
-    app: { source: resolvePath(data.app.source), port: data.app.port },
+    app: { source: resolvePath(data.app.source), port: data.app.port, keepReleases: data.app.keep_releases },
     hosts,
     groups: Object.fromEntries(groupEntries.map(([group, { hosts: members }]) => [group, members])),
   };

@@ -90,7 +90,7 @@ export interface Inventory {
     /** Accounts (`user@host`) infra keeps on the primary although it did not create them. */
     extraAccounts: string[];
   };
-  app: { source: string; port: number };
+  app: { source: string; port: number; keepReleases: number };
   /** In file order. */
   hosts: Host[];
   groups: Record<string, string[]>;

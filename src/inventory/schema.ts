@@ -184,6 +184,8 @@ export const inventorySchema = z.strictObject({
   app: z.strictObject({
     source: path,
     port: port.default(8000),
+    // At least 2: the release before the current one is what `infra rollback` puts back.
+    keep_releases: z.int().min(2, 'expected at least 2 releases (the current one and the previous one, for infra rollback)').default(5),
   }),
   vars: vars.default({}),
   role_vars: z.strictObject({ lb: vars.optional(), web: vars.optional(), app: vars.optional(), db: vars.optional() }).default({}),

@@ -52,7 +52,7 @@ describe('infra completion bash', () => {
   });
 
   it('completes commands, lab subcommands and options, but not hidden commands', () => {
-    expect(complete('')).toEqual(expect.arrayContaining(['completion', 'graph', 'init', 'lab', 'provision', 'validate']));
+    expect(complete('')).toEqual(expect.arrayContaining(['completion', 'graph', 'init', 'lab', 'provision', 'rollback', 'validate']));
     expect(complete('')).not.toContain('docs');
     expect(complete('lab', '')).toEqual(['down', 'reset', 'status', 'up']);
     expect(complete('--json', 'lab', 'st')).toEqual(['status']);
@@ -63,6 +63,7 @@ describe('infra completion bash', () => {
   it('completes YAML files and folders for inventory arguments, and option values', () => {
     expect(complete('validate', '')).toEqual(['envs', 'lab.yml', 'site.yaml']);
     expect(complete('provision', 's')).toEqual(['site.yaml']);
+    expect(complete('rollback', 's')).toEqual(['site.yaml']);
     expect(complete('--limit', 'web', 'graph', '')).toEqual(['envs', 'lab.yml', 'site.yaml']);
     expect(complete('init', '--tls', '')).toEqual(['ca', 'files']);
     expect(complete('completion', '')).toEqual(['bash', 'zsh']);

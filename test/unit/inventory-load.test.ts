@@ -65,7 +65,7 @@ describe('loadInventory', () => {
     });
     expect(inventory.firewall.extraRules).toEqual([]);
     expect(inventory.extraFiles).toEqual([]);
-    expect(inventory.app).toEqual({ source: join(FIXTURES, 'app'), port: 8000 });
+    expect(inventory.app).toEqual({ source: join(FIXTURES, 'app'), port: 8000, keepReleases: 5 });
     expect(inventory.monitoring.sources).toEqual(['10.0.0.1/32']);
     expect(inventory.hosts[0]!.ssh).toEqual({
       user: 'root',

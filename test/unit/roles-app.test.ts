@@ -14,7 +14,7 @@ function appSourceCopy(): string {
 }
 
 function render(source: string): PhaseDesire {
-  const inventory = testInventory({ app: { source, port: 8000 } });
+  const inventory = testInventory({ app: { source, port: 8000, keepReleases: 5 } });
   return appPhase(inventory, hostOf(inventory, 'app1'), testSecrets());
 }
 

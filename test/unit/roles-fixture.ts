@@ -41,7 +41,7 @@ export function testInventory(overrides: Partial<Inventory> = {}): Inventory {
       replicationPassword: { kind: 'generate', id: 'db.replication_password' },
       extraAccounts: [],
     },
-    app: { source: EXAMPLE_APP_DIR, port: 8000 },
+    app: { source: EXAMPLE_APP_DIR, port: 8000, keepReleases: 5 },
     hosts: [
       host('lb1', '10.0.0.11', ['lb'], { vrrp_interface: 'host0' }),
       host('lb2', '10.0.0.12', ['lb'], { vrrp_interface: 'host0' }),

@@ -7,13 +7,13 @@ export function registerHistory(program: Command): void {
     .command('history')
     .argument('<inventory>', 'the inventory YAML file (its state directory holds the reports)')
     .option('--last <n>', 'how many runs to list', '20')
-    .description('List the last runs of provision, check and rotate-certs from their reports.')
+    .description('List the last runs of provision, check, rotate-certs and rollback from their reports.')
     .addHelpText(
       'after',
       `
-Every provision, check and rotate-certs writes a JSON report into <state_dir>/reports/ (its shape
-is documented in src/report/run-report.ts); each host a provision changed also gets a line in its
-/var/log/infra/audit.log. --json prints the reports themselves.
+Every provision, check, rotate-certs and rollback writes a JSON report into <state_dir>/reports/
+(its shape is documented in src/report/run-report.ts); each host a provision or rollback changed
+also gets a line in its /var/log/infra/audit.log. --json prints the reports themselves.
 
 Example:
   infra history lab/inventory.yaml --last 5`,
