@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { labReset } from '../../src/lab/lab.js';
 import { BUILTIN_TEMPLATES_DIR } from '../../src/roles/render.js';
-import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, onHost, parseReport, runInfra, type LabHost } from './helpers.js';
+import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, onHost, parseReport, runInfra, vipHolders, waitFor, type LabHost } from './helpers.js';
 import { getSite, startLoad, type SiteTarget } from './load.js';
 
 /**
@@ -16,21 +16,6 @@ const DOMAIN = 'www.foobar.com';
 const VIP = '10.77.0.100';
 let hosts: LabHost[];
 let site: SiteTarget;
-
-async function vipHolder(): Promise<string[]> {
-  const lbs = hosts.filter((h) => h.roles.includes('lb'));
-  const held = await Promise.all(lbs.map(async (lb) => ((await mustOnHost(lb.address, 'ip -o -4 addr show')).includes(` ${VIP}/`) ? lb.name : '')));
-  return held.filter(Boolean);
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** A copy of the built-in templates with `edit` applied to some, for a change to roll out. */
 async function editedTemplates(edits: Record<string, (text: string) => string>): Promise<string> {
@@ -55,8 +40,8 @@ describe('the web stack from bare hosts', () => {
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`DNS: publish ${DOMAIN.replace(/\./g, '\\.')}\\.? A ${VIP.replace(/\./g, '\\.')}`));
     // keepalived elects its master seconds after it starts: the run waits for it, so the VIP is
-    // already where it stays (a client connecting while it moves gets a reset).
-    expect(await vipHolder()).toEqual(['lb1']);
+    // already held, by one lb host (without preemption it then stays there).
+    expect(await vipHolders(hosts, VIP)).toHaveLength(1);
     site = { address: VIP, domain: DOMAIN, ca: await readFile(join(LAB_DIR, '.infra', 'ca', 'ca.crt'), 'utf8') };
     // Each answer counts the visits on the replica; the first visit may not have reached it yet.
     let body = { app_host: '', db_host: '', visits: 0 };
@@ -111,21 +96,6 @@ describe('the web stack from bare hosts', () => {
     expect(audit[0]).toMatch(/^\d{4}-\d\d-\d\dT\S+ root@\S+ from 10\.77\.0\.1 infra \d+\.\d+\.\d+ provision: .*create package haproxy.*reload:haproxy/);
     const text = await runInfra(['history', LAB_INVENTORY]);
     expect(text.stdout.split('\n')[0]).toMatch(/ provision +ok .* no change$/);
-  });
-
-  it('moves the VIP when haproxy stops on its holder, and the site keeps answering', async () => {
-    expect(await vipHolder()).toEqual(['lb1']);
-    const lb1 = hosts.find((h) => h.name === 'lb1') as LabHost;
-    const load = startLoad(site, 20);
-    try {
-      await mustOnHost(lb1.address, 'systemctl stop haproxy');
-      await waitFor('the VIP to move to lb2', async () => (await vipHolder()).join() === 'lb2');
-      expect((await getSite(site)).status).toBe(200);
-    } finally {
-      await load.stop();
-      await mustOnHost(lb1.address, 'systemctl start haproxy');
-    }
-    await waitFor('the VIP to come back to lb1', async () => (await vipHolder()).join() === 'lb1');
   });
 });
 

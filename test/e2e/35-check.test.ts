@@ -86,7 +86,7 @@ describe('infra check', () => {
         expect.stringMatching(/^firewall: ufw allow 9100\/tcp from 10\.77\.0\.1\/32 .*: create: rule missing$/),
       ]),
     );
-    expect(driftOf(report, 'app2')).toEqual(['firewall: ufw: ufw rule not written by infra: allow 8081/tcp from any']);
+    expect(driftOf(report, 'app2')).toEqual(['cleanup: ufw allow 8081/tcp from any (not written by infra): delete: not written by infra (keep it with firewall.extra_rules)']);
     expect(driftOf(report, 'db2')).toEqual(['monitoring: package curl: create: not installed']);
     expect(driftOf(report, 'lb2')).toEqual(['monitoring: service prometheus-node-exporter: update: inactive → running']);
     expect(driftOf(report, 'db1')).toEqual(['db: service prometheus-mysqld-exporter: update: disabled → enabled']);
@@ -96,7 +96,54 @@ describe('infra check', () => {
     expect(report.hosts.filter((h) => h.status === 'ok').map((h) => h.host).sort()).toEqual(['lb1']);
 
     await repair();
-    await mustOnHost(host('app2').address, 'ufw delete allow 8081/tcp');
+    expect((await checkJson()).code).toBe(0);
+    expect(await mustOnHost(host('app2').address, 'ufw status')).not.toContain('8081');
+  });
+
+  it('removes what infra did not write (a masked unit, a unit file chmod-ed, a file in a config folder, a db account): one provision, then check exits 0', async () => {
+    await mustOnHost(host('web1').address, 'systemctl mask --now prometheus-node-exporter');
+    await mustOnHost(host('app1').address, 'chmod 0777 /etc/systemd/system/app.service');
+    await mustOnHost(host('web2').address, 'echo "server { listen 127.0.0.1:8099; return 200; }" > /etc/nginx/conf.d/by-hand.conf && nginx -s reload');
+    await mustOnHost(host('lb1').address, 'echo by-hand > /etc/haproxy/notes.txt');
+    await mustOnHost(host('db1').address, `mysql -e "CREATE USER 'by_hand'@'%' IDENTIFIED BY 'x'; GRANT ALL ON *.* TO 'by_hand'@'%'"`);
+    const { code, report } = await checkJson();
+    expect(code).toBe(2);
+    expect(driftOf(report, 'web1')).toEqual(['monitoring: service prometheus-node-exporter: update: masked → unmasked, enabled and running']);
+    expect(driftOf(report, 'app1')).toEqual([
+      'app: file /etc/systemd/system/app.service: update: mode 777 → 0644',
+      'app: command systemd loaded app.service: update: /etc/systemd/system/app.service changes in this run',
+    ]);
+    expect(driftOf(report, 'web2')).toEqual(['web: folder /etc/nginx/conf.d: delete: not written by infra: by-hand.conf (keep them with extra_files)']);
+    expect(driftOf(report, 'lb1')).toEqual(['lb: folder /etc/haproxy: delete: not written by infra: notes.txt (keep them with extra_files)']);
+    expect(driftOf(report, 'db1')).toEqual([
+      'cleanup: command drop db accounts infra did not create: create: not created by infra (keep them with db.extra_accounts): by_hand@%',
+    ]);
+
+    await repair();
+    expect((await checkJson()).code).toBe(0);
+    // The file is kept on the host for the operator, out of nginx's reach; the account is gone from the replica too.
+    expect(await mustOnHost(host('web2').address, 'ls /etc/nginx/conf.d; ls /var/lib/infra/removed/*/')).toMatch(/^infra-stub-status\.conf\n%etc%nginx%conf\.d%by-hand\.conf\n$/);
+    expect(await mustOnHost(host('web2').address, 'ss -ltn')).not.toContain('127.0.0.1:8099');
+    expect(await mustOnHost(host('db2').address, `mysql -N -e "SELECT COUNT(*) FROM mysql.user WHERE User = 'by_hand'"`)).toBe('0\n');
+  });
+
+  it('keeps what the inventory lists: firewall.extra_rules, extra_files and db.extra_accounts', async () => {
+    await mustOnHost(host('app2').address, 'ufw allow from 10.77.0.0/24 to any port 6666 proto tcp');
+    await mustOnHost(host('web1').address, 'echo "# kept" > /etc/nginx/conf.d/kept.conf');
+    await mustOnHost(host('db1').address, `mysql -e "CREATE USER 'backup'@'10.77.0.1' IDENTIFIED BY 'x'"`);
+    const inventory = await labInventoryVariant((doc) => {
+      doc.firewall.extra_rules = [{ port: 6666, from: '10.77.0.0/24', hosts: ['app2'] }];
+      doc.extra_files = ['/etc/nginx/conf.d/kept.conf'];
+      doc.db.extra_accounts = ['backup@10.77.0.1'];
+    });
+    const kept = await runInfra(['check', inventory]);
+    expect(kept.code, kept.stdout + kept.stderr).toBe(0);
+    const result = await runInfra(['check', LAB_INVENTORY, '--json']);
+    const report = JSON.parse(result.stdout) as CheckJson;
+    expect(driftOf(report, 'app2')).toEqual([expect.stringMatching(/^cleanup: ufw allow 6666\/tcp from 10\.77\.0\.0\/24 \(not written by infra\): delete/)]);
+    expect(driftOf(report, 'web1')).toEqual([expect.stringMatching(/kept\.conf/)]);
+    expect(driftOf(report, 'db1')).toEqual([expect.stringMatching(/backup@10\.77\.0\.1$/)]);
+    await repair();
     expect((await checkJson()).code).toBe(0);
   });
 

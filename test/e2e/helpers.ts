@@ -103,3 +103,20 @@ export function parseReport(result: CommandResult): JsonReport {
     throw new Error(`infra did not print a JSON report (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
   }
 }
+
+/** Polls `check` every half second until it holds; fails naming `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The lb hosts that hold `vip` now (exactly one when all is well). */
+export async function vipHolders(hosts: readonly LabHost[], vip: string): Promise<string[]> {
+  const lbs = hosts.filter((h) => h.roles.includes('lb'));
+  const held = await Promise.all(lbs.map(async (lb) => ((await mustOnHost(lb.address, 'ip -o -4 addr show')).includes(` ${vip}/`) ? lb.name : '')));
+  return held.filter(Boolean);
+}
