@@ -3,38 +3,39 @@ import { UserError } from '../core/errors.js';
 import type { HostDesire } from '../core/types.js';
 import { Fleet } from '../engine/fleet.js';
 import { resolveRoleSecrets } from '../engine/secrets.js';
-import { selectHosts } from '../engine/select.js';
+import { selectHosts, selectReplacedHosts } from '../engine/select.js';
 import { loadInventory } from '../inventory/load.js';
 import { formatIssue, type Host, type Inventory } from '../inventory/model.js';
 import { desiredForHost } from '../roles/index.js';
 import type { GlobalOptions } from './main.js';
 
-export interface RunContext {
-  inventory: Inventory;
-  hosts: Host[];
-  desires: HostDesire[];
-}
-
 export interface RunSelection {
   inventory: Inventory;
   hosts: Host[];
+  /** Hosts named by --replace-host: reinstalled, taken back with their new host key. */
+  replacedHosts: ReadonlySet<string>;
 }
 
-/** Loads and validates the inventory and selects the hosts (--limit). */
-export async function selectRun(file: string, globals: GlobalOptions): Promise<RunSelection> {
+export interface RunContext extends RunSelection {
+  desires: HostDesire[];
+}
+
+/** Loads and validates the inventory and selects the hosts (--limit) and those reinstalled (--replace-host). */
+export async function selectRun(file: string, globals: GlobalOptions, replaceHosts?: readonly string[]): Promise<RunSelection> {
   const loaded = await loadInventory(file);
   if (!loaded.ok) {
     const shown = relative(process.cwd(), file) || file;
     throw new UserError(`${file} is not valid; nothing was changed:\n${loaded.issues.map((issue) => '  ' + formatIssue(issue, shown)).join('\n')}`);
   }
-  return { inventory: loaded.inventory, hosts: selectHosts(loaded.inventory, globals.limit) };
+  const hosts = selectHosts(loaded.inventory, globals.limit);
+  return { inventory: loaded.inventory, hosts, replacedHosts: selectReplacedHosts(loaded.inventory, hosts, replaceHosts) };
 }
 
 /** Resolves each host's secrets and renders what it should have. */
-export async function renderDesires({ inventory, hosts }: RunSelection): Promise<HostDesire[]> {
+export async function renderDesires({ inventory, hosts, replacedHosts }: RunSelection): Promise<HostDesire[]> {
   const desires: HostDesire[] = [];
   for (const host of hosts) {
-    const secrets = await resolveRoleSecrets(inventory, host);
+    const secrets = await resolveRoleSecrets(inventory, host, { reinstalled: replacedHosts.has(host.name) });
     try {
       desires.push(desiredForHost(inventory, host, secrets));
     } catch (err) {
@@ -65,13 +66,13 @@ export function parseForks(text: string | undefined): number | undefined {
 export async function prepareConnectedRun(
   file: string,
   globals: GlobalOptions,
-  options: { forks?: number; acceptNewHostKeys: boolean },
+  options: { forks?: number; acceptNewHostKeys: boolean; replaceHosts?: readonly string[] },
 ): Promise<{ context: RunContext; fleet: Fleet; forks: number }> {
-  const selection = await selectRun(file, globals);
+  const selection = await selectRun(file, globals, options.replaceHosts);
   const forks = options.forks ?? selection.hosts.length;
   const [desires, fleet] = await Promise.allSettled([
     renderDesires(selection),
-    Fleet.connect(selection.inventory, selection.hosts, { forks, acceptNewHostKeys: options.acceptNewHostKeys }),
+    Fleet.connect(selection.inventory, selection.hosts, { forks, acceptNewHostKeys: options.acceptNewHostKeys, replaceHostKeys: selection.replacedHosts }),
   ]);
   if (desires.status === 'rejected') {
     if (fleet.status === 'fulfilled') fleet.value.close();
