@@ -69,7 +69,8 @@ function openSocket(address: string, port: number, timeoutMs: number): Promise<S
   });
 }
 
-function describeHostKeyFailure(target: ConnectionTarget, options: ConnectOptions, verdict: Exclude<HostKeyVerdict, { ok: true }>): string {
+/** What the operator reads when a host key is refused: the fingerprints, and the fix that fits. */
+export function describeHostKeyFailure(target: ConnectionTarget, options: ConnectOptions, verdict: Exclude<HostKeyVerdict, { ok: true }>): string {
   if (verdict.reason === 'unknown') {
     return (
       `host key not known (offered ${verdict.offered}); ` +
