@@ -31,11 +31,14 @@ export async function selectRun(file: string, globals: GlobalOptions, replaceHos
   return { inventory: loaded.inventory, hosts, replacedHosts: selectReplacedHosts(loaded.inventory, hosts, replaceHosts) };
 }
 
-/** Resolves each host's secrets and renders what it should have. */
-export async function renderDesires({ inventory, hosts, replacedHosts }: RunSelection): Promise<HostDesire[]> {
+/** Resolves each host's secrets and renders what it should have; `reinstalled` hosts get new certificates. */
+export async function renderDesires(
+  { inventory, hosts }: Pick<RunSelection, 'inventory' | 'hosts'>,
+  reinstalled: ReadonlySet<string> = new Set(),
+): Promise<HostDesire[]> {
   const desires: HostDesire[] = [];
   for (const host of hosts) {
-    const secrets = await resolveRoleSecrets(inventory, host, { reinstalled: replacedHosts.has(host.name) });
+    const secrets = await resolveRoleSecrets(inventory, host, { reinstalled: reinstalled.has(host.name) });
     try {
       desires.push(desiredForHost(inventory, host, secrets));
     } catch (err) {
@@ -61,7 +64,9 @@ export function parseForks(text: string | undefined): number | undefined {
 
 /**
  * Renders while the connections open (neither needs the other), so a run pays for the slower of
- * the two rather than both. Connections are closed again when rendering fails.
+ * the two rather than both. Connections are closed again when rendering fails. A host named by
+ * --replace-host is rendered again once it is connected, with a new certificate: a host whose
+ * key was refused keeps its certificate, since it is not taken back in this run.
  */
 export async function prepareConnectedRun(
   file: string,
@@ -79,5 +84,12 @@ export async function prepareConnectedRun(
     throw desires.reason;
   }
   if (fleet.status === 'rejected') throw fleet.reason;
-  return { context: { ...selection, desires: desires.value }, fleet: fleet.value, forks };
+  const takenBack = selection.hosts.filter((host) => selection.replacedHosts.has(host.name) && fleet.value.connections.has(host.name));
+  try {
+    const renewed = new Map((await renderDesires({ ...selection, hosts: takenBack }, selection.replacedHosts)).map((desire) => [desire.host, desire]));
+    return { context: { ...selection, desires: desires.value.map((desire) => renewed.get(desire.host) ?? desire) }, fleet: fleet.value, forks };
+  } catch (err) {
+    fleet.value.close();
+    throw err;
+  }
 }

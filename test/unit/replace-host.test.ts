@@ -4,10 +4,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { UserError } from '../../src/core/errors.js';
+import { resolveRoleSecrets } from '../../src/engine/secrets.js';
 import { selectHosts, selectReplacedHosts } from '../../src/engine/select.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/model.js';
 import { describeHostKeyFailure, type ConnectionTarget } from '../../src/transport/ssh.js';
+import { hostOf } from './roles-fixture.js';
+import { inventoryWithState, removeTemporaryDirs } from './tls-fixture.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = join(ROOT, 'inventory.example.yaml');
@@ -38,8 +41,9 @@ async function infra(...args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
-afterEach(() => {
+afterEach(async () => {
   process.exitCode = undefined;
+  await removeTemporaryDirs();
 });
 
 describe('--replace-host names hosts of the run', () => {
@@ -115,5 +119,19 @@ describe('what a refused host key tells the operator', () => {
   it('a named host with no recorded key: a first contact, for --accept-new-host-keys', () => {
     const text = describeHostKeyFailure(target, { acceptNewHostKeys: false, replaceHostKey: true }, { ok: false, reason: 'unknown', offered: 'SHA256:new' });
     expect(text).toMatch(/^host key not known \(offered SHA256:new\); --replace-host replaces a recorded key, and there is none for web2: .*--accept-new-host-keys/);
+  });
+});
+
+describe('what infra keeps about a reinstalled host', () => {
+  it('a web host taken back gets a new certificate and key, kept for the runs after it', async () => {
+    const inventory = await inventoryWithState();
+    const web1 = hostOf(inventory, 'web1');
+    const before = await resolveRoleSecrets(inventory, web1);
+    expect((await resolveRoleSecrets(inventory, web1)).tls?.certificateChain).toBe(before.tls?.certificateChain);
+
+    const taken = await resolveRoleSecrets(inventory, web1, { reinstalled: true });
+    expect(taken.tls?.certificateChain).not.toBe(before.tls?.certificateChain);
+    expect(taken.tls?.key.reveal()).not.toBe(before.tls?.key.reveal());
+    expect((await resolveRoleSecrets(inventory, web1)).tls?.certificateChain).toBe(taken.tls?.certificateChain);
   });
 });
