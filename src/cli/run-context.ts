@@ -3,38 +3,42 @@ import { UserError } from '../core/errors.js';
 import type { HostDesire } from '../core/types.js';
 import { Fleet } from '../engine/fleet.js';
 import { resolveRoleSecrets } from '../engine/secrets.js';
-import { selectHosts } from '../engine/select.js';
+import { selectHosts, selectReplacedHosts } from '../engine/select.js';
 import { loadInventory } from '../inventory/load.js';
 import { formatIssue, type Host, type Inventory } from '../inventory/model.js';
 import { desiredForHost } from '../roles/index.js';
 import type { GlobalOptions } from './main.js';
 
-export interface RunContext {
-  inventory: Inventory;
-  hosts: Host[];
-  desires: HostDesire[];
-}
-
 export interface RunSelection {
   inventory: Inventory;
   hosts: Host[];
+  /** Hosts named by --replace-host: reinstalled, taken back with their new host key. */
+  replacedHosts: ReadonlySet<string>;
 }
 
-/** Loads and validates the inventory and selects the hosts (--limit). */
-export async function selectRun(file: string, globals: GlobalOptions): Promise<RunSelection> {
+export interface RunContext extends RunSelection {
+  desires: HostDesire[];
+}
+
+/** Loads and validates the inventory and selects the hosts (--limit) and those reinstalled (--replace-host). */
+export async function selectRun(file: string, globals: GlobalOptions, replaceHosts?: readonly string[]): Promise<RunSelection> {
   const loaded = await loadInventory(file);
   if (!loaded.ok) {
     const shown = relative(process.cwd(), file) || file;
     throw new UserError(`${file} is not valid; nothing was changed:\n${loaded.issues.map((issue) => '  ' + formatIssue(issue, shown)).join('\n')}`);
   }
-  return { inventory: loaded.inventory, hosts: selectHosts(loaded.inventory, globals.limit) };
+  const hosts = selectHosts(loaded.inventory, globals.limit);
+  return { inventory: loaded.inventory, hosts, replacedHosts: selectReplacedHosts(loaded.inventory, hosts, replaceHosts) };
 }
 
-/** Resolves each host's secrets and renders what it should have. */
-export async function renderDesires({ inventory, hosts }: RunSelection): Promise<HostDesire[]> {
+/** Resolves each host's secrets and renders what it should have; `reinstalled` hosts get new certificates. */
+export async function renderDesires(
+  { inventory, hosts }: Pick<RunSelection, 'inventory' | 'hosts'>,
+  reinstalled: ReadonlySet<string> = new Set(),
+): Promise<HostDesire[]> {
   const desires: HostDesire[] = [];
   for (const host of hosts) {
-    const secrets = await resolveRoleSecrets(inventory, host);
+    const secrets = await resolveRoleSecrets(inventory, host, { reinstalled: reinstalled.has(host.name) });
     try {
       desires.push(desiredForHost(inventory, host, secrets));
     } catch (err) {
@@ -60,23 +64,32 @@ export function parseForks(text: string | undefined): number | undefined {
 
 /**
  * Renders while the connections open (neither needs the other), so a run pays for the slower of
- * the two rather than both. Connections are closed again when rendering fails.
+ * the two rather than both. Connections are closed again when rendering fails. A host named by
+ * --replace-host is rendered again once it is connected, with a new certificate: a host whose
+ * key was refused keeps its certificate, since it is not taken back in this run.
  */
 export async function prepareConnectedRun(
   file: string,
   globals: GlobalOptions,
-  options: { forks?: number; acceptNewHostKeys: boolean },
+  options: { forks?: number; acceptNewHostKeys: boolean; replaceHosts?: readonly string[] },
 ): Promise<{ context: RunContext; fleet: Fleet; forks: number }> {
-  const selection = await selectRun(file, globals);
+  const selection = await selectRun(file, globals, options.replaceHosts);
   const forks = options.forks ?? selection.hosts.length;
   const [desires, fleet] = await Promise.allSettled([
     renderDesires(selection),
-    Fleet.connect(selection.inventory, selection.hosts, { forks, acceptNewHostKeys: options.acceptNewHostKeys }),
+    Fleet.connect(selection.inventory, selection.hosts, { forks, acceptNewHostKeys: options.acceptNewHostKeys, replaceHostKeys: selection.replacedHosts }),
   ]);
   if (desires.status === 'rejected') {
     if (fleet.status === 'fulfilled') fleet.value.close();
     throw desires.reason;
   }
   if (fleet.status === 'rejected') throw fleet.reason;
-  return { context: { ...selection, desires: desires.value }, fleet: fleet.value, forks };
+  const takenBack = selection.hosts.filter((host) => selection.replacedHosts.has(host.name) && fleet.value.connections.has(host.name));
+  try {
+    const renewed = new Map((await renderDesires({ ...selection, hosts: takenBack }, selection.replacedHosts)).map((desire) => [desire.host, desire]));
+    return { context: { ...selection, desires: desires.value.map((desire) => renewed.get(desire.host) ?? desire) }, fleet: fleet.value, forks };
+  } catch (err) {
+    fleet.value.close();
+    throw err;
+  }
 }

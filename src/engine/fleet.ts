@@ -2,11 +2,13 @@ import type { Secret } from '../core/secret.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { resolveSecret } from '../inventory/secrets.js';
 import { mapWithLimit } from '../transport/pool.js';
-import { ConnectionError, HostConnection, type ConnectionTarget } from '../transport/ssh.js';
+import { ConnectionError, HostConnection, type ConnectOptions, type ConnectionTarget } from '../transport/ssh.js';
 
 export interface FleetOptions {
   forks: number;
   acceptNewHostKeys: boolean;
+  /** Hosts named by --replace-host: reinstalled, so a changed host key is taken and recorded. */
+  replaceHostKeys: ReadonlySet<string>;
 }
 
 /**
@@ -30,7 +32,7 @@ export class Fleet {
     const results = await mapWithLimit(hosts, options.forks, async (host) => {
       const target = await targetFor(inventory, host);
       if (target.sudo?.password) secrets.push(target.sudo.password);
-      return HostConnection.open(target, { acceptNewHostKeys: options.acceptNewHostKeys });
+      return HostConnection.open(target, connectOptions(options, host));
     });
     results.forEach((result, index) => {
       const host = hosts[index] as Host;
@@ -56,7 +58,7 @@ export class Fleet {
     if (!host) throw new ConnectionError(hostName, 'other', 'not in the inventory');
     const target = await targetFor(this.inventory, host);
     if (target.sudo?.password) this.secrets.push(target.sudo.password);
-    const connection = await HostConnection.open(target, { acceptNewHostKeys: this.options.acceptNewHostKeys });
+    const connection = await HostConnection.open(target, connectOptions(this.options, host));
     this.connections.set(hostName, connection);
     return connection;
   }
@@ -64,6 +66,10 @@ export class Fleet {
   close(): void {
     for (const connection of this.connections.values()) connection.close();
   }
+}
+
+function connectOptions(options: FleetOptions, host: Host): ConnectOptions {
+  return { acceptNewHostKeys: options.acceptNewHostKeys, replaceHostKey: options.replaceHostKeys.has(host.name) };
 }
 
 async function targetFor(inventory: Inventory, host: Host): Promise<ConnectionTarget> {

@@ -3,11 +3,20 @@ import { resolveSecret } from '../inventory/secrets.js';
 import type { RoleSecrets } from '../roles/secrets.js';
 import { webTlsMaterial } from '../tls/index.js';
 
+export interface RoleSecretOptions {
+  /**
+   * The host was reinstalled (--replace-host): a web host gets a new certificate and key from
+   * infra's CA, so the key the old installation held (on a disk that may be reused, or after a
+   * compromise) is never served again.
+   */
+  reinstalled?: boolean;
+}
+
 /**
  * Resolves the secrets and certificates a host's roles write, before rendering, so the roles stay
  * pure. Each host gets only what its roles need.
  */
-export async function resolveRoleSecrets(inventory: Inventory, host: Host): Promise<RoleSecrets> {
+export async function resolveRoleSecrets(inventory: Inventory, host: Host, options: RoleSecretOptions = {}): Promise<RoleSecrets> {
   const secrets: RoleSecrets = {};
   if (host.roles.includes('db') || host.roles.includes('app')) {
     secrets.db = {
@@ -16,6 +25,6 @@ export async function resolveRoleSecrets(inventory: Inventory, host: Host): Prom
       exporterPassword: await resolveSecret({ kind: 'generate', id: 'db.exporter_password' }, inventory),
     };
   }
-  if (host.roles.includes('web')) secrets.tls = await webTlsMaterial(inventory, host);
+  if (host.roles.includes('web')) secrets.tls = await webTlsMaterial(inventory, host, { forceNew: options.reinstalled === true });
   return secrets;
 }

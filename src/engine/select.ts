@@ -19,3 +19,21 @@ export function selectHosts(inventory: Inventory, limit: readonly string[] | und
       host.groups.some((group) => words.includes(group)),
   );
 }
+
+/**
+ * The hosts named by `--replace-host` (names only, comma lists allowed), each checked: it is in the
+ * inventory and among the hosts this run works on, since a host taken back is provisioned from bare
+ * in the same run.
+ */
+export function selectReplacedHosts(inventory: Inventory, selected: readonly Host[], names: readonly string[] | undefined): Set<string> {
+  const words = (names ?? []).flatMap((word) => word.split(',')).filter(Boolean);
+  for (const word of words) {
+    if (!inventory.hosts.some((host) => host.name === word)) {
+      throw new UserError(`--replace-host ${word}: no host of that name in the inventory (hosts: ${inventory.hosts.map((h) => h.name).join(', ')}); nothing was changed`);
+    }
+    if (!selected.some((host) => host.name === word)) {
+      throw new UserError(`--replace-host ${word}: ${word} is outside --limit; a host taken back is provisioned in the same run, so add it to --limit; nothing was changed`);
+    }
+  }
+  return new Set(words);
+}

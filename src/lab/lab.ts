@@ -2,6 +2,7 @@ import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { allRolePackages } from '../roles/packages.js';
+import { fingerprintOf } from '../transport/hostkeys.js';
 import { ensureBase } from './base.js';
 import { exists, requireRoot, requireTools } from './exec.js';
 import { ensureHostKeys, ensureLabKey, ensureOpsPassword, readHostPublicKeys, writeHostIdentity } from './identity.js';
@@ -27,7 +28,7 @@ import { readState, writeState, type LabState, type LabStateHost } from './state
 
 /**
  * The lab's programmatic API — what `infra lab …` runs and what end-to-end tests call:
- * labUp, labDown, labReset, labStatus, setHostNetwork (re-exported from ./network.js).
+ * labUp, labDown, labReset, labRebuild, labStatus, setHostNetwork (re-exported from ./network.js).
  */
 
 export { setHostNetwork } from './network.js';
@@ -323,6 +324,52 @@ export async function labReset(opts: LabUpOptions = {}): Promise<LabUpResult> {
     await Promise.all(toWipe.map((h) => retireHost(ctx.paths, h, { wipe: true, graceful: false })));
     await writeState(ctx.paths, { ...state, hosts: state.hosts.map(({ pid: _pid, ...h }) => h) });
     return upLocked(subnetCtx, counts, opts.sshTimeoutMs ?? 180_000);
+  });
+}
+
+export interface LabRebuildResult {
+  host: LabHostStatus;
+  /** The new host keys as OpenSSH fingerprints (`ssh-ed25519 SHA256:…`), to check on the "console". */
+  fingerprints: string[];
+}
+
+/**
+ * One host reinstalled from scratch, as after a new disk: stopped (forced), its layer emptied, new
+ * SSH host keys and machine-id, booted bare. The lab's own known_hosts learns the new keys so the
+ * lab still reaches it; the operator's copy (./lab/known_hosts) keeps the old ones, as an
+ * operator's known_hosts would, until infra replaces them or the next `up` or `reset` rewrites it.
+ */
+export async function labRebuild(name: string, opts: LabOptions & { sshTimeoutMs?: number } = {}): Promise<LabRebuildResult> {
+  await preflight();
+  const ctx = context(opts);
+  return withLabLock(ctx.paths.lock, async () => {
+    const { paths, progress } = ctx;
+    const state = await readState(paths);
+    const old = state?.hosts.find((h) => h.name === name);
+    if (!state || !old) {
+      throw new UserError(`the lab has no host ${name} (hosts: ${(state?.hosts ?? []).map((h) => h.name).join(', ') || 'none'})`);
+    }
+    if (!(await isHostRunning(old.pid, old.machine))) throw new UserError(`lab host ${name} is not running; bring the lab up with \`infra lab up\` first`);
+    const plan = planHosts(countsOf(state), parseSubnet(state.subnet), ctx.naming);
+    const host = plan.find((h) => h.name === name) as LabHostPlan;
+    const hp = hostPaths(paths, name);
+
+    progress(`stopping and wiping ${name}`);
+    await retireHost(paths, old, { wipe: true, graceful: false });
+    await rm(hp.sshKeys, { recursive: true, force: true });
+    await rm(hp.machineId, { force: true });
+    progress(`new host keys for ${name}`);
+    const keys = await ensureHostKeys(hp);
+    const knownHosts = join(paths.root, 'known_hosts');
+    await writeFile(knownHosts, await knownHostsText(paths, plan));
+
+    progress(`booting ${name}`);
+    const pid = await startHost(paths, host, ctx.naming.bridge, await ensureLabKey(paths), (await ensureOpsPassword(paths)).hash);
+    await writeState(paths, { ...state, hosts: state.hosts.map((h) => (h.name === name ? { ...h, pid } : h)) });
+    progress(`waiting for SSH on ${name}`);
+    await waitForSsh(host, hp, { keyFile: paths.key, knownHosts }, opts.sshTimeoutMs ?? 180_000, () => isHostRunning(pid, host.machine));
+    const status = (await statusOf(paths)).hosts.find((h) => h.name === name) as LabHostStatus;
+    return { host: status, fingerprints: keys.map((key) => `${key.type} ${fingerprintOf(Buffer.from(key.base64, 'base64'))}`) };
   });
 }
 

@@ -2,7 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { NodeSSH } from 'node-ssh';
 import type { Secret } from '../core/secret.js';
-import { verifyHostKey, type HostKeyVerdict } from './hostkeys.js';
+import { verifyHostKey, type AcceptedHostKey, type HostKeyVerdict } from './hostkeys.js';
 
 export interface ConnectionTarget {
   host: string;
@@ -19,6 +19,8 @@ export interface ConnectionTarget {
 
 export interface ConnectOptions {
   acceptNewHostKeys: boolean;
+  /** The operator named this host with --replace-host: it was reinstalled, and its new key is taken. */
+  replaceHostKey: boolean;
 }
 
 export type ConnectionFailureKind = 'refused' | 'timeout' | 'auth' | 'host-key' | 'unreachable' | 'lost' | 'other';
@@ -67,18 +69,30 @@ function openSocket(address: string, port: number, timeoutMs: number): Promise<S
   });
 }
 
-function describeHostKeyFailure(target: ConnectionTarget, verdict: Exclude<HostKeyVerdict, { ok: true }>): string {
+/** What the operator reads when a host key is refused: the fingerprints, and the fix that fits. */
+export function describeHostKeyFailure(target: ConnectionTarget, options: ConnectOptions, verdict: Exclude<HostKeyVerdict, { ok: true }>): string {
   if (verdict.reason === 'unknown') {
     return (
       `host key not known (offered ${verdict.offered}); ` +
+      (options.replaceHostKey ? `--replace-host replaces a recorded key, and there is none for ${target.host}: ` : '') +
       `verify it and run again with --accept-new-host-keys to record it in ${target.knownHostsFile ?? 'known_hosts'}, ` +
       `or pin it in the inventory (ssh.host_key)`
     );
   }
+  const head = `HOST KEY MISMATCH: expected ${verdict.expected.join(' or ')}, offered ${verdict.offered}. `;
+  if (verdict.pinned && options.replaceHostKey) {
+    return (
+      head +
+      `The key is pinned in the inventory (ssh.host_key), which --replace-host does not override: ` +
+      `check the offered key on the host's console, then set ${target.host}'s ssh.host_key to it`
+    );
+  }
   return (
-    `HOST KEY MISMATCH: expected ${verdict.expected.join(' or ')}, offered ${verdict.offered}. ` +
-    `The host may have been reinstalled or someone may be intercepting the connection; ` +
-    `check it, then fix ${target.fingerprint ? 'ssh.host_key in the inventory' : target.knownHostsFile}`
+    head +
+    `The host may have been reinstalled or someone may be intercepting the connection; check the offered key on the host's console, then ` +
+    (verdict.pinned
+      ? 'fix ssh.host_key in the inventory'
+      : `if it was reinstalled, provision it with --replace-host ${target.host}, which replaces its key in ${target.knownHostsFile}`)
   );
 }
 
@@ -121,6 +135,8 @@ export class HostConnection {
 
   private constructor(
     readonly target: ConnectionTarget,
+    /** How the host's key was accepted: known, recorded for the first time, or replaced. */
+    readonly hostKey: AcceptedHostKey,
     private readonly ssh: NodeSSH,
     /** This controller's address as the host sees it (what its firewall must let in). */
     readonly localAddress: string,
@@ -141,6 +157,7 @@ export class HostConnection {
       throw classify(target, err);
     }
     let hostKeyFailure: string | undefined;
+    let hostKey: AcceptedHostKey | undefined;
     const ssh = new NodeSSH();
     try {
       await ssh.connect({
@@ -162,11 +179,13 @@ export class HostConnection {
               fingerprint: target.fingerprint,
               knownHostsFile: target.knownHostsFile,
               acceptNew: options.acceptNewHostKeys,
+              replace: options.replaceHostKey,
             },
             key,
           ).then(
             (verdict) => {
-              if (!verdict.ok) hostKeyFailure = describeHostKeyFailure(target, verdict);
+              if (verdict.ok) hostKey = verdict;
+              else hostKeyFailure = describeHostKeyFailure(target, options, verdict);
               verify(verdict.ok);
             },
             (err: unknown) => {
@@ -185,7 +204,8 @@ export class HostConnection {
     // node-ssh listens for errors only until the connection is ready. A later one (a keepalive
     // timeout, a reset) with no listener would crash the whole run: the connection is marked lost
     // instead, and the command running on it fails for this host only.
-    const connection = new HostConnection(target, ssh, sock.localAddress ?? '');
+    // ssh2 completes a connection only after the host verifier said yes, so hostKey is set.
+    const connection = new HostConnection(target, hostKey as AcceptedHostKey, ssh, sock.localAddress ?? '');
     ssh.connection?.on('error', (err: Error) => {
       connection.lostBecause = err.message;
     });

@@ -207,7 +207,7 @@ describe('changes, validation and interrupted runs', () => {
     const inventory: Inventory = loaded.inventory;
     const target = inventory.hosts.filter((h) => h.name === 'web2');
     const desires = await Promise.all(target.map(async (host) => desiredForHost(inventory, host, await resolveRoleSecrets(inventory, host))));
-    const fleet = await Fleet.connect(inventory, target, { forks: 1, acceptNewHostKeys: false });
+    const fleet = await Fleet.connect(inventory, target, { forks: 1, acceptNewHostKeys: false, replaceHostKeys: new Set() });
     try {
       const { probes } = await probeAndPlan(fleet, desires, 1);
       const plans = new Map([...probes].map(([host, probe]) => [host, probe.plan]));

@@ -54,7 +54,7 @@ describe('infra completion bash', () => {
   it('completes commands, lab subcommands and options, but not hidden commands', () => {
     expect(complete('')).toEqual(expect.arrayContaining(['completion', 'graph', 'init', 'lab', 'provision', 'rollback', 'validate']));
     expect(complete('')).not.toContain('docs');
-    expect(complete('lab', '')).toEqual(['down', 'reset', 'status', 'up']);
+    expect(complete('lab', '')).toEqual(['down', 'rebuild', 'reset', 'status', 'up']);
     expect(complete('--json', 'lab', 'st')).toEqual(['status']);
     expect(complete('graph', '--')).toEqual(['--help', '--json', '--limit', '--mermaid', '--quiet', '--verbose', '--yes']);
     expect(complete('lab', 'up', '--w')).toEqual(['--web']);

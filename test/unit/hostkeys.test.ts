@@ -1,9 +1,18 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fingerprintOf, keysForHost, verifyHostKey } from '../../src/transport/hostkeys.js';
+import {
+  decideHostKey,
+  describeReplacement,
+  fingerprintOf,
+  keysForHost,
+  replaceHostLines,
+  verifyHostKey,
+  type HostKeyVerdict,
+  type KnownKey,
+} from '../../src/transport/hostkeys.js';
 
 function fakeKey(type = 'ssh-ed25519'): Buffer {
   const name = Buffer.from(type);
@@ -12,15 +21,24 @@ function fakeKey(type = 'ssh-ed25519'): Buffer {
   return Buffer.concat([len, name, randomBytes(36)]);
 }
 
+function hashedName(name: string): string {
+  const salt = randomBytes(20);
+  return `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(name).digest('base64')}`;
+}
+
+async function tempKnownHosts(text: string): Promise<string> {
+  const file = join(await mkdtemp(join(tmpdir(), 'infra-kh-')), 'known_hosts');
+  await writeFile(file, text);
+  return file;
+}
+
 describe('known_hosts', () => {
   const key = fakeKey();
   it('finds keys by plain name, [address]:port and hashed name', () => {
-    const salt = randomBytes(20);
-    const hashed = `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update('10.0.0.5').digest('base64')}`;
     const text = [
       `10.0.0.1 ssh-ed25519 ${key.toString('base64')}`,
       `[10.0.0.2]:2222 ssh-ed25519 ${key.toString('base64')}`,
-      `${hashed} ssh-ed25519 ${key.toString('base64')}`,
+      `${hashedName('10.0.0.5')} ssh-ed25519 ${key.toString('base64')}`,
       '# comment',
     ].join('\n');
     expect(keysForHost(text, '10.0.0.1', 22)).toHaveLength(1);
@@ -30,27 +48,170 @@ describe('known_hosts', () => {
   });
 
   it('accepts the recorded key, refuses another with both fingerprints, and refuses an unknown host', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'infra-kh-'));
-    const file = join(dir, 'known_hosts');
-    await writeFile(file, `10.0.0.1 ssh-ed25519 ${key.toString('base64')}\n`);
-    const policy = { address: '10.0.0.1', port: 22, knownHostsFile: file, acceptNew: false };
-    expect(await verifyHostKey(policy, key)).toEqual({ ok: true });
+    const file = await tempKnownHosts(`10.0.0.1 ssh-ed25519 ${key.toString('base64')}\n`);
+    const policy = { address: '10.0.0.1', port: 22, knownHostsFile: file, acceptNew: false, replace: false };
+    expect(await verifyHostKey(policy, key)).toEqual({ ok: true, outcome: 'known', offered: fingerprintOf(key) });
     const other = fakeKey();
-    expect(await verifyHostKey(policy, other)).toEqual({ ok: false, reason: 'mismatch', expected: [fingerprintOf(key)], offered: fingerprintOf(other) });
+    expect(await verifyHostKey(policy, other)).toEqual({ ok: false, reason: 'mismatch', pinned: false, expected: [fingerprintOf(key)], offered: fingerprintOf(other) });
     expect(await verifyHostKey({ ...policy, address: '10.0.0.9' }, other)).toEqual({ ok: false, reason: 'unknown', offered: fingerprintOf(other) });
   });
 
   it('records a new host with accept-new, and then holds it to that key', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'infra-kh-'));
-    const file = join(dir, 'known_hosts');
-    const policy = { address: '10.0.0.3', port: 22, knownHostsFile: file, acceptNew: true };
-    expect(await verifyHostKey(policy, key)).toEqual({ ok: true });
+    const file = join(await mkdtemp(join(tmpdir(), 'infra-kh-')), 'known_hosts');
+    const policy = { address: '10.0.0.3', port: 22, knownHostsFile: file, acceptNew: true, replace: false };
+    expect(await verifyHostKey(policy, key)).toEqual({ ok: true, outcome: 'recorded', offered: fingerprintOf(key) });
     expect(await readFile(file, 'utf8')).toBe(`10.0.0.3 ssh-ed25519 ${key.toString('base64')}\n`);
     expect((await verifyHostKey(policy, fakeKey())).ok).toBe(false);
   });
 
   it('checks a pinned fingerprint first', async () => {
-    expect(await verifyHostKey({ address: 'x', port: 22, fingerprint: fingerprintOf(key), acceptNew: false }, key)).toEqual({ ok: true });
-    expect((await verifyHostKey({ address: 'x', port: 22, fingerprint: 'SHA256:nope', acceptNew: true }, key)).ok).toBe(false);
+    expect(await verifyHostKey({ address: 'x', port: 22, fingerprint: fingerprintOf(key), acceptNew: false, replace: false }, key)).toMatchObject({ ok: true });
+    expect((await verifyHostKey({ address: 'x', port: 22, fingerprint: 'SHA256:nope', acceptNew: true, replace: false }, key)).ok).toBe(false);
+  });
+});
+
+/**
+ * Whether a host's offered key is taken: whether the operator named the host (--replace-host) ×
+ * what known_hosts holds for it (nothing, the offered key, another key) × a fingerprint pinned in
+ * the inventory (none, the offered one, another one), with and without --accept-new-host-keys.
+ */
+describe('the host key decision', () => {
+  const offered = fakeKey();
+  const old = fakeKey();
+  const knownAs = { none: [], match: [offered], mismatch: [old] } satisfies Record<string, Buffer[]>;
+  const pinAs = { none: undefined, match: fingerprintOf(offered), mismatch: fingerprintOf(old) };
+  type Expected = 'known' | 'recorded' | 'replaced' | 'refused: unknown' | 'refused: known_hosts mismatch' | 'refused: pinned mismatch';
+  const summary = (verdict: HostKeyVerdict): Expected => {
+    if (verdict.ok) return verdict.outcome;
+    if (verdict.reason === 'unknown') return 'refused: unknown';
+    return verdict.pinned ? 'refused: pinned mismatch' : 'refused: known_hosts mismatch';
+  };
+  const table: [pin: keyof typeof pinAs, knownHosts: keyof typeof knownAs, named: boolean, acceptNew: boolean, expected: Expected][] = [
+    // Nothing pinned: known_hosts decides.
+    ['none', 'none', false, false, 'refused: unknown'],
+    ['none', 'none', false, true, 'recorded'],
+    // Naming a host replaces a recorded key; a first contact still needs --accept-new-host-keys.
+    ['none', 'none', true, false, 'refused: unknown'],
+    ['none', 'none', true, true, 'recorded'],
+    ['none', 'match', false, false, 'known'],
+    ['none', 'match', true, false, 'known'],
+    ['none', 'mismatch', false, false, 'refused: known_hosts mismatch'],
+    ['none', 'mismatch', false, true, 'refused: known_hosts mismatch'],
+    ['none', 'mismatch', true, false, 'replaced'],
+    ['none', 'mismatch', true, true, 'replaced'],
+    // A pin is the inventory's word: it wins over known_hosts, and no flag overrides it.
+    ['match', 'none', false, false, 'known'],
+    ['match', 'none', true, false, 'known'],
+    ['match', 'mismatch', true, false, 'known'],
+    ['mismatch', 'none', false, false, 'refused: pinned mismatch'],
+    ['mismatch', 'none', true, true, 'refused: pinned mismatch'],
+    ['mismatch', 'match', false, false, 'refused: pinned mismatch'],
+    ['mismatch', 'match', true, false, 'refused: pinned mismatch'],
+    ['mismatch', 'mismatch', true, true, 'refused: pinned mismatch'],
+  ];
+  it.each(table)('pin %s, known_hosts %s, named %s, accept-new %s: %s', (pin, knownHosts, named, acceptNew, expected) => {
+    const known: KnownKey[] = knownAs[knownHosts].map((blob) => ({ type: 'ssh-ed25519', blob }));
+    const verdict = decideHostKey({ offered, pinned: pinAs[pin], known: pin === 'none' ? known : [], canRecord: true, acceptNew, replace: named });
+    expect(summary(verdict)).toBe(expected);
+  });
+
+  it('names the old and the new fingerprint of a replaced key', () => {
+    const verdict = decideHostKey({ offered, known: [{ type: 'ssh-ed25519', blob: old }], canRecord: true, acceptNew: false, replace: true });
+    expect(verdict).toEqual({ ok: true, outcome: 'replaced', previous: [fingerprintOf(old)], offered: fingerprintOf(offered) });
+    if (!verdict.ok) throw new Error('expected the key to be taken');
+    expect(describeReplacement('web2', verdict)).toBe(`web2: host key replaced (old ${fingerprintOf(old)} → new ${fingerprintOf(offered)})`);
+    expect(describeReplacement('web2', { ok: true, outcome: 'known', offered: fingerprintOf(offered) })).toBe(`web2: host key unchanged (${fingerprintOf(offered)})`);
+  });
+});
+
+describe('replacing a host in known_hosts', () => {
+  const oldEd = fakeKey();
+  const oldRsa = fakeKey('ssh-rsa');
+  const other = fakeKey();
+  const fresh = fakeKey();
+  const line = (name: string, key: Buffer, type = 'ssh-ed25519'): string => `${name} ${type} ${key.toString('base64')}`;
+  const newLine = (name: string): string => line(name, fresh);
+
+  it('takes out every key of the host and puts the new one where the first stood; comments and other hosts stay byte for byte', () => {
+    const text = [
+      '# lab hosts',
+      line('10.0.0.1', other),
+      line('10.0.0.2', oldEd),
+      '',
+      `10.0.0.2   ssh-rsa   ${oldRsa.toString('base64')}   old comment`,
+      line('10.0.0.20', other),
+      line('[10.0.0.2]:2222', other),
+      '  # indented comment with 10.0.0.2 in it',
+      '',
+    ].join('\n');
+    expect(replaceHostLines(text, '10.0.0.2', 22, newLine)).toBe(
+      ['# lab hosts', line('10.0.0.1', other), newLine('10.0.0.2'), '', line('10.0.0.20', other), line('[10.0.0.2]:2222', other), '  # indented comment with 10.0.0.2 in it', ''].join('\n'),
+    );
+  });
+
+  it('matches [address]:port for another port, and only it', () => {
+    const text = [line('10.0.0.2', other), line('[10.0.0.2]:2222', oldEd), ''].join('\n');
+    expect(replaceHostLines(text, '10.0.0.2', 2222, newLine)).toBe([line('10.0.0.2', other), newLine('[10.0.0.2]:2222'), ''].join('\n'));
+  });
+
+  it('replaces a hashed entry with a hashed line under a new salt, leaving hashed entries of other hosts', () => {
+    const otherHashed = line(hashedName('10.0.0.9'), other);
+    const text = [otherHashed, line(hashedName('10.0.0.2'), oldEd), ''].join('\n');
+    const result = replaceHostLines(text, '10.0.0.2', 22, newLine);
+    const lines = result.split('\n');
+    expect(lines[0]).toBe(otherHashed);
+    expect(lines[1]).toMatch(/^\|1\|[A-Za-z0-9+/=]+\|[A-Za-z0-9+/=]+ ssh-ed25519 /);
+    expect(lines[1]).not.toBe(text.split('\n')[1]);
+    expect(lines).toHaveLength(3);
+    expect(keysForHost(result, '10.0.0.2', 22)).toEqual([{ type: 'ssh-ed25519', blob: fresh }]);
+    expect(keysForHost(result, '10.0.0.9', 22)).toEqual([{ type: 'ssh-ed25519', blob: other }]);
+  });
+
+  it('removes a line that lists the host among other names (its key is the old one), like ssh-keygen -R', () => {
+    const text = [line('web2.example,10.0.0.2', oldEd), line('10.0.0.1', other)].join('\n');
+    expect(replaceHostLines(text, '10.0.0.2', 22, newLine)).toBe([newLine('10.0.0.2'), line('10.0.0.1', other), ''].join('\n'));
+  });
+
+  it('keeps marker lines (@cert-authority, @revoked) and a name that only starts like the address', () => {
+    const text = [`@cert-authority 10.0.0.2 ${line('', other).trim()}`, line('10.0.0.22', other), line('10.0.0.2', oldEd), ''].join('\n');
+    expect(replaceHostLines(text, '10.0.0.2', 22, newLine)).toBe([text.split('\n')[0], line('10.0.0.22', other), newLine('10.0.0.2'), ''].join('\n'));
+  });
+
+  it('verifyHostKey with the host named rewrites the file atomically with its mode kept, and the next run knows the new key', async () => {
+    const text = ['# kept', line('10.0.0.1', other), line('10.0.0.2', oldEd), line('10.0.0.2', oldRsa, 'ssh-rsa'), line('10.0.0.3', other), ''].join('\n');
+    const file = await tempKnownHosts(text);
+    await chmod(file, 0o640);
+    const policy = { address: '10.0.0.2', port: 22, knownHostsFile: file, acceptNew: false, replace: true };
+    expect(await verifyHostKey(policy, fresh)).toEqual({
+      ok: true,
+      outcome: 'replaced',
+      previous: [fingerprintOf(oldEd), fingerprintOf(oldRsa)],
+      offered: fingerprintOf(fresh),
+    });
+    expect(await readFile(file, 'utf8')).toBe(['# kept', line('10.0.0.1', other), newLine('10.0.0.2'), line('10.0.0.3', other), ''].join('\n'));
+    expect((await stat(file)).mode & 0o777).toBe(0o640);
+    expect(await readdir(join(file, '..'))).toEqual(['known_hosts']);
+    expect(await verifyHostKey({ ...policy, replace: false }, fresh)).toMatchObject({ ok: true, outcome: 'known' });
+  });
+
+  it('loses no line when several named hosts of one file are replaced at once', async () => {
+    const hosts = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'];
+    const file = await tempKnownHosts(hosts.map((address) => line(address, oldEd) + '\n').join(''));
+    const offered = hosts.map(() => fakeKey());
+    const verdicts = await Promise.all(
+      hosts.map((address, i) => verifyHostKey({ address, port: 22, knownHostsFile: file, acceptNew: false, replace: true }, offered[i] as Buffer)),
+    );
+    expect(verdicts.map((verdict) => verdict.ok && verdict.outcome)).toEqual(hosts.map(() => 'replaced'));
+    const text = await readFile(file, 'utf8');
+    hosts.forEach((address, i) => expect(keysForHost(text, address, 22)).toEqual([{ type: 'ssh-ed25519', blob: offered[i] }]));
+  });
+
+  it('leaves the file untouched when the named host offers its recorded key', async () => {
+    const text = `${line('10.0.0.2', oldEd)}\n${line('10.0.0.1', other)}`;
+    const file = await tempKnownHosts(text);
+    const before = await stat(file);
+    expect(await verifyHostKey({ address: '10.0.0.2', port: 22, knownHostsFile: file, acceptNew: false, replace: true }, oldEd)).toMatchObject({ ok: true, outcome: 'known' });
+    expect(await readFile(file, 'utf8')).toBe(text);
+    expect((await stat(file)).ino).toBe(before.ino);
   });
 });

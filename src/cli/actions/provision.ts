@@ -4,6 +4,7 @@ import { applyPlans, probeAndPlan, type HostReport } from '../../engine/run.js';
 import { Fleet } from '../../engine/fleet.js';
 import { planToJson, renderHostPlan } from '../../plan/render.js';
 import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport, type RunRecord } from '../../report/run-report.js';
+import { describeReplacement, type AcceptedHostKey } from '../../transport/hostkeys.js';
 import { connectionStats } from '../../transport/ssh.js';
 import { parseForks, prepareConnectedRun, type RunContext } from '../run-context.js';
 import { colorEnabled } from '../color.js';
@@ -15,6 +16,7 @@ export interface ProvisionOptions {
   dryRun?: boolean;
   forks?: string;
   acceptNewHostKeys?: boolean;
+  replaceHost?: string[];
 }
 
 function hostReportLine(report: HostReport): string {
@@ -31,12 +33,21 @@ export async function provision(file: string, options: ProvisionOptions, globals
   const { context, fleet, forks } = await prepareConnectedRun(file, globals, {
     forks: requestedForks,
     acceptNewHostKeys: Boolean(options.acceptNewHostKeys),
+    replaceHosts: options.replaceHost,
   }).catch((err: unknown) => {
     progress.stop();
     throw err;
   });
   try {
-    progress.update('reading hosts');
+    const hostKeys = replacedHostKeys(context, fleet);
+    // Said even with --quiet: taking a new host key is a decision on trust, and goes on record.
+    if (!globals.json && hostKeys.length > 0) {
+      progress.stop();
+      process.stdout.write(hostKeys.map(({ host, verdict }) => describeReplacement(host, verdict) + '\n').join(''));
+      progress.start('reading hosts');
+    } else {
+      progress.update('reading hosts');
+    }
     const { probes, failures } = await probeAndPlan(fleet, context.desires, forks);
     progress.stop();
     const reports = new Map<string, HostReport>();
@@ -79,13 +90,13 @@ export async function provision(file: string, options: ProvisionOptions, globals
       version: INFRA_VERSION,
       inventory: context.inventory.file,
       hosts: ordered.map((r) => ({ host: r.host, status: r.status, changed: r.changed, error: r.error })),
-      details: { dryRun: Boolean(options.dryRun), plans: Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)])) },
+      details: { dryRun: Boolean(options.dryRun), hostKeys, plans: Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)])) },
     };
     if (applied) await writeAuditLines(fleet, record, plans, ordered);
     await saveRunReport(context.inventory.stateDir, record);
     if (globals.json) {
       const plansJson = Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)]));
-      process.stdout.write(JSON.stringify({ ok, dryRun: Boolean(options.dryRun), seconds, connections: connectionStats.opened, hosts: ordered, plans: plansJson }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ ok, dryRun: Boolean(options.dryRun), seconds, connections: connectionStats.opened, hosts: ordered, hostKeys, plans: plansJson }, null, 2) + '\n');
     } else if (globals.quiet) {
       for (const report of ordered.filter((r) => r.status !== 'ok' && r.status !== 'changed')) process.stdout.write(hostReportLine(report) + '\n');
     } else {
@@ -122,6 +133,14 @@ async function writeAuditLines(fleet: Fleet, record: RunRecord, plans: ReadonlyM
         if (result.code !== 0) process.stderr.write(`infra: ${report.host}: the audit log could not be written: ${result.stderr.trim()}\n`);
       }),
   );
+}
+
+/** How each host named by --replace-host had its key taken (one that could not connect is reported with its error instead). */
+function replacedHostKeys(context: RunContext, fleet: Fleet): { host: string; verdict: AcceptedHostKey }[] {
+  return context.hosts.flatMap((host) => {
+    const connection = context.replacedHosts.has(host.name) ? fleet.connections.get(host.name) : undefined;
+    return connection ? [{ host: host.name, verdict: connection.hostKey }] : [];
+  });
 }
 
 /** How to reach the site: the DNS record to publish and a command that tries it before DNS does. */

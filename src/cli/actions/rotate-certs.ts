@@ -82,7 +82,7 @@ export async function rotateCerts(file: string, options: RotateOptions, globals:
   const progress = await Progress.create(!globals.json && !globals.quiet);
   const lbHosts = hostsWithRole(inventory, 'lb');
   progress.start(`connecting to ${webHosts.length} web and ${lbHosts.length} lb hosts`);
-  const fleet = await Fleet.connect(inventory, [...webHosts, ...lbHosts], { forks: webHosts.length + lbHosts.length, acceptNewHostKeys: false });
+  const fleet = await Fleet.connect(inventory, [...webHosts, ...lbHosts], { forks: webHosts.length + lbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
   try {
     if (fleet.failures.size > 0) {
       const lines = [...fleet.failures.values()].map((failure) => `  ${failure.message}`);

@@ -1,11 +1,11 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Ora } from 'ora';
-import type { LabProgress, LabStatus, LabUpResult } from '../../lab/lab.js';
+import type { LabProgress, LabRebuildResult, LabStatus, LabUpResult } from '../../lab/lab.js';
 import type { Role } from '../../inventory/model.js';
 import { MAX_PER_ROLE } from '../../lab/plan.js';
 
 /**
- * `infra lab up|down|status|reset`: a local replica of the topology as real booted hosts
+ * `infra lab up|down|status|reset|rebuild`: a local replica of the topology as real booted hosts
  * (systemd-nspawn) on a bridge. The work is in src/lab; this file is argv, progress and output.
  */
 
@@ -203,5 +203,25 @@ Example:
     )
     .action(async () => {
       await withProgress(async (onProgress) => (await labApi()).labReset({ onProgress }), (r) => upSummary(r).replace(/^lab up/, 'lab reset'));
+    });
+
+  lab
+    .command('rebuild')
+    .argument('<host>', 'the lab host to reinstall, e.g. web2')
+    .description('reinstall one lab host from scratch: bare again, with new SSH host keys (as after a new disk)')
+    .addHelpText(
+      'after',
+      `
+For practising the return of a rebuilt host: ./lab/known_hosts keeps the host's old keys, so
+infra refuses the host (host key mismatch) until it is named with --replace-host.
+
+Example:
+  $ infra lab rebuild web2 && infra provision lab/inventory.yaml --replace-host web2`,
+    )
+    .action(async (host: string) => {
+      await withProgress(
+        async (onProgress) => (await labApi()).labRebuild(host, { onProgress }),
+        (r: LabRebuildResult) => `lab rebuild: ${r.host.name} (${r.host.address}) is bare and ${r.host.state}, with new host keys:\n${r.fingerprints.map((f) => `  ${f}`).join('\n')}`,
+      );
     });
 }

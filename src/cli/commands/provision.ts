@@ -10,6 +10,7 @@ export function registerProvision(program: Command): void {
     .option('--dry-run', 'stop after showing the plan')
     .option('--forks <n>', 'hosts worked on at once (default: all)')
     .option('--accept-new-host-keys', 'trust and record the host key of a host seen for the first time (like ssh accept-new)')
+    .option('--replace-host <hosts...>', 'these hosts were reinstalled: take their new host key (replacing it in known_hosts) and provision them from bare')
     .addHelpText(
       'after',
       `
@@ -18,10 +19,17 @@ confirm → apply phase by phase (firewall and monitoring on every host, then db
 verify. Files are written atomically and validated before any reload; a plan that would cut
 infra's own SSH access is refused. Exit 0 on success, 1 on any failure.
 
+A host reinstalled from scratch offers a new host key, which stops it as a mismatch. Once you
+have checked the new key, name the host with --replace-host (host names, repeatable or comma
+separated): its old lines in known_hosts are replaced by the new key, the run says so, and the
+host is provisioned like a new one (a web host gets a new certificate from infra's CA). A key
+pinned in the inventory (ssh.host_key) is not overridden: update the inventory instead.
+
 Examples:
   infra provision lab/inventory.yaml --dry-run
   infra provision lab/inventory.yaml --yes
-  infra provision inventory.yaml --limit web --yes`,
+  infra provision inventory.yaml --limit web --yes
+  infra provision inventory.yaml --replace-host web2 --yes`,
     )
     .action(async (file: string, options: ProvisionOptions, command: Command) => {
       const { provision } = await import('../actions/provision.js');
