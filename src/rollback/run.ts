@@ -27,7 +27,7 @@ export interface RollbackOutcome extends RollbackDecision {
 export async function prepareRollback(inventory: Inventory, hosts: readonly Host[]): Promise<PreparedRollback> {
   const appHosts = hosts.filter((host) => host.roles.includes('app'));
   if (appHosts.length === 0) throw new UserError('no app host is selected: rollback puts back the previous release of the app hosts');
-  const fleet = await Fleet.connect(inventory, appHosts, { forks: appHosts.length, acceptNewHostKeys: false });
+  const fleet = await Fleet.connect(inventory, appHosts, { forks: appHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
   try {
     if (fleet.failures.size > 0) {
       const lines = [...fleet.failures.values()].map((failure) => `  ${failure.message}`);
