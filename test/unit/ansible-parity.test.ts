@@ -1,0 +1,239 @@
+/**
+ * bench/ansible must write on every host exactly what infra writes, or bench/compare.mjs's
+ * "no-change" pairs rewrite files both ways and time something else (issue 21). No lab: infra's
+ * desired files come from its roles (as `infra render` gets them, secrets included), the Ansible
+ * port's from bench/ansible/render.py, which renders the playbook's template, copy and file tasks
+ * with Jinja2 from the variables inventory.py computes out of the same inventory and state dir.
+ * Needs python3 with Jinja2 and PyYAML (scripts/system-deps.sh installs Debian's).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix, resolve } from 'node:path';
+import { createTwoFilesPatch } from 'diff';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectRun, renderDesires } from '../../src/cli/run-context.js';
+import type { HostDesire } from '../../src/core/types.js';
+import { renderLabInventory } from '../../src/lab/inventory-writer.js';
+import { DEFAULT_COUNTS, parseSubnet, planHosts } from '../../src/lab/plan.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const RENDER_PY = join(ROOT, 'bench/ansible/render.py');
+const EXAMPLE_APP = join(ROOT, 'examples/app');
+/** Debian's interpreter, the one Debian's Ansible runs on, when there is one. */
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/**
+ * Tasks of the port that read the host before they write (so they cannot be rendered without
+ * one), each with the registered variable it needs. A new one must be added here knowingly.
+ */
+const HOST_DEPENDENT_TASKS: Record<string, { task: string; needs: string }[]> = {
+  lb: [],
+  web: [],
+  app: [],
+  db: [],
+};
+
+interface AnsibleHost {
+  files: Record<string, { mode?: string; owner?: string; group?: string }>;
+  links: Record<string, string>;
+  directories: Record<string, { mode?: string; owner?: string; group?: string }>;
+  absent: string[];
+  host_dependent: { task: string; needs: string }[];
+}
+
+interface Side {
+  files: Map<string, { content: string; mode?: string; owner?: string; group?: string }>;
+  links: Map<string, string>;
+  directories: Map<string, { mode?: string; owner?: string; group?: string }>;
+  absent: string[];
+}
+
+function infraSide(desire: HostDesire): Side {
+  const side: Side = { files: new Map(), links: new Map(), directories: new Map(), absent: [] };
+  for (const resource of desire.phases.flatMap((phase) => phase.resources)) {
+    if (resource.kind === 'file') side.files.set(resource.path, { content: resource.content, mode: resource.mode, owner: resource.owner, group: resource.group });
+    else if (resource.kind === 'symlink') side.links.set(resource.path, resource.target);
+    else if (resource.kind === 'directory') side.directories.set(resource.path, { mode: resource.mode, owner: resource.owner, group: resource.group });
+    else if (resource.kind === 'absent') side.absent.push(resource.path);
+  }
+  return side;
+}
+
+function ansibleSide(host: AnsibleHost, outDir: string, name: string): Side {
+  const files = new Map<string, Side['files'] extends Map<string, infer V> ? V : never>();
+  for (const [path, meta] of Object.entries(host.files)) files.set(path, { content: readFileSync(join(outDir, name, path), 'utf8'), ...meta });
+  return { files, links: new Map(Object.entries(host.links)), directories: new Map(Object.entries(host.directories)), absent: host.absent };
+}
+
+/** Every way the two sides differ on one host, as readable lines (a unified diff for contents). */
+function differences(name: string, infra: Side, ansible: Side): string[] {
+  const found: string[] = [];
+  for (const path of [...new Set([...infra.files.keys(), ...ansible.files.keys()])].sort()) {
+    const [ours, theirs] = [infra.files.get(path), ansible.files.get(path)];
+    if (!ours || !theirs) {
+      found.push(`${name}: ${path} is written by ${ours ? 'infra' : 'Ansible'} only`);
+      continue;
+    }
+    if (ours.content !== theirs.content) {
+      found.push(createTwoFilesPatch(`infra ${name}:${path}`, `ansible ${name}:${path}`, ours.content, theirs.content, '', '', { context: 2 }));
+    }
+    for (const key of ['mode', 'owner', 'group'] as const) {
+      if (ours[key] !== theirs[key]) found.push(`${name}: ${path}: ${key} ${ours[key]} (infra) vs ${theirs[key]} (Ansible)`);
+    }
+  }
+  for (const path of [...new Set([...infra.links.keys(), ...ansible.links.keys()])].sort()) {
+    if (infra.links.get(path) !== ansible.links.get(path)) {
+      found.push(`${name}: link ${path} → ${infra.links.get(path) ?? '(none)'} (infra) vs ${ansible.links.get(path) ?? '(none)'} (Ansible)`);
+    }
+  }
+  for (const [path, ours] of infra.directories) {
+    const theirs = ansible.directories.get(path);
+    if (!theirs) found.push(`${name}: directory ${path} is made by infra only`);
+    else if (JSON.stringify(ours) !== JSON.stringify({ mode: theirs.mode, owner: theirs.owner, group: theirs.group })) {
+      found.push(`${name}: directory ${path}: ${JSON.stringify(ours)} (infra) vs ${JSON.stringify(theirs)} (Ansible)`);
+    }
+  }
+  // Ansible makes the parents of the files it copies itself; infra's engine makes them on writing.
+  const parents = new Set([...infra.files.keys()].flatMap((path) => {
+    const dirs: string[] = [];
+    for (let dir = posix.dirname(path); dir !== '/'; dir = posix.dirname(dir)) dirs.push(dir);
+    return dirs;
+  }));
+  for (const path of ansible.directories.keys()) {
+    if (!infra.directories.has(path) && !parents.has(path)) found.push(`${name}: directory ${path} is made by Ansible only`);
+  }
+  if (JSON.stringify([...infra.absent].sort()) !== JSON.stringify([...ansible.absent].sort())) {
+    found.push(`${name}: removed paths ${JSON.stringify(infra.absent)} (infra) vs ${JSON.stringify(ansible.absent)} (Ansible)`);
+  }
+  return found;
+}
+
+interface Rendered {
+  infra: Map<string, Side>;
+  ansible: Map<string, Side>;
+  hostDependent: Map<string, AnsibleHost['host_dependent']>;
+  roles: Map<string, string[]>;
+}
+
+/** Renders both sides for the inventory text (written into a fresh folder, state dir included). */
+async function renderBoth(inventoryText: string, dir: string): Promise<Rendered> {
+  const file = join(dir, 'inventory.yaml');
+  writeFileSync(file, inventoryText);
+  const selection = await selectRun(file, {});
+  const desires = await renderDesires(selection);
+  const out = join(dir, 'ansible-out');
+  const python = spawnSync(PYTHON, [RENDER_PY, '--inventory', file, '--out', out], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (python.error || python.status !== 0) {
+    throw new Error(
+      `${PYTHON} bench/ansible/render.py failed (it needs python3 with Jinja2 and PyYAML: run scripts/system-deps.sh as root):\n` +
+        `${python.error?.message ?? ''}${python.stdout}${python.stderr}`,
+    );
+  }
+  const manifest = JSON.parse(python.stdout) as Record<string, AnsibleHost>;
+  const rendered: Rendered = { infra: new Map(), ansible: new Map(), hostDependent: new Map(), roles: new Map() };
+  for (const desire of desires) rendered.infra.set(desire.host, infraSide(desire));
+  for (const [name, host] of Object.entries(manifest)) {
+    rendered.ansible.set(name, ansibleSide(host, out, name));
+    rendered.hostDependent.set(name, host.host_dependent);
+  }
+  for (const host of selection.inventory.hosts) rendered.roles.set(host.name, host.roles);
+  return rendered;
+}
+
+function expectSame(rendered: Rendered): void {
+  expect([...rendered.ansible.keys()].sort()).toEqual([...rendered.infra.keys()].sort());
+  const found = [...rendered.infra].flatMap(([name, infra]) => differences(name, infra, rendered.ansible.get(name) as Side));
+  expect(found.join('\n'), 'bench/ansible differs from infra: port the change to bench/ansible').toBe('');
+  for (const [name, tasks] of rendered.hostDependent) {
+    const expected = (rendered.roles.get(name) ?? []).flatMap((role) => HOST_DEPENDENT_TASKS[role] ?? []);
+    expect(new Set(tasks.map((task) => JSON.stringify(task))), `${name}: tasks that depend on the host's state`).toEqual(new Set(expected.map((task) => JSON.stringify(task))));
+  }
+}
+
+/** The lab's own inventory, as `infra lab up` writes it, with the example app found from here. */
+function labInventory(): string {
+  const subnet = parseSubnet('10.77.0.0/24');
+  const text = renderLabInventory({ subnet, hosts: planHosts(DEFAULT_COUNTS, subnet), login: 'root', bridge: 'infra-br0' });
+  return text.replace('source: ../examples/app', `source: ${EXAMPLE_APP}`);
+}
+
+/** Wider than the lab: three lb hosts, a web+app host, layered vars, set secrets, other names and ports. */
+function widerInventory(dir: string): string {
+  writeFileSync(join(dir, 'app-password'), 'app "pass" with $ and `\\\n');
+  return `domain: shop.example.org
+vip: 192.168.50.30
+vip_prefix: 27
+state_dir: ./state
+ssh:
+  user: root
+  port: 2222
+  identity_file: ./id
+  known_hosts: ./known_hosts
+firewall:
+  admin_sources: [192.168.50.1/32, 10.9.0.0/16]
+  extra_rules:
+    - { port: 9999, proto: udp, from: 10.9.0.5/32, hosts: [lb] }
+extra_files: [/etc/nginx/conf.d/status.conf, /etc/haproxy/extra.lst]
+monitoring:
+  sources: [192.168.50.9/32]
+db:
+  primary: db2
+  replicas: [db1, db3]
+  name: shop
+  user: shopper
+  password: file:./app-password
+  extra_accounts: [backup@192.168.50.9]
+app:
+  source: ${EXAMPLE_APP}
+  port: 8080
+  keep_releases: 3
+vars:
+  vrrp_interface: ens3
+role_vars:
+  lb:
+    vrrp_router_id: 77
+groups:
+  edge:
+    hosts: [lb3]
+    vars:
+      vrrp_interface: ens4
+hosts:
+  lb1: { address: 192.168.50.11, roles: [lb] }
+  lb2: { address: 192.168.50.12, roles: [lb] }
+  lb3: { address: 192.168.50.13, roles: [lb], ssh: { port: 22 } }
+  front1: { address: 192.168.50.21, roles: [web, app] }
+  web2: { address: 192.168.50.22, roles: [web] }
+  app2: { address: 192.168.50.32, roles: [app] }
+  db1: { address: 192.168.50.41, roles: [db] }
+  db2: { address: 192.168.50.42, roles: [db] }
+  db3: { address: 192.168.50.43, roles: [db] }
+`;
+}
+
+describe('bench/ansible renders what infra renders (no lab)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ansible-parity-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('on the lab inventory: every file, link, directory and removal of every host', async () => {
+    const labDir = join(dir, 'lab');
+    mkdirSync(labDir);
+    const rendered = await renderBoth(labInventory(), labDir);
+    expect(rendered.infra.size).toBe(8);
+    // Not vacuous: the files the port once lacked are there on both sides.
+    expect(rendered.infra.get('lb1')?.files.has('/etc/keepalived/keepalived.conf')).toBe(true);
+    expect(rendered.infra.get('web1')?.files.has('/etc/nginx/sites-available/www.foobar.com')).toBe(true);
+    expectSame(rendered);
+  }, 60_000);
+
+  it('on a wider inventory: three lb hosts, a web+app host, layered vars, secrets from a file', async () => {
+    const wideDir = join(dir, 'wide');
+    mkdirSync(wideDir);
+    const rendered = await renderBoth(widerInventory(wideDir), wideDir);
+    expect(rendered.infra.size).toBe(9);
+    expectSame(rendered);
+  }, 60_000);
+});
