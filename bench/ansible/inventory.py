@@ -144,6 +144,7 @@ def build(path):
             'db_exporter_password_source': secret_source('generate', 'db.exporter_password', base_dir, state_dir),
             'app_source': resolve_path(base_dir, app['source']),
             'app_port': app.get('port', 8000),
+            'app_keep_releases': app.get('keep_releases', 5),
             'app_release': release,
             'app_files': app_files,
             'app_directories': app_directories,

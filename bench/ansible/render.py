@@ -13,7 +13,7 @@ that the plays use.
 
 A task that depends on what the host holds (it names a variable that a task registers at run time,
 such as the release history read from the host) cannot be rendered here: it is listed under
-"host_dependent" with its name, not guessed.
+"host_dependent" with its name, not guessed, unless --host-state gives those registered results.
 
 Usage: INFRA_INVENTORY=inventory.yaml render.py --out DIR    (prints the manifest as JSON; the
 files' contents go to DIR/<host>/<path>). Used by test/unit/ansible-parity.test.ts, which compares
@@ -21,6 +21,7 @@ this with infra's own rendering.
 """
 import argparse
 import ast
+import base64
 import importlib.util
 import json
 import os
@@ -125,6 +126,7 @@ ANSIBLE_FILTERS = {
     'basename': os.path.basename,
     'dirname': os.path.dirname,
     'to_json': json.dumps,
+    'b64decode': lambda value: base64.b64decode(value).decode('utf-8'),
 }
 ANSIBLE_TESTS = {
     'match': lambda value, pattern: re.match(pattern, str(value)) is not None,
@@ -307,7 +309,7 @@ def load_yaml(path):
 
 
 class Renderer:
-    def __init__(self, inventory_path):
+    def __init__(self, inventory_path, host_state=None):
         os.environ['INFRA_INVENTORY'] = inventory_path
         self.inventory = inventory_script.build(os.path.abspath(inventory_path))
         meta = self.inventory.pop('_meta')['hostvars']
@@ -332,7 +334,9 @@ class Renderer:
                 'hostvars': hostvars,
                 'ansible_check_mode': False,
             }
-            self.hosts[name] = Vars([magic, all_vars, group_vars, own], frozenset(registered))
+            # What tasks would register on the host, when the caller says what the host holds.
+            state = (host_state or {}).get(name, {})
+            self.hosts[name] = Vars([magic, all_vars, group_vars, own, state], frozenset(registered))
         self.results = {name: {'files': {}, 'links': {}, 'directories': {}, 'absent': [], 'host_dependent': []} for name in meta}
 
     def run(self):
@@ -416,8 +420,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', required=True, help='folder for the files, one sub-folder per host')
     parser.add_argument('--inventory', default=os.environ.get('INFRA_INVENTORY', os.path.join(inventory_script.REPO_ROOT, 'lab', 'inventory.yaml')))
+    parser.add_argument('--host-state', help='JSON file: per host, the results its tasks register (e.g. a find), '
+                        'so that the tasks that read the host are rendered too')
     options = parser.parse_args()
-    results = Renderer(options.inventory).run()
+    host_state = None
+    if options.host_state:
+        with open(options.host_state, encoding='utf-8') as handle:
+            host_state = json.load(handle)
+    results = Renderer(options.inventory, host_state).run()
     manifest = {}
     for host, result in results.items():
         for path, file in result['files'].items():

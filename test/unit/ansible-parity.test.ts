@@ -7,7 +7,7 @@
  * Needs python3 with Jinja2 and PyYAML (scripts/system-deps.sh installs Debian's).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
@@ -16,6 +16,7 @@ import { selectRun, renderDesires } from '../../src/cli/run-context.js';
 import type { HostDesire } from '../../src/core/types.js';
 import { renderLabInventory } from '../../src/lab/inventory-writer.js';
 import { DEFAULT_COUNTS, parseSubnet, planHosts } from '../../src/lab/plan.js';
+import { APP_RELEASES, APP_ROOT, pruneReleasesCommand, releaseHistoryCommand } from '../../src/roles/app.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const RENDER_PY = join(ROOT, 'bench/ansible/render.py');
@@ -30,7 +31,11 @@ const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const HOST_DEPENDENT_TASKS: Record<string, { task: string; needs: string }[]> = {
   lb: [],
   web: [],
-  app: [],
+  // Rendered with a host's state in 'the app's release history and pruning' below.
+  app: [
+    { task: 'Record the release as the newest in the history', needs: 'app_releases_found' },
+    { task: 'Remove the releases older than the newest kept', needs: 'app_releases_found' },
+  ],
   db: [],
 };
 
@@ -117,20 +122,25 @@ interface Rendered {
 }
 
 /** Renders both sides for the inventory text (written into a fresh folder, state dir included). */
-async function renderBoth(inventoryText: string, dir: string): Promise<Rendered> {
-  const file = join(dir, 'inventory.yaml');
-  writeFileSync(file, inventoryText);
-  const selection = await selectRun(file, {});
-  const desires = await renderDesires(selection);
-  const out = join(dir, 'ansible-out');
-  const python = spawnSync(PYTHON, [RENDER_PY, '--inventory', file, '--out', out], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+/** bench/ansible/render.py's manifest for the inventory file (contents written under `out`). */
+function renderAnsible(file: string, out: string, extraArgs: string[] = []): Record<string, AnsibleHost> {
+  const python = spawnSync(PYTHON, [RENDER_PY, '--inventory', file, '--out', out, ...extraArgs], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (python.error || python.status !== 0) {
     throw new Error(
       `${PYTHON} bench/ansible/render.py failed (it needs python3 with Jinja2 and PyYAML: run scripts/system-deps.sh as root):\n` +
         `${python.error?.message ?? ''}${python.stdout}${python.stderr}`,
     );
   }
-  const manifest = JSON.parse(python.stdout) as Record<string, AnsibleHost>;
+  return JSON.parse(python.stdout) as Record<string, AnsibleHost>;
+}
+
+async function renderBoth(inventoryText: string, dir: string): Promise<Rendered> {
+  const file = join(dir, 'inventory.yaml');
+  writeFileSync(file, inventoryText);
+  const selection = await selectRun(file, {});
+  const desires = await renderDesires(selection);
+  const out = join(dir, 'ansible-out');
+  const manifest = renderAnsible(file, out);
   const rendered: Rendered = { infra: new Map(), ansible: new Map(), hostDependent: new Map(), roles: new Map() };
   for (const desire of desires) rendered.infra.set(desire.host, infraSide(desire));
   for (const [name, host] of Object.entries(manifest)) {
@@ -147,7 +157,8 @@ function expectSame(rendered: Rendered): void {
   expect(found.join('\n'), 'bench/ansible differs from infra: port the change to bench/ansible').toBe('');
   for (const [name, tasks] of rendered.hostDependent) {
     const expected = (rendered.roles.get(name) ?? []).flatMap((role) => HOST_DEPENDENT_TASKS[role] ?? []);
-    expect(new Set(tasks.map((task) => JSON.stringify(task))), `${name}: tasks that depend on the host's state`).toEqual(new Set(expected.map((task) => JSON.stringify(task))));
+    const names = (list: { task: string; needs: string }[]) => list.map((task) => `${task.task} (needs ${task.needs})`).sort();
+    expect(names(tasks), `${name}: tasks that depend on the host's state`).toEqual(names(expected));
   }
 }
 
@@ -236,4 +247,105 @@ describe('bench/ansible renders what infra renders (no lab)', () => {
     expect(rendered.infra.size).toBe(9);
     expectSame(rendered);
   }, 60_000);
+});
+
+/*
+ * The app's release history and pruning read the host, so they are compared on folders standing
+ * for /opt/app: infra's commands run in a local bash (as test/unit/app-releases.test.ts runs
+ * them), and the port's tasks are rendered with what its find and slurp would register there.
+ */
+describe("bench/ansible keeps the app's release history and prunes as infra does", () => {
+  const id = (n: number) => n.toString(16).padStart(12, '0');
+  let dir: string;
+  let inventoryFile: string;
+  let release: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ansible-parity-releases-'));
+    inventoryFile = join(dir, 'inventory.yaml');
+    writeFileSync(inventoryFile, labInventory());
+    const selection = await selectRun(inventoryFile, {});
+    // Every host, so that the state dir holds every secret and certificate render.py reads.
+    const app1 = (await renderDesires(selection)).find((desire) => desire.host === 'app1');
+    const link = app1?.phases.flatMap((phase) => phase.resources).find((resource) => resource.kind === 'symlink' && resource.path === `${APP_ROOT}/current`);
+    release = link?.kind === 'symlink' ? posix.basename(link.target) : '';
+    expect(release).toMatch(/^[0-9a-f]{12}$/);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A folder standing for /opt/app: releases with mtimes in their order, a history, `current`. */
+  function appRoot(releases: number[], history: number[] | undefined): string {
+    const root = mkdtempSync(join(dir, 'opt-app-'));
+    mkdirSync(join(root, 'releases'));
+    for (const n of releases) {
+      mkdirSync(join(root, 'releases', id(n)));
+      utimesSync(join(root, 'releases', id(n)), 1_000_000 + n * 60, 1_000_000 + n * 60);
+    }
+    if (history) writeFileSync(join(root, 'releases', '.history'), history.map((n) => id(n) + '\n').join(''));
+    // The deploy made the new release and switched `current` to it before the history and prune.
+    mkdirSync(join(root, 'releases', release), { recursive: true });
+    symlinkSync(join(root, 'releases', release), join(root, 'current'));
+    return root;
+  }
+
+  /** What Ansible's find (file_type any, hidden) and slurp register for /opt/app/releases there. */
+  function registered(root: string): Record<string, unknown> {
+    const releases = join(root, 'releases');
+    const files = readdirSync(releases).map((name) => {
+      const stat = statSync(join(releases, name));
+      return { path: `${APP_RELEASES}/${name}`, isdir: stat.isDirectory(), islnk: false, isreg: stat.isFile(), mtime: stat.mtimeMs / 1000 };
+    });
+    const history = join(releases, '.history');
+    const read = existsSync(history) ? { content: readFileSync(history).toString('base64'), encoding: 'base64', source: `${APP_RELEASES}/.history` } : { skipped: true, changed: false };
+    return { app_releases_found: { files, matched: files.length, examined: files.length }, app_history_read: read };
+  }
+
+  function infraRuns(root: string, keep: number): void {
+    const bash = (text: string) => spawnSync('bash', ['-c', text.replaceAll(APP_ROOT, root)], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } }).status;
+    const commands = [releaseHistoryCommand(release), pruneReleasesCommand(release, keep)];
+    // Planned on the probe, before anything changes; then each planned one runs unless its guard holds.
+    const planned = commands.map((command) => bash(String(command.unless)) !== 0);
+    commands.forEach((command, index) => {
+      if (planned[index] && bash(String(command.unless)) !== 0) expect(bash(command.script), command.name).toBe(0);
+    });
+  }
+
+  const releaseNames = (root: string) => readdirSync(join(root, 'releases')).filter((name) => !name.startsWith('.')).sort();
+
+  const scenarios: { name: string; releases: number[]; history?: number[]; keep: number }[] = [
+    { name: 'a history: the release is appended', releases: [1, 2], history: [1, 2], keep: 5 },
+    { name: 'no history yet: started from the releases by age, then the release', releases: [3, 1, 2], keep: 5 },
+    { name: 'a long history: its last 100 entries', releases: [1, 2], history: Array.from({ length: 150 }, (_, i) => (i % 2 === 0 ? 1 : 2)), keep: 5 },
+    { name: 'more releases than kept: the oldest removed', releases: [1, 2, 3, 4], history: [1, 2, 3, 4], keep: 3 },
+    { name: 'rollbacks: a release counts once', releases: [1, 2, 3, 4], history: [1, 2, 3, 4, 3, 4, 3], keep: 2 },
+    { name: 'no history and more releases than kept', releases: [1, 2, 3], keep: 3 },
+    { name: 'converged: nothing written, nothing removed', releases: [1, 2], history: [1, 2, -1], keep: 3 },
+  ];
+
+  for (const scenario of scenarios) {
+    it(scenario.name, () => {
+      // -1 stands for the release being deployed (already last in the history: a converged host).
+      const history = scenario.history?.map((n) => (n === -1 ? parseInt(release, 16) : n));
+      const infraRoot = appRoot(scenario.releases, history);
+      const ansibleRoot = appRoot(scenario.releases, history);
+      const state = join(dir, `state-${scenarios.indexOf(scenario)}.json`);
+      writeFileSync(state, JSON.stringify({ app1: registered(ansibleRoot) }));
+      const historyBefore = readFileSync(join(ansibleRoot, 'releases', '.history'), { encoding: 'utf8', flag: 'a+' });
+
+      infraRuns(infraRoot, scenario.keep);
+      const inventory = readFileSync(inventoryFile, 'utf8').replace('port: 8000', `port: 8000\n  keep_releases: ${scenario.keep}`);
+      const file = join(dir, `inventory-${scenarios.indexOf(scenario)}.yaml`);
+      writeFileSync(file, inventory);
+      const out = join(dir, `out-${scenarios.indexOf(scenario)}`);
+      const app1 = renderAnsible(file, out, ['--host-state', state]).app1 as AnsibleHost;
+      expect(app1.host_dependent).toEqual([]);
+
+      const historyFile = `${APP_RELEASES}/.history`;
+      const written = historyFile in app1.files ? readFileSync(join(out, 'app1', historyFile), 'utf8') : undefined;
+      expect(written ?? historyBefore, 'the history after the run').toBe(readFileSync(join(infraRoot, 'releases', '.history'), 'utf8'));
+      if (written !== undefined) expect(app1.files[historyFile]).toEqual({ mode: '0644', owner: 'root', group: 'root' });
+      const removed = app1.absent.filter((path) => path.startsWith(`${APP_RELEASES}/`)).map((path) => posix.basename(path));
+      expect(releaseNames(ansibleRoot).filter((name) => !removed.includes(name)), 'the releases left').toEqual(releaseNames(infraRoot));
+      if (scenario.name.startsWith('converged')) expect(written === undefined && removed.length === 0).toBe(true);
+    });
+  }
 });
