@@ -350,6 +350,17 @@ class Renderer:
                     self.task(name, base, task, [], None)
         return self.results
 
+    def role_var(self, role, name):
+        """A variable of a role's vars/main.yml as every host of the plays that run the role sees it."""
+        values = {}
+        for play in load_yaml(os.path.join(HERE, 'site.yml')):
+            if role not in play.get('roles', []):
+                continue
+            role_vars = load_yaml(os.path.join(HERE, 'roles', role, 'vars', 'main.yml'))
+            for host in self.groups[play['hosts']]:
+                values[host] = self.hosts[host].with_layer(play.get('vars') or {}).with_layer(role_vars)[name]
+        return values
+
     def role(self, host, base, role, tasks_from):
         role_dir = os.path.join(HERE, 'roles', role)
         role_vars_file = os.path.join(role_dir, 'vars', 'main.yml')
@@ -422,12 +433,19 @@ def main():
     parser.add_argument('--inventory', default=os.environ.get('INFRA_INVENTORY', os.path.join(inventory_script.REPO_ROOT, 'lab', 'inventory.yaml')))
     parser.add_argument('--host-state', help='JSON file: per host, the results its tasks register (e.g. a find), '
                         'so that the tasks that read the host are rendered too')
+    parser.add_argument('--role-var', action='append', default=[], metavar='ROLE:NAME',
+                        help='also give a variable of a role as each of its hosts sees it (e.g. common:firewall_rules)')
     options = parser.parse_args()
     host_state = None
     if options.host_state:
         with open(options.host_state, encoding='utf-8') as handle:
             host_state = json.load(handle)
-    results = Renderer(options.inventory, host_state).run()
+    renderer = Renderer(options.inventory, host_state)
+    results = renderer.run()
+    for spec in options.role_var:
+        role, name = spec.split(':', 1)
+        for host, value in renderer.role_var(role, name).items():
+            results[host].setdefault('vars', {})[name] = value
     manifest = {}
     for host, result in results.items():
         for path, file in result['files'].items():

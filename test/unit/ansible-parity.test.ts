@@ -45,6 +45,7 @@ interface AnsibleHost {
   directories: Record<string, { mode?: string; owner?: string; group?: string }>;
   absent: string[];
   host_dependent: { task: string; needs: string }[];
+  vars: { firewall_rules: { port: number | string; proto: string; from: string; purpose: string }[] };
 }
 
 interface Side {
@@ -119,6 +120,9 @@ interface Rendered {
   ansible: Map<string, Side>;
   hostDependent: Map<string, AnsibleHost['host_dependent']>;
   roles: Map<string, string[]>;
+  /** ufw rules, in order, as `proto port from source (purpose)`. */
+  infraRules: Map<string, string[]>;
+  ansibleRules: Map<string, string[]>;
 }
 
 /** Renders both sides for the inventory text (written into a fresh folder, state dir included). */
@@ -140,11 +144,16 @@ async function renderBoth(inventoryText: string, dir: string): Promise<Rendered>
   const selection = await selectRun(file, {});
   const desires = await renderDesires(selection);
   const out = join(dir, 'ansible-out');
-  const manifest = renderAnsible(file, out);
-  const rendered: Rendered = { infra: new Map(), ansible: new Map(), hostDependent: new Map(), roles: new Map() };
-  for (const desire of desires) rendered.infra.set(desire.host, infraSide(desire));
+  const manifest = renderAnsible(file, out, ['--role-var', 'common:firewall_rules']);
+  const rendered: Rendered = { infra: new Map(), ansible: new Map(), hostDependent: new Map(), roles: new Map(), infraRules: new Map(), ansibleRules: new Map() };
+  for (const desire of desires) {
+    rendered.infra.set(desire.host, infraSide(desire));
+    const rules = desire.phases.flatMap((phase) => phase.resources).filter((resource) => resource.kind === 'firewall-rule');
+    rendered.infraRules.set(desire.host, rules.map((rule) => `${rule.proto} ${rule.port} from ${rule.from} (${rule.purpose})`));
+  }
   for (const [name, host] of Object.entries(manifest)) {
     rendered.ansible.set(name, ansibleSide(host, out, name));
+    rendered.ansibleRules.set(name, host.vars.firewall_rules.map((rule) => `${rule.proto} ${rule.port} from ${rule.from} (${rule.purpose})`));
     rendered.hostDependent.set(name, host.host_dependent);
   }
   for (const host of selection.inventory.hosts) rendered.roles.set(host.name, host.roles);
@@ -155,6 +164,8 @@ function expectSame(rendered: Rendered): void {
   expect([...rendered.ansible.keys()].sort()).toEqual([...rendered.infra.keys()].sort());
   const found = [...rendered.infra].flatMap(([name, infra]) => differences(name, infra, rendered.ansible.get(name) as Side));
   expect(found.join('\n'), 'bench/ansible differs from infra: port the change to bench/ansible').toBe('');
+  // Not files, but what a no-change run compares too: the same ufw rules, in the same order.
+  expect(Object.fromEntries(rendered.ansibleRules), 'the ufw rules of bench/ansible (roles/common/vars/main.yml)').toEqual(Object.fromEntries(rendered.infraRules));
   for (const [name, tasks] of rendered.hostDependent) {
     const expected = (rendered.roles.get(name) ?? []).flatMap((role) => HOST_DEPENDENT_TASKS[role] ?? []);
     const names = (list: { task: string; needs: string }[]) => list.map((task) => `${task.task} (needs ${task.needs})`).sort();
@@ -229,7 +240,7 @@ describe('bench/ansible renders what infra renders (no lab)', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('on the lab inventory: every file, link, directory and removal of every host', async () => {
+  it('on the lab inventory: every file, link, directory, removal and ufw rule of every host', async () => {
     const labDir = join(dir, 'lab');
     mkdirSync(labDir);
     const rendered = await renderBoth(labInventory(), labDir);
