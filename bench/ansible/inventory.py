@@ -144,6 +144,7 @@ def build(path):
             'db_exporter_password_source': secret_source('generate', 'db.exporter_password', base_dir, state_dir),
             'app_source': resolve_path(base_dir, app['source']),
             'app_port': app.get('port', 8000),
+            'app_keep_releases': app.get('keep_releases', 5),
             'app_release': release,
             'app_files': app_files,
             'app_directories': app_directories,
@@ -159,6 +160,14 @@ def build(path):
             **connection_vars(data, host, base_dir),
             'address': host['address'],
             'ssh_port': {**(data.get('ssh') or {}), **(host.get('ssh') or {})}.get('port', 22),
+            # firewall.extra_rules that name this host, one of its groups or roles (or no hosts).
+            'firewall_extra_rules': [
+                {'port': rule['port'], 'proto': rule.get('proto', 'tcp'), 'from': rule.get('from', 'any')}
+                for rule in (data['firewall'].get('extra_rules') or [])
+                if rule.get('hosts') is None or any(
+                    target == name or target in host['roles'] or name in ((data.get('groups') or {}).get(target) or {}).get('hosts', [])
+                    for target in rule['hosts'])
+            ],
             'vrrp_interface': infra_vars.get('vrrp_interface', 'eth0'),
             'vrrp_router_id': infra_vars.get('vrrp_router_id', 51),
             # Stable while the inventory lists the db hosts in the same order, as in infra.
