@@ -21,17 +21,21 @@ let site: SiteTarget;
 const host = (name: string): LabHost => hosts.find((h) => h.name === name) as LabHost;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs `during` under load, and returns what the load saw once the asked rate is known to have held. */
-async function underLoad(during: () => Promise<void>): Promise<LoadResult> {
+/**
+ * Runs `during` under load, and returns what the load saw once the asked rate is known to have
+ * held. The figures go to the log for the record (bench/RESULTS.md quotes them).
+ */
+async function underLoad(what: string, during: () => Promise<void>): Promise<LoadResult> {
   const load = startLoad(site, RATE);
   let traffic: LoadResult;
   try {
-    await sleep(1000);
-    await during();
     await sleep(2000);
+    await during();
+    await sleep(3000);
   } finally {
     traffic = await load.stop();
   }
+  process.stderr.write(`[load] ${what}: ${traffic.sent} requests in ${traffic.seconds.toFixed(1)} s, ${traffic.failed} failed\n`);
   expect(traffic.sent / traffic.seconds, `the rate did not hold: ${JSON.stringify(traffic)}`).toBeGreaterThanOrEqual(50);
   return traffic;
 }
@@ -53,7 +57,7 @@ describe('haproxy stops or dies on the VIP holder', () => {
     const holderAddress = host(holder as string).address;
     let stop: LoadResult;
     try {
-      stop = await underLoad(async () => {
+      stop = await underLoad('haproxy stopped on the VIP holder', async () => {
         await mustOnHost(holderAddress, 'systemctl stop haproxy');
         await waitFor('the VIP to move to the other lb host', async () => {
           const now = await vipHolders(hosts, vip);
@@ -68,7 +72,7 @@ describe('haproxy stops or dies on the VIP holder', () => {
     expect(stop.failed, stop.failures.join('\n')).toBeLessThanOrEqual(RATE);
     const [taker] = await vipHolders(hosts, vip);
 
-    const back = await underLoad(async () => {
+    const back = await underLoad('haproxy back on the old holder', async () => {
       await mustOnHost(holderAddress, 'systemctl start haproxy');
       await waitFor('keepalived on the old holder to leave FAULT', async () =>
         (await mustOnHost(holderAddress, 'journalctl -u keepalived -n 1 --no-pager -o cat')).includes('Entering BACKUP STATE'),
@@ -81,7 +85,7 @@ describe('haproxy stops or dies on the VIP holder', () => {
 
   it('moves the VIP within a second when haproxy is killed, and systemd starts haproxy again', async () => {
     const [holder] = await vipHolders(hosts, vip);
-    const killed = await underLoad(async () => {
+    const killed = await underLoad('haproxy killed on the VIP holder', async () => {
       await mustOnHost(host(holder as string).address, 'pkill -KILL -x haproxy');
       await waitFor('the VIP to move to the other lb host', async () => {
         const now = await vipHolders(hosts, vip);
@@ -103,7 +107,7 @@ describe('growing and shrinking the fleet', () => {
     hosts = await labHosts();
     expect(hosts.map((h) => h.name)).toEqual(expect.arrayContaining(added));
     let result = { code: -1, stdout: '', stderr: '' };
-    const traffic = await underLoad(async () => {
+    const traffic = await underLoad('growing 2/2/2 to 3/3/3', async () => {
       result = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
     });
     expect(result.code, result.stdout + result.stderr).toBe(0);
@@ -125,7 +129,7 @@ describe('growing and shrinking the fleet', () => {
       doc.db.replicas = (doc.db.replicas as string[]).filter((name) => !added.includes(name));
     });
     let result = { code: -1, stdout: '', stderr: '' };
-    const traffic = await underLoad(async () => {
+    const traffic = await underLoad('shrinking 3/3/3 to 2/2/2', async () => {
       result = await runInfra(['provision', inventory, '--yes', '--json']);
     });
     expect(result.code, result.stdout + result.stderr).toBe(0);
