@@ -2,7 +2,8 @@
 """The example application behind nginx.
 
 GET /        records a visit on the primary, counts the visits on a replica (falling back to the
-             primary) and answers which app host and which db host served it.
+             primary) and answers which app host and which db host served it, and the id of
+             the visit row it wrote (so a client can tell which writes were acknowledged).
 GET /health  200 "ok" when the primary answers, 503 otherwise.
 
 Settings come from the environment (systemd's EnvironmentFile /etc/app/app.env): APP_HOST,
@@ -53,6 +54,7 @@ def connect(host):
 
 
 def record_visit():
+    """Writes one visit row on the primary and returns its id."""
     connection = connect(PRIMARY)
     try:
         with connection.cursor() as cursor:
@@ -63,6 +65,7 @@ def record_visit():
                 " at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
             )
             cursor.execute("INSERT INTO visits (app_host) VALUES (%s)", (HOSTNAME,))
+            return cursor.lastrowid
     finally:
         connection.close()
 
@@ -129,12 +132,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.answer(503, "primary unreachable\n")
         elif path == "/":
             try:
-                record_visit()
+                visit = record_visit()
                 db_host, visits = count_visits()
             except (pymysql.MySQLError, RuntimeError) as error:
                 self.answer(503, f"database error: {error}\n")
                 return
-            body = {"app_host": HOSTNAME, "db_host": db_host, "visits": visits}
+            body = {"app_host": HOSTNAME, "db_host": db_host, "visits": visits, "visit": visit}
             if "application/json" in self.headers.get("Accept", ""):
                 self.answer(200, json.dumps(body) + "\n", "application/json")
             else:

@@ -320,7 +320,13 @@ export interface DbReplicationFact {
   /** What a replica waits for to have applied all of this server's: gtid_binlog_pos, gtid_executed. */
   gtidPosition: string;
   /** The server it replicates from, when a source is configured. */
-  source?: { host: string; ioRunning: string; sqlRunning: string };
+  source?: {
+    host: string;
+    ioRunning: string;
+    sqlRunning: string;
+    /** What it received from the source (applied or not): Gtid_IO_Pos, Retrieved_Gtid_Set. */
+    received: string;
+  };
 }
 
 // ---------------------------------------------------------------- plan

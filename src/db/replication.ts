@@ -13,7 +13,8 @@ interface ReplicationSql {
   /** One row: read_only, every transaction held, the position a replica waits for. */
   state: string;
   status: string;
-  fields: { source: string; io: string; sql: string };
+  /** Status fields: the source, its threads, and what the replica received from it. */
+  fields: { source: string; io: string; sql: string; received: string };
   /** One value, 0 once the server has applied `position`; anything else after `seconds`. */
   waitFor: (position: string, seconds: number) => string;
   /** Stop replicating and forget the source, then take writes. */
@@ -24,7 +25,7 @@ export const REPLICATION_SQL: Record<GtidFlavor, ReplicationSql> = {
   mariadb: {
     state: 'SELECT @@GLOBAL.read_only + 0, @@GLOBAL.gtid_binlog_state, @@GLOBAL.gtid_binlog_pos',
     status: 'SHOW SLAVE STATUS\\G',
-    fields: { source: 'Master_Host', io: 'Slave_IO_Running', sql: 'Slave_SQL_Running' },
+    fields: { source: 'Master_Host', io: 'Slave_IO_Running', sql: 'Slave_SQL_Running', received: 'Gtid_IO_Pos' },
     waitFor: (position, seconds) => `SELECT MASTER_GTID_WAIT(${sqlString(position)}, ${seconds})`,
     promote: ['STOP SLAVE;', 'RESET SLAVE ALL;', 'SET GLOBAL read_only = 0;'],
   },
@@ -32,7 +33,7 @@ export const REPLICATION_SQL: Record<GtidFlavor, ReplicationSql> = {
     // gtid_executed breaks its lines after each server's set.
     state: "SELECT @@GLOBAL.read_only + 0, REPLACE(@@GLOBAL.gtid_executed, '\\n', ''), REPLACE(@@GLOBAL.gtid_executed, '\\n', '')",
     status: 'SHOW REPLICA STATUS\\G',
-    fields: { source: 'Source_Host', io: 'Replica_IO_Running', sql: 'Replica_SQL_Running' },
+    fields: { source: 'Source_Host', io: 'Replica_IO_Running', sql: 'Replica_SQL_Running', received: 'Retrieved_Gtid_Set' },
     waitFor: (position, seconds) => `SELECT WAIT_FOR_EXECUTED_GTID_SET(${sqlString(position)}, ${seconds})`,
     promote: ['STOP REPLICA;', 'RESET REPLICA ALL;', 'SET GLOBAL super_read_only = 0;', 'SET GLOBAL read_only = 0;'],
   },
@@ -74,6 +75,7 @@ export function parseDbFact(lines: readonly string[][]): DbReplicationFact | und
       host,
       ioRunning: status.get('Slave_IO_Running') ?? status.get('Replica_IO_Running') ?? '',
       sqlRunning: status.get('Slave_SQL_Running') ?? status.get('Replica_SQL_Running') ?? '',
+      received: status.get('Gtid_IO_Pos') ?? status.get('Retrieved_Gtid_Set') ?? '',
     };
   }
   return fact;
