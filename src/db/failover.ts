@@ -133,7 +133,8 @@ export function rewriteDbTopology(text: string, primary: string, replicas: reado
   if (isScalar(oldPrimary)) oldPrimary.value = primary;
   else doc.setIn(['db', 'primary'], primary);
   doc.setIn(['db', 'replicas'], list);
-  return doc.toString();
+  // Flow lists as people write them: [db2, db1], not [ db2, db1 ].
+  return doc.toString({ flowCollectionPadding: false });
 }
 
 /** Rewrites the inventory file in place (a temp file renamed over it: never half written). */

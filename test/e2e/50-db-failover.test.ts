@@ -47,7 +47,7 @@ async function inventoryWith(primary: string, replicas: string[]): Promise<strin
   doc.setIn(['app', 'source'], resolve(LAB_DIR, String(doc.getIn(['app', 'source']))));
   doc.setIn(['db', 'primary'], primary);
   doc.setIn(['db', 'replicas'], doc.createNode(replicas, { flow: true }));
-  await writeFile(join(dir, 'inventory.yaml'), doc.toString());
+  await writeFile(join(dir, 'inventory.yaml'), doc.toString({ flowCollectionPadding: false }));
   await copyFile(join(LAB_DIR, 'known_hosts'), join(dir, 'known_hosts'));
   return join(dir, 'inventory.yaml');
 }
