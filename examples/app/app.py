@@ -17,11 +17,21 @@ import signal
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pymysql
 
 CONNECT_TIMEOUT = 3
+# The server's error for a write on a read-only server; those for a connection killed (a primary
+# going read-only cuts them), refused or lost.
+READ_ONLY = 1290
+UNREACHABLE = (1927, 2003, 2013)
+# While the primary moves (infra's switchover, or infra db failover), the old one refuses writes
+# and the new one takes them a moment before this host is restarted with its address: a write
+# goes to the first db host of this host's list that takes it (only the primary does: every other
+# is read-only), tried again for this long.
+WRITE_RETRY_SECONDS = 4
 # Set on SIGTERM: answers then close their connection, and the process exits once none is open.
 STOPPING = threading.Event()
 
@@ -54,8 +64,23 @@ def connect(host):
 
 
 def record_visit():
-    """Writes one visit row on the primary and returns its id."""
-    connection = connect(PRIMARY)
+    """Writes one visit row on the primary (see WRITE_RETRY_SECONDS) and returns its id."""
+    deadline = time.monotonic() + WRITE_RETRY_SECONDS
+    while True:
+        for host in [PRIMARY] + REPLICAS:
+            try:
+                return insert_visit(host)
+            except pymysql.MySQLError as error:
+                if not error.args or error.args[0] not in (READ_ONLY, *UNREACHABLE):
+                    raise
+                refused = error
+        if time.monotonic() >= deadline:
+            raise refused
+        time.sleep(0.2)
+
+
+def insert_visit(host):
+    connection = connect(host)
     try:
         with connection.cursor() as cursor:
             cursor.execute(

@@ -84,6 +84,7 @@ beforeAll(async () => {
 describe('planned switchover, declared in the inventory', () => {
   it('moves the primary db1 → db2 under load with no acknowledged write lost and a write outage of a few seconds', async () => {
     const inventory = await inventoryWith('db2', ['db1']);
+    failoverInventory = inventory;
     const plan = await runInfra(['provision', inventory, '--dry-run']);
     expect(plan.stdout).toContain('switch primary db1 → db2');
     const load = startLoad(site, 60);
@@ -116,7 +117,6 @@ describe('planned switchover, declared in the inventory', () => {
     }
     const checked = await checkExit(inventory);
     expect(checked.code, checked.output).toBe(0);
-    failoverInventory = inventory;
   });
 });
 
