@@ -2,7 +2,8 @@
 """The example application behind nginx.
 
 GET /        records a visit on the primary, counts the visits on a replica (falling back to the
-             primary) and answers which app host and which db host served it.
+             primary) and answers which app host and which db host served it, and the id of
+             the visit row it wrote (so a client can tell which writes were acknowledged).
 GET /health  200 "ok" when the primary answers, 503 otherwise.
 
 Settings come from the environment (systemd's EnvironmentFile /etc/app/app.env): APP_HOST,
@@ -16,11 +17,21 @@ import signal
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pymysql
 
 CONNECT_TIMEOUT = 3
+# The server's error for a write on a read-only server; those for a connection killed (a primary
+# going read-only cuts them), refused or lost.
+READ_ONLY = 1290
+UNREACHABLE = (1927, 2003, 2013)
+# While the primary moves (infra's switchover, or infra db failover), the old one refuses writes
+# and the new one takes them a moment before this host is restarted with its address: a write
+# goes to the first db host of this host's list that takes it (only the primary does: every other
+# is read-only), tried again for this long.
+WRITE_RETRY_SECONDS = 4
 # Set on SIGTERM: answers then close their connection, and the process exits once none is open.
 STOPPING = threading.Event()
 
@@ -53,7 +64,23 @@ def connect(host):
 
 
 def record_visit():
-    connection = connect(PRIMARY)
+    """Writes one visit row on the primary (see WRITE_RETRY_SECONDS) and returns its id."""
+    deadline = time.monotonic() + WRITE_RETRY_SECONDS
+    while True:
+        for host in [PRIMARY] + REPLICAS:
+            try:
+                return insert_visit(host)
+            except pymysql.MySQLError as error:
+                if not error.args or error.args[0] not in (READ_ONLY, *UNREACHABLE):
+                    raise
+                refused = error
+        if time.monotonic() >= deadline:
+            raise refused
+        time.sleep(0.2)
+
+
+def insert_visit(host):
+    connection = connect(host)
     try:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -63,6 +90,7 @@ def record_visit():
                 " at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
             )
             cursor.execute("INSERT INTO visits (app_host) VALUES (%s)", (HOSTNAME,))
+            return cursor.lastrowid
     finally:
         connection.close()
 
@@ -129,12 +157,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.answer(503, "primary unreachable\n")
         elif path == "/":
             try:
-                record_visit()
+                visit = record_visit()
                 db_host, visits = count_visits()
             except (pymysql.MySQLError, RuntimeError) as error:
                 self.answer(503, f"database error: {error}\n")
                 return
-            body = {"app_host": HOSTNAME, "db_host": db_host, "visits": visits}
+            body = {"app_host": HOSTNAME, "db_host": db_host, "visits": visits, "visit": visit}
             if "application/json" in self.headers.get("Accept", ""):
                 self.answer(200, json.dumps(body) + "\n", "application/json")
             else:

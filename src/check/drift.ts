@@ -29,6 +29,7 @@ export function hostDrift(desire: HostDesire, plan: HostPlan, facts: Facts, cont
     items.push(item);
   }
   for (const notice of plan.notices) items.push({ phase: 'firewall', kind: 'foreign-rule', subject: 'ufw', message: notice });
+  if (plan.refusal) items.push({ phase: 'fleet', kind: 'health', subject: 'plan refused', message: plan.refusal });
   const observations: HostDrift['observations'] = {};
   for (const phase of desire.phases) {
     for (const handler of phase.handlers) {

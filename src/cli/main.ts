@@ -12,6 +12,7 @@ import { registerCompletion } from './commands/completion.js';
 import { registerDocs } from './commands/docs.js';
 import { registerRotateCerts } from './commands/rotate-certs.js';
 import { registerRollback } from './commands/rollback.js';
+import { registerDb } from './commands/db.js';
 
 export interface GlobalOptions {
   limit?: string[];
@@ -40,6 +41,7 @@ function buildProgram(): Command {
   registerHistory(program);
   registerRotateCerts(program);
   registerRollback(program);
+  registerDb(program);
   registerRender(program);
   registerLab(program);
   registerInit(program);

@@ -115,6 +115,34 @@ export interface CommandResource {
   runsWhenChanged?: string[];
 }
 
+/** A db host as the replication resource names it: by inventory name and by address. */
+export interface DbHostRef {
+  name: string;
+  address: string;
+}
+
+/**
+ * A db host's place in replication: the writable primary, or a read-only replica of it. On the
+ * primary it carries the switchover: when the host still replicates from another db host (the
+ * inventory moved the primary), that host is made read-only and drained, this one catches up with
+ * it and is promoted. That work spans hosts, so the engine runs it first in the db phase (see
+ * applyPlans). On a replica it only asks the probe for the replication facts: commands of the
+ * role make it read-only and point it at the primary, and the checks across db hosts (errant
+ * transactions) use the facts.
+ */
+export interface DbReplicationResource {
+  kind: 'db-replication';
+  host: string;
+  flavor: 'mariadb' | 'mysql';
+  primary: DbHostRef;
+  /** Every db host of the inventory, this one included. */
+  dbHosts: DbHostRef[];
+  /** The app's account, whose connections to an old primary are cut when it goes read-only. */
+  appUser: string;
+  /** How long the new primary may take to apply every transaction of the old one. */
+  catchUpSeconds: number;
+}
+
 export type Resource =
   | PackageResource
   | DirectoryResource
@@ -125,7 +153,8 @@ export type Resource =
   | FirewallRuleResource
   | FirewallStateResource
   | OwnedFolderResource
-  | CommandResource;
+  | CommandResource
+  | DbReplicationResource;
 
 /** A reload or restart run once per host after its phase's changes, only if something it reads changed. */
 export interface Handler {
@@ -280,6 +309,24 @@ export interface Facts {
   folders: Record<string, string[]>;
   /** Output of each health check by name (only when the probe was asked to run them). */
   health: Record<string, string>;
+  /** Replication state of a db host whose server answered (missing when it did not). */
+  db?: DbReplicationFact;
+}
+
+export interface DbReplicationFact {
+  readOnly: boolean;
+  /** Every transaction the server holds: MariaDB's gtid_binlog_state, MySQL's gtid_executed. */
+  gtidState: string;
+  /** What a replica waits for to have applied all of this server's: gtid_binlog_pos, gtid_executed. */
+  gtidPosition: string;
+  /** The server it replicates from, when a source is configured. */
+  source?: {
+    host: string;
+    ioRunning: string;
+    sqlRunning: string;
+    /** What it received from the source (applied or not): Gtid_IO_Pos, Retrieved_Gtid_Set. */
+    received: string;
+  };
 }
 
 // ---------------------------------------------------------------- plan
@@ -337,5 +384,7 @@ export function resourceLabel(resource: Resource): string {
       return 'ufw enabled, incoming denied';
     case 'command':
       return `command ${resource.name}`;
+    case 'db-replication':
+      return resource.primary.name === resource.host ? `db primary ${resource.host}` : `db replica of ${resource.primary.name}`;
   }
 }

@@ -1,5 +1,6 @@
 import { redact, type Secret } from '../core/secret.js';
-import { PHASE_ORDER, type Change, type Facts, type HostDesire, type HostPlan, type PackageResource, type Phase } from '../core/types.js';
+import { PHASE_ORDER, type Change, type DbReplicationResource, type Facts, type HostDesire, type HostPlan, type PackageResource, type Phase } from '../core/types.js';
+import { errantRefusal, errantTransactions, switchPrimary, type DbHostReading } from '../db/replication.js';
 import { buildChangeScript, buildHandlerScript, buildPackagesScript, buildReadyScript, scriptFailure, triggeredHandlers } from '../apply/scripts.js';
 import { buildProbeScript } from '../facts/probe.js';
 import { parseProbeOutput } from '../facts/parse.js';
@@ -36,7 +37,30 @@ export async function probeAndPlan(
     if (result.status === 'fulfilled') probes.set(host, result.value);
     else failures.set(host, result.reason instanceof Error ? result.reason : new Error(String(result.reason)));
   });
+  refuseErrantReplicas(desires, probes);
   return { probes, failures };
+}
+
+/** The db hosts read, each with its replication resource and facts, for the checks across them. */
+export function dbReadings(desires: readonly HostDesire[], probes: ReadonlyMap<string, HostProbe>): DbHostReading[] {
+  return desires.flatMap((desire) => {
+    const probe = probes.get(desire.host);
+    const resource = desire.phases.flatMap((phase) => phase.resources).find((r): r is DbReplicationResource => r.kind === 'db-replication');
+    return probe && resource ? [{ resource, db: probe.facts.db }] : [];
+  });
+}
+
+/**
+ * A replica holding transactions the primary lacks cannot be made a replica without losing them
+ * or breaking replication: its plan is refused (the only plan decision that needs two hosts' facts).
+ */
+function refuseErrantReplicas(desires: readonly HostDesire[], probes: Map<string, HostProbe>): void {
+  const readings = dbReadings(desires, probes);
+  const primary = readings.find((reading) => reading.resource.primary.name === reading.resource.host)?.resource.host;
+  for (const [host, gtids] of errantTransactions(readings)) {
+    const plan = probes.get(host)?.plan;
+    if (plan && primary && !plan.refusal) plan.refusal = errantRefusal(host, primary, gtids);
+  }
 }
 
 export type RunEvent =
@@ -120,6 +144,7 @@ export async function applyPlans(
   }
   const installedEarlier = new Map<string, Set<string>>();
   for (const phase of PHASE_ORDER) {
+    await applyAcrossHosts(fleet, desires, plans, phase, reports, failed, options);
     const work = desires.filter((desire) => plans.has(desire.host) && !failed.has(desire.host) && desire.phases.some((p) => p.phase === phase));
     const phaseOf = (desire: HostDesire) => desire.phases.find((p) => p.phase === phase);
     const serving = (desire: HostDesire) => (plans.get(desire.host) as HostPlan).serving.includes(phase);
@@ -158,6 +183,56 @@ export async function applyPlans(
     }
   }
   return reports;
+}
+
+/**
+ * The changes whose work spans hosts (a db switchover: the old primary read-only, the new one
+ * caught up and promoted) run first in their phase, before any host's own changes of it, so the
+ * replicas' commands then point them at a primary that takes writes. A failure here stops the run
+ * on every host: replicas and app hosts must not follow a primary that was not switched.
+ */
+async function applyAcrossHosts(
+  fleet: Fleet,
+  desires: readonly HostDesire[],
+  plans: ReadonlyMap<string, HostPlan>,
+  phase: Phase,
+  reports: Map<string, HostReport>,
+  failed: Set<string>,
+  options: ApplyOptions,
+): Promise<void> {
+  for (const desire of desires) {
+    const plan = plans.get(desire.host);
+    if (!plan || failed.has(desire.host)) continue;
+    for (const change of plan.changes) {
+      const resource = change.resource;
+      if (change.phase !== phase || change.action === 'noop' || resource.kind !== 'db-replication') continue;
+      const report = reports.get(desire.host) as HostReport;
+      const started = Date.now();
+      options.onEvent?.({ type: 'phase-start', host: desire.host, phase, changes: 1 });
+      try {
+        await switchPrimary(
+          resource,
+          async (host, script) => (await fleet.connectionTo(host.name)).run(script),
+          (step) => options.onEvent?.({ type: 'steps', host: desire.host, phase, steps: [step] }),
+        );
+        report.status = 'changed';
+        report.phases.push({ phase, changed: 1, handlers: [], ms: Date.now() - started });
+      } catch (err) {
+        const message = `${phase}: ${redact(err instanceof Error ? err.message : String(err), fleet.secrets)}`;
+        for (const other of desires) {
+          const otherReport = reports.get(other.host);
+          if (!otherReport || failed.has(other.host)) continue;
+          failed.add(other.host);
+          otherReport.status = 'failed';
+          otherReport.error = other.host === desire.host ? message : `${phase}: not run: the switchover to ${desire.host} failed`;
+        }
+        options.onEvent?.({ type: 'host-failed', host: desire.host, phase, message });
+        return;
+      } finally {
+        report.ms += Date.now() - started;
+      }
+    }
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { SQL_GUARD_TAG } from '../core/mysql-client.js';
 import type { Facts, FileFact, ServiceFact, UfwRule } from '../core/types.js';
+import { DB_FACT_TAG, parseDbFact } from '../db/replication.js';
 
 function emptyFacts(controllerAddress: string): Facts {
   return {
@@ -51,6 +52,7 @@ function parseStatLine(fields: string[]): FileFact {
 export function parseProbeOutput(output: string, controllerAddress: string): Facts {
   const facts = emptyFacts(controllerAddress);
   let service: Partial<ServiceFact> & { id?: string } = {};
+  const dbLines: string[][] = [];
   const flushService = (): void => {
     if (service.id) {
       const name = service.id.replace(/\.service$/, '');
@@ -112,6 +114,9 @@ export function parseProbeOutput(output: string, controllerAddress: string): Fac
       case 'H':
         if (fields[0] && !facts.pendingHandlers.includes(fields[0])) facts.pendingHandlers.push(fields[0]);
         break;
+      case DB_FACT_TAG:
+        dbLines.push(fields);
+        break;
       case 'L':
         // One line per owned folder: its path, then its entry names (a name never holds a tab).
         if (fields[0]) facts.folders[fields[0]] = fields.slice(1).filter(Boolean);
@@ -119,5 +124,7 @@ export function parseProbeOutput(output: string, controllerAddress: string): Fac
     }
   }
   flushService();
+  const db = parseDbFact(dbLines);
+  if (db) facts.db = db;
   return facts;
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isSqlGuard, sqlGuardBatch } from '../core/mysql-client.js';
 import { quoteWord } from '../core/shell.js';
 import type { HostDesire, Resource } from '../core/types.js';
+import { dbFactProbe } from '../db/replication.js';
 
 export const PENDING_HANDLERS_FILE = '/var/lib/infra/pending-handlers';
 
@@ -103,6 +104,8 @@ export function buildProbeScript(desire: HostDesire, options: { health?: boolean
   }
   const sqlGuards = commands.flatMap((command) => (isSqlGuard(command.unless) ? [{ name: command.name, sql: command.unless.sql }] : []));
   if (sqlGuards.length > 0) lines.push(sqlGuardBatch(sqlGuards));
+  const replication = resources.find((r) => r.kind === 'db-replication');
+  if (replication) lines.push(dbFactProbe(replication.flavor));
   if (options.health) {
     for (const check of desire.phases.flatMap((phase) => phase.healthChecks ?? [])) {
       lines.push(`printf "C\\t%s\\t%s\\n" ${quoteWord(check.name)} "$( { ${check.script}\n} 2>&1 | base64 -w0)"`);

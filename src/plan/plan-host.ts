@@ -8,6 +8,7 @@ import type {
   Resource,
 } from '../core/types.js';
 import { planCommand } from '../resources/command.js';
+import { planDbReplication } from '../db/replication.js';
 import { planAbsent, planDirectory, planFile, planSymlink } from '../resources/file.js';
 import { planFirewallRule, planFirewallState, sshLockoutReason, surplusFirewallRules } from '../resources/firewall.js';
 import { planOwnedFolder } from '../resources/owned-folder.js';
@@ -37,6 +38,8 @@ function planResource(resource: Resource, facts: Facts): ResourceVerdict {
       return planOwnedFolder(resource, facts);
     case 'command':
       return planCommand(resource, facts);
+    case 'db-replication':
+      return planDbReplication(resource, facts);
   }
 }
 

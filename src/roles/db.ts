@@ -21,17 +21,18 @@ export interface DbFlavor {
   binlogBase: string;
   relayLogBase: string;
   /** Server variables that 60-infra.cnf sets, read back to tell whether the running server uses them. */
-  liveSettings: (settings: { serverId: number; address: string; readOnly: boolean }) => [variable: string, value: string][];
+  liveSettings: (settings: { serverId: number; address: string }) => [variable: string, value: string][];
   exporterPrivileges: string[];
 }
 
-const COMMON_SETTINGS = (s: { serverId: number; address: string; readOnly: boolean }): [string, string][] => [
+// read_only is not among them: it changes with the host's place in replication, live, without a
+// restart (see READ_ONLY_FILE).
+const COMMON_SETTINGS = (s: { serverId: number; address: string }): [string, string][] => [
   ['server_id', String(s.serverId)],
   ['bind_address', s.address],
   ['skip_name_resolve', '1'],
   ['log_bin', '1'],
   ['binlog_format', 'ROW'],
-  ['read_only', s.readOnly ? '1' : '0'],
 ];
 
 export const MARIADB: DbFlavor = {
@@ -100,9 +101,11 @@ function desiredAccounts(inventory: Inventory, flavor: DbFlavor): (Omit<Account,
       global: [],
       database: { name, privileges: APP_PRIVILEGES },
     })),
-    ...inventory.db.replicas.map((replica) => ({
+    // Every db host, the primary too: any may become a replica of another by a switchover or a
+    // failover, and then finds its account on its new primary (it came there by replication).
+    ...hostsWithRole(inventory, 'db').map((dbHost) => ({
       user: REPLICATION_USER,
-      host: hostNamed(inventory, replica).address,
+      host: dbHost.address,
       password: 'replicationPassword' as const,
       global: ['REPLICATION SLAVE'],
     })),
@@ -200,6 +203,9 @@ function replicationCommand(flavor: DbFlavor, primary: Host, password: Secret): 
   const statements = mariadb
     ? [
         'STOP SLAVE;',
+        // An old primary's own transactions are in its binlog, not in gtid_slave_pos: it asks its
+        // new source for what comes after them (on a replica both positions are the same).
+        'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos;',
         `CHANGE MASTER TO MASTER_HOST = ${sqlString(primary.address)}, MASTER_PORT = ${port}, MASTER_USER = ${sqlString(REPLICATION_USER)},` +
           ` MASTER_PASSWORD = ${sqlString(password.reveal())}, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 5;`,
         'START SLAVE;',
@@ -224,6 +230,25 @@ function replicationCommand(flavor: DbFlavor, primary: Host, password: Secret): 
  * A guard that holds when every `field: value` line of the status output is as expected. Matched
  * by bash itself (no grep per field): this guard runs in every probe of a replica.
  */
+/** A replica takes writes only from replication, never from a client (root aside). */
+function readOnlyCommand(flavor: DbFlavor): CommandResource {
+  return {
+    kind: 'command',
+    name: 'read-only replica',
+    script: mysqlScript(flavor.kind === 'mysql' ? ['SET GLOBAL read_only = 1;', 'SET GLOBAL super_read_only = 1;'] : ['SET GLOBAL read_only = 1;']),
+    unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' },
+  };
+}
+
+/**
+ * What a restart brings the server back as: read-only on a replica, writable on the primary. Its
+ * own file, which restarts nothing when it changes: a switchover changes read_only live, and a
+ * restart would only cut the new primary's first writes.
+ */
+function readOnlyFile(flavor: DbFlavor): string {
+  return flavor.configFile.replace(/60-infra\.cnf$/, '61-infra-read-only.cnf');
+}
+
 function replicationGuard(statement: string, expected: Record<string, string>): string {
   const check = Object.entries(expected)
     .map(([field, value]) => `$__status == *$'\\n'${quoteWord(`${field}: ${value}`)}$'\\n'*`)
@@ -254,17 +279,26 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
   // these characters means the same to both without quoting.
   if (!/^[A-Za-z0-9_.~+/=-]+$/.test(exporterPassword)) throw new Error('the exporter password must be made of letters, digits and _.~+/=-');
 
-  const config = renderTemplate(
-    'db/60-infra.cnf.ejs',
-    { hostName: host.name, primary: isPrimary, serverId, address: host.address, flavor },
-    inventory.templatesDir,
-  );
-  const live = flavor.liveSettings({ serverId, address: host.address, readOnly: !isPrimary });
+  // The same on every host whatever its place in replication: a switchover restarts no server.
+  const config = renderTemplate('db/60-infra.cnf.ejs', { serverId, address: host.address, flavor }, inventory.templatesDir);
+  const readOnlyConfig = renderTemplate('db/61-infra-read-only.cnf.ejs', { hostName: host.name, primary: isPrimary, flavor }, inventory.templatesDir);
+  const live = flavor.liveSettings({ serverId, address: host.address });
+  const dbHosts = hostsWithRole(inventory, 'db').map((dbHost) => ({ name: dbHost.name, address: dbHost.address }));
   const resources: Resource[] = [
+    {
+      kind: 'db-replication',
+      host: host.name,
+      flavor: flavor.kind,
+      primary: { name: primary.name, address: primary.address },
+      dbHosts,
+      appUser: inventory.db.user,
+      catchUpSeconds: integerVar(primary, 'switchover_catch_up_seconds', 30, 1, 3600),
+    },
     // The server package brings the mysql and mysqladmin clients the commands below use.
     { kind: 'package', name: flavor.package },
     { kind: 'package', name: EXPORTER },
     { kind: 'file', path: flavor.configFile, content: config, mode: '0644', ...root, notify: [restartServer] },
+    { kind: 'file', path: readOnlyFile(flavor), content: readOnlyConfig, mode: '0644', ...root },
     {
       kind: 'file',
       path: EXPORTER_MY_CNF,
@@ -311,7 +345,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
     const accounts = desiredAccounts(inventory, flavor).map((account) => ({ ...account, password: db[account.password] }));
     resources.push(...accounts.map((account) => accountCommand(flavor, account)));
   } else {
-    resources.push(replicationCommand(flavor, primary, db.replicationPassword));
+    resources.push(readOnlyCommand(flavor), replicationCommand(flavor, primary, db.replicationPassword));
   }
   resources.push(
     { kind: 'service', name: flavor.service, enabled: true, running: true },

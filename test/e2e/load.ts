@@ -5,6 +5,11 @@ export interface LoadResult {
   failed: number;
   failures: string[];
   seconds: number;
+  /** When the first and the last failed request ended (ms since the epoch), if any failed. */
+  firstFailureAt?: number;
+  lastFailureAt?: number;
+  /** The body of every answer with status 200, for tests that check what was acknowledged. */
+  answers: string[];
 }
 
 export interface SiteTarget {
@@ -49,7 +54,7 @@ export function getSite(target: SiteTarget, path = '/', timeoutMs = 10_000): Pro
  * until `stop()` resolves, counting every request that fails or answers other than 200.
  */
 export function startLoad(target: SiteTarget, perSecond: number): { stop: () => Promise<LoadResult> } {
-  const result: LoadResult = { sent: 0, failed: 0, failures: [], seconds: 0 };
+  const result: LoadResult = { sent: 0, failed: 0, failures: [], seconds: 0, answers: [] };
   const started = Date.now();
   let running = true;
   // Enough lanes that the asked rate holds when a request takes up to half a second on a loaded
@@ -64,8 +69,11 @@ export function startLoad(target: SiteTarget, perSecond: number): { stop: () => 
       try {
         const answer = await getSite(target);
         if (answer.status !== 200) throw new Error(`status ${answer.status}: ${answer.body.trim().slice(0, 200)}`);
+        result.answers.push(answer.body);
       } catch (err) {
         result.failed += 1;
+        result.lastFailureAt = Date.now();
+        result.firstFailureAt ??= result.lastFailureAt;
         if (result.failures.length < 20) result.failures.push(`${new Date().toISOString()} ${err instanceof Error ? err.message : String(err)}`);
       }
       const wait = interval - (Date.now() - begun);

@@ -23,6 +23,7 @@ class _Cursor:
     def __exit__(self, *a): return False
     def execute(self, *a): pass
     def fetchone(self): return ("db-stub",)
+    lastrowid = 1
 class _Connection:
     def cursor(self): return _Cursor()
     def close(self): pass

@@ -16,6 +16,7 @@ const phaseOf = (name: string, inv = inventory) => dbPhase(inv, hostOf(inv, name
 const commands = (phase: PhaseDesire) => phase.resources.filter((r): r is CommandResource => r.kind === 'command');
 const file = (phase: PhaseDesire, path: string) => phase.resources.find((r): r is FileResource => r.kind === 'file' && r.path === path);
 const CONFIG = '/etc/mysql/mariadb.conf.d/60-infra.cnf';
+const READ_ONLY_CONFIG = '/etc/mysql/mariadb.conf.d/61-infra-read-only.cnf';
 
 describe('db role, server settings', () => {
   it('gives each db host its own server_id and binds to its address, with GTID replication settings', () => {
@@ -29,17 +30,44 @@ describe('db role, server settings', () => {
     }
   });
 
-  it('makes replicas read_only and leaves the primary writable', () => {
-    expect(file(phaseOf('db1'), CONFIG)?.content).toMatch(/^read_only = OFF$/m);
-    expect(file(phaseOf('db2'), CONFIG)?.content).toMatch(/^read_only = ON$/m);
-    expect(file(phaseOf('db3'), CONFIG)?.content).toMatch(/^read_only = ON$/m);
+  it('writes the same settings file whoever is primary, so moving the primary restarts no server', () => {
+    const swapped = testInventory();
+    swapped.db.primary = 'db2';
+    swapped.db.replicas = ['db1', 'db3'];
+    expect(file(phaseOf('db2', swapped), CONFIG)).toEqual(file(phaseOf('db2'), CONFIG));
+    expect(file(phaseOf('db1', swapped), CONFIG)).toEqual(file(phaseOf('db1'), CONFIG));
+    expect(file(phaseOf('db1'), CONFIG)?.content).not.toMatch(/^read_only/m);
+  });
+
+  it('brings replicas back read-only after a restart and the primary writable, from a file that restarts nothing', () => {
+    expect(file(phaseOf('db1'), READ_ONLY_CONFIG)?.content).toMatch(/^read_only = OFF$/m);
+    expect(file(phaseOf('db2'), READ_ONLY_CONFIG)?.content).toMatch(/^read_only = ON$/m);
+    expect(file(phaseOf('db3'), READ_ONLY_CONFIG)?.content).toMatch(/^read_only = ON$/m);
+    expect(file(phaseOf('db2'), READ_ONLY_CONFIG)?.notify).toBeUndefined();
+  });
+
+  it('carries the switchover on the primary: the db hosts, the app user whose connections are cut, the catch-up bound', () => {
+    expect(phaseOf('db1').resources[0]).toEqual({
+      kind: 'db-replication',
+      host: 'db1',
+      flavor: 'mariadb',
+      primary: { name: 'db1', address: '10.0.0.41' },
+      dbHosts: [
+        { name: 'db1', address: '10.0.0.41' },
+        { name: 'db2', address: '10.0.0.42' },
+        { name: 'db3', address: '10.0.0.43' },
+      ],
+      appUser: 'shopper',
+      catchUpSeconds: 30,
+    });
+    expect(phaseOf('db2').resources[0]).toMatchObject({ kind: 'db-replication', host: 'db2', primary: { name: 'db1' } });
   });
 
   it('restarts a server that does not run with these settings before any account is made', () => {
     const list = commands(phaseOf('db1'));
     expect(list[0]?.name).toBe('mariadb runs with infra settings');
-    expect(list[0]?.unless).toMatchObject({ sql: expect.stringMatching(/^SELECT CONCAT_WS\(/), expected: '1,10.0.0.41,1,1,ROW,0,1,1' });
-    expect(commands(phaseOf('db2'))[0]?.unless).toMatchObject({ expected: '2,10.0.0.42,1,1,ROW,1,1,1' });
+    expect(list[0]?.unless).toMatchObject({ sql: expect.stringMatching(/^SELECT CONCAT_WS\(/), expected: '1,10.0.0.41,1,1,ROW,1,1' });
+    expect(commands(phaseOf('db2'))[0]?.unless).toMatchObject({ expected: '2,10.0.0.42,1,1,ROW,1,1' });
   });
 
   it('validates the option files with the server itself and restarts it with a ping check', () => {
@@ -54,8 +82,8 @@ describe('db role, accounts on the primary', () => {
   const list = commands(phaseOf('db1'));
   const accountNames = list.filter((c) => c.name.startsWith('db account ')).map((c) => c.name.slice('db account '.length));
 
-  it('creates the app user for each app host address only, the repl user per replica, and the exporter locally', () => {
-    expect(accountNames).toEqual(['shopper@10.0.0.31', 'shopper@10.0.0.32', 'repl@10.0.0.42', 'repl@10.0.0.43', 'exporter@localhost']);
+  it('creates the app user for each app host address only, the repl user per db host (any may become a replica), and the exporter locally', () => {
+    expect(accountNames).toEqual(['shopper@10.0.0.31', 'shopper@10.0.0.32', 'repl@10.0.0.41', 'repl@10.0.0.42', 'repl@10.0.0.43', 'exporter@localhost']);
     expect(list.map((c) => c.script).join('\n')).not.toMatch(/@'%'/);
   });
 
@@ -113,11 +141,14 @@ describe('db role, replicas', () => {
 
   it('replicate from the primary by GTID, guarded by the current master settings, without accounts of their own', () => {
     const list = commands(phaseOf('db3'));
-    expect(list.map((c) => c.name)).toEqual(['mariadb runs with infra settings', 'replicates from db1']);
-    const replication = list[1];
+    expect(list.map((c) => c.name)).toEqual(['mariadb runs with infra settings', 'read-only replica', 'replicates from db1']);
+    expect(list[1]).toMatchObject({ script: expect.stringContaining('SET GLOBAL read_only = 1;'), unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' } });
+    const replication = list[2];
     expect(replication?.script).toContain("MASTER_HOST = '\\''10.0.0.41'\\'', MASTER_PORT = 3306, MASTER_USER = '\\''repl'\\''");
     expect(replication?.script).toContain('MASTER_USE_GTID = slave_pos');
     expect(replication?.script).toMatch(/STOP SLAVE;\n[\s\S]*START SLAVE;/);
+    // An old primary made a replica asks for what follows its own transactions.
+    expect(replication?.script).toContain('STOP SLAVE;\nSET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos;\nCHANGE MASTER TO');
     expect(replication?.secrets?.map((s) => s.reveal())).toEqual([CLEAR.replicationPassword]);
     expect(replication?.unless).not.toContain(CLEAR.replicationPassword);
     for (const expected of ['Master_Host: 10.0.0.41', 'Master_User: repl', 'Using_Gtid: Slave_Pos']) expect(replication?.unless).toContain(expected);
@@ -155,7 +186,8 @@ describe('db role on Ubuntu (host var os_family: ubuntu)', () => {
     expect(config).toMatch(/^gtid_mode = ON$/m);
     expect(config).toMatch(/^enforce_gtid_consistency = ON$/m);
     expect(replica.validators.map((v) => v.script)).toContain('mysqld --validate-config');
-    expect(commands(replica)[1]?.script).toContain('SOURCE_AUTO_POSITION = 1');
+    expect(commands(replica)[2]?.script).toContain('SOURCE_AUTO_POSITION = 1');
+    expect(commands(replica)[2]?.script).not.toContain('gtid_slave_pos');
     expect(commands(phaseOf('db1', ubuntu)).find((c) => c.name === 'db account repl@10.0.0.42')?.script).toContain('IDENTIFIED WITH mysql_native_password AS');
   });
 

@@ -1,7 +1,8 @@
 import { connect as tlsConnect } from 'node:tls';
 import { UserError } from '../../core/errors.js';
 import { hostDrift, vipCertificateDrift, vipHolderDrift, type DriftItem } from '../../check/drift.js';
-import { probeAndPlan } from '../../engine/run.js';
+import { dbReadings, probeAndPlan } from '../../engine/run.js';
+import { dbTopologyDrift } from '../../db/replication.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
 import { parseForks, prepareConnectedRun } from '../run-context.js';
 import { Progress } from '../progress.js';
@@ -84,6 +85,7 @@ export async function check(file: string, options: CheckOptions, globals: Global
     const fleetDrift = [
       ...(allLbsRead ? vipHolderDrift(inventory.vip, lbObservations) : []),
       ...(viaVip && deployedCertificates.length > 0 ? vipCertificateDrift(viaVip.fingerprint, deployedCertificates, viaVip.error) : []),
+      ...dbTopologyDrift(dbReadings(context.desires, probes)).map((message): DriftItem => ({ phase: 'fleet', kind: 'health', subject: 'db replication', message })),
     ];
     const unreachable = hosts.some((host) => host.status === 'unreachable');
     const drifted = fleetDrift.length > 0 || hosts.some((host) => host.status === 'drifted');
