@@ -226,10 +226,6 @@ function replicationCommand(flavor: DbFlavor, primary: Host, password: Secret): 
   };
 }
 
-/**
- * A guard that holds when every `field: value` line of the status output is as expected. Matched
- * by bash itself (no grep per field): this guard runs in every probe of a replica.
- */
 /** A replica takes writes only from replication, never from a client (root aside). */
 function readOnlyCommand(flavor: DbFlavor): CommandResource {
   return {
@@ -249,6 +245,10 @@ function readOnlyFile(flavor: DbFlavor): string {
   return flavor.configFile.replace(/60-infra\.cnf$/, '61-infra-read-only.cnf');
 }
 
+/**
+ * A guard that holds when every `field: value` line of the status output is as expected. Matched
+ * by bash itself (no grep per field): this guard runs in every probe of a replica.
+ */
 function replicationGuard(statement: string, expected: Record<string, string>): string {
   const check = Object.entries(expected)
     .map(([field, value]) => `$__status == *$'\\n'${quoteWord(`${field}: ${value}`)}$'\\n'*`)

@@ -18,7 +18,7 @@ export async function failover(file: string, options: { to?: string }, globals: 
   const dbHosts = hostsWithRole(inventory, 'db');
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the db hosts');
-  const fleet = await Fleet.connect(inventory, dbHosts, { forks: dbHosts.length, acceptNewHostKeys: false });
+  const fleet = await Fleet.connect(inventory, dbHosts, { forks: dbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
   let newPrimary: string;
   try {
     const readings = await readDbHosts(inventory, fleet, flavor).finally(() => progress.stop());
