@@ -280,7 +280,7 @@ FILE_MODULES = ('ansible.builtin.template', 'template', 'ansible.builtin.copy', 
 TASK_KEYWORDS = {
     'name', 'when', 'loop', 'loop_control', 'vars', 'notify', 'register', 'diff', 'no_log', 'changed_when', 'failed_when',
     'check_mode', 'until', 'retries', 'delay', 'listen', 'throttle', 'delegate_to', 'become', 'tags', 'ignore_errors',
-    'run_once', 'environment',
+    'run_once', 'environment', 'any_errors_fatal',
 }
 
 

@@ -45,7 +45,11 @@ interface AnsibleHost {
   directories: Record<string, { mode?: string; owner?: string; group?: string }>;
   absent: string[];
   host_dependent: { task: string; needs: string }[];
-  vars: { firewall_rules: { port: number | string; proto: string; from: string; purpose: string }[] };
+  vars: {
+    firewall_rules: { port: number | string; proto: string; from: string; purpose: string }[];
+    /** On db hosts only (the port creates them on the primary). */
+    db_accounts?: { user: string; host: string; priv: string }[];
+  };
 }
 
 interface Side {
@@ -123,6 +127,9 @@ interface Rendered {
   /** ufw rules, in order, as `proto port from source (purpose)`. */
   infraRules: Map<string, string[]>;
   ansibleRules: Map<string, string[]>;
+  /** The db accounts created on the primary, as `user@host`. */
+  infraAccounts: Map<string, string[]>;
+  ansibleAccounts: Map<string, string[]>;
 }
 
 /** Renders both sides for the inventory text (written into a fresh folder, state dir included). */
@@ -144,17 +151,25 @@ async function renderBoth(inventoryText: string, dir: string): Promise<Rendered>
   const selection = await selectRun(file, {});
   const desires = await renderDesires(selection);
   const out = join(dir, 'ansible-out');
-  const manifest = renderAnsible(file, out, ['--role-var', 'common:firewall_rules']);
-  const rendered: Rendered = { infra: new Map(), ansible: new Map(), hostDependent: new Map(), roles: new Map(), infraRules: new Map(), ansibleRules: new Map() };
+  const manifest = renderAnsible(file, out, ['--role-var', 'common:firewall_rules', '--role-var', 'db:db_accounts']);
+  const rendered: Rendered = {
+    infra: new Map(), ansible: new Map(), hostDependent: new Map(), roles: new Map(), infraRules: new Map(), ansibleRules: new Map(),
+    infraAccounts: new Map(), ansibleAccounts: new Map(),
+  };
   for (const desire of desires) {
     rendered.infra.set(desire.host, infraSide(desire));
     const rules = desire.phases.flatMap((phase) => phase.resources).filter((resource) => resource.kind === 'firewall-rule');
     rendered.infraRules.set(desire.host, rules.map((rule) => `${rule.proto} ${rule.port} from ${rule.from} (${rule.purpose})`));
+    const accounts = desire.phases.flatMap((phase) => phase.resources).filter((resource) => resource.kind === 'command' && resource.name.startsWith('db account '));
+    if (accounts.length > 0) rendered.infraAccounts.set(desire.host, accounts.map((resource) => (resource.kind === 'command' ? resource.name.slice('db account '.length) : '')).sort());
   }
   for (const [name, host] of Object.entries(manifest)) {
     rendered.ansible.set(name, ansibleSide(host, out, name));
     rendered.ansibleRules.set(name, host.vars.firewall_rules.map((rule) => `${rule.proto} ${rule.port} from ${rule.from} (${rule.purpose})`));
     rendered.hostDependent.set(name, host.host_dependent);
+    if (host.vars.db_accounts && name === selection.inventory.db.primary) {
+      rendered.ansibleAccounts.set(name, host.vars.db_accounts.map((account) => `${account.user}@${account.host}`).sort());
+    }
   }
   for (const host of selection.inventory.hosts) rendered.roles.set(host.name, host.roles);
   return rendered;
@@ -166,6 +181,8 @@ function expectSame(rendered: Rendered): void {
   expect(found.join('\n'), 'bench/ansible differs from infra: port the change to bench/ansible').toBe('');
   // Not files, but what a no-change run compares too: the same ufw rules, in the same order.
   expect(Object.fromEntries(rendered.ansibleRules), 'the ufw rules of bench/ansible (roles/common/vars/main.yml)').toEqual(Object.fromEntries(rendered.infraRules));
+  // Nor are the db accounts, which a no-change run compares on the primary.
+  expect(Object.fromEntries(rendered.ansibleAccounts), 'the db accounts of bench/ansible (roles/db/vars/main.yml)').toEqual(Object.fromEntries(rendered.infraAccounts));
   for (const [name, tasks] of rendered.hostDependent) {
     const expected = (rendered.roles.get(name) ?? []).flatMap((role) => HOST_DEPENDENT_TASKS[role] ?? []);
     const names = (list: { task: string; needs: string }[]) => list.map((task) => `${task.task} (needs ${task.needs})`).sort();
@@ -248,6 +265,10 @@ describe('bench/ansible renders what infra renders (no lab)', () => {
     // Not vacuous: the files the port once lacked are there on both sides.
     expect(rendered.infra.get('lb1')?.files.has('/etc/keepalived/keepalived.conf')).toBe(true);
     expect(rendered.infra.get('web1')?.files.has('/etc/nginx/sites-available/www.foobar.com')).toBe(true);
+    expect(rendered.infra.get('db1')?.files.has('/etc/mysql/mariadb.conf.d/61-infra-read-only.cnf')).toBe(true);
+    // The example app's files are compared too (the port copies the release infra uploads).
+    expect([...(rendered.infra.get('app1')?.files.keys() ?? [])].some((path) => path.endsWith('/app.py'))).toBe(true);
+    expect(rendered.infraAccounts.size).toBe(1);
     expectSame(rendered);
   }, 60_000);
 
