@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { labStatus, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_COUNTS } from '../../src/lab/plan.js';
-import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, vipHolders, waitFor, type LabHost } from './helpers.js';
+import { LAB_DIR, LAB_INVENTORY, labHosts, type CommandResult, labInventoryVariant, mustOnHost, parseReport, runInfra, vipHolders, waitFor, type LabHost } from './helpers.js';
 import { startLoad, type LoadResult, type SiteTarget } from './load.js';
 
 /**
@@ -38,6 +38,18 @@ async function underLoad(what: string, during: () => Promise<void>): Promise<Loa
   process.stderr.write(`[load] ${what}: ${traffic.sent} requests in ${traffic.seconds.toFixed(1)} s, ${traffic.failed} failed\n`);
   expect(traffic.sent / traffic.seconds, `the rate did not hold: ${JSON.stringify(traffic)}`).toBeGreaterThanOrEqual(50);
   return traffic;
+}
+
+/** `infra provision` of `inventory` under load: it succeeds and not one request fails. */
+async function provisionLosingNothing(what: string, inventory: string): Promise<CommandResult> {
+  let result: CommandResult = { code: -1, stdout: '', stderr: '' };
+  const traffic = await underLoad(what, async () => {
+    result = await runInfra(['provision', inventory, '--yes', '--json']);
+  });
+  expect(result.code, result.stdout + result.stderr).toBe(0);
+  expect(traffic.failures).toEqual([]);
+  expect(traffic.failed).toBe(0);
+  return result;
 }
 
 async function rowCount(address: string): Promise<number> {
@@ -106,13 +118,7 @@ describe('growing and shrinking the fleet', () => {
     await labUp({ counts: { ...DEFAULT_COUNTS, web: 3, app: 3, db: 3 } });
     hosts = await labHosts();
     expect(hosts.map((h) => h.name)).toEqual(expect.arrayContaining(added));
-    let result = { code: -1, stdout: '', stderr: '' };
-    const traffic = await underLoad('growing 2/2/2 to 3/3/3', async () => {
-      result = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
-    });
-    expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(traffic.failures).toEqual([]);
-    expect(traffic.failed).toBe(0);
+    const result = await provisionLosingNothing('growing 2/2/2 to 3/3/3', LAB_INVENTORY);
     for (const name of added) expect(parseReport(result).hosts.find((h) => h.host === name)?.status, name).toBe('changed');
     const onPrimary = await rowCount(host('db1').address);
     expect(onPrimary).toBeGreaterThan(0);
@@ -128,13 +134,7 @@ describe('growing and shrinking the fleet', () => {
       for (const name of added) delete doc.hosts[name];
       doc.db.replicas = (doc.db.replicas as string[]).filter((name) => !added.includes(name));
     });
-    let result = { code: -1, stdout: '', stderr: '' };
-    const traffic = await underLoad('shrinking 3/3/3 to 2/2/2', async () => {
-      result = await runInfra(['provision', inventory, '--yes', '--json']);
-    });
-    expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(traffic.failures).toEqual([]);
-    expect(traffic.failed).toBe(0);
+    await provisionLosingNothing('shrinking 3/3/3 to 2/2/2', inventory);
 
     const remaining = hosts.filter((h) => !added.includes(h.name));
     for (const h of remaining) {

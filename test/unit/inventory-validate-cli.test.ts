@@ -1,29 +1,9 @@
 import { relative } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { infraInProcess } from './cli-in-process.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-/** Runs `infra ...args` in-process and returns its exit code and output. */
-async function infra(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await main(['node', 'infra', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 afterEach(() => {
   // validate sets process.exitCode; left at 1 it would fail the test run itself.
@@ -33,7 +13,7 @@ afterEach(() => {
 describe('infra validate', () => {
   it('prints every issue with the path as typed, and exits 1', async () => {
     const file = relative(process.cwd(), `${ROOT}test/fixtures/inventories/many-problems.yaml`);
-    const { code, stdout } = await infra('validate', file);
+    const { code, stdout } = await infraInProcess('validate', file);
     expect(code).toBe(1);
     expect(stdout.trimEnd().split('\n')).toEqual([
       `${file}:7:13 db.password: a secret must not be written in clear in the inventory; use env:NAME, file:PATH or generate`,
@@ -43,13 +23,13 @@ describe('infra validate', () => {
   });
 
   it('prints ok and the hosts per role for a valid inventory, and exits 0', async () => {
-    const { code, stdout } = await infra('validate', `${ROOT}inventory.example.yaml`);
+    const { code, stdout } = await infraInProcess('validate', `${ROOT}inventory.example.yaml`);
     expect(code).toBe(0);
     expect(stdout).toBe('ok: 8 hosts (lb: lb1, lb2; web: web1, web2; app: app1, app2; db: db1, db2)\n');
   });
 
   it('prints {ok, issues} with --json', async () => {
-    const bad = await infra('--json', 'validate', `${ROOT}test/fixtures/inventories/many-problems.yaml`);
+    const bad = await infraInProcess('--json', 'validate', `${ROOT}test/fixtures/inventories/many-problems.yaml`);
     expect(bad.code).toBe(1);
     const report = JSON.parse(bad.stdout) as { ok: boolean; issues: { line: number; path: string }[] };
     expect(report.ok).toBe(false);
@@ -58,13 +38,13 @@ describe('infra validate', () => {
       '13 hosts.web1.roles[0]',
       '15 hosts.db1.address',
     ]);
-    const good = await infra('--json', 'validate', `${ROOT}test/fixtures/inventories/minimal.yaml`);
+    const good = await infraInProcess('--json', 'validate', `${ROOT}test/fixtures/inventories/minimal.yaml`);
     expect(good.code).toBe(0);
     expect(JSON.parse(good.stdout)).toEqual({ ok: true, issues: [] });
   });
 
   it('explains itself with an example in --help', async () => {
-    const { code, stdout } = await infra('validate', '--help');
+    const { code, stdout } = await infraInProcess('validate', '--help');
     expect(code).toBe(0);
     expect(stdout).toContain('Usage: infra validate [options] <inventory>');
     expect(stdout).toContain('$ infra validate inventory.yaml');

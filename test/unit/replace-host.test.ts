@@ -1,8 +1,7 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/core/errors.js';
 import { resolveRoleSecrets } from '../../src/engine/secrets.js';
 import { selectHosts, selectReplacedHosts } from '../../src/engine/select.js';
@@ -11,6 +10,7 @@ import type { Inventory } from '../../src/inventory/model.js';
 import { describeHostKeyFailure, type ConnectionTarget } from '../../src/transport/ssh.js';
 import { hostOf } from './roles-fixture.js';
 import { inventoryWithState, removeTemporaryDirs } from './tls-fixture.js';
+import { infraInProcess } from './cli-in-process.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = join(ROOT, 'inventory.example.yaml');
@@ -21,25 +21,6 @@ async function exampleInventory(): Promise<Inventory> {
   return loaded.inventory;
 }
 
-/** Runs `infra ...args` in-process and returns its exit code and output. */
-async function infra(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main(['node', 'infra', ...args]), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 afterEach(async () => {
   process.exitCode = undefined;
@@ -74,14 +55,14 @@ describe('--replace-host names hosts of the run', () => {
     await writeFile(inventory, (await readFile(EXAMPLE, 'utf8')).replace(/^state_dir: .*$/m, `state_dir: ${join(dir, '.infra')}`));
     const knownHosts = join(dir, 'known_hosts');
     await writeFile(knownHosts, '# nothing yet\n');
-    const result = await infra('provision', inventory, '--replace-host', 'web9', '--yes');
+    const result = await infraInProcess('provision', inventory, '--replace-host', 'web9', '--yes');
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^infra: --replace-host web9: no host of that name in the inventory .*; nothing was changed$/m);
     expect(await readFile(knownHosts, 'utf8')).toBe('# nothing yet\n');
   });
 
   it('is not an option of check, which never changes anything (known_hosts included)', async () => {
-    const result = await infra('check', EXAMPLE, '--replace-host', 'web2');
+    const result = await infraInProcess('check', EXAMPLE, '--replace-host', 'web2');
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/unknown option '--replace-host'/);
   });
