@@ -1,9 +1,10 @@
 import { buildChangeScript, buildHandlerScript, scriptFailure } from '../apply/scripts.js';
 import { redact, type Secret } from '../core/secret.js';
 import type { Change, FileResource, Handler, PhaseDesire, RollingHandlers } from '../core/types.js';
+import { ROTATION_PREVIOUS_SUFFIX } from '../roles/web.js';
 import type { ExecResult } from '../transport/ssh.js';
 import { type CertificateFacts, servedMismatch } from './plan.js';
-import { PREVIOUS_SUFFIX, backupScript, discardPreviousScript, parseCertificatesReading, readCertificatesScript, restoreScript } from './scripts.js';
+import { backupScript, discardPreviousScript, parseCertificatesReading, readCertificatesScript, restoreScript } from './scripts.js';
 
 /** What the roll needs of a connection: running shell text as root (HostConnection does). */
 export interface Remote {
@@ -74,7 +75,7 @@ export async function rollHost(remotes: Remotes, rotation: HostRotation, options
       await run(discardPreviousScript(paths), 'remove the previous pair');
       return undefined;
     } catch (error) {
-      return `${messageOf(error)}; remove ${paths.map((p) => p + PREVIOUS_SUFFIX).join(', ')} by hand`;
+      return `${messageOf(error)}; remove ${paths.map((p) => p + ROTATION_PREVIOUS_SUFFIX).join(', ')} by hand`;
     }
   };
 
@@ -110,7 +111,7 @@ export async function rollHost(remotes: Remotes, rotation: HostRotation, options
       } catch (restoreError) {
         throw new Error(
           `${cause}\nrestoring the previous pair failed too: ${messageOf(restoreError)}\n` +
-            `${rotation.host} is left drained on the lb hosts; its previous pair is in ${paths.map((p) => p + PREVIOUS_SUFFIX).join(', ')}`,
+            `${rotation.host} is left drained on the lb hosts; its previous pair is in ${paths.map((p) => p + ROTATION_PREVIOUS_SUFFIX).join(', ')}`,
         );
       }
       step('discard');

@@ -1,5 +1,5 @@
 import { quoteCommand, quoteWord } from '../core/shell.js';
-import { LOCAL_TLS_PORT } from '../roles/web.js';
+import { LOCAL_TLS_PORT, ROTATION_PREVIOUS_SUFFIX, ROTATION_RESTORE_SUFFIX } from '../roles/web.js';
 import type { HostCertificates } from './plan.js';
 
 /**
@@ -8,12 +8,6 @@ import type { HostCertificates } from './plan.js';
  * the previous pair. Every path is quoted by quoteWord.
  */
 
-/**
- * Beside each file, the pair before the rotation: restored on a failure, removed once the new pair
- * is confirmed served (its key is a private key no longer in use).
- */
-export const PREVIOUS_SUFFIX = '.infra-previous';
-const RESTORE_SUFFIX = '.infra-restore';
 const DEPLOYED_MARKER = '@@deployed';
 
 /**
@@ -48,7 +42,7 @@ export function parseCertificatesReading(stdout: string): HostCertificates {
 export function backupScript(paths: readonly string[]): string {
   const lines = paths.map((path) => {
     const file = quoteWord(path);
-    const previous = quoteWord(path + PREVIOUS_SUFFIX);
+    const previous = quoteWord(path + ROTATION_PREVIOUS_SUFFIX);
     return `rm -f -- ${previous} || exit 1; if [ -e ${file} ]; then cp -a -- ${file} ${previous} || exit 1; fi`;
   });
   return [...lines, 'echo @@done'].join('\n');
@@ -61,8 +55,8 @@ export function backupScript(paths: readonly string[]): string {
 export function restoreScript(paths: readonly string[]): string {
   const lines = paths.map((path) => {
     const file = quoteWord(path);
-    const previous = quoteWord(path + PREVIOUS_SUFFIX);
-    const staged = quoteWord(path + RESTORE_SUFFIX);
+    const previous = quoteWord(path + ROTATION_PREVIOUS_SUFFIX);
+    const staged = quoteWord(path + ROTATION_RESTORE_SUFFIX);
     return `if [ -e ${previous} ]; then cp -a ${previous} ${staged} && mv -f ${staged} ${file} || exit 1; else rm -f ${file} || exit 1; fi`;
   });
   return [...lines, 'echo @@done'].join('\n');
@@ -73,6 +67,6 @@ export function restoreScript(paths: readonly string[]): string {
  * run once the host serves the new pair, or serves the previous one again after a restore.
  */
 export function discardPreviousScript(paths: readonly string[]): string {
-  const copies = paths.flatMap((path) => [path + PREVIOUS_SUFFIX, path + RESTORE_SUFFIX]);
+  const copies = paths.flatMap((path) => [path + ROTATION_PREVIOUS_SUFFIX, path + ROTATION_RESTORE_SUFFIX]);
   return [`rm -f -- ${copies.map(quoteWord).join(' ')} || exit 1`, 'echo @@done'].join('\n');
 }

@@ -145,4 +145,18 @@ describe('rotate-certs leaves no old private key', () => {
     // The removed copies were never part of what infra manages.
     await expectCheckClean();
   });
+
+  it('reports a previous key left on a web host (by a cut rotation, or an infra before this one) as drift, and provision removes it', async () => {
+    const web = withRole('web')[0]!;
+    const left = `${KEY_FILE}.infra-previous`;
+    await mustOnHost(web.address, quoteCommand(['cp', '-a', '--', KEY_FILE, left]));
+    const check = await runInfra(['check', LAB_INVENTORY]);
+    expect(check.code, check.stdout + check.stderr).toBe(2);
+    expect(check.stdout).toContain(left);
+
+    const provision = await runInfra(['provision', LAB_INVENTORY, '--yes']);
+    expect(provision.code, provision.stdout + provision.stderr).toBe(0);
+    expect(await mustOnHost(web.address, `ls -A /etc/ssl/infra`)).not.toContain('.infra-previous');
+    await expectCheckClean();
+  });
 });
