@@ -57,7 +57,7 @@ export function restoreScript(paths: readonly string[]): string {
     const file = quoteWord(path);
     const previous = quoteWord(path + ROTATION_PREVIOUS_SUFFIX);
     const staged = quoteWord(path + ROTATION_RESTORE_SUFFIX);
-    return `if [ -e ${previous} ]; then cp -a ${previous} ${staged} && mv -f ${staged} ${file} || exit 1; else rm -f ${file} || exit 1; fi`;
+    return `if [ -e ${previous} ]; then rm -f -- ${staged} && cp -a -- ${previous} ${staged} && mv -f -- ${staged} ${file} || exit 1; else rm -f -- ${file} || exit 1; fi`;
   });
   return [...lines, 'echo @@done'].join('\n');
 }

@@ -187,6 +187,6 @@ describe('keeping and restoring the previous pair (run by bash on a folder)', ()
   it('quotes every path', () => {
     expect(backupScript(["/etc/ssl/it's"])).toContain(`cp -a -- '/etc/ssl/it'\\''s' '/etc/ssl/it'\\''s.infra-previous'`);
     expect(discardPreviousScript(['/etc/ssl/a b'])).toContain(`rm -f -- '/etc/ssl/a b.infra-previous' '/etc/ssl/a b.infra-restore'`);
-    expect(restoreScript(['/etc/ssl/a b'])).toContain(`mv -f '/etc/ssl/a b.infra-restore' '/etc/ssl/a b'`);
+    expect(restoreScript(['/etc/ssl/a b'])).toContain(`mv -f -- '/etc/ssl/a b.infra-restore' '/etc/ssl/a b'`);
   });
 });
