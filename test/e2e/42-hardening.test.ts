@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -143,6 +143,35 @@ describe('rotate-certs leaves no old private key', () => {
       expect(await filesHolding(web, newLine), `${web.name}: files holding the new key`).toEqual([KEY_FILE]);
     }
     // The removed copies were never part of what infra manages.
+    await expectCheckClean();
+  });
+
+  it('restores the previous pair from its copy when the rotation fails after the new pair is served, then removes the copy', async () => {
+    const web = withRole('web')[0]!;
+    const fingerprint = (address: string) =>
+      mustOnHost(address, `${quoteCommand(['openssl', 's_client', '-connect', '127.0.0.1:8443', '-servername', DOMAIN])} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`);
+    const servedBefore = await fingerprint(web.address);
+    const keyBefore = await mustOnHost(web.address, `sha256sum ${quoteWord(KEY_FILE)}`);
+    // The store (the last step before the copies go) fails: a folder stands where infra's state keeps the host's key.
+    const storedKey = join(LAB_DIR, '.infra', 'tls', `${web.name}.key`);
+    await rename(storedKey, `${storedKey}.aside`);
+    await mkdir(storedKey);
+    let result;
+    try {
+      result = await runInfra(['rotate-certs', LAB_INVENTORY, '--limit', web.name, '--yes', '--json']);
+    } finally {
+      await rmdir(storedKey);
+      await rename(`${storedKey}.aside`, storedKey);
+    }
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    const entry = (JSON.parse(result.stdout) as { hosts: { host: string; status: string; error?: string }[] }).hosts.find((h) => h.host === web.name);
+    expect(entry?.status).toBe('failed');
+    expect(entry?.error).toMatch(/EISDIR[^]*\nthe previous certificate was restored; \S+ is back in service$/);
+
+    expect(await fingerprint(web.address)).toBe(servedBefore);
+    expect(await mustOnHost(web.address, `sha256sum ${quoteWord(KEY_FILE)}`)).toBe(keyBefore);
+    const tlsDir = await mustOnHost(web.address, 'ls -A /etc/ssl/infra');
+    expect(tlsDir.split('\n').filter(Boolean).sort()).toEqual(['ca.crt', `${DOMAIN}.crt`, `${DOMAIN}.key`]);
     await expectCheckClean();
   });
 
