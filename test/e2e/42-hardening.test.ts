@@ -12,7 +12,9 @@ import { getSite, startLoad, type SiteTarget } from './load.js';
 /**
  * Issue 16 on the stack the files before leave converged: the app unit's sandbox rates an exposure
  * of 2.5 or less on every app host while the example app still serves, stops gracefully and rolls
- * under load; and a certificate rotation leaves no old private key on any web host, and no drift.
+ * under load; and a certificate rotation leaves no old private key on any web host, and no drift:
+ * not after a success, not after a failure that restored the previous pair from its copy, and a
+ * copy left by an earlier infra is drift that provision removes. Leaves the stack converged.
  */
 const DOMAIN = 'www.foobar.com';
 const KEY_FILE = `/etc/ssl/infra/${DOMAIN}.key`;
