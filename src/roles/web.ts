@@ -11,6 +11,12 @@ import { hostsWithRole, ownedFolder } from './topology.js';
 export const TLS_DIR = '/etc/ssl/infra';
 /** nginx's loopback-only TLS listener without PROXY protocol, for health checks on the host. */
 export const LOCAL_TLS_PORT = 8443;
+/**
+ * What `infra rotate-certs` keeps beside a TLS file while it rolls a web host: the previous file
+ * (to restore on a failure) and the copy a restore stages. Both go once the host serves a pair.
+ */
+export const ROTATION_PREVIOUS_SUFFIX = '.infra-previous';
+export const ROTATION_RESTORE_SUFFIX = '.infra-restore';
 /** How long nginx keeps an app host out of rotation after a failed request to it. */
 export const APP_FAIL_TIMEOUT_SECONDS = 5;
 const STUB_STATUS_PORT = 8080;
@@ -57,6 +63,11 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
   ];
   if (tls.caCertificate !== undefined) {
     resources.push({ kind: 'file', path: caFile, content: tls.caCertificate, mode: '0644', ...root });
+  }
+  // A rotation removes its copies once the host serves the new pair; one cut short, or an infra
+  // from before it did, left them, the old private key among them.
+  for (const path of [certificateFile, keyFile, caFile]) {
+    resources.push({ kind: 'absent', path: path + ROTATION_PREVIOUS_SUFFIX }, { kind: 'absent', path: path + ROTATION_RESTORE_SUFFIX });
   }
   resources.push(
     { kind: 'file', path: siteFile, content: site, mode: '0644', ...root, notify: [reloadNginx] },

@@ -1,9 +1,10 @@
 import { buildChangeScript, buildHandlerScript, scriptFailure } from '../apply/scripts.js';
 import { redact, type Secret } from '../core/secret.js';
 import type { Change, FileResource, Handler, PhaseDesire, RollingHandlers } from '../core/types.js';
+import { ROTATION_PREVIOUS_SUFFIX } from '../roles/web.js';
 import type { ExecResult } from '../transport/ssh.js';
 import { type CertificateFacts, servedMismatch } from './plan.js';
-import { PREVIOUS_SUFFIX, backupScript, parseCertificatesReading, readCertificatesScript, restoreScript } from './scripts.js';
+import { backupScript, discardPreviousScript, parseCertificatesReading, readCertificatesScript, restoreScript } from './scripts.js';
 
 /** What the roll needs of a connection: running shell text as root (HostConnection does). */
 export interface Remote {
@@ -15,7 +16,7 @@ export interface Remotes {
   connectionTo(host: string): Promise<Remote>;
 }
 
-export type RollStep = 'drain' | 'install' | 'reload' | 'confirm' | 'store' | 'restore' | 'ready';
+export type RollStep = 'drain' | 'install' | 'reload' | 'confirm' | 'store' | 'discard' | 'restore' | 'ready';
 
 /** One web host's rotation, from the web role rendered with the new certificate. */
 export interface HostRotation {
@@ -54,9 +55,11 @@ export function tlsFiles(phase: PhaseDesire, chain: string): { certificateFile: 
  * Rotates one web host: drains it on every lb host, keeps the current pair as `.infra-previous`,
  * installs the new files with the engine's change script (staged, renamed, `nginx -t`), reloads
  * nginx with its handler (new workers, health check), confirms by a handshake on the host that the
- * new certificate is served, stores it (`options.store`), and puts the host back. On a failure
- * before it is back, the previous pair is restored and reloaded and the host put back; if even the
- * restore fails, the host stays drained so that no client reaches it.
+ * new certificate is served, stores it (`options.store`), removes the `.infra-previous` copies (the
+ * old key is no longer needed to restore, and must not outlive its certificate), and puts the host
+ * back. On a failure up to the store, the previous pair is restored and reloaded, its copies
+ * removed, and the host put back; if even the restore fails, the host stays drained so that no
+ * client reaches it, and the copies stay for whoever restores it by hand.
  */
 export async function rollHost(remotes: Remotes, rotation: HostRotation, options: RollOptions): Promise<void> {
   const { certificateFile, files, reload } = tlsFiles(rotation.phase, rotation.expected.chain);
@@ -66,6 +69,15 @@ export async function rollHost(remotes: Remotes, rotation: HostRotation, options
   const step = (name: RollStep) => options.onStep?.(name);
   const web = await remotes.connectionTo(rotation.host);
   const run = (script: string, what: string) => runChecked(web, script, rotation.secrets, what);
+  /** Removes the `.infra-previous` copies; undefined when done, else what is left and why. */
+  const discardPrevious = async (): Promise<string | undefined> => {
+    try {
+      await run(discardPreviousScript(paths), 'remove the previous pair');
+      return undefined;
+    } catch (error) {
+      return `${messageOf(error)}; remove ${paths.map((p) => p + ROTATION_PREVIOUS_SUFFIX).join(', ')} by hand`;
+    }
+  };
 
   step('drain');
   try {
@@ -90,6 +102,7 @@ export async function rollHost(remotes: Remotes, rotation: HostRotation, options
     await options.store();
   } catch (error) {
     const cause = messageOf(error);
+    let left: string | undefined;
     if (installing) {
       step('restore');
       try {
@@ -98,21 +111,29 @@ export async function rollHost(remotes: Remotes, rotation: HostRotation, options
       } catch (restoreError) {
         throw new Error(
           `${cause}\nrestoring the previous pair failed too: ${messageOf(restoreError)}\n` +
-            `${rotation.host} is left drained on the lb hosts; its previous pair is in ${paths.map((p) => p + PREVIOUS_SUFFIX).join(', ')}`,
+            `${rotation.host} is left drained on the lb hosts; its previous pair is in ${paths.map((p) => p + ROTATION_PREVIOUS_SUFFIX).join(', ')}`,
         );
       }
+      step('discard');
+      left = await discardPrevious();
     }
     step('ready');
     const restored = installing ? 'the previous certificate was restored; ' : '';
+    const leftLine = left ? `\n${left}` : '';
     try {
       await onPeers(remotes, rolling, 'after');
     } catch (readyError) {
-      throw new Error(`${cause}\n${restored}${messageOf(readyError)}`);
+      throw new Error(`${cause}\n${restored}${messageOf(readyError)}${leftLine}`);
     }
-    throw new Error(`${cause}\n${restored}${rotation.host} is back in service`);
+    throw new Error(`${cause}\n${restored}${rotation.host} is back in service${leftLine}`);
   }
+  // The new pair is served and stored: nothing restores the previous one any more. A failed removal
+  // does not keep the host out of service; the error names the files left.
+  step('discard');
+  const left = await discardPrevious();
   step('ready');
   await onPeers(remotes, rolling, 'after');
+  if (left) throw new Error(`${rotation.host} serves the new certificate and is back in service, but ${left}`);
 }
 
 async function confirmServed(web: Remote, rotation: HostRotation, certificateFile: string, options: RollOptions): Promise<void> {

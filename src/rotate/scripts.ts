@@ -1,5 +1,5 @@
 import { quoteCommand, quoteWord } from '../core/shell.js';
-import { LOCAL_TLS_PORT } from '../roles/web.js';
+import { LOCAL_TLS_PORT, ROTATION_PREVIOUS_SUFFIX, ROTATION_RESTORE_SUFFIX } from '../roles/web.js';
 import type { HostCertificates } from './plan.js';
 
 /**
@@ -8,8 +8,6 @@ import type { HostCertificates } from './plan.js';
  * the previous pair. Every path is quoted by quoteWord.
  */
 
-/** Beside each file, the pair before the last rotation: restored on a failure, kept after success. */
-export const PREVIOUS_SUFFIX = '.infra-previous';
 const DEPLOYED_MARKER = '@@deployed';
 
 /**
@@ -37,12 +35,15 @@ export function parseCertificatesReading(stdout: string): HostCertificates {
   return reading;
 }
 
-/** Copies each file to its `.infra-previous` (mode and owner kept), or clears a stale copy when it does not exist. */
+/**
+ * Copies each file to its `.infra-previous` (mode and owner kept), or clears a stale copy when it
+ * does not exist. A stale copy is removed first: cp would write into it with its old mode.
+ */
 export function backupScript(paths: readonly string[]): string {
   const lines = paths.map((path) => {
     const file = quoteWord(path);
-    const previous = quoteWord(path + PREVIOUS_SUFFIX);
-    return `if [ -e ${file} ]; then cp -a ${file} ${previous} || exit 1; else rm -f ${previous} || exit 1; fi`;
+    const previous = quoteWord(path + ROTATION_PREVIOUS_SUFFIX);
+    return `rm -f -- ${previous} || exit 1; if [ -e ${file} ]; then cp -a -- ${file} ${previous} || exit 1; fi`;
   });
   return [...lines, 'echo @@done'].join('\n');
 }
@@ -54,9 +55,18 @@ export function backupScript(paths: readonly string[]): string {
 export function restoreScript(paths: readonly string[]): string {
   const lines = paths.map((path) => {
     const file = quoteWord(path);
-    const previous = quoteWord(path + PREVIOUS_SUFFIX);
-    const staged = quoteWord(`${path}.infra-restore`);
-    return `if [ -e ${previous} ]; then cp -a ${previous} ${staged} && mv -f ${staged} ${file} || exit 1; else rm -f ${file} || exit 1; fi`;
+    const previous = quoteWord(path + ROTATION_PREVIOUS_SUFFIX);
+    const staged = quoteWord(path + ROTATION_RESTORE_SUFFIX);
+    return `if [ -e ${previous} ]; then rm -f -- ${staged} && cp -a -- ${previous} ${staged} && mv -f -- ${staged} ${file} || exit 1; else rm -f -- ${file} || exit 1; fi`;
   });
   return [...lines, 'echo @@done'].join('\n');
+}
+
+/**
+ * Removes each file's `.infra-previous` copy (and a restore's staged copy a cut run may have left):
+ * run once the host serves the new pair, or serves the previous one again after a restore.
+ */
+export function discardPreviousScript(paths: readonly string[]): string {
+  const copies = paths.flatMap((path) => [path + ROTATION_PREVIOUS_SUFFIX, path + ROTATION_RESTORE_SUFFIX]);
+  return [`rm -f -- ${copies.map(quoteWord).join(' ')} || exit 1`, 'echo @@done'].join('\n');
 }

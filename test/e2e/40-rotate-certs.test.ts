@@ -5,6 +5,7 @@ import { connect } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quoteCommand } from '../../src/core/shell.js';
 import { loadInventory } from '../../src/inventory/load.js';
+import { labStatus } from '../../src/lab/lab.js';
 import { type CertificateAuthority, type CertificateSummary, describeCertificate, ensureCa, issueWebCertificate } from '../../src/tls/index.js';
 import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, type CommandResult, type LabHost } from './helpers.js';
 import { startLoad, type SiteTarget } from './load.js';
@@ -16,7 +17,6 @@ import { startLoad, type SiteTarget } from './load.js';
  * --rotate-ca switches the web tier to a new CA for clients that hold the trust bundle.
  */
 const DOMAIN = 'www.foobar.com';
-const VIP = '10.77.0.100';
 const STATE_DIR = join(LAB_DIR, '.infra');
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -34,6 +34,7 @@ interface RotateReport {
 }
 
 let webs: LabHost[];
+let vip: string;
 
 function parseRotateReport(result: CommandResult): RotateReport {
   try {
@@ -57,7 +58,7 @@ async function servedFingerprints(): Promise<Record<string, string>> {
 /** The SHA-256 fingerprint of the leaf a client gets through the VIP, after checking it against `ca` as a browser would. */
 function servedThroughVip(ca: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: VIP, port: 443, servername: DOMAIN, ca }, () => {
+    const socket = connect({ host: vip, port: 443, servername: DOMAIN, ca }, () => {
       const fingerprint = socket.getPeerCertificate().fingerprint256;
       socket.end();
       resolve(fingerprint);
@@ -74,6 +75,14 @@ async function fingerprintsThroughVip(ca: string, count = 12): Promise<Set<strin
   return seen;
 }
 
+/** A rotation leaves no `.infra-previous` copy (the old key above all) on any web host: only the pair in service and the CA. */
+async function expectOnlyServedPair(): Promise<void> {
+  for (const web of webs) {
+    const files = (await mustOnHost(web.address, 'ls -A /etc/ssl/infra')).split('\n').filter(Boolean).sort();
+    expect(files, web.name).toEqual(['ca.crt', `${DOMAIN}.crt`, `${DOMAIN}.key`]);
+  }
+}
+
 async function expectProvisionNoop(): Promise<void> {
   const result = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
   const report = parseReport(result);
@@ -82,11 +91,12 @@ async function expectProvisionNoop(): Promise<void> {
 }
 
 async function siteWith(caFile: string): Promise<SiteTarget> {
-  return { address: VIP, domain: DOMAIN, ca: await readFile(caFile, 'utf8') };
+  return { address: vip, domain: DOMAIN, ca: await readFile(caFile, 'utf8') };
 }
 
 beforeAll(async () => {
   webs = (await labHosts()).filter((host) => host.roles.includes('web'));
+  vip = (await labStatus()).vip as string;
   expect(webs.map((web) => web.name)).toEqual(['web1', 'web2']);
 });
 
@@ -195,6 +205,7 @@ describe('rotate-certs with infra\'s CA', () => {
     expect(traffic.sent / traffic.seconds).toBeGreaterThanOrEqual(40);
     expect(traffic.failures).toEqual([]);
     expect(traffic.failed).toBe(0);
+    await expectOnlyServedPair();
   });
 
   it('leaves nothing for a provision to change', async () => {
@@ -217,6 +228,7 @@ describe('rotate-certs with infra\'s CA', () => {
     const after = await servedFingerprints();
     expect(after.web1).toBe(before.web1);
     expect(after.web2).not.toBe(before.web2);
+    await expectOnlyServedPair();
   });
 });
 
@@ -255,6 +267,7 @@ describe('rotate-certs --rotate-ca', () => {
     expect((await fingerprintsThroughVip(current, 4)).size).toBeGreaterThan(0);
     await expect(servedThroughVip(old)).rejects.toThrow();
     for (const web of webs) expect(await mustOnHost(web.address, 'cat /etc/ssl/infra/ca.crt')).toBe(current);
+    await expectOnlyServedPair();
   });
 
   it('leaves nothing for a provision to change', async () => {

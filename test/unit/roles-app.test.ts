@@ -80,7 +80,21 @@ describe('app role, settings and unit', () => {
       'User=app', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes',
       'ProtectKernelTunables=yes', 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX', 'EnvironmentFile=/etc/app/app.env',
       'ExecStart=/usr/bin/python3 /opt/app/current/app.py', 'Restart=on-failure',
+      'CapabilityBoundingSet=', 'PrivateUsers=yes', 'MemoryDenyWriteExecute=yes', 'SystemCallFilter=@system-service',
+      'SystemCallArchitectures=native', 'ProtectProc=invisible', 'UMask=0077',
     ]) expect(unit.split('\n')).toContain(line);
+    // The app serves and reaches the network: it cannot have a private one.
+    expect(unit).not.toMatch(/^PrivateNetwork=/m);
+  });
+
+  it('gets an exposure of 2.5 or less from systemd-analyze security (run offline on the rendered unit)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'infra-app-unit-'));
+    writeFileSync(join(dir, 'app.service'), file(phase, '/etc/systemd/system/app.service')?.content ?? '');
+    const analyze = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', join(dir, 'app.service')], { encoding: 'utf8' });
+    if (analyze.error) throw new Error(`systemd-analyze could not run (${analyze.error.message}): install systemd (the lab needs it too)`);
+    const overall = /Overall exposure level for app\.service: (\d+\.\d)/.exec(analyze.stdout);
+    expect(overall, analyze.stdout + analyze.stderr).not.toBeNull();
+    expect(Number(overall?.[1]), analyze.stdout).toBeLessThanOrEqual(2.5);
   });
 
   it('creates the app user and reloads systemd only when needed', () => {

@@ -54,6 +54,13 @@ describe('web role, nginx site for www.foobar.com on web1', () => {
 });
 
 describe('web role, certificate and key', () => {
+  it('removes every copy a certificate rotation keeps while it rolls (the old key among them), so none outlives a rotation', () => {
+    const absent = phase.resources.filter((r) => r.kind === 'absent' && r.path.startsWith('/etc/ssl/infra/')).map((r) => (r as { path: string }).path);
+    expect(absent.sort()).toEqual(
+      ['ca.crt', 'www.foobar.com.crt', 'www.foobar.com.key'].flatMap((name) => [`/etc/ssl/infra/${name}.infra-previous`, `/etc/ssl/infra/${name}.infra-restore`]).sort(),
+    );
+  });
+
   it('writes the key 0600 root with its secret listed, and the certificate 0644', () => {
     const key = file(phase, '/etc/ssl/infra/www.foobar.com.key');
     expect(key).toMatchObject({ mode: '0600', owner: 'root', group: 'root', content: CLEAR.tlsKey });

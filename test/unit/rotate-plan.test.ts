@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import {
   renderHostReport,
   servedMismatch,
 } from '../../src/rotate/plan.js';
-import { backupScript, parseCertificatesReading, readCertificatesScript, restoreScript } from '../../src/rotate/scripts.js';
+import { backupScript, discardPreviousScript, parseCertificatesReading, readCertificatesScript, restoreScript } from '../../src/rotate/scripts.js';
 import { type CertificateAuthority, describeCertificate } from '../../src/tls/index.js';
 import { DAY_MS, issueForWeb1, removeTemporaryDirs, separateCa, temporaryDir } from './tls-fixture.js';
 
@@ -156,8 +156,37 @@ describe('keeping and restoring the previous pair (run by bash on a folder)', ()
     await expect(stat(ca)).rejects.toThrow(/ENOENT/);
   });
 
+  it('replaces a stale copy rather than writing the key into it, so the copy never has a looser mode than the key', async () => {
+    const dir = await temporaryDir();
+    const key = join(dir, 'www.foobar.com.key');
+    await writeFile(key, 'current key\n', { mode: 0o600 });
+    await writeFile(`${key}.infra-previous`, 'stale\n', { mode: 0o644 });
+    await sh('bash', ['-c', backupScript([key])]);
+    expect(await readFile(`${key}.infra-previous`, 'utf8')).toBe('current key\n');
+    expect((await stat(`${key}.infra-previous`)).mode & 0o777).toBe(0o600);
+  });
+
+  it('removes every copy (the previous pair and a staged restore) and leaves the files in service', async () => {
+    const dir = await temporaryDir();
+    const certificate = join(dir, 'www.foobar.com.crt');
+    const key = join(dir, 'www.foobar.com.key');
+    await writeFile(certificate, 'old certificate\n');
+    await writeFile(key, 'old key\n', { mode: 0o600 });
+    await sh('bash', ['-c', backupScript([certificate, key])]);
+    await writeFile(`${key}.infra-restore`, 'old key\n', { mode: 0o600 });
+    await writeFile(key, 'new key\n');
+
+    const discard = await sh('bash', ['-c', discardPreviousScript([certificate, key])]);
+    expect(discard.stdout).toBe('@@done\n');
+    expect((await readdir(dir)).sort()).toEqual(['www.foobar.com.crt', 'www.foobar.com.key']);
+    expect(await readFile(key, 'utf8')).toBe('new key\n');
+    // Nothing left to remove is not a failure: a second run is the same.
+    expect((await sh('bash', ['-c', discardPreviousScript([certificate, key])])).stdout).toBe('@@done\n');
+  });
+
   it('quotes every path', () => {
-    expect(backupScript(["/etc/ssl/it's"])).toContain(`cp -a '/etc/ssl/it'\\''s' '/etc/ssl/it'\\''s.infra-previous'`);
-    expect(restoreScript(['/etc/ssl/a b'])).toContain(`mv -f '/etc/ssl/a b.infra-restore' '/etc/ssl/a b'`);
+    expect(backupScript(["/etc/ssl/it's"])).toContain(`cp -a -- '/etc/ssl/it'\\''s' '/etc/ssl/it'\\''s.infra-previous'`);
+    expect(discardPreviousScript(['/etc/ssl/a b'])).toContain(`rm -f -- '/etc/ssl/a b.infra-previous' '/etc/ssl/a b.infra-restore'`);
+    expect(restoreScript(['/etc/ssl/a b'])).toContain(`mv -f -- '/etc/ssl/a b.infra-restore' '/etc/ssl/a b'`);
   });
 });

@@ -23,8 +23,9 @@ first (e.g. after certbot renew).
 Then one web host at a time: drain it on every lb host (HAProxy runtime API) → keep its current
 pair as *.infra-previous → install key (0600) and certificate atomically → nginx -t → reload →
 confirm by a TLS handshake on the host (127.0.0.1:8443, SNI the domain) that it serves the new
-serial and fingerprint → store the new certificate in the state directory → put it back. On a
-failure the previous pair is restored and reloaded, the host put back, and the run stops. A
+serial and fingerprint → store the new certificate in the state directory → remove the
+*.infra-previous copies (no old private key stays on the host) → put it back. On a failure the
+previous pair is restored and reloaded, its copies removed, the host put back, and the run stops. A
 provision after a rotation changes nothing, nor after a failed one (except a failed --rotate-ca
 switch: it then gives the hosts not yet switched a certificate of the new CA); a new
 rotate-certs run carries on where the failed one stopped.
