@@ -10,15 +10,84 @@ import { INFRA_RULE_COMMENT_PREFIX, ufwDeleteWords } from '../resources/firewall
  * Markers on stdout tell the controller which step failed: `@@fail <step>` then the output.
  */
 
-const NEW_SUFFIX = '.infra-new';
-const BACKUP_SUFFIX = '.infra-bak';
+/**
+ * How a root write on a host is kept from being redirected. A local user who can change a folder
+ * infra writes into can plant a link where root is about to write, chown or copy, and so have root
+ * overwrite or give away any file: every folder on the way to a managed path (links resolved) must
+ * be root's and writable by root alone (private_dir), else the step fails naming it. A file is
+ * staged inside a folder made for this run by `mktemp -d` beside it (mode 0700, root's: no one
+ * else can reach into it), created under umask 077 and given its owner and mode before its first
+ * byte, then renamed over the path (rename replaces a link, never follows it). The file it replaces
+ * stays, hard-linked, in that folder until the phase validates, to be put back otherwise.
+ */
+const WRITE_HELPERS = [
+  'declare -A __checked=() __stagedir=() __staging=(); __written=()',
+  // private_dir <folder> [<path in it>]: the folder need not exist yet (its nearest existing one is checked).
+  'private_dir() {',
+  '  [[ -n ${__checked[$1]} ]] && return 0',
+  '  local d=$1 real p u g a owner name chain=()',
+  '  while [[ ! -d $d ]]; do d=${d%/*}; d=${d:-/}; done',
+  '  real=$(realpath -e -- "$d" 2>&1) || fail "$real"',
+  '  p=$real; while :; do chain+=("$p"); [[ $p == / ]] && break; p=${p%/*}; p=${p:-/}; done',
+  '  while read -r u g a owner name; do',
+  '    if [[ $u != 0 ]] || (( 8#$a & 8#002 )) || { (( 8#$a & 8#020 )) && [[ $g != 0 ]]; }; then',
+  '      fail "refusing to write ${2:-$1}: $name (owner $owner, mode $a) can be changed by a user other than root, who could plant a link there for root to follow; make it owned by root and writable by root only"',
+  '    fi',
+  '  done < <(stat -c "%u %g %a %U %n" -- "${chain[@]}")',
+  '  [[ $d == "$1" ]] && __checked[$1]=1',
+  '  return 0',
+  '}',
+  // Sets __tmp to this run's private folder beside $1 (made on first use), its folder checked first.
+  'staging_dir() {',
+  '  local dir=${1%/*}; dir=${dir:-/}',
+  '  private_dir "$dir" "$1"',
+  '  [[ -d $dir ]] || must mkdir -p -- "$dir"',
+  '  __checked[$dir]=1',
+  '  __tmp=${__stagedir[$dir]}',
+  '  if [[ -z $__tmp ]]; then',
+  '    __tmp=$(mktemp -d -- "$dir/.infra-XXXXXXXX" 2>&1) || fail "$__tmp"',
+  '    __stagedir[$dir]=$__tmp; __staging[$__tmp]=1',
+  '  fi',
+  '}',
+  // stage_file <path> <owner:group> <mode>, the content as base64 on stdin.
+  'stage_file() {',
+  '  staging_dir "$1"',
+  '  local new=$__tmp/new.${1##*/}',
+  '  ( umask 077 && : > "$new" ) || fail "cannot create $new"',
+  '  must chown -- "$2" "$new"',
+  '  must chmod -- "$3" "$new"',
+  '  base64 -d > "$new" || fail "cannot write $new"',
+  '}',
+  'activate_file() {',
+  '  local dir=${1%/*}; dir=${dir:-/}; local tmp=${__stagedir[$dir]} name=${1##*/}',
+  '  if [[ -e $1 || -L $1 ]]; then must ln -P -- "$1" "$tmp/old.$name"; fi',
+  '  __written+=("$1")',
+  '  must mv -fT -- "$tmp/new.$name" "$1"',
+  '}',
+  // Puts back, newest first, every file activated since the last validation.
+  'restore_written() {',
+  '  local i p dir old',
+  '  for (( i = ${#__written[@]} - 1; i >= 0; i-- )); do',
+  '    p=${__written[i]}; dir=${p%/*}; dir=${dir:-/}; old=${__stagedir[$dir]}/old.${p##*/}',
+  '    if [[ -e $old || -L $old ]]; then mv -fT -- "$old" "$p"; else rm -f -- "$p"; fi',
+  '  done',
+  '  __written=()',
+  '}',
+  'discard_staging() { (( ${#__staging[@]} == 0 )) || rm -rf -- "${!__staging[@]}"; __staging=(); __stagedir=(); }',
+];
 
 const PRELUDE = [
   'export LC_ALL=C DEBIAN_FRONTEND=noninteractive',
   'step() { __step="$1"; }',
+  // Fails the step with a message, after undoing the writes not yet validated (in a change script).
+  'fail() { printf "@@fail %s\\n%s\\n" "$__step" "$1"; undo_writes; exit 1; }',
+  'undo_writes() { :; }',
   // Runs a command; on failure prints which step failed with the command's output and stops.
-  'must() { local out; if ! out=$("$@" 2>&1); then printf "@@fail %s\\n%s\\n" "$__step" "$out"; exit 1; fi; }',
+  'must() { local out; if ! out=$("$@" 2>&1); then fail "$out"; fi; }',
 ].join('\n');
+
+/** A change script's prelude: the files it activated are put back when a step fails. */
+const CHANGE_PRELUDE = [PRELUDE, ...WRITE_HELPERS, 'undo_writes() { restore_written; discard_staging; }'].join('\n');
 
 function recordPending(handlerIds: readonly string[]): string[] {
   if (handlerIds.length === 0) return [];
@@ -45,17 +114,18 @@ function installPackages(names: readonly string[]): string[] {
   ];
 }
 
-/** Writes a file's new content next to it (same directory, so the rename is atomic). */
+/** The folder a managed path is in. */
+function parentOf(path: string): string {
+  return path.replace(/\/[^/]*$/, '') || '/';
+}
+
+/** Stages a file's new content in the run's private folder beside it (see WRITE_HELPERS). */
 function stageFile(file: FileResource): string[] {
-  const staged = file.path + NEW_SUFFIX;
   const body = Buffer.from(file.content, 'utf8').toString('base64').replace(/.{1,76}/g, '$&\n');
   return [
     `step ${quoteWord(`write ${file.path}`)}`,
-    `must mkdir -p ${quoteWord(file.path.replace(/\/[^/]+$/, '') || '/')}`,
-    `base64 -d > ${quoteWord(staged)} <<'INFRA_EOF' || { printf "@@fail %s\\n" "$__step"; exit 1; }`,
+    `stage_file ${quoteCommand([file.path, `${file.owner}:${file.group}`, file.mode])} <<'INFRA_EOF'`,
     body + 'INFRA_EOF',
-    `must chown ${quoteWord(`${file.owner}:${file.group}`)} ${quoteWord(staged)}`,
-    `must chmod ${quoteWord(file.mode)} ${quoteWord(staged)}`,
   ];
 }
 
@@ -65,45 +135,31 @@ const REMOVED_DIR = '/var/lib/infra/removed';
 /**
  * Moves the entries of an owned folder that infra did not write out of it (into REMOVED_DIR, so a
  * hand-written file can still be recovered), recording each in `__moved` to put back if the
- * config then fails validation.
+ * config then fails validation. A rename moves a link itself, never what it points at; the
+ * run's own staging folders stay.
  */
 function clearOwnedFolder(folder: OwnedFolderResource): string[] {
   const keep = folder.keep.map((name) => `[${quoteWord(name)}]=1`).join(' ');
   return [
     `step ${quoteWord(`remove what infra did not write from ${folder.path}`)}`,
+    `private_dir ${quoteWord(folder.path)}`,
     `must install -d -m 0700 "$__removed"`,
     `declare -A __keep=(${keep})`,
     'shopt -s nullglob dotglob',
     `for __p in ${quoteWord(folder.path)}/*; do`,
-    '  __n=${__p##*/}; [[ -n ${__keep[$__n]} || $__n == *.infra-new || $__n == *.infra-bak ]] && continue',
-    '  must mv -f -- "$__p" "$__removed/${__p//\\//%}"; __moved+=("$__p")',
+    '  __n=${__p##*/}; [[ -n ${__keep[$__n]} || -n ${__staging[$__p]} || $__n == *.infra-new || $__n == *.infra-bak ]] && continue',
+    '  must mv -fT -- "$__p" "$__removed/${__p//\\//%}"; __moved+=("$__p")',
     'done',
     'shopt -u nullglob dotglob',
   ];
 }
 
 /** Puts back what clearOwnedFolder moved. */
-const RESTORE_MOVED = 'for __p in "${__moved[@]}"; do mv -f -- "$__removed/${__p//\\//%}" "$__p"; done';
+const RESTORE_MOVED = 'for __p in "${__moved[@]}"; do mv -fT -- "$__removed/${__p//\\//%}" "$__p"; done';
 
-/** Keeps a copy of the current file, then renames the staged one over it. */
+/** Renames the staged file over the path, keeping the file it replaces until validation. */
 function activateFile(file: FileResource): string[] {
-  const path = quoteWord(file.path);
-  return [
-    `step ${quoteWord(`activate ${file.path}`)}`,
-    `if [ -e ${path} ]; then must cp -a ${path} ${quoteWord(file.path + BACKUP_SUFFIX)}; fi`,
-    `must mv -f ${quoteWord(file.path + NEW_SUFFIX)} ${path}`,
-  ];
-}
-
-/** Puts every file back as it was before this phase (restores backups, removes new files). */
-function rollbackFiles(files: readonly FileResource[]): string {
-  return files
-    .map((file) => {
-      const path = quoteWord(file.path);
-      const backup = quoteWord(file.path + BACKUP_SUFFIX);
-      return `if [ -e ${backup} ]; then mv -f ${backup} ${path}; else rm -f ${path}; fi`;
-    })
-    .join('; ');
+  return [`step ${quoteWord(`activate ${file.path}`)}`, `activate_file ${quoteWord(file.path)}`];
 }
 
 /**
@@ -232,22 +288,27 @@ export function buildChangeScript(
     active.filter((change) => change.resource.kind === kind).map((change) => change.resource as Extract<Change['resource'], { kind: K }>);
   const files = of('file');
   const toInstall = of('package').map((p) => p.name).filter((name) => !installedEarlier.has(name));
-  const lines: string[] = [PRELUDE, ...recordPending(handlerIds), ...installPackages(toInstall)];
+  const lines: string[] = [CHANGE_PRELUDE, ...recordPending(handlerIds), ...installPackages(toInstall)];
   for (const dir of of('directory')) {
+    const path = quoteWord(dir.path);
     lines.push(
       `step ${quoteWord(`directory ${dir.path}`)}`,
-      `must install -d -m ${quoteWord(dir.mode)} -o ${quoteWord(dir.owner)} -g ${quoteWord(dir.group)} ${quoteWord(dir.path)}`,
+      `private_dir ${quoteWord(parentOf(dir.path))} ${path}`,
+      // install would chown and chmod what a link there points at.
+      `if [[ -L ${path} ]]; then fail ${quoteWord(`${dir.path} is a link; infra keeps a folder there`)}; fi`,
+      `must install -d -m ${quoteWord(dir.mode)} -o ${quoteWord(dir.owner)} -g ${quoteWord(dir.group)} ${path}`,
     );
   }
   for (const file of files) lines.push(...stageFile(file));
   for (const file of files) lines.push(...activateFile(file));
   for (const link of of('symlink')) {
-    // A new link is made beside the old one and renamed over it, so the switch is atomic.
-    const staged = quoteWord(link.path + NEW_SUFFIX);
+    // A new link is made in the staging folder beside the old one and renamed over it, so the switch is atomic.
+    const staged = `"$__tmp"/${quoteWord(`link.${link.path.replace(/^.*\//, '')}`)}`;
     lines.push(
       `step ${quoteWord(`symlink ${link.path}`)}`,
-      `must ln -sfn ${quoteWord(link.target)} ${staged}`,
-      `must mv -Tf ${staged} ${quoteWord(link.path)}`,
+      `staging_dir ${quoteWord(link.path)}`,
+      `must ln -s -- ${quoteWord(link.target)} ${staged}`,
+      `must mv -fT -- ${staged} ${quoteWord(link.path)}`,
     );
   }
   // A package installed since the host was read (by this script or earlier in the run) can bring
@@ -255,7 +316,8 @@ export function buildChangeScript(
   const installs = of('package').length > 0;
   const absent = changes.filter((c) => c.resource.kind === 'absent' && (installs || c.action !== 'noop')).map((c) => c.resource as AbsentResource);
   for (const gone of absent) {
-    lines.push(`step ${quoteWord(`remove ${gone.path}`)}`, `must rm -rf -- ${quoteWord(gone.path)}`);
+    // rm removes a link, not what it points at, and does not follow links inside a folder it removes.
+    lines.push(`step ${quoteWord(`remove ${gone.path}`)}`, `private_dir ${quoteWord(parentOf(gone.path))} ${quoteWord(gone.path)}`, `must rm -rf -- ${quoteWord(gone.path)}`);
   }
   const folders = of('owned-folder');
   if (folders.length > 0) {
@@ -263,9 +325,8 @@ export function buildChangeScript(
     for (const folder of folders) lines.push(...clearOwnedFolder(folder));
   }
   if (files.length > 0 || of('symlink').length > 0 || absent.length > 0 || folders.length > 0) {
-    const restore = [rollbackFiles(files), folders.length > 0 ? RESTORE_MOVED : ''].filter(Boolean).join('; ');
-    lines.push(...validationSteps(validators, restore));
-    if (files.length > 0) lines.push(`rm -f ${files.map((file) => quoteWord(file.path + BACKUP_SUFFIX)).join(' ')}`);
+    const restore = ['undo_writes', folders.length > 0 ? RESTORE_MOVED : ''].filter(Boolean).join('; ');
+    lines.push(...validationSteps(validators, restore), '__written=(); discard_staging');
   }
   for (const change of active.filter((c) => c.resource.kind === 'command')) {
     const command = change.resource as CommandResource;

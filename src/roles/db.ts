@@ -75,8 +75,13 @@ const REPLICATION_USER = 'repl';
 const EXPORTER_USER = 'exporter';
 const EXPORTER = 'prometheus-mysqld-exporter';
 const EXPORTER_DEFAULTS = `/etc/default/${EXPORTER}`;
-/** The exporter's home is /var/lib/prometheus, so this is also where it looks by default. */
-const EXPORTER_MY_CNF = '/var/lib/prometheus/.my.cnf';
+/**
+ * The exporter's credentials, in a folder only root can change, readable by the exporter's group:
+ * not in its home (/var/lib/prometheus, the prometheus user's), where that user could plant a link
+ * for root's write to follow. The exporter is pointed at it by --config.my-cnf.
+ */
+const EXPORTER_CONFIG_DIR = '/etc/prometheus';
+const EXPORTER_MY_CNF = `${EXPORTER_CONFIG_DIR}/mysqld-exporter.my.cnf`;
 const APP_PRIVILEGES = ['CREATE', 'DELETE', 'INSERT', 'SELECT', 'UPDATE'];
 
 interface Account {
@@ -299,12 +304,13 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
     { kind: 'package', name: EXPORTER },
     { kind: 'file', path: flavor.configFile, content: config, mode: '0644', ...root, notify: [restartServer] },
     { kind: 'file', path: readOnlyFile(flavor), content: readOnlyConfig, mode: '0644', ...root },
+    { kind: 'directory', path: EXPORTER_CONFIG_DIR, mode: '0755', ...root },
     {
       kind: 'file',
       path: EXPORTER_MY_CNF,
       content: renderTemplate('db/exporter.my.cnf.ejs', { password: exporterPassword, socket: SOCKET }, inventory.templatesDir),
-      mode: '0600',
-      owner: 'prometheus',
+      mode: '0640',
+      owner: 'root',
       group: 'prometheus',
       secrets: [db.exporterPassword],
       notify: [restartExporter],

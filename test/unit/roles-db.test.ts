@@ -164,14 +164,19 @@ describe('db role, replicas', () => {
 describe('db role, mysqld exporter', () => {
   const phase = phaseOf('db2');
 
-  it('logs in over the socket with a credentials file only it can read, and listens on the host address :9104', () => {
-    const myCnf = file(phase, '/var/lib/prometheus/.my.cnf');
-    expect(myCnf).toMatchObject({ mode: '0600', owner: 'prometheus', group: 'prometheus' });
+  it('logs in over the socket with a credentials file root keeps and only its group reads, and listens on the host address :9104', () => {
+    const myCnf = file(phase, '/etc/prometheus/mysqld-exporter.my.cnf');
+    expect(myCnf).toMatchObject({ mode: '0640', owner: 'root', group: 'prometheus' });
+    expect(phase.resources).toContainEqual({ kind: 'directory', path: '/etc/prometheus', mode: '0755', owner: 'root', group: 'root' });
     expect(myCnf?.content).toContain(`user = exporter\npassword = ${CLEAR.exporterPassword}\nsocket = /run/mysqld/mysqld.sock\n`);
     expect(myCnf?.secrets?.map((s) => s.reveal())).toEqual([CLEAR.exporterPassword]);
     expect(file(phase, '/etc/default/prometheus-mysqld-exporter')?.content).toContain(
-      'ARGS="--config.my-cnf=/var/lib/prometheus/.my.cnf --web.listen-address=10.0.0.42:9104',
+      'ARGS="--config.my-cnf=/etc/prometheus/mysqld-exporter.my.cnf --web.listen-address=10.0.0.42:9104',
     );
+  });
+
+  it('keeps nothing in the exporter\'s home, a folder the prometheus user can change', () => {
+    expect(phase.resources.some((r) => 'path' in r && r.path.startsWith('/var/lib/prometheus/'))).toBe(false);
   });
 });
 

@@ -134,9 +134,9 @@ describe('rolling one web host', () => {
     };
     await rollHost(recording, rotation, { ...quick, store: async () => undefined });
     const install = scripts.find((script) => kindOf(script) === 'install') ?? '';
-    expect(install).toContain("chmod 0600 /etc/ssl/infra/www.foobar.com.key.infra-new");
-    expect(install).toContain('mv -f /etc/ssl/infra/www.foobar.com.crt.infra-new /etc/ssl/infra/www.foobar.com.crt');
-    expect(install).toContain('mv -f /etc/ssl/infra/ca.crt.infra-new /etc/ssl/infra/ca.crt');
+    expect(install).toContain('stage_file /etc/ssl/infra/www.foobar.com.key root:root 0600');
+    expect(install).toContain('activate_file /etc/ssl/infra/www.foobar.com.crt');
+    expect(install).toContain('activate_file /etc/ssl/infra/ca.crt');
     expect(install).toContain('nginx -t -q');
     expect(scripts.join('\n')).not.toContain(next.key.reveal());
     const backup = scripts.find((script) => kindOf(script) === 'backup') ?? '';
