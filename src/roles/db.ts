@@ -5,7 +5,7 @@ import type { Host, Inventory } from '../inventory/model.js';
 import { ROLE_PORTS } from './firewall.js';
 import { replicationCheck } from './health.js';
 import { renderTemplate } from './render.js';
-import { requireDbSecrets, type RoleSecrets } from './secrets.js';
+import { requireDbSecrets, requireDbTls, type RoleSecrets } from './secrets.js';
 import { mysqlScript, sqlString } from '../core/mysql-client.js';
 import { nativePasswordHash, sqlAccount, sqlIdentifier } from './sql.js';
 import { hostNamed, hostsWithRole, integerVar, stringVar } from './topology.js';
@@ -22,6 +22,7 @@ export interface DbFlavor {
   relayLogBase: string;
   /** Server variables that 60-infra.cnf sets, read back to tell whether the running server uses them. */
   liveSettings: (settings: { serverId: number; address: string }) => [variable: string, value: string][];
+  /** Global privileges of the exporter's account; it also reads performance_schema (EXPORTER_SCHEMA). */
   exporterPrivileges: string[];
 }
 
@@ -33,6 +34,8 @@ const COMMON_SETTINGS = (s: { serverId: number; address: string }): [string, str
   ['skip_name_resolve', '1'],
   ['log_bin', '1'],
   ['binlog_format', 'ROW'],
+  // Read at startup only: a server that runs without it has not loaded its certificate.
+  ['ssl_cert', DB_TLS.certificate],
 ];
 
 export const MARIADB: DbFlavor = {
@@ -47,7 +50,7 @@ export const MARIADB: DbFlavor = {
   relayLogBase: 'mariadb-relay-bin',
   liveSettings: (s) => [...COMMON_SETTINGS(s), ['gtid_strict_mode', '1'], ['log_slave_updates', '1']],
   // Since 10.5, REPLICATION CLIENT is BINLOG MONITOR, and SHOW SLAVE STATUS needs SLAVE MONITOR.
-  exporterPrivileges: ['BINLOG MONITOR', 'PROCESS', 'SELECT', 'SLAVE MONITOR'],
+  exporterPrivileges: ['BINLOG MONITOR', 'PROCESS', 'SLAVE MONITOR'],
 };
 
 export const MYSQL: DbFlavor = {
@@ -59,7 +62,7 @@ export const MYSQL: DbFlavor = {
   binlogBase: 'mysql-bin',
   relayLogBase: 'mysql-relay-bin',
   liveSettings: (s) => [...COMMON_SETTINGS(s), ['gtid_mode', 'ON'], ['enforce_gtid_consistency', 'ON'], ['log_replica_updates', '1']],
-  exporterPrivileges: ['PROCESS', 'REPLICATION CLIENT', 'SELECT'],
+  exporterPrivileges: ['PROCESS', 'REPLICATION CLIENT'],
 };
 
 /**
@@ -71,6 +74,14 @@ export function dbFlavor(host: Host): DbFlavor {
 }
 
 const SOCKET = '/run/mysqld/mysqld.sock';
+/**
+ * The server's certificate, its key and infra's CA, which replicas verify their primary against.
+ * The key is readable by the server's group only: the server reads it as mysql, after startup too
+ * (FLUSH SSL).
+ */
+export const DB_TLS = { ca: '/etc/mysql/infra-ca.crt', certificate: '/etc/mysql/infra-server.crt', key: '/etc/mysql/infra-server.key' };
+/** The exporter reads these tables, and no other: no global SELECT on the app's data. */
+const EXPORTER_SCHEMA = { name: 'performance_schema', privileges: ['SELECT'] };
 const REPLICATION_USER = 'repl';
 const EXPORTER_USER = 'exporter';
 const EXPORTER = 'prometheus-mysqld-exporter';
@@ -109,7 +120,7 @@ function desiredAccounts(inventory: Inventory, flavor: DbFlavor): (Omit<Account,
       password: 'replicationPassword' as const,
       global: ['REPLICATION SLAVE'],
     })),
-    { user: EXPORTER_USER, host: 'localhost', password: 'exporterPassword' as const, global: flavor.exporterPrivileges },
+    { user: EXPORTER_USER, host: 'localhost', password: 'exporterPassword' as const, global: flavor.exporterPrivileges, database: EXPORTER_SCHEMA },
   ];
 }
 
@@ -137,6 +148,36 @@ export function dbAccountsCleanup(inventory: Inventory, host: Host): CommandReso
     name: 'drop db accounts infra did not create',
     script: `${mysqlScript([drops], '-N -B')} | mysql`,
     unless: { sql: list, expected: '', showsAs: 'not created by infra (keep them with db.extra_accounts)' },
+  };
+}
+
+/** Where require_secure_transport is kept for restarts; its own file, written last (see dbSecureTransport). */
+function secureTransportFile(flavor: DbFlavor): string {
+  return flavor.configFile.replace(/60-infra\.cnf$/, '62-infra-secure-transport.cnf');
+}
+
+/**
+ * On every db host, in the cleanup phase: the server refuses clients that do not use TLS (or the
+ * unix socket, which it counts as secure: root's commands and the exporter use it). Last, once
+ * the app phase has moved every app host to TLS and every replica replicates over TLS, so that
+ * turning it on in a deployment that ran without TLS cuts no client: set live, then kept in a
+ * file that restarts nothing.
+ */
+export function dbSecureTransport(inventory: Inventory, host: Host): Pick<PhaseDesire, 'resources' | 'validators'> {
+  if (!host.roles.includes('db')) return { resources: [], validators: [] };
+  const flavor = dbFlavor(host);
+  const config = renderTemplate('db/62-infra-secure-transport.cnf.ejs', {}, inventory.templatesDir);
+  return {
+    resources: [
+      { kind: 'file', path: secureTransportFile(flavor), content: config, mode: '0644', owner: 'root', group: 'root' },
+      {
+        kind: 'command',
+        name: 'clients only over TLS',
+        script: mysqlScript(['SET GLOBAL require_secure_transport = ON;']),
+        unless: { sql: 'SELECT @@GLOBAL.require_secure_transport + 0', expected: '1' },
+      },
+    ],
+    validators: [{ name: `${flavor.service} config`, script: flavor.validate }],
   };
 }
 
@@ -179,7 +220,8 @@ function accountCommand(flavor: DbFlavor, account: Account): CommandResource {
 }
 
 /**
- * Replication from the primary by GTID. A fresh replica starts with an empty GTID position, so it
+ * Replication from the primary by GTID, over TLS: the replica checks that the primary's
+ * certificate comes from infra's CA and names the address it connects to. A fresh replica starts with an empty GTID position, so it
  * replays the primary's binlog from its very first event. That is complete because the primary
  * turns on its binlog (the "runs with infra settings" command) before it creates the database
  * and the accounts: the replica receives them, the app and exporter accounts included, which is
@@ -194,10 +236,12 @@ function replicationCommand(flavor: DbFlavor, primary: Host, password: Secret): 
   const guard = mariadb
     ? replicationGuard('SHOW SLAVE STATUS\\G', {
         Master_Host: primary.address, Master_Port: port, Master_User: REPLICATION_USER, Using_Gtid: 'Slave_Pos',
+        Master_SSL_Allowed: 'Yes', Master_SSL_CA_File: DB_TLS.ca, Master_SSL_Verify_Server_Cert: 'Yes',
         Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes',
       })
     : replicationGuard('SHOW REPLICA STATUS\\G', {
         Source_Host: primary.address, Source_Port: port, Source_User: REPLICATION_USER, Auto_Position: '1',
+        Source_SSL_Allowed: 'Yes', Source_SSL_CA_File: DB_TLS.ca, Source_SSL_Verify_Server_Cert: 'Yes',
         Replica_IO_Running: 'Yes', Replica_SQL_Running: 'Yes',
       });
   const statements = mariadb
@@ -207,13 +251,15 @@ function replicationCommand(flavor: DbFlavor, primary: Host, password: Secret): 
         // new source for what comes after them (on a replica both positions are the same).
         'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos;',
         `CHANGE MASTER TO MASTER_HOST = ${sqlString(primary.address)}, MASTER_PORT = ${port}, MASTER_USER = ${sqlString(REPLICATION_USER)},` +
-          ` MASTER_PASSWORD = ${sqlString(password.reveal())}, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 5;`,
+          ` MASTER_PASSWORD = ${sqlString(password.reveal())}, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 5,` +
+          ` MASTER_SSL = 1, MASTER_SSL_CA = ${sqlString(DB_TLS.ca)}, MASTER_SSL_VERIFY_SERVER_CERT = 1;`,
         'START SLAVE;',
       ]
     : [
         'STOP REPLICA;',
         `CHANGE REPLICATION SOURCE TO SOURCE_HOST = ${sqlString(primary.address)}, SOURCE_PORT = ${port}, SOURCE_USER = ${sqlString(REPLICATION_USER)},` +
-          ` SOURCE_PASSWORD = ${sqlString(password.reveal())}, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 5;`,
+          ` SOURCE_PASSWORD = ${sqlString(password.reveal())}, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 5,` +
+          ` SOURCE_SSL = 1, SOURCE_SSL_CA = ${sqlString(DB_TLS.ca)}, SOURCE_SSL_VERIFY_SERVER_CERT = 1;`,
         'START REPLICA;',
       ];
   return {
@@ -263,6 +309,7 @@ function replicationGuard(statement: string, expected: Record<string, string>): 
  */
 export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets): PhaseDesire {
   const db = requireDbSecrets(secrets, host.name);
+  const tls = requireDbTls(secrets, host.name);
   const flavor = dbFlavor(host);
   const primary = hostNamed(inventory, inventory.db.primary);
   const isPrimary = primary.name === host.name;
@@ -280,7 +327,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
   if (!/^[A-Za-z0-9_.~+/=-]+$/.test(exporterPassword)) throw new Error('the exporter password must be made of letters, digits and _.~+/=-');
 
   // The same on every host whatever its place in replication: a switchover restarts no server.
-  const config = renderTemplate('db/60-infra.cnf.ejs', { serverId, address: host.address, flavor }, inventory.templatesDir);
+  const config = renderTemplate('db/60-infra.cnf.ejs', { serverId, address: host.address, flavor, tls: DB_TLS }, inventory.templatesDir);
   const readOnlyConfig = renderTemplate('db/61-infra-read-only.cnf.ejs', { hostName: host.name, primary: isPrimary, flavor }, inventory.templatesDir);
   const live = flavor.liveSettings({ serverId, address: host.address });
   const dbHosts = hostsWithRole(inventory, 'db').map((dbHost) => ({ name: dbHost.name, address: dbHost.address }));
@@ -297,6 +344,9 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
     // The server package brings the mysql and mysqladmin clients the commands below use.
     { kind: 'package', name: flavor.package },
     { kind: 'package', name: EXPORTER },
+    { kind: 'file', path: DB_TLS.ca, content: tls.caCertificate, mode: '0644', ...root, notify: [restartServer] },
+    { kind: 'file', path: DB_TLS.certificate, content: tls.certificate, mode: '0644', ...root, notify: [restartServer] },
+    { kind: 'file', path: DB_TLS.key, content: tls.key.reveal(), mode: '0640', owner: 'root', group: 'mysql', secrets: [tls.key], notify: [restartServer] },
     { kind: 'file', path: flavor.configFile, content: config, mode: '0644', ...root, notify: [restartServer] },
     { kind: 'file', path: readOnlyFile(flavor), content: readOnlyConfig, mode: '0644', ...root },
     {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandResource, FileResource, PhaseDesire } from '../../src/core/types.js';
-import { dbPhase } from '../../src/roles/db.js';
+import { dbPhase, dbSecureTransport } from '../../src/roles/db.js';
 import { sqlString } from '../../src/core/mysql-client.js';
 import { nativePasswordHash } from '../../src/roles/sql.js';
 import { CLEAR, hostOf, testInventory, testSecrets } from './roles-fixture.js';
@@ -66,8 +66,8 @@ describe('db role, server settings', () => {
   it('restarts a server that does not run with these settings before any account is made', () => {
     const list = commands(phaseOf('db1'));
     expect(list[0]?.name).toBe('mariadb runs with infra settings');
-    expect(list[0]?.unless).toMatchObject({ sql: expect.stringMatching(/^SELECT CONCAT_WS\(/), expected: '1,10.0.0.41,1,1,ROW,1,1' });
-    expect(commands(phaseOf('db2'))[0]?.unless).toMatchObject({ expected: '2,10.0.0.42,1,1,ROW,1,1' });
+    expect(list[0]?.unless).toMatchObject({ sql: expect.stringMatching(/^SELECT CONCAT_WS\(/), expected: '1,10.0.0.41,1,1,ROW,/etc/mysql/infra-server.crt,1,1' });
+    expect(commands(phaseOf('db2'))[0]?.unless).toMatchObject({ expected: '2,10.0.0.42,1,1,ROW,/etc/mysql/infra-server.crt,1,1' });
   });
 
   it('validates the option files with the server itself and restarts it with a ping check', () => {
@@ -120,7 +120,7 @@ describe('db role, accounts on the primary', () => {
 });
 
 describe('db role, replicas', () => {
-  it('the replication guard holds only when the status shows this primary, GTID and both threads running', () => {
+  it('the replication guard holds only when the status shows this primary, GTID, TLS verified against infra\'s CA and both threads running', () => {
     const replication = commands(phaseOf('db3')).find((c) => c.name === 'replicates from db1');
     const dir = mkdtempSync(join(tmpdir(), 'infra-repl-guard-'));
     const holds = (status: Record<string, string>): boolean => {
@@ -132,8 +132,11 @@ describe('db role, replicas', () => {
     const running = {
       Slave_IO_State: 'Waiting for master to send event', Master_Host: '10.0.0.41', Master_User: 'repl', Master_Port: '3306',
       Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes', Using_Gtid: 'Slave_Pos',
+      Master_SSL_Allowed: 'Yes', Master_SSL_CA_File: '/etc/mysql/infra-ca.crt', Master_SSL_Verify_Server_Cert: 'Yes',
     };
     expect(holds(running)).toBe(true);
+    expect(holds({ ...running, Master_SSL_Allowed: 'No' })).toBe(false);
+    expect(holds({ ...running, Master_SSL_Verify_Server_Cert: 'No' })).toBe(false);
     expect(holds({ ...running, Slave_SQL_Running: 'No' })).toBe(false);
     expect(holds({ ...running, Master_Host: '10.0.0.49' })).toBe(false);
     expect(holds({})).toBe(false);
@@ -146,6 +149,7 @@ describe('db role, replicas', () => {
     const replication = list[2];
     expect(replication?.script).toContain("MASTER_HOST = '\\''10.0.0.41'\\'', MASTER_PORT = 3306, MASTER_USER = '\\''repl'\\''");
     expect(replication?.script).toContain('MASTER_USE_GTID = slave_pos');
+    expect(replication?.script).toContain("MASTER_SSL = 1, MASTER_SSL_CA = '\\''/etc/mysql/infra-ca.crt'\\'', MASTER_SSL_VERIFY_SERVER_CERT = 1;");
     expect(replication?.script).toMatch(/STOP SLAVE;\n[\s\S]*START SLAVE;/);
     // An old primary made a replica asks for what follows its own transactions.
     expect(replication?.script).toContain('STOP SLAVE;\nSET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos;\nCHANGE MASTER TO');
@@ -161,7 +165,40 @@ describe('db role, replicas', () => {
   });
 });
 
+describe('db role, TLS', () => {
+  it('presents its certificate from infra\'s CA, with the key readable by the server\'s group only and redacted', () => {
+    const phase = phaseOf('db2');
+    const config = file(phase, CONFIG)?.content ?? '';
+    for (const line of ['ssl_ca = /etc/mysql/infra-ca.crt', 'ssl_cert = /etc/mysql/infra-server.crt', 'ssl_key = /etc/mysql/infra-server.key']) expect(config.split('\n')).toContain(line);
+    expect(file(phase, '/etc/mysql/infra-server.crt')).toMatchObject({ content: testSecrets().dbTls?.certificate, mode: '0644', notify: ['restart:mariadb'] });
+    expect(file(phase, '/etc/mysql/infra-ca.crt')).toMatchObject({ content: testSecrets().dbTls?.caCertificate, mode: '0644' });
+    const key = file(phase, '/etc/mysql/infra-server.key');
+    expect(key).toMatchObject({ content: CLEAR.dbTlsKey, mode: '0640', owner: 'root', group: 'mysql', notify: ['restart:mariadb'] });
+    expect(key?.secrets?.map((secret) => secret.reveal())).toEqual([CLEAR.dbTlsKey]);
+  });
+
+  it('requires TLS of TCP clients only in the cleanup phase, live and for restarts, once every client speaks it', () => {
+    const { resources, validators } = dbSecureTransport(inventory, hostOf(inventory, 'db3'));
+    expect(resources[0]).toMatchObject({ kind: 'file', path: '/etc/mysql/mariadb.conf.d/62-infra-secure-transport.cnf', mode: '0644' });
+    expect((resources[0] as FileResource).content).toContain('\nrequire_secure_transport = ON\n');
+    expect((resources[0] as FileResource).notify).toBeUndefined();
+    expect(resources[1]).toMatchObject({ kind: 'command', unless: { sql: 'SELECT @@GLOBAL.require_secure_transport + 0', expected: '1' } });
+    expect((resources[1] as CommandResource).script).toContain('SET GLOBAL require_secure_transport = ON;');
+    expect(validators.map((v) => v.script)).toEqual(['mariadbd --help --verbose >/dev/null']);
+    expect(file(phaseOf('db3'), CONFIG)?.content).not.toContain('require_secure_transport');
+    expect(dbSecureTransport(inventory, hostOf(inventory, 'app1')).resources).toEqual([]);
+  });
+});
+
 describe('db role, mysqld exporter', () => {
+  it('grants the exporter what it reads and no more: process list, binlog and replica status, performance_schema', () => {
+    const exporter = commands(phaseOf('db1')).find((c) => c.name === 'db account exporter@localhost');
+    expect(exporter?.script).toContain("GRANT BINLOG MONITOR, PROCESS, SLAVE MONITOR ON *.* TO '\\''exporter'\\''@'\\''localhost'\\'';");
+    expect(exporter?.script).toContain('GRANT SELECT ON `performance_schema`.* TO');
+    expect(exporter?.script).not.toMatch(/GRANT [A-Z ,]*SELECT[A-Z ,]* ON \*\.\*/);
+    expect(JSON.stringify(exporter?.unless)).toContain('performance_schema:SELECT');
+  });
+
   const phase = phaseOf('db2');
 
   it('logs in over the socket with a credentials file only it can read, and listens on the host address :9104', () => {
