@@ -244,6 +244,8 @@ export function appPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
   const resources: Resource[] = [
     { kind: 'package', name: 'python3' },
     { kind: 'package', name: 'python3-pymysql' },
+    // pymysql needs it for the db accounts' ed25519 authentication (MariaDB).
+    { kind: 'package', name: 'python3-nacl' },
     { kind: 'directory', path: APP_ROOT, mode: '0755', ...root },
     { kind: 'directory', path: APP_RELEASES, mode: '0755', ...root },
     { kind: 'directory', path: dir, mode: '0755', ...root },

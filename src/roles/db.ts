@@ -7,7 +7,7 @@ import { replicationCheck } from './health.js';
 import { renderTemplate } from './render.js';
 import { requireDbSecrets, requireDbTls, type RoleSecrets } from './secrets.js';
 import { mysqlScript, sqlString } from '../core/mysql-client.js';
-import { nativePasswordHash, sqlAccount, sqlIdentifier } from './sql.js';
+import { ed25519PasswordHash, nativePasswordHash, sqlAccount, sqlIdentifier } from './sql.js';
 import { hostNamed, hostsWithRole, integerVar, stringVar } from './topology.js';
 
 /** The database server a host runs: MariaDB on Debian, MySQL on Ubuntu. */
@@ -182,21 +182,48 @@ export function dbSecureTransport(inventory: Inventory, host: Host): Pick<PhaseD
 }
 
 /**
- * An account with exactly its password and privileges. The guard compares the stored hash and
- * the privilege lists, so a changed password or a drifted grant is put right. The account is
+ * The authentication plugin of infra's accounts and the stored form of a password for it, computed
+ * here so that the clear password never reaches the server. MariaDB: ed25519 (its plugin loaded
+ * by edPluginCommand; the app's pymysql speaks it with python3-nacl). MySQL: still
+ * mysql_native_password, whose hash infra can compute; caching_sha2_password's is salted
+ * sha256-crypt, not done yet.
+ */
+function accountAuthentication(flavor: DbFlavor, password: string): { plugin: string; hash: string; identified: string } {
+  if (flavor.kind === 'mariadb') {
+    const hash = ed25519PasswordHash(password);
+    return { plugin: 'ed25519', hash, identified: `IDENTIFIED VIA ed25519 USING ${sqlString(hash)}` };
+  }
+  const hash = nativePasswordHash(password);
+  return { plugin: 'mysql_native_password', hash, identified: `IDENTIFIED WITH mysql_native_password AS ${sqlString(hash)}` };
+}
+
+/**
+ * MariaDB's ed25519 plugin, on every db host: a replica needs it to apply the accounts it receives
+ * and to check their logins. Out of the binlog (sql_log_bin = 0): it is each server's own.
+ */
+function edPluginCommand(): CommandResource {
+  return {
+    kind: 'command',
+    name: 'ed25519 authentication plugin',
+    script: mysqlScript(['SET SESSION sql_log_bin = 0;', "INSTALL SONAME 'auth_ed25519';"]),
+    unless: { sql: "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'ed25519' AND PLUGIN_STATUS = 'ACTIVE'", expected: '1' },
+  };
+}
+
+/**
+ * An account with exactly its plugin, password and privileges. The guard compares the plugin,
+ * the stored hash and the privilege lists, so a changed password, an account of an older plugin
+ * (ALTER USER moves it, its sessions go on) or a drifted grant is put right. The account is
  * created with the password's hash, never the clear text.
  */
 function accountCommand(flavor: DbFlavor, account: Account): CommandResource {
   const who = sqlAccount(account.user, account.host);
-  const hash = nativePasswordHash(account.password.reveal());
-  const identified = flavor.kind === 'mariadb'
-    ? `IDENTIFIED BY PASSWORD ${sqlString(hash)}`
-    : `IDENTIFIED WITH mysql_native_password AS ${sqlString(hash)}`;
+  const { plugin, hash, identified } = accountAuthentication(flavor, account.password.reveal());
   const grantee = sqlString(`'${account.user}'@'${account.host}'`);
   const schemaGrants = account.database ? account.database.privileges.map((privilege) => `${account.database?.name}:${privilege}`).join(',') : '';
   const guard = [
     `(SELECT COUNT(*) FROM mysql.user WHERE User = ${sqlString(account.user)} AND Host = ${sqlString(account.host)}`,
-    ` AND plugin = 'mysql_native_password' AND authentication_string = ${sqlString(hash)}) = 1`,
+    ` AND plugin = ${sqlString(plugin)} AND authentication_string = ${sqlString(hash)}) = 1`,
     ` AND (SELECT COALESCE(GROUP_CONCAT(PRIVILEGE_TYPE ORDER BY PRIVILEGE_TYPE), '') FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ${grantee}) = ${sqlString(account.global.length > 0 ? account.global.join(',') : 'USAGE')}`,
     ` AND (SELECT COALESCE(GROUP_CONCAT(CONCAT(TABLE_SCHEMA, ':', PRIVILEGE_TYPE) ORDER BY TABLE_SCHEMA, PRIVILEGE_TYPE), '') FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ${grantee}) = ${sqlString(schemaGrants)}`,
   ].join('');
@@ -384,6 +411,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
       },
     },
   ];
+  if (flavor.kind === 'mariadb') resources.push(edPluginCommand());
   if (isPrimary) {
     const name = inventory.db.name;
     resources.push({

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { CommandResource, FileResource, PhaseDesire } from '../../src/core/types.js';
 import { dbPhase, dbSecureTransport } from '../../src/roles/db.js';
 import { sqlString } from '../../src/core/mysql-client.js';
-import { nativePasswordHash } from '../../src/roles/sql.js';
+import { ed25519PasswordHash } from '../../src/roles/sql.js';
 import { CLEAR, hostOf, testInventory, testSecrets } from './roles-fixture.js';
 
 // Inventory: db1 10.0.0.41 primary, db2 10.0.0.42 and db3 10.0.0.43 replicas; app1 10.0.0.31,
@@ -95,14 +95,30 @@ describe('db role, accounts on the primary', () => {
     expect(list.find((c) => c.name === 'db account repl@10.0.0.42')?.script).toContain('GRANT REPLICATION SLAVE ON *.* TO');
   });
 
-  it('sets passwords by hash, checks them in the guard, and lists the password and hash as secrets', () => {
+  it('sets passwords by their ed25519 hash, checks plugin and hash in the guard, and lists the password and hash as secrets', () => {
     const app = list.find((c) => c.name === 'db account shopper@10.0.0.32');
-    const hash = nativePasswordHash(CLEAR.appPassword);
-    expect(hash).toMatch(/^\*[0-9A-F]{40}$/);
-    expect(app?.script).toContain(`IDENTIFIED BY PASSWORD ${sqlString(hash).replaceAll("'", "'\\''")}`);
+    const hash = ed25519PasswordHash(CLEAR.appPassword);
+    expect(hash).toMatch(/^[A-Za-z0-9+/]{43}$/);
+    expect(app?.script).toContain(`CREATE USER IF NOT EXISTS '\\''shopper'\\''@'\\''10.0.0.32'\\'' IDENTIFIED VIA ed25519 USING ${sqlString(hash).replaceAll("'", "'\\''")};`);
+    expect(app?.script).toContain(`ALTER USER '\\''shopper'\\''@'\\''10.0.0.32'\\'' IDENTIFIED VIA ed25519 USING`);
     expect(app?.script).not.toContain(CLEAR.appPassword);
-    expect(app?.unless).toMatchObject({ sql: expect.stringContaining(hash), expected: '1' });
+    expect(app?.unless).toMatchObject({ sql: expect.stringContaining(`plugin = 'ed25519' AND authentication_string = ${sqlString(hash)}`), expected: '1' });
     expect(app?.secrets?.map((s) => s.reveal())).toEqual([CLEAR.appPassword, hash]);
+  });
+
+  it('computes MariaDB\'s ed25519 hash as the server does (values read from MariaDB 10.11: USING PASSWORD(...))', () => {
+    expect(ed25519PasswordHash('')).toBe('4LH+dBF+G5W2CKTyId8xR3SyDqZoQjUNUVNxx8aWbG4');
+    expect(ed25519PasswordHash('secret')).toBe('ZIgUREUg5PVgQ6LskhXmO+eZLS0nC8be6HPjYWR4YJY');
+    expect(ed25519PasswordHash('pa\'ss"w\\ord')).toBe('9D67XLohgqPBOSGb3f5fz+uLlzIl+EYxJpdKLByiFPw');
+  });
+
+  it('loads the ed25519 plugin on every db host, out of the binlog, before any account or replication', () => {
+    for (const name of ['db1', 'db3']) {
+      const names = commands(phaseOf(name)).map((c) => c.name);
+      expect(names.indexOf('ed25519 authentication plugin')).toBe(1);
+      const plugin = commands(phaseOf(name))[1];
+      expect(plugin?.script).toMatch(/SET SESSION sql_log_bin = 0;\nINSTALL SONAME '\\''auth_ed25519'\\'';/);
+    }
   });
 
   it('creates the database once', () => {
@@ -144,9 +160,9 @@ describe('db role, replicas', () => {
 
   it('replicate from the primary by GTID, guarded by the current master settings, without accounts of their own', () => {
     const list = commands(phaseOf('db3'));
-    expect(list.map((c) => c.name)).toEqual(['mariadb runs with infra settings', 'read-only replica', 'replicates from db1']);
-    expect(list[1]).toMatchObject({ script: expect.stringContaining('SET GLOBAL read_only = 1;'), unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' } });
-    const replication = list[2];
+    expect(list.map((c) => c.name)).toEqual(['mariadb runs with infra settings', 'ed25519 authentication plugin', 'read-only replica', 'replicates from db1']);
+    expect(list[2]).toMatchObject({ script: expect.stringContaining('SET GLOBAL read_only = 1;'), unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' } });
+    const replication = list[3];
     expect(replication?.script).toContain("MASTER_HOST = '\\''10.0.0.41'\\'', MASTER_PORT = 3306, MASTER_USER = '\\''repl'\\''");
     expect(replication?.script).toContain('MASTER_USE_GTID = slave_pos');
     expect(replication?.script).toContain("MASTER_SSL = 1, MASTER_SSL_CA = '\\''/etc/mysql/infra-ca.crt'\\'', MASTER_SSL_VERIFY_SERVER_CERT = 1;");
