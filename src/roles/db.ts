@@ -98,6 +98,8 @@ interface Account {
   global: string[];
   /** Privileges on one database, if any. */
   database?: { name: string; privileges: string[] };
+  /** The client cannot speak the flavor's modern plugin: mysql_native_password instead. */
+  nativePassword?: boolean;
 }
 
 /** The accounts infra creates on the primary, with the name of the secret each one's password is. */
@@ -120,7 +122,9 @@ function desiredAccounts(inventory: Inventory, flavor: DbFlavor): (Omit<Account,
       password: 'replicationPassword' as const,
       global: ['REPLICATION SLAVE'],
     })),
-    { user: EXPORTER_USER, host: 'localhost', password: 'exporterPassword' as const, global: flavor.exporterPrivileges, database: EXPORTER_SCHEMA },
+    // Debian 12's exporter (0.14) has a Go MySQL driver without client_ed25519 ("unknown auth
+    // plugin"): native, whose hash never leaves the host (the account is @localhost, on the socket).
+    { user: EXPORTER_USER, host: 'localhost', password: 'exporterPassword' as const, global: flavor.exporterPrivileges, database: EXPORTER_SCHEMA, nativePassword: true },
   ];
 }
 
@@ -188,13 +192,14 @@ export function dbSecureTransport(inventory: Inventory, host: Host): Pick<PhaseD
  * mysql_native_password, whose hash infra can compute; caching_sha2_password's is salted
  * sha256-crypt, not done yet.
  */
-function accountAuthentication(flavor: DbFlavor, password: string): { plugin: string; hash: string; identified: string } {
-  if (flavor.kind === 'mariadb') {
+function accountAuthentication(flavor: DbFlavor, password: string, nativePassword: boolean): { plugin: string; hash: string; identified: string } {
+  if (flavor.kind === 'mariadb' && !nativePassword) {
     const hash = ed25519PasswordHash(password);
     return { plugin: 'ed25519', hash, identified: `IDENTIFIED VIA ed25519 USING ${sqlString(hash)}` };
   }
   const hash = nativePasswordHash(password);
-  return { plugin: 'mysql_native_password', hash, identified: `IDENTIFIED WITH mysql_native_password AS ${sqlString(hash)}` };
+  const identified = flavor.kind === 'mariadb' ? `IDENTIFIED VIA mysql_native_password USING ${sqlString(hash)}` : `IDENTIFIED WITH mysql_native_password AS ${sqlString(hash)}`;
+  return { plugin: 'mysql_native_password', hash, identified };
 }
 
 /**
@@ -218,7 +223,7 @@ function edPluginCommand(): CommandResource {
  */
 function accountCommand(flavor: DbFlavor, account: Account): CommandResource {
   const who = sqlAccount(account.user, account.host);
-  const { plugin, hash, identified } = accountAuthentication(flavor, account.password.reveal());
+  const { plugin, hash, identified } = accountAuthentication(flavor, account.password.reveal(), account.nativePassword === true);
   const grantee = sqlString(`'${account.user}'@'${account.host}'`);
   const schemaGrants = account.database ? account.database.privileges.map((privilege) => `${account.database?.name}:${privilege}`).join(',') : '';
   const guard = [

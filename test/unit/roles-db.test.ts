@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { CommandResource, FileResource, PhaseDesire } from '../../src/core/types.js';
 import { dbPhase, dbSecureTransport } from '../../src/roles/db.js';
 import { sqlString } from '../../src/core/mysql-client.js';
-import { ed25519PasswordHash } from '../../src/roles/sql.js';
+import { ed25519PasswordHash, nativePasswordHash } from '../../src/roles/sql.js';
 import { CLEAR, hostOf, testInventory, testSecrets } from './roles-fixture.js';
 
 // Inventory: db1 10.0.0.41 primary, db2 10.0.0.42 and db3 10.0.0.43 replicas; app1 10.0.0.31,
@@ -213,6 +213,9 @@ describe('db role, mysqld exporter', () => {
     expect(exporter?.script).toContain('GRANT SELECT ON `performance_schema`.* TO');
     expect(exporter?.script).not.toMatch(/GRANT [A-Z ,]*SELECT[A-Z ,]* ON \*\.\*/);
     expect(JSON.stringify(exporter?.unless)).toContain('performance_schema:SELECT');
+    // Its Go driver (Debian 12's exporter 0.14) does not speak ed25519; it logs in on the socket only.
+    expect(exporter?.script).toContain(`IDENTIFIED VIA mysql_native_password USING '\\''${nativePasswordHash(CLEAR.exporterPassword)}'\\''`);
+    expect(JSON.stringify(exporter?.unless)).toContain("plugin = 'mysql_native_password'");
   });
 
   const phase = phaseOf('db2');
