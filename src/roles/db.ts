@@ -216,6 +216,21 @@ function edPluginCommand(): CommandResource {
 }
 
 /**
+ * The client half of ed25519, for a replica's connection to its primary. The server loads it from
+ * its plugin_dir, but Debian 12 ships it only with libmariadb3, in a multiarch folder: without
+ * this link a replica whose account is ed25519 cannot connect ("client_ed25519 cannot be loaded").
+ */
+const CLIENT_ED25519 = '/usr/lib/mysql/plugin/client_ed25519.so';
+function edClientPluginCommand(): CommandResource {
+  return {
+    kind: 'command',
+    name: 'ed25519 client plugin in the server\'s plugin folder',
+    script: `__so=$(dpkg -L libmariadb3 | grep -m1 '/plugin/client_ed25519\\.so$') && ln -sfn -- "$__so" ${quoteWord(CLIENT_ED25519)}`,
+    unless: `[ -e ${quoteWord(CLIENT_ED25519)} ]`,
+  };
+}
+
+/**
  * An account with exactly its plugin, password and privileges. The guard compares the plugin,
  * the stored hash and the privilege lists, so a changed password, an account of an older plugin
  * (ALTER USER moves it, its sessions go on) or a drifted grant is put right. The account is
@@ -416,7 +431,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
       },
     },
   ];
-  if (flavor.kind === 'mariadb') resources.push(edPluginCommand());
+  if (flavor.kind === 'mariadb') resources.push(edPluginCommand(), edClientPluginCommand());
   if (isPrimary) {
     const name = inventory.db.name;
     resources.push({

@@ -118,6 +118,9 @@ describe('db role, accounts on the primary', () => {
       expect(names.indexOf('ed25519 authentication plugin')).toBe(1);
       const plugin = commands(phaseOf(name))[1];
       expect(plugin?.script).toMatch(/SET SESSION sql_log_bin = 0;\nINSTALL SONAME '\\''auth_ed25519'\\'';/);
+      // A replica's connection to its primary needs the client half, which Debian 12 puts elsewhere.
+      expect(commands(phaseOf(name))[2]).toMatchObject({ unless: '[ -e /usr/lib/mysql/plugin/client_ed25519.so ]' });
+      expect(commands(phaseOf(name))[2]?.script).toContain('ln -sfn -- "$__so" /usr/lib/mysql/plugin/client_ed25519.so');
     }
   });
 
@@ -128,7 +131,8 @@ describe('db role, accounts on the primary', () => {
   });
 
   it('feeds SQL to mysql through a builtin pipe, never as an argument', () => {
-    for (const command of list) {
+    // The client plugin's link runs no SQL.
+    for (const command of list.filter((c) => !c.name.startsWith('ed25519 client plugin'))) {
       expect(command.script).toMatch(/^printf '%s\\n' '[\s\S]*' \| mysql$|^systemctl restart/);
       expect(command.script).not.toMatch(/mysql[^|]* (-p|--password|-e)/);
     }
@@ -160,9 +164,11 @@ describe('db role, replicas', () => {
 
   it('replicate from the primary by GTID, guarded by the current master settings, without accounts of their own', () => {
     const list = commands(phaseOf('db3'));
-    expect(list.map((c) => c.name)).toEqual(['mariadb runs with infra settings', 'ed25519 authentication plugin', 'read-only replica', 'replicates from db1']);
-    expect(list[2]).toMatchObject({ script: expect.stringContaining('SET GLOBAL read_only = 1;'), unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' } });
-    const replication = list[3];
+    expect(list.map((c) => c.name)).toEqual([
+      'mariadb runs with infra settings', 'ed25519 authentication plugin', "ed25519 client plugin in the server's plugin folder", 'read-only replica', 'replicates from db1',
+    ]);
+    expect(list[3]).toMatchObject({ script: expect.stringContaining('SET GLOBAL read_only = 1;'), unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' } });
+    const replication = list[4];
     expect(replication?.script).toContain("MASTER_HOST = '\\''10.0.0.41'\\'', MASTER_PORT = 3306, MASTER_USER = '\\''repl'\\''");
     expect(replication?.script).toContain('MASTER_USE_GTID = slave_pos');
     expect(replication?.script).toContain("MASTER_SSL = 1, MASTER_SSL_CA = '\\''/etc/mysql/infra-ca.crt'\\'', MASTER_SSL_VERIFY_SERVER_CERT = 1;");
