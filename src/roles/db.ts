@@ -7,7 +7,7 @@ import { replicationCheck } from './health.js';
 import { renderTemplate } from './render.js';
 import { requireDbSecrets, requireDbTls, type RoleSecrets } from './secrets.js';
 import { mysqlScript, sqlString } from '../core/mysql-client.js';
-import { ed25519PasswordHash, nativePasswordHash, sqlAccount, sqlIdentifier } from './sql.js';
+import { cachingSha2PasswordHash, ed25519PasswordHash, nativePasswordHash, sqlAccount, sqlIdentifier } from './sql.js';
 import { hostNamed, hostsWithRole, integerVar, stringVar } from './topology.js';
 
 /** The database server a host runs: MariaDB on Debian, MySQL on Ubuntu. */
@@ -124,6 +124,7 @@ function desiredAccounts(inventory: Inventory, flavor: DbFlavor): (Omit<Account,
     })),
     // Debian 12's exporter (0.14) has a Go MySQL driver without client_ed25519 ("unknown auth
     // plugin"): native, whose hash never leaves the host (the account is @localhost, on the socket).
+    // The same on MySQL, where its caching_sha2_password support was not tried.
     { user: EXPORTER_USER, host: 'localhost', password: 'exporterPassword' as const, global: flavor.exporterPrivileges, database: EXPORTER_SCHEMA, nativePassword: true },
   ];
 }
@@ -186,20 +187,27 @@ export function dbSecureTransport(inventory: Inventory, host: Host): Pick<PhaseD
 }
 
 /**
- * The authentication plugin of infra's accounts and the stored form of a password for it, computed
- * here so that the clear password never reaches the server. MariaDB: ed25519 (its plugin loaded
- * by edPluginCommand; the app's pymysql speaks it with python3-nacl). MySQL: still
- * mysql_native_password, whose hash infra can compute; caching_sha2_password's is salted
- * sha256-crypt, not done yet.
+ * The authentication plugin of an account and the stored form of its password, computed here so
+ * that the clear password never reaches the server: `stored` is what the guard compares
+ * authentication_string with, `hash` every form of it that appears in the SQL (all redacted).
+ * MariaDB: ed25519 (its plugins installed by edPluginCommand and edClientPluginCommand; the app's
+ * pymysql speaks it with python3-nacl). MySQL: caching_sha2_password, its salted SHA-256 crypt
+ * given in hex (the salt may hold any printable character).
  */
-function accountAuthentication(flavor: DbFlavor, password: string, nativePassword: boolean): { plugin: string; hash: string; identified: string } {
-  if (flavor.kind === 'mariadb' && !nativePassword) {
+function accountAuthentication(flavor: DbFlavor, account: Account): { plugin: string; hashes: string[]; stored: string; identified: string } {
+  const password = account.password.reveal();
+  if (flavor.kind === 'mariadb' && account.nativePassword !== true) {
     const hash = ed25519PasswordHash(password);
-    return { plugin: 'ed25519', hash, identified: `IDENTIFIED VIA ed25519 USING ${sqlString(hash)}` };
+    return { plugin: 'ed25519', hashes: [hash], stored: sqlString(hash), identified: `IDENTIFIED VIA ed25519 USING ${sqlString(hash)}` };
+  }
+  if (flavor.kind === 'mysql' && account.nativePassword !== true) {
+    const hash = cachingSha2PasswordHash(password, `${account.user}@${account.host}`);
+    const hex = `0x${Buffer.from(hash).toString('hex').toUpperCase()}`;
+    return { plugin: 'caching_sha2_password', hashes: [hash, hex], stored: hex, identified: `IDENTIFIED WITH caching_sha2_password AS ${hex}` };
   }
   const hash = nativePasswordHash(password);
   const identified = flavor.kind === 'mariadb' ? `IDENTIFIED VIA mysql_native_password USING ${sqlString(hash)}` : `IDENTIFIED WITH mysql_native_password AS ${sqlString(hash)}`;
-  return { plugin: 'mysql_native_password', hash, identified };
+  return { plugin: 'mysql_native_password', hashes: [hash], stored: sqlString(hash), identified };
 }
 
 /**
@@ -238,12 +246,12 @@ function edClientPluginCommand(): CommandResource {
  */
 function accountCommand(flavor: DbFlavor, account: Account): CommandResource {
   const who = sqlAccount(account.user, account.host);
-  const { plugin, hash, identified } = accountAuthentication(flavor, account.password.reveal(), account.nativePassword === true);
+  const { plugin, hashes, stored, identified } = accountAuthentication(flavor, account);
   const grantee = sqlString(`'${account.user}'@'${account.host}'`);
   const schemaGrants = account.database ? account.database.privileges.map((privilege) => `${account.database?.name}:${privilege}`).join(',') : '';
   const guard = [
     `(SELECT COUNT(*) FROM mysql.user WHERE User = ${sqlString(account.user)} AND Host = ${sqlString(account.host)}`,
-    ` AND plugin = ${sqlString(plugin)} AND authentication_string = ${sqlString(hash)}) = 1`,
+    ` AND plugin = ${sqlString(plugin)} AND authentication_string = ${stored}) = 1`,
     ` AND (SELECT COALESCE(GROUP_CONCAT(PRIVILEGE_TYPE ORDER BY PRIVILEGE_TYPE), '') FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ${grantee}) = ${sqlString(account.global.length > 0 ? account.global.join(',') : 'USAGE')}`,
     ` AND (SELECT COALESCE(GROUP_CONCAT(CONCAT(TABLE_SCHEMA, ':', PRIVILEGE_TYPE) ORDER BY TABLE_SCHEMA, PRIVILEGE_TYPE), '') FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ${grantee}) = ${sqlString(schemaGrants)}`,
   ].join('');
@@ -262,7 +270,7 @@ function accountCommand(flavor: DbFlavor, account: Account): CommandResource {
     script: mysqlScript(statements),
     unless: { sql: `SELECT ${guard}`, expected: '1' },
     // The hash is not the password, but it allows guessing it offline: redact it too.
-    secrets: [account.password, new Secret(hash)],
+    secrets: [account.password, ...hashes.map((hash) => new Secret(hash))],
   };
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { sqlString } from '../core/mysql-client.js';
 
 /*
@@ -86,4 +86,46 @@ export function ed25519PasswordHash(password: string): string {
   const bytes = Buffer.alloc(32);
   for (let i = 0; i < 32; i++) bytes[i] = Number((encoded >> BigInt(8 * i)) & 255n);
   return bytes.toString('base64').replace(/=+$/, '');
+}
+
+const CRYPT_ALPHABET = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** SHA-256 crypt (Ulrich Drepper's, `$5$`) of `password` with `salt` taken whole, as text in crypt's base64. */
+export function sha256Crypt(password: string, salt: string, rounds = 5000): string {
+  const p = Buffer.from(password);
+  const s = Buffer.from(salt);
+  const sha = (...parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
+  const repeatTo = (block: Buffer, length: number) => Buffer.concat(Array.from({ length: Math.ceil(length / 32) }, () => block)).subarray(0, length);
+  const b = sha(p, s, p);
+  const aParts = [p, s, repeatTo(b, p.length)];
+  for (let n = p.length; n > 0; n >>= 1) aParts.push(n & 1 ? b : p);
+  let c = sha(...aParts);
+  const pBytes = repeatTo(sha(...Array.from({ length: p.length }, () => p)), p.length);
+  const sBytes = repeatTo(sha(...Array.from({ length: 16 + (c[0] as number) }, () => s)), s.length);
+  for (let i = 0; i < rounds; i++) {
+    const parts = [i & 1 ? pBytes : c];
+    if (i % 3) parts.push(sBytes);
+    if (i % 7) parts.push(pBytes);
+    parts.push(i & 1 ? c : pBytes);
+    c = sha(...parts);
+  }
+  const order = [[0, 10, 20], [21, 1, 11], [12, 22, 2], [3, 13, 23], [24, 4, 14], [15, 25, 5], [6, 16, 26], [27, 7, 17], [18, 28, 8], [9, 19, 29]];
+  let out = '';
+  const emit = (word: number, count: number) => {
+    for (let k = 0; k < count; k++, word >>= 6) out += CRYPT_ALPHABET[word & 63];
+  };
+  for (const [x, y, z] of order) emit(((c[x as number] as number) << 16) | ((c[y as number] as number) << 8) | (c[z as number] as number), 4);
+  emit(((c[31] as number) << 8) | (c[30] as number), 3);
+  return out;
+}
+
+/**
+ * MySQL's caching_sha2_password stored value: `$A$005$`, a 20-character salt, then SHA-256 crypt
+ * of the password with that salt and 5000 rounds (sql/auth/sha2_password.cc). The salt is derived
+ * from the password and the account, so that infra can check the stored value without reading it
+ * first: stable for one account, different between accounts.
+ */
+export function cachingSha2PasswordHash(password: string, account: string): string {
+  const salt = [...createHmac('sha256', password).update(account).digest().subarray(0, 20)].map((byte) => CRYPT_ALPHABET[byte & 63]).join('');
+  return `$A$005$${salt}${sha256Crypt(password, salt)}`;
 }

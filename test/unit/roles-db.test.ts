@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { CommandResource, FileResource, PhaseDesire } from '../../src/core/types.js';
 import { dbPhase, dbSecureTransport } from '../../src/roles/db.js';
 import { sqlString } from '../../src/core/mysql-client.js';
-import { ed25519PasswordHash, nativePasswordHash } from '../../src/roles/sql.js';
+import { cachingSha2PasswordHash, ed25519PasswordHash, nativePasswordHash, sha256Crypt } from '../../src/roles/sql.js';
 import { CLEAR, hostOf, testInventory, testSecrets } from './roles-fixture.js';
 
 // Inventory: db1 10.0.0.41 primary, db2 10.0.0.42 and db3 10.0.0.43 replicas; app1 10.0.0.31,
@@ -249,8 +249,31 @@ describe('db role on Ubuntu (host var os_family: ubuntu)', () => {
     expect(config).toMatch(/^enforce_gtid_consistency = ON$/m);
     expect(replica.validators.map((v) => v.script)).toContain('mysqld --validate-config');
     expect(commands(replica)[2]?.script).toContain('SOURCE_AUTO_POSITION = 1');
+    expect(commands(replica)[2]?.script).toContain("SOURCE_SSL = 1, SOURCE_SSL_CA = '\\''/etc/mysql/infra-ca.crt'\\'', SOURCE_SSL_VERIFY_SERVER_CERT = 1;");
     expect(commands(replica)[2]?.script).not.toContain('gtid_slave_pos');
-    expect(commands(phaseOf('db1', ubuntu)).find((c) => c.name === 'db account repl@10.0.0.42')?.script).toContain('IDENTIFIED WITH mysql_native_password AS');
+    expect(commands(replica).map((c) => c.name)).not.toContain('ed25519 authentication plugin');
+  });
+
+  it('creates MySQL accounts with caching_sha2_password from a hash computed here, checked and redacted in every form', () => {
+    const repl = commands(phaseOf('db1', ubuntu)).find((c) => c.name === 'db account repl@10.0.0.42');
+    const hash = cachingSha2PasswordHash(CLEAR.replicationPassword, 'repl@10.0.0.42');
+    expect(hash).toMatch(/^\$A\$005\$[./0-9A-Za-z]{20}[./0-9A-Za-z]{43}$/);
+    const hex = `0x${Buffer.from(hash).toString('hex').toUpperCase()}`;
+    expect(repl?.script).toContain(`IDENTIFIED WITH caching_sha2_password AS ${hex};`);
+    expect(repl?.script).not.toContain(CLEAR.replicationPassword);
+    expect(JSON.stringify(repl?.unless)).toContain(`plugin = 'caching_sha2_password' AND authentication_string = ${hex}`);
+    expect(repl?.secrets?.map((secret) => secret.reveal())).toEqual([CLEAR.replicationPassword, hash, hex]);
+    // Another account with the same password gets another salt.
+    expect(cachingSha2PasswordHash(CLEAR.replicationPassword, 'repl@10.0.0.43').slice(7, 27)).not.toBe(hash.slice(7, 27));
+    const exporter = commands(phaseOf('db1', ubuntu)).find((c) => c.name === 'db account exporter@localhost');
+    expect(exporter?.script).toContain('IDENTIFIED WITH mysql_native_password AS');
+  });
+
+  it('computes SHA-256 crypt as crypt(3) does (values from openssl passwd -5), salts longer than 16 taken whole', () => {
+    expect(sha256Crypt('Hello world!', 'saltstring')).toBe('5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5');
+    expect(sha256Crypt('x', 'abcdefghijklmnop')).toBe('fiUnwzJyCDn7Dx53oezcP81DtfKy73q.P999JrS8fsB');
+    expect(sha256Crypt('a much longer password than thirty-two bytes, to repeat B', 'ab')).toBe('8pGew6mD803yksFgCs8hul33tRbTpf2GbCKSuUwlsr5');
+    expect(sha256Crypt('x', 'abcdefghijklmnopqrst')).not.toBe(sha256Crypt('x', 'abcdefghijklmnop'));
   });
 
   it('refuses an unknown os_family', () => {
