@@ -175,6 +175,9 @@ def build(path):
             'tls_certificate_file': os.path.join(state_dir, 'tls', f'{name}.crt'),
             'tls_key_file': os.path.join(state_dir, 'tls', f'{name}.key'),
             'tls_ca_file': os.path.join(state_dir, 'ca', 'ca.crt'),
+            # infra's db certificates (src/tls/db.ts): always from its CA, whatever tls.source says.
+            'db_tls_certificate_file': os.path.join(state_dir, 'db-tls', f'{name}.crt'),
+            'db_tls_key_file': os.path.join(state_dir, 'db-tls', f'{name}.key'),
         }
     inventory['_meta'] = {'hostvars': hostvars}
     return inventory

@@ -7,7 +7,8 @@ GET /        records a visit on the primary, counts the visits on a replica (fal
 GET /health  200 "ok" when the primary answers, 503 otherwise.
 
 Settings come from the environment (systemd's EnvironmentFile /etc/app/app.env): APP_HOST,
-APP_PORT, DB_PRIMARY, DB_REPLICAS (comma-separated), DB_NAME, DB_USER, DB_PASSWORD, and DB_PORT
+APP_PORT, DB_PRIMARY, DB_REPLICAS (comma-separated), DB_NAME, DB_USER, DB_PASSWORD, DB_SSL_CA (the
+CA file the db servers' certificates are verified against: every connection uses TLS), and DB_PORT
 (optional, default 3306).
 Only the standard library and python3-pymysql are used.
 """
@@ -56,6 +57,8 @@ def connect(host):
         user=setting("DB_USER"),
         password=setting("DB_PASSWORD"),
         database=setting("DB_NAME"),
+        # TLS, verifying that the server's certificate comes from this CA and names `host`.
+        ssl={"ca": setting("DB_SSL_CA")},
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=CONNECT_TIMEOUT,
         write_timeout=CONNECT_TIMEOUT,

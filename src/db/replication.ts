@@ -115,7 +115,9 @@ export interface DbHostReading {
 /**
  * The transactions a replica holds that the primary lacks (errant GTIDs), by replica, when both
  * were read. A replica the primary still replicates from (a switchover about to run) is left out:
- * the switchover itself waits until the primary has them all.
+ * the switchover itself waits until the primary has them all. What a replica received from the
+ * primary itself is never errant: the hosts are read at once but not at the same instant, so
+ * under writes a replica can hold the primary's transactions committed after the primary was read.
  */
 export function errantTransactions(readings: readonly DbHostReading[]): Map<string, string> {
   const errant = new Map<string, string>();
@@ -127,7 +129,8 @@ export function errantTransactions(readings: readonly DbHostReading[]): Map<stri
     if (reading === primary || !reading.db) continue;
     const self = reading.resource.dbHosts.find((h) => h.name === reading.resource.host);
     if (self && primary.db.source?.host === self.address) continue;
-    const missing = gtidsMissing(parseGtidState(flavor, reading.db.gtidState), primaryState);
+    const received = reading.db.source?.host === primary.resource.primary.address ? parseGtidState(flavor, reading.db.source.received) : new Map();
+    const missing = gtidsMissing(gtidsMissing(parseGtidState(flavor, reading.db.gtidState), primaryState), received);
     if (missing.size > 0) errant.set(reading.resource.host, formatGtids(flavor, missing));
   }
   return errant;

@@ -6,7 +6,7 @@ import type { CommandResource, Handler, PhaseDesire, Resource, Validator } from 
 import type { Host, Inventory } from '../inventory/model.js';
 import { renderTemplate } from './render.js';
 import { APP_FAIL_TIMEOUT_SECONDS } from './web.js';
-import { requireDbSecrets, type RoleSecrets } from './secrets.js';
+import { requireDbCaCertificate, requireDbSecrets, type RoleSecrets } from './secrets.js';
 import { hostNamed } from './topology.js';
 
 export const APP_ROOT = '/opt/app';
@@ -23,6 +23,8 @@ const HISTORY_LINES = 100;
 /** A release's name as releaseId makes it. */
 export const RELEASE_ID = /^[0-9a-f]{12}$/;
 export const APP_ENV_FILE = '/etc/app/app.env';
+/** infra's CA, which the app verifies the db servers' certificates against. */
+export const APP_DB_CA_FILE = '/etc/app/db-ca.crt';
 const APP_UNIT = '/etc/systemd/system/app.service';
 /** Left out of a release: caches and version control, which differ between checkouts. */
 const IGNORED_NAMES = new Set(['__pycache__', '.git', '.pytest_cache']);
@@ -214,6 +216,7 @@ export function appRollbackPhase(inventory: Inventory, host: Host, id: string): 
  */
 export function appPhase(inventory: Inventory, host: Host, secrets: RoleSecrets): PhaseDesire {
   const db = requireDbSecrets(secrets, host.name);
+  const dbCaCertificate = requireDbCaCertificate(secrets, host.name);
   const files = readAppSource(inventory.app.source);
   const release = releaseId(files);
   const dir = releaseDir(release);
@@ -228,6 +231,7 @@ export function appPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
     ['DB_NAME', inventory.db.name],
     ['DB_USER', inventory.db.user],
     ['DB_PASSWORD', db.appPassword.reveal()],
+    ['DB_SSL_CA', APP_DB_CA_FILE],
   ];
   const environment = renderTemplate(
     'app/app.env.ejs',
@@ -240,6 +244,8 @@ export function appPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
   const resources: Resource[] = [
     { kind: 'package', name: 'python3' },
     { kind: 'package', name: 'python3-pymysql' },
+    // pymysql needs it for the db accounts' ed25519 authentication (MariaDB).
+    { kind: 'package', name: 'python3-nacl' },
     { kind: 'directory', path: APP_ROOT, mode: '0755', ...root },
     { kind: 'directory', path: APP_RELEASES, mode: '0755', ...root },
     { kind: 'directory', path: dir, mode: '0755', ...root },
@@ -259,6 +265,7 @@ export function appPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
     // root:root 0600 rather than group app: systemd reads it as root, and files are written before
     // commands run, so the app group may not exist yet when this file is first written.
     { kind: 'file', path: APP_ENV_FILE, content: environment, mode: '0600', ...root, secrets: [db.appPassword], notify: [restart.id] },
+    { kind: 'file', path: APP_DB_CA_FILE, content: dbCaCertificate, mode: '0644', ...root, notify: [restart.id] },
     { kind: 'file', path: APP_UNIT, content: unit, mode: '0644', ...root, notify: [restart.id] },
     {
       kind: 'command',

@@ -5,9 +5,9 @@ import type { Host, Inventory } from '../inventory/model.js';
 import { ROLE_PORTS } from './firewall.js';
 import { replicationCheck } from './health.js';
 import { renderTemplate } from './render.js';
-import { requireDbSecrets, type RoleSecrets } from './secrets.js';
+import { requireDbSecrets, requireDbTls, type RoleSecrets } from './secrets.js';
 import { mysqlScript, sqlString } from '../core/mysql-client.js';
-import { nativePasswordHash, sqlAccount, sqlIdentifier } from './sql.js';
+import { cachingSha2PasswordHash, ed25519PasswordHash, nativePasswordHash, sqlAccount, sqlIdentifier } from './sql.js';
 import { hostNamed, hostsWithRole, integerVar, stringVar } from './topology.js';
 
 /** The database server a host runs: MariaDB on Debian, MySQL on Ubuntu. */
@@ -22,6 +22,7 @@ export interface DbFlavor {
   relayLogBase: string;
   /** Server variables that 60-infra.cnf sets, read back to tell whether the running server uses them. */
   liveSettings: (settings: { serverId: number; address: string }) => [variable: string, value: string][];
+  /** Global privileges of the exporter's account; it also reads performance_schema (EXPORTER_SCHEMA). */
   exporterPrivileges: string[];
 }
 
@@ -33,6 +34,8 @@ const COMMON_SETTINGS = (s: { serverId: number; address: string }): [string, str
   ['skip_name_resolve', '1'],
   ['log_bin', '1'],
   ['binlog_format', 'ROW'],
+  // Read at startup only: a server that runs without it has not loaded its certificate.
+  ['ssl_cert', DB_TLS.certificate],
 ];
 
 export const MARIADB: DbFlavor = {
@@ -47,7 +50,7 @@ export const MARIADB: DbFlavor = {
   relayLogBase: 'mariadb-relay-bin',
   liveSettings: (s) => [...COMMON_SETTINGS(s), ['gtid_strict_mode', '1'], ['log_slave_updates', '1']],
   // Since 10.5, REPLICATION CLIENT is BINLOG MONITOR, and SHOW SLAVE STATUS needs SLAVE MONITOR.
-  exporterPrivileges: ['BINLOG MONITOR', 'PROCESS', 'SELECT', 'SLAVE MONITOR'],
+  exporterPrivileges: ['BINLOG MONITOR', 'PROCESS', 'SLAVE MONITOR'],
 };
 
 export const MYSQL: DbFlavor = {
@@ -59,7 +62,7 @@ export const MYSQL: DbFlavor = {
   binlogBase: 'mysql-bin',
   relayLogBase: 'mysql-relay-bin',
   liveSettings: (s) => [...COMMON_SETTINGS(s), ['gtid_mode', 'ON'], ['enforce_gtid_consistency', 'ON'], ['log_replica_updates', '1']],
-  exporterPrivileges: ['PROCESS', 'REPLICATION CLIENT', 'SELECT'],
+  exporterPrivileges: ['PROCESS', 'REPLICATION CLIENT'],
 };
 
 /**
@@ -71,6 +74,14 @@ export function dbFlavor(host: Host): DbFlavor {
 }
 
 const SOCKET = '/run/mysqld/mysqld.sock';
+/**
+ * The server's certificate, its key and infra's CA, which replicas verify their primary against.
+ * The key is readable by the server's group only: the server reads it as mysql, after startup too
+ * (FLUSH SSL).
+ */
+export const DB_TLS = { ca: '/etc/mysql/infra-ca.crt', certificate: '/etc/mysql/infra-server.crt', key: '/etc/mysql/infra-server.key' };
+/** The exporter reads these tables, and no other: no global SELECT on the app's data. */
+const EXPORTER_SCHEMA = { name: 'performance_schema', privileges: ['SELECT'] };
 const REPLICATION_USER = 'repl';
 const EXPORTER_USER = 'exporter';
 const EXPORTER = 'prometheus-mysqld-exporter';
@@ -92,6 +103,8 @@ interface Account {
   global: string[];
   /** Privileges on one database, if any. */
   database?: { name: string; privileges: string[] };
+  /** The client cannot speak the flavor's modern plugin: mysql_native_password instead. */
+  nativePassword?: boolean;
 }
 
 /** The accounts infra creates on the primary, with the name of the secret each one's password is. */
@@ -114,7 +127,10 @@ function desiredAccounts(inventory: Inventory, flavor: DbFlavor): (Omit<Account,
       password: 'replicationPassword' as const,
       global: ['REPLICATION SLAVE'],
     })),
-    { user: EXPORTER_USER, host: 'localhost', password: 'exporterPassword' as const, global: flavor.exporterPrivileges },
+    // Debian 12's exporter (0.14) has a Go MySQL driver without client_ed25519 ("unknown auth
+    // plugin"): native, whose hash never leaves the host (the account is @localhost, on the socket).
+    // The same on MySQL, where its caching_sha2_password support was not tried.
+    { user: EXPORTER_USER, host: 'localhost', password: 'exporterPassword' as const, global: flavor.exporterPrivileges, database: EXPORTER_SCHEMA, nativePassword: true },
   ];
 }
 
@@ -145,22 +161,102 @@ export function dbAccountsCleanup(inventory: Inventory, host: Host): CommandReso
   };
 }
 
+/** Where require_secure_transport is kept for restarts; its own file, written last (see dbSecureTransport). */
+function secureTransportFile(flavor: DbFlavor): string {
+  return flavor.configFile.replace(/60-infra\.cnf$/, '62-infra-secure-transport.cnf');
+}
+
 /**
- * An account with exactly its password and privileges. The guard compares the stored hash and
- * the privilege lists, so a changed password or a drifted grant is put right. The account is
+ * On every db host, in the cleanup phase: the server refuses clients that do not use TLS (or the
+ * unix socket, which it counts as secure: root's commands and the exporter use it). Last, once
+ * the app phase has moved every app host to TLS and every replica replicates over TLS, so that
+ * turning it on in a deployment that ran without TLS cuts no client: set live, then kept in a
+ * file that restarts nothing.
+ */
+export function dbSecureTransport(inventory: Inventory, host: Host): Pick<PhaseDesire, 'resources' | 'validators'> {
+  if (!host.roles.includes('db')) return { resources: [], validators: [] };
+  const flavor = dbFlavor(host);
+  const config = renderTemplate('db/62-infra-secure-transport.cnf.ejs', {}, inventory.templatesDir);
+  return {
+    resources: [
+      { kind: 'file', path: secureTransportFile(flavor), content: config, mode: '0644', owner: 'root', group: 'root' },
+      {
+        kind: 'command',
+        name: 'clients only over TLS',
+        script: mysqlScript(['SET GLOBAL require_secure_transport = ON;']),
+        unless: { sql: 'SELECT @@GLOBAL.require_secure_transport + 0', expected: '1' },
+      },
+    ],
+    validators: [{ name: `${flavor.service} config`, script: flavor.validate }],
+  };
+}
+
+/**
+ * The authentication plugin of an account and the stored form of its password, computed here so
+ * that the clear password never reaches the server: `stored` is what the guard compares
+ * authentication_string with, `hash` every form of it that appears in the SQL (all redacted).
+ * MariaDB: ed25519 (its plugins installed by edPluginCommand and edClientPluginCommand; the app's
+ * pymysql speaks it with python3-nacl). MySQL: caching_sha2_password, its salted SHA-256 crypt
+ * given in hex (the salt may hold any printable character).
+ */
+function accountAuthentication(flavor: DbFlavor, account: Account): { plugin: string; hashes: string[]; stored: string; identified: string } {
+  const password = account.password.reveal();
+  if (flavor.kind === 'mariadb' && account.nativePassword !== true) {
+    const hash = ed25519PasswordHash(password);
+    return { plugin: 'ed25519', hashes: [hash], stored: sqlString(hash), identified: `IDENTIFIED VIA ed25519 USING ${sqlString(hash)}` };
+  }
+  if (flavor.kind === 'mysql' && account.nativePassword !== true) {
+    const hash = cachingSha2PasswordHash(password, `${account.user}@${account.host}`);
+    const hex = `0x${Buffer.from(hash).toString('hex').toUpperCase()}`;
+    return { plugin: 'caching_sha2_password', hashes: [hash, hex], stored: hex, identified: `IDENTIFIED WITH caching_sha2_password AS ${hex}` };
+  }
+  const hash = nativePasswordHash(password);
+  const identified = flavor.kind === 'mariadb' ? `IDENTIFIED VIA mysql_native_password USING ${sqlString(hash)}` : `IDENTIFIED WITH mysql_native_password AS ${sqlString(hash)}`;
+  return { plugin: 'mysql_native_password', hashes: [hash], stored: sqlString(hash), identified };
+}
+
+/**
+ * MariaDB's ed25519 plugin, on every db host: a replica needs it to apply the accounts it receives
+ * and to check their logins. Out of the binlog (sql_log_bin = 0): it is each server's own.
+ */
+function edPluginCommand(): CommandResource {
+  return {
+    kind: 'command',
+    name: 'ed25519 authentication plugin',
+    script: mysqlScript(['SET SESSION sql_log_bin = 0;', "INSTALL SONAME 'auth_ed25519';"]),
+    unless: { sql: "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'ed25519' AND PLUGIN_STATUS = 'ACTIVE'", expected: '1' },
+  };
+}
+
+/**
+ * The client half of ed25519, for a replica's connection to its primary. The server loads it from
+ * its plugin_dir, but Debian 12 ships it only with libmariadb3, in a multiarch folder: without
+ * this link a replica whose account is ed25519 cannot connect ("client_ed25519 cannot be loaded").
+ */
+const CLIENT_ED25519 = '/usr/lib/mysql/plugin/client_ed25519.so';
+function edClientPluginCommand(): CommandResource {
+  return {
+    kind: 'command',
+    name: 'ed25519 client plugin in the server\'s plugin folder',
+    script: `__so=$(dpkg -L libmariadb3 | grep -m1 '/plugin/client_ed25519\\.so$') && ln -sfn -- "$__so" ${quoteWord(CLIENT_ED25519)}`,
+    unless: `[ -e ${quoteWord(CLIENT_ED25519)} ]`,
+  };
+}
+
+/**
+ * An account with exactly its plugin, password and privileges. The guard compares the plugin,
+ * the stored hash and the privilege lists, so a changed password, an account of an older plugin
+ * (ALTER USER moves it, its sessions go on) or a drifted grant is put right. The account is
  * created with the password's hash, never the clear text.
  */
 function accountCommand(flavor: DbFlavor, account: Account): CommandResource {
   const who = sqlAccount(account.user, account.host);
-  const hash = nativePasswordHash(account.password.reveal());
-  const identified = flavor.kind === 'mariadb'
-    ? `IDENTIFIED BY PASSWORD ${sqlString(hash)}`
-    : `IDENTIFIED WITH mysql_native_password AS ${sqlString(hash)}`;
+  const { plugin, hashes, stored, identified } = accountAuthentication(flavor, account);
   const grantee = sqlString(`'${account.user}'@'${account.host}'`);
   const schemaGrants = account.database ? account.database.privileges.map((privilege) => `${account.database?.name}:${privilege}`).join(',') : '';
   const guard = [
     `(SELECT COUNT(*) FROM mysql.user WHERE User = ${sqlString(account.user)} AND Host = ${sqlString(account.host)}`,
-    ` AND plugin = 'mysql_native_password' AND authentication_string = ${sqlString(hash)}) = 1`,
+    ` AND plugin = ${sqlString(plugin)} AND authentication_string = ${stored}) = 1`,
     ` AND (SELECT COALESCE(GROUP_CONCAT(PRIVILEGE_TYPE ORDER BY PRIVILEGE_TYPE), '') FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ${grantee}) = ${sqlString(account.global.length > 0 ? account.global.join(',') : 'USAGE')}`,
     ` AND (SELECT COALESCE(GROUP_CONCAT(CONCAT(TABLE_SCHEMA, ':', PRIVILEGE_TYPE) ORDER BY TABLE_SCHEMA, PRIVILEGE_TYPE), '') FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ${grantee}) = ${sqlString(schemaGrants)}`,
   ].join('');
@@ -179,12 +275,13 @@ function accountCommand(flavor: DbFlavor, account: Account): CommandResource {
     script: mysqlScript(statements),
     unless: { sql: `SELECT ${guard}`, expected: '1' },
     // The hash is not the password, but it allows guessing it offline: redact it too.
-    secrets: [account.password, new Secret(hash)],
+    secrets: [account.password, ...hashes.map((hash) => new Secret(hash))],
   };
 }
 
 /**
- * Replication from the primary by GTID. A fresh replica starts with an empty GTID position, so it
+ * Replication from the primary by GTID, over TLS: the replica checks that the primary's
+ * certificate comes from infra's CA and names the address it connects to. A fresh replica starts with an empty GTID position, so it
  * replays the primary's binlog from its very first event. That is complete because the primary
  * turns on its binlog (the "runs with infra settings" command) before it creates the database
  * and the accounts: the replica receives them, the app and exporter accounts included, which is
@@ -199,10 +296,12 @@ function replicationCommand(flavor: DbFlavor, primary: Host, password: Secret): 
   const guard = mariadb
     ? replicationGuard('SHOW SLAVE STATUS\\G', {
         Master_Host: primary.address, Master_Port: port, Master_User: REPLICATION_USER, Using_Gtid: 'Slave_Pos',
+        Master_SSL_Allowed: 'Yes', Master_SSL_CA_File: DB_TLS.ca, Master_SSL_Verify_Server_Cert: 'Yes',
         Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes',
       })
     : replicationGuard('SHOW REPLICA STATUS\\G', {
         Source_Host: primary.address, Source_Port: port, Source_User: REPLICATION_USER, Auto_Position: '1',
+        Source_SSL_Allowed: 'Yes', Source_SSL_CA_File: DB_TLS.ca, Source_SSL_Verify_Server_Cert: 'Yes',
         Replica_IO_Running: 'Yes', Replica_SQL_Running: 'Yes',
       });
   const statements = mariadb
@@ -212,13 +311,15 @@ function replicationCommand(flavor: DbFlavor, primary: Host, password: Secret): 
         // new source for what comes after them (on a replica both positions are the same).
         'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos;',
         `CHANGE MASTER TO MASTER_HOST = ${sqlString(primary.address)}, MASTER_PORT = ${port}, MASTER_USER = ${sqlString(REPLICATION_USER)},` +
-          ` MASTER_PASSWORD = ${sqlString(password.reveal())}, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 5;`,
+          ` MASTER_PASSWORD = ${sqlString(password.reveal())}, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 5,` +
+          ` MASTER_SSL = 1, MASTER_SSL_CA = ${sqlString(DB_TLS.ca)}, MASTER_SSL_VERIFY_SERVER_CERT = 1;`,
         'START SLAVE;',
       ]
     : [
         'STOP REPLICA;',
         `CHANGE REPLICATION SOURCE TO SOURCE_HOST = ${sqlString(primary.address)}, SOURCE_PORT = ${port}, SOURCE_USER = ${sqlString(REPLICATION_USER)},` +
-          ` SOURCE_PASSWORD = ${sqlString(password.reveal())}, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 5;`,
+          ` SOURCE_PASSWORD = ${sqlString(password.reveal())}, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 5,` +
+          ` SOURCE_SSL = 1, SOURCE_SSL_CA = ${sqlString(DB_TLS.ca)}, SOURCE_SSL_VERIFY_SERVER_CERT = 1;`,
         'START REPLICA;',
       ];
   return {
@@ -268,6 +369,7 @@ function replicationGuard(statement: string, expected: Record<string, string>): 
  */
 export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets): PhaseDesire {
   const db = requireDbSecrets(secrets, host.name);
+  const tls = requireDbTls(secrets, host.name);
   const flavor = dbFlavor(host);
   const primary = hostNamed(inventory, inventory.db.primary);
   const isPrimary = primary.name === host.name;
@@ -285,7 +387,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
   if (!/^[A-Za-z0-9_.~+/=-]+$/.test(exporterPassword)) throw new Error('the exporter password must be made of letters, digits and _.~+/=-');
 
   // The same on every host whatever its place in replication: a switchover restarts no server.
-  const config = renderTemplate('db/60-infra.cnf.ejs', { serverId, address: host.address, flavor }, inventory.templatesDir);
+  const config = renderTemplate('db/60-infra.cnf.ejs', { serverId, address: host.address, flavor, tls: DB_TLS }, inventory.templatesDir);
   const readOnlyConfig = renderTemplate('db/61-infra-read-only.cnf.ejs', { hostName: host.name, primary: isPrimary, flavor }, inventory.templatesDir);
   const live = flavor.liveSettings({ serverId, address: host.address });
   const dbHosts = hostsWithRole(inventory, 'db').map((dbHost) => ({ name: dbHost.name, address: dbHost.address }));
@@ -302,6 +404,9 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
     // The server package brings the mysql and mysqladmin clients the commands below use.
     { kind: 'package', name: flavor.package },
     { kind: 'package', name: EXPORTER },
+    { kind: 'file', path: DB_TLS.ca, content: tls.caCertificate, mode: '0644', ...root, notify: [restartServer] },
+    { kind: 'file', path: DB_TLS.certificate, content: tls.certificate, mode: '0644', ...root, notify: [restartServer] },
+    { kind: 'file', path: DB_TLS.key, content: tls.key.reveal(), mode: '0640', owner: 'root', group: 'mysql', secrets: [tls.key], notify: [restartServer] },
     { kind: 'file', path: flavor.configFile, content: config, mode: '0644', ...root, notify: [restartServer] },
     { kind: 'file', path: readOnlyFile(flavor), content: readOnlyConfig, mode: '0644', ...root },
     { kind: 'directory', path: EXPORTER_CONFIG_DIR, mode: '0755', ...root },
@@ -340,6 +445,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
       },
     },
   ];
+  if (flavor.kind === 'mariadb') resources.push(edPluginCommand(), edClientPluginCommand());
   if (isPrimary) {
     const name = inventory.db.name;
     resources.push({

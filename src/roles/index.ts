@@ -1,7 +1,7 @@
 import { PHASE_ORDER, type HostDesire, type PhaseDesire } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { appPhase } from './app.js';
-import { dbAccountsCleanup, dbPhase } from './db.js';
+import { dbAccountsCleanup, dbPhase, dbSecureTransport } from './db.js';
 import { firewallPhase } from './firewall.js';
 import { lbPhase } from './lb.js';
 import { monitoringPhase } from './monitoring.js';
@@ -12,11 +12,13 @@ export type { RoleSecrets } from './secrets.js';
 
 /**
  * What goes last, once no phase can still need it: firewall openings no longer wanted (the planner
- * puts their deletion here) and, on the db primary, the accounts of hosts that left.
+ * puts their deletion here), on the db primary the accounts of hosts that left, and on db hosts
+ * require_secure_transport, once every client of the server speaks TLS.
  */
 function cleanupPhase(inventory: Inventory, host: Host): PhaseDesire {
   const accounts = dbAccountsCleanup(inventory, host);
-  return { phase: 'cleanup', resources: accounts ? [accounts] : [], handlers: [], validators: [] };
+  const secureTransport = dbSecureTransport(inventory, host);
+  return { phase: 'cleanup', resources: [...secureTransport.resources, ...(accounts ? [accounts] : [])], handlers: [], validators: secureTransport.validators };
 }
 
 /**

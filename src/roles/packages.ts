@@ -10,7 +10,8 @@ export const COMMON_PACKAGES: readonly string[] = ['ufw', 'prometheus-node-expor
 export const ROLE_PACKAGES: Readonly<Record<Role, readonly string[]>> = {
   lb: ['haproxy', 'keepalived', 'socat'],
   web: ['nginx', 'prometheus-nginx-exporter', 'openssl'],
-  app: ['python3', 'python3-pymysql'],
+  // python3-nacl: pymysql's ed25519 authentication (the db accounts' plugin on MariaDB).
+  app: ['python3', 'python3-pymysql', 'python3-nacl'],
   db: ['mariadb-server', 'prometheus-mysqld-exporter'],
 };
 

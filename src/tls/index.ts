@@ -9,3 +9,4 @@ export {
   issueWebCertificate,
   webTlsMaterial,
 } from './web.js';
+export { type DbTlsMaterial, dbCaCertificate, dbCertificateNames, dbTlsMaterial } from './db.js';

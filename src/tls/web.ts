@@ -79,6 +79,20 @@ export interface IssuedCertificate {
  * the domain, the host's name and its address, extendedKeyUsage serverAuth. Stores nothing.
  */
 export async function issueWebCertificate(request: WebCertificateRequest): Promise<IssuedCertificate> {
+  return issueServerCertificate({ ...request, commonName: request.domain, names: webCertificateNames(request.domain, request.host) });
+}
+
+export interface ServerCertificateRequest {
+  ca: CertificateAuthority;
+  commonName: string;
+  names: (SubjectAltName & { type: 'dns' | 'ip' })[];
+  keyType: KeyType;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** A new key and a serverAuth certificate for it with these names, signed by `ca`. Stores nothing. */
+export async function issueServerCertificate(request: ServerCertificateRequest): Promise<IssuedCertificate> {
   // Loaded here, not at the top: a run that only checks stored certificates never pays for it.
   const { x509 } = await import('./x509.js');
   const caDer = parseCertificates(request.ca.certificatePem)[0]?.der;
@@ -93,7 +107,7 @@ export async function issueWebCertificate(request: WebCertificateRequest): Promi
       : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment;
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerialNumber(),
-    subject: [{ CN: [request.domain] }],
+    subject: [{ CN: [request.commonName] }],
     // The CA's own encoded name, so that the issuer matches its subject byte for byte.
     issuer: caCertificate.subjectName,
     notBefore: request.notBefore,
@@ -105,7 +119,7 @@ export async function issueWebCertificate(request: WebCertificateRequest): Promi
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(keyUsages, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(webCertificateNames(request.domain, request.host)),
+      new x509.SubjectAlternativeNameExtension(request.names),
       await x509.SubjectKeyIdentifierExtension.create(pair.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCertificate.publicKey),
     ],
@@ -125,7 +139,7 @@ export function webCertificateNames(domain: string, host: Pick<Host, 'name' | 'a
 }
 
 // A host's name becomes a DNS subjectAltName and a file name in the state directory.
-const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 async function fromInfraCa(
   inventory: Inventory,
@@ -194,13 +208,13 @@ async function fromInfraCa(
   };
 }
 
-async function readStored(certificateFile: string, keyFile: string): Promise<IssuedCertificate | undefined> {
+export async function readStored(certificateFile: string, keyFile: string): Promise<IssuedCertificate | undefined> {
   const [certificatePem, keyPem] = await Promise.all([readIfPresent(certificateFile), readIfPresent(keyFile)]);
   if (certificatePem === undefined || keyPem === undefined) return undefined;
   return { certificatePem, key: new Secret(keyPem) };
 }
 
-interface Wanted {
+export interface Wanted {
   ca: CertificateAuthority;
   names: WebCertificateName[];
   keyType: KeyType;
@@ -208,7 +222,7 @@ interface Wanted {
 }
 
 /** Why the stored certificate cannot be served again, or undefined when it can. */
-async function reasonToReissue(stored: IssuedCertificate, wanted: Wanted): Promise<string | undefined> {
+export async function reasonToReissue(stored: IssuedCertificate, wanted: Wanted): Promise<string | undefined> {
   let certificate: Certificate | undefined;
   let caCertificate: Certificate | undefined;
   try {

@@ -61,6 +61,16 @@ describe('across db hosts', () => {
     expect(errantTransactions(readings)).toEqual(new Map([['db2', '0-2-118..0-2-120']]));
   });
 
+  it('does not call errant what a replica received from the primary after the primary was read (writes under way), but its own writes are', () => {
+    const later = { ...replicaOf('10.0.0.41', '0-1-124'), source: { host: '10.0.0.41', ioRunning: 'Yes', sqlRunning: 'Yes', received: '0-1-124' } };
+    expect(errantTransactions([reading('db1', 'db1', writable('0-1-120')), reading('db2', 'db1', later)]).size).toBe(0);
+    const ownWrite = { ...later, gtidState: '0-1-124,0-2-7' };
+    expect(errantTransactions([reading('db1', 'db1', writable('0-1-120')), reading('db2', 'db1', ownWrite)])).toEqual(new Map([['db2', '0-2-1..0-2-7']]));
+    // Received from another source than the primary: nothing is excused.
+    const elsewhere = { ...later, source: { ...later.source, host: '10.0.0.43' } };
+    expect(errantTransactions([reading('db1', 'db1', writable('0-1-120')), reading('db2', 'db1', elsewhere)])).toEqual(new Map([['db2', '0-1-121..0-1-124']]));
+  });
+
   it('does not call errant the transactions of the old primary a switchover is about to catch up with', () => {
     const readings = [reading('db2', 'db2', replicaOf('10.0.0.41', '0-1-120')), reading('db1', 'db2', writable('0-1-125'))];
     expect(errantTransactions(readings).size).toBe(0);

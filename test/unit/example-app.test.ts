@@ -61,6 +61,7 @@ async function startApp(delaySeconds: number): Promise<{ port: number; exited: P
     DB_NAME: 'app',
     DB_USER: 'app',
     DB_PASSWORD: 'stub',
+    DB_SSL_CA: '/etc/app/db-ca.crt',
   };
   const child = spawn('python3', [join(EXAMPLE_APP_DIR, 'app.py')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   app = child;

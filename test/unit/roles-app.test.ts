@@ -69,6 +69,12 @@ describe('app role, settings and unit', () => {
     expect(env?.content).toContain('APP_HOST="10.0.0.31"\nAPP_PORT="8000"\n');
   });
 
+  it('connects to the db with TLS: the CA the db certificates come from, its path in the env, pymysql\'s ed25519 support', () => {
+    expect(file(phase, '/etc/app/app.env')?.content).toContain('DB_SSL_CA="/etc/app/db-ca.crt"\n');
+    expect(file(phase, '/etc/app/db-ca.crt')).toMatchObject({ content: testSecrets().dbCaCertificate, mode: '0644', owner: 'root', notify: ['restart:app'] });
+    expect(phase.resources).toContainEqual({ kind: 'package', name: 'python3-nacl' });
+  });
+
   it('quotes env values for systemd and refuses line breaks', () => {
     expect(environmentValue('a"b\\c$d`e')).toBe('"a\\"b\\\\c\\$d\\`e"');
     expect(() => environmentValue('a\nb')).toThrow(/line break/);

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandResource, FileResource, PhaseDesire } from '../../src/core/types.js';
-import { dbPhase } from '../../src/roles/db.js';
+import { dbPhase, dbSecureTransport } from '../../src/roles/db.js';
 import { sqlString } from '../../src/core/mysql-client.js';
-import { nativePasswordHash } from '../../src/roles/sql.js';
+import { cachingSha2PasswordHash, ed25519PasswordHash, nativePasswordHash, sha256Crypt } from '../../src/roles/sql.js';
 import { CLEAR, hostOf, testInventory, testSecrets } from './roles-fixture.js';
 
 // Inventory: db1 10.0.0.41 primary, db2 10.0.0.42 and db3 10.0.0.43 replicas; app1 10.0.0.31,
@@ -66,8 +66,8 @@ describe('db role, server settings', () => {
   it('restarts a server that does not run with these settings before any account is made', () => {
     const list = commands(phaseOf('db1'));
     expect(list[0]?.name).toBe('mariadb runs with infra settings');
-    expect(list[0]?.unless).toMatchObject({ sql: expect.stringMatching(/^SELECT CONCAT_WS\(/), expected: '1,10.0.0.41,1,1,ROW,1,1' });
-    expect(commands(phaseOf('db2'))[0]?.unless).toMatchObject({ expected: '2,10.0.0.42,1,1,ROW,1,1' });
+    expect(list[0]?.unless).toMatchObject({ sql: expect.stringMatching(/^SELECT CONCAT_WS\(/), expected: '1,10.0.0.41,1,1,ROW,/etc/mysql/infra-server.crt,1,1' });
+    expect(commands(phaseOf('db2'))[0]?.unless).toMatchObject({ expected: '2,10.0.0.42,1,1,ROW,/etc/mysql/infra-server.crt,1,1' });
   });
 
   it('validates the option files with the server itself and restarts it with a ping check', () => {
@@ -95,14 +95,33 @@ describe('db role, accounts on the primary', () => {
     expect(list.find((c) => c.name === 'db account repl@10.0.0.42')?.script).toContain('GRANT REPLICATION SLAVE ON *.* TO');
   });
 
-  it('sets passwords by hash, checks them in the guard, and lists the password and hash as secrets', () => {
+  it('sets passwords by their ed25519 hash, checks plugin and hash in the guard, and lists the password and hash as secrets', () => {
     const app = list.find((c) => c.name === 'db account shopper@10.0.0.32');
-    const hash = nativePasswordHash(CLEAR.appPassword);
-    expect(hash).toMatch(/^\*[0-9A-F]{40}$/);
-    expect(app?.script).toContain(`IDENTIFIED BY PASSWORD ${sqlString(hash).replaceAll("'", "'\\''")}`);
+    const hash = ed25519PasswordHash(CLEAR.appPassword);
+    expect(hash).toMatch(/^[A-Za-z0-9+/]{43}$/);
+    expect(app?.script).toContain(`CREATE USER IF NOT EXISTS '\\''shopper'\\''@'\\''10.0.0.32'\\'' IDENTIFIED VIA ed25519 USING ${sqlString(hash).replaceAll("'", "'\\''")};`);
+    expect(app?.script).toContain(`ALTER USER '\\''shopper'\\''@'\\''10.0.0.32'\\'' IDENTIFIED VIA ed25519 USING`);
     expect(app?.script).not.toContain(CLEAR.appPassword);
-    expect(app?.unless).toMatchObject({ sql: expect.stringContaining(hash), expected: '1' });
+    expect(app?.unless).toMatchObject({ sql: expect.stringContaining(`plugin = 'ed25519' AND authentication_string = ${sqlString(hash)}`), expected: '1' });
     expect(app?.secrets?.map((s) => s.reveal())).toEqual([CLEAR.appPassword, hash]);
+  });
+
+  it('computes MariaDB\'s ed25519 hash as the server does (values read from MariaDB 10.11: USING PASSWORD(...))', () => {
+    expect(ed25519PasswordHash('')).toBe('4LH+dBF+G5W2CKTyId8xR3SyDqZoQjUNUVNxx8aWbG4');
+    expect(ed25519PasswordHash('secret')).toBe('ZIgUREUg5PVgQ6LskhXmO+eZLS0nC8be6HPjYWR4YJY');
+    expect(ed25519PasswordHash('pa\'ss"w\\ord')).toBe('9D67XLohgqPBOSGb3f5fz+uLlzIl+EYxJpdKLByiFPw');
+  });
+
+  it('loads the ed25519 plugin on every db host, out of the binlog, before any account or replication', () => {
+    for (const name of ['db1', 'db3']) {
+      const names = commands(phaseOf(name)).map((c) => c.name);
+      expect(names.indexOf('ed25519 authentication plugin')).toBe(1);
+      const plugin = commands(phaseOf(name))[1];
+      expect(plugin?.script).toMatch(/SET SESSION sql_log_bin = 0;\nINSTALL SONAME '\\''auth_ed25519'\\'';/);
+      // A replica's connection to its primary needs the client half, which Debian 12 puts elsewhere.
+      expect(commands(phaseOf(name))[2]).toMatchObject({ unless: '[ -e /usr/lib/mysql/plugin/client_ed25519.so ]' });
+      expect(commands(phaseOf(name))[2]?.script).toContain('ln -sfn -- "$__so" /usr/lib/mysql/plugin/client_ed25519.so');
+    }
   });
 
   it('creates the database once', () => {
@@ -112,7 +131,8 @@ describe('db role, accounts on the primary', () => {
   });
 
   it('feeds SQL to mysql through a builtin pipe, never as an argument', () => {
-    for (const command of list) {
+    // The client plugin's link runs no SQL.
+    for (const command of list.filter((c) => !c.name.startsWith('ed25519 client plugin'))) {
       expect(command.script).toMatch(/^printf '%s\\n' '[\s\S]*' \| mysql$|^systemctl restart/);
       expect(command.script).not.toMatch(/mysql[^|]* (-p|--password|-e)/);
     }
@@ -120,7 +140,7 @@ describe('db role, accounts on the primary', () => {
 });
 
 describe('db role, replicas', () => {
-  it('the replication guard holds only when the status shows this primary, GTID and both threads running', () => {
+  it('the replication guard holds only when the status shows this primary, GTID, TLS verified against infra\'s CA and both threads running', () => {
     const replication = commands(phaseOf('db3')).find((c) => c.name === 'replicates from db1');
     const dir = mkdtempSync(join(tmpdir(), 'infra-repl-guard-'));
     const holds = (status: Record<string, string>): boolean => {
@@ -132,8 +152,11 @@ describe('db role, replicas', () => {
     const running = {
       Slave_IO_State: 'Waiting for master to send event', Master_Host: '10.0.0.41', Master_User: 'repl', Master_Port: '3306',
       Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes', Using_Gtid: 'Slave_Pos',
+      Master_SSL_Allowed: 'Yes', Master_SSL_CA_File: '/etc/mysql/infra-ca.crt', Master_SSL_Verify_Server_Cert: 'Yes',
     };
     expect(holds(running)).toBe(true);
+    expect(holds({ ...running, Master_SSL_Allowed: 'No' })).toBe(false);
+    expect(holds({ ...running, Master_SSL_Verify_Server_Cert: 'No' })).toBe(false);
     expect(holds({ ...running, Slave_SQL_Running: 'No' })).toBe(false);
     expect(holds({ ...running, Master_Host: '10.0.0.49' })).toBe(false);
     expect(holds({})).toBe(false);
@@ -141,11 +164,14 @@ describe('db role, replicas', () => {
 
   it('replicate from the primary by GTID, guarded by the current master settings, without accounts of their own', () => {
     const list = commands(phaseOf('db3'));
-    expect(list.map((c) => c.name)).toEqual(['mariadb runs with infra settings', 'read-only replica', 'replicates from db1']);
-    expect(list[1]).toMatchObject({ script: expect.stringContaining('SET GLOBAL read_only = 1;'), unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' } });
-    const replication = list[2];
+    expect(list.map((c) => c.name)).toEqual([
+      'mariadb runs with infra settings', 'ed25519 authentication plugin', "ed25519 client plugin in the server's plugin folder", 'read-only replica', 'replicates from db1',
+    ]);
+    expect(list[3]).toMatchObject({ script: expect.stringContaining('SET GLOBAL read_only = 1;'), unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' } });
+    const replication = list[4];
     expect(replication?.script).toContain("MASTER_HOST = '\\''10.0.0.41'\\'', MASTER_PORT = 3306, MASTER_USER = '\\''repl'\\''");
     expect(replication?.script).toContain('MASTER_USE_GTID = slave_pos');
+    expect(replication?.script).toContain("MASTER_SSL = 1, MASTER_SSL_CA = '\\''/etc/mysql/infra-ca.crt'\\'', MASTER_SSL_VERIFY_SERVER_CERT = 1;");
     expect(replication?.script).toMatch(/STOP SLAVE;\n[\s\S]*START SLAVE;/);
     // An old primary made a replica asks for what follows its own transactions.
     expect(replication?.script).toContain('STOP SLAVE;\nSET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos;\nCHANGE MASTER TO');
@@ -161,7 +187,43 @@ describe('db role, replicas', () => {
   });
 });
 
+describe('db role, TLS', () => {
+  it('presents its certificate from infra\'s CA, with the key readable by the server\'s group only and redacted', () => {
+    const phase = phaseOf('db2');
+    const config = file(phase, CONFIG)?.content ?? '';
+    for (const line of ['ssl_ca = /etc/mysql/infra-ca.crt', 'ssl_cert = /etc/mysql/infra-server.crt', 'ssl_key = /etc/mysql/infra-server.key']) expect(config.split('\n')).toContain(line);
+    expect(file(phase, '/etc/mysql/infra-server.crt')).toMatchObject({ content: testSecrets().dbTls?.certificate, mode: '0644', notify: ['restart:mariadb'] });
+    expect(file(phase, '/etc/mysql/infra-ca.crt')).toMatchObject({ content: testSecrets().dbTls?.caCertificate, mode: '0644' });
+    const key = file(phase, '/etc/mysql/infra-server.key');
+    expect(key).toMatchObject({ content: CLEAR.dbTlsKey, mode: '0640', owner: 'root', group: 'mysql', notify: ['restart:mariadb'] });
+    expect(key?.secrets?.map((secret) => secret.reveal())).toEqual([CLEAR.dbTlsKey]);
+  });
+
+  it('requires TLS of TCP clients only in the cleanup phase, live and for restarts, once every client speaks it', () => {
+    const { resources, validators } = dbSecureTransport(inventory, hostOf(inventory, 'db3'));
+    expect(resources[0]).toMatchObject({ kind: 'file', path: '/etc/mysql/mariadb.conf.d/62-infra-secure-transport.cnf', mode: '0644' });
+    expect((resources[0] as FileResource).content).toContain('\nrequire_secure_transport = ON\n');
+    expect((resources[0] as FileResource).notify).toBeUndefined();
+    expect(resources[1]).toMatchObject({ kind: 'command', unless: { sql: 'SELECT @@GLOBAL.require_secure_transport + 0', expected: '1' } });
+    expect((resources[1] as CommandResource).script).toContain('SET GLOBAL require_secure_transport = ON;');
+    expect(validators.map((v) => v.script)).toEqual(['mariadbd --help --verbose >/dev/null']);
+    expect(file(phaseOf('db3'), CONFIG)?.content).not.toContain('require_secure_transport');
+    expect(dbSecureTransport(inventory, hostOf(inventory, 'app1')).resources).toEqual([]);
+  });
+});
+
 describe('db role, mysqld exporter', () => {
+  it('grants the exporter what it reads and no more: process list, binlog and replica status, performance_schema', () => {
+    const exporter = commands(phaseOf('db1')).find((c) => c.name === 'db account exporter@localhost');
+    expect(exporter?.script).toContain("GRANT BINLOG MONITOR, PROCESS, SLAVE MONITOR ON *.* TO '\\''exporter'\\''@'\\''localhost'\\'';");
+    expect(exporter?.script).toContain('GRANT SELECT ON `performance_schema`.* TO');
+    expect(exporter?.script).not.toMatch(/GRANT [A-Z ,]*SELECT[A-Z ,]* ON \*\.\*/);
+    expect(JSON.stringify(exporter?.unless)).toContain('performance_schema:SELECT');
+    // Its Go driver (Debian 12's exporter 0.14) does not speak ed25519; it logs in on the socket only.
+    expect(exporter?.script).toContain(`IDENTIFIED VIA mysql_native_password USING '\\''${nativePasswordHash(CLEAR.exporterPassword)}'\\''`);
+    expect(JSON.stringify(exporter?.unless)).toContain("plugin = 'mysql_native_password'");
+  });
+
   const phase = phaseOf('db2');
 
   it('logs in over the socket with a credentials file root keeps and only its group reads, and listens on the host address :9104', () => {
@@ -192,8 +254,31 @@ describe('db role on Ubuntu (host var os_family: ubuntu)', () => {
     expect(config).toMatch(/^enforce_gtid_consistency = ON$/m);
     expect(replica.validators.map((v) => v.script)).toContain('mysqld --validate-config');
     expect(commands(replica)[2]?.script).toContain('SOURCE_AUTO_POSITION = 1');
+    expect(commands(replica)[2]?.script).toContain("SOURCE_SSL = 1, SOURCE_SSL_CA = '\\''/etc/mysql/infra-ca.crt'\\'', SOURCE_SSL_VERIFY_SERVER_CERT = 1;");
     expect(commands(replica)[2]?.script).not.toContain('gtid_slave_pos');
-    expect(commands(phaseOf('db1', ubuntu)).find((c) => c.name === 'db account repl@10.0.0.42')?.script).toContain('IDENTIFIED WITH mysql_native_password AS');
+    expect(commands(replica).map((c) => c.name)).not.toContain('ed25519 authentication plugin');
+  });
+
+  it('creates MySQL accounts with caching_sha2_password from a hash computed here, checked and redacted in every form', () => {
+    const repl = commands(phaseOf('db1', ubuntu)).find((c) => c.name === 'db account repl@10.0.0.42');
+    const hash = cachingSha2PasswordHash(CLEAR.replicationPassword, 'repl@10.0.0.42');
+    expect(hash).toMatch(/^\$A\$005\$[./0-9A-Za-z]{20}[./0-9A-Za-z]{43}$/);
+    const hex = `0x${Buffer.from(hash).toString('hex').toUpperCase()}`;
+    expect(repl?.script).toContain(`IDENTIFIED WITH caching_sha2_password AS ${hex};`);
+    expect(repl?.script).not.toContain(CLEAR.replicationPassword);
+    expect(JSON.stringify(repl?.unless)).toContain(`plugin = 'caching_sha2_password' AND authentication_string = ${hex}`);
+    expect(repl?.secrets?.map((secret) => secret.reveal())).toEqual([CLEAR.replicationPassword, hash, hex]);
+    // Another account with the same password gets another salt.
+    expect(cachingSha2PasswordHash(CLEAR.replicationPassword, 'repl@10.0.0.43').slice(7, 27)).not.toBe(hash.slice(7, 27));
+    const exporter = commands(phaseOf('db1', ubuntu)).find((c) => c.name === 'db account exporter@localhost');
+    expect(exporter?.script).toContain('IDENTIFIED WITH mysql_native_password AS');
+  });
+
+  it('computes SHA-256 crypt as crypt(3) does (values from openssl passwd -5), salts longer than 16 taken whole', () => {
+    expect(sha256Crypt('Hello world!', 'saltstring')).toBe('5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5');
+    expect(sha256Crypt('x', 'abcdefghijklmnop')).toBe('fiUnwzJyCDn7Dx53oezcP81DtfKy73q.P999JrS8fsB');
+    expect(sha256Crypt('a much longer password than thirty-two bytes, to repeat B', 'ab')).toBe('8pGew6mD803yksFgCs8hul33tRbTpf2GbCKSuUwlsr5');
+    expect(sha256Crypt('x', 'abcdefghijklmnopqrst')).not.toBe(sha256Crypt('x', 'abcdefghijklmnop'));
   });
 
   it('refuses an unknown os_family', () => {

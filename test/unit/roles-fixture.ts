@@ -70,6 +70,7 @@ export const CLEAR = {
   replicationPassword: 'repl-Pa55word-71ab',
   exporterPassword: 'exporterPa55word3d0e',
   tlsKey: '-----BEGIN PRIVATE KEY-----\nTEST-KEY-MATERIAL-5c1e\n-----END PRIVATE KEY-----\n',
+  dbTlsKey: '-----BEGIN PRIVATE KEY-----\nTEST-DB-KEY-MATERIAL-8a4d\n-----END PRIVATE KEY-----\n',
 };
 
 export function testSecrets(): RoleSecrets {
@@ -84,5 +85,11 @@ export function testSecrets(): RoleSecrets {
       key: new Secret(CLEAR.tlsKey),
       caCertificate: '-----BEGIN CERTIFICATE-----\nTEST-CA\n-----END CERTIFICATE-----\n',
     },
+    dbTls: {
+      certificate: '-----BEGIN CERTIFICATE-----\nTEST-DB-CERT\n-----END CERTIFICATE-----\n',
+      key: new Secret(CLEAR.dbTlsKey),
+      caCertificate: '-----BEGIN CERTIFICATE-----\nTEST-CA\n-----END CERTIFICATE-----\n',
+    },
+    dbCaCertificate: '-----BEGIN CERTIFICATE-----\nTEST-CA\n-----END CERTIFICATE-----\n',
   };
 }
