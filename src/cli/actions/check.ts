@@ -6,6 +6,7 @@ import { dbTopologyDrift } from '../../db/replication.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
 import { parseForks, prepareConnectedRun } from '../run-context.js';
 import { Progress } from '../progress.js';
+import { hostColumnWidth } from '../columns.js';
 import type { GlobalOptions } from '../main.js';
 
 export interface CheckOptions {
@@ -114,9 +115,10 @@ export async function check(file: string, options: CheckOptions, globals: Global
 export function renderCheck(report: CheckReport, options: { quiet?: boolean } = {}): string {
   if (options.quiet && report.exitCode === 0) return '';
   const lines: string[] = [];
+  const width = hostColumnWidth(report.hosts.map((host) => host.host));
   for (const host of report.hosts.filter((h) => !options.quiet || h.status !== 'ok')) {
     const detail = host.status === 'drifted' ? ` (${host.drift.length})` : host.status === 'unreachable' ? `: ${host.error}` : '';
-    lines.push(`${host.host.padEnd(12)} ${host.status}${detail}`);
+    lines.push(`${host.host.padEnd(width)} ${host.status}${detail}`);
   }
   for (const host of report.hosts.filter((h) => h.drift.length > 0)) {
     lines.push('', host.host);

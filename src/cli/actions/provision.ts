@@ -2,26 +2,30 @@ import { join } from 'node:path';
 import { resourceLabel, type HostPlan } from '../../core/types.js';
 import { applyPlans, probeAndPlan, type HostReport } from '../../engine/run.js';
 import { Fleet } from '../../engine/fleet.js';
-import { planToJson, renderHostPlan } from '../../plan/render.js';
+import { hasPendingWork, planToJson, planTotal, renderHostPlan } from '../../plan/render.js';
+import { jsonDocument } from '../../report/json.js';
 import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport, type RunRecord } from '../../report/run-report.js';
 import { describeReplacement, type AcceptedHostKey } from '../../transport/hostkeys.js';
 import { connectionStats } from '../../transport/ssh.js';
 import { parseForks, prepareConnectedRun, type RunContext } from '../run-context.js';
 import { colorEnabled } from '../color.js';
+import { hostColumnWidth } from '../columns.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
 import type { GlobalOptions } from '../main.js';
 
 export interface ProvisionOptions {
   dryRun?: boolean;
+  /** Show the content of new files too. */
+  diff?: boolean;
   forks?: string;
   acceptNewHostKeys?: boolean;
   replaceHost?: string[];
 }
 
-function hostReportLine(report: HostReport): string {
+function hostReportLine(report: HostReport, width: number): string {
   const seconds = (report.ms / 1000).toFixed(1);
-  const head = `${report.host.padEnd(12)} ${report.status.padEnd(11)} ${report.changed} changed, ${report.unchanged} ok  ${seconds}s`;
+  const head = `${report.host.padEnd(width)} ${report.status.padEnd(11)} ${report.changed} changed, ${report.unchanged} ok  ${seconds}s`;
   return report.error ? `${head}\n    ${report.error.replace(/\n/g, '\n    ')}` : head;
 }
 
@@ -56,11 +60,15 @@ export async function provision(file: string, options: ProvisionOptions, globals
     }
     const plans = new Map([...probes].map(([host, probe]) => [host, probe.plan]));
     const refused = [...plans.values()].filter((plan) => plan.refusal);
-    const pendingWork = [...plans.values()].some((plan) => plan.pendingHandlers.length > 0 || plan.changes.some((c) => c.action !== 'noop'));
+    const pendingWork = [...plans.values()].some(hasPendingWork);
     // --quiet still shows a refused plan (why nothing happened) and a plan the operator is asked
     // to confirm: nobody should approve changes they were not shown.
     const asksToConfirm = pendingWork && refused.length === 0 && !options.dryRun && !globals.yes;
-    if (!globals.json) printPlans(context, plans, globals, (plan) => !globals.quiet || asksToConfirm || plan.refusal !== undefined);
+    if (!globals.json) {
+      const shown = printPlans(context, plans, { ...globals, diff: options.diff }, (plan) => !globals.quiet || asksToConfirm || plan.refusal !== undefined);
+      // The fleet's total closes the plan, before any question; a dry run's output ends with it.
+      if (shown && !options.dryRun) process.stdout.write(`${planTotal(orderedPlans(context, plans))}\n`);
+    }
     let applied: Map<string, HostReport> | undefined;
     if (refused.length > 0) {
       for (const plan of refused) reports.set(plan.host, { host: plan.host, status: 'refused', changed: 0, unchanged: 0, phases: [], ms: 0, error: plan.refusal });
@@ -79,13 +87,16 @@ export async function provision(file: string, options: ProvisionOptions, globals
     if (applied) await verifyConverged(fleet, context, forks, reports);
     const ordered = context.hosts.map((host) => reports.get(host.name)).filter((r): r is HostReport => r !== undefined);
     const ok = ordered.every((r) => r.status === 'ok' || r.status === 'changed');
+    // A dry run answers like check: 0 nothing to do, 2 changes pending, 1 an error.
+    const exitCode = !ok ? 1 : options.dryRun && pendingWork ? 2 : 0;
+    const width = hostColumnWidth(ordered.map((r) => r.host));
     const seconds = (Date.now() - started) / 1000;
     const record: RunRecord = {
       command: 'provision',
       startedAt: new Date(started).toISOString(),
       seconds,
       ok,
-      exitCode: ok ? 0 : 1,
+      exitCode,
       ...operator(),
       version: INFRA_VERSION,
       inventory: context.inventory.file,
@@ -96,17 +107,23 @@ export async function provision(file: string, options: ProvisionOptions, globals
     await saveRunReport(context.inventory.stateDir, record);
     if (globals.json) {
       const plansJson = Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)]));
-      process.stdout.write(JSON.stringify({ ok, dryRun: Boolean(options.dryRun), seconds, connections: connectionStats.opened, hosts: ordered, hostKeys, plans: plansJson }, null, 2) + '\n');
+      process.stdout.write(jsonDocument('provision', { ok, exitCode, dryRun: Boolean(options.dryRun), seconds, connections: connectionStats.opened, hosts: ordered, hostKeys, plans: plansJson }));
     } else if (globals.quiet) {
-      for (const report of ordered.filter((r) => r.status !== 'ok' && r.status !== 'changed')) process.stdout.write(hostReportLine(report) + '\n');
+      for (const report of ordered.filter((r) => r.status !== 'ok' && r.status !== 'changed')) process.stdout.write(hostReportLine(report, width) + '\n');
+      if (options.dryRun && pendingWork) process.stdout.write(`${planTotal(orderedPlans(context, plans))}\n`);
+    } else if (options.dryRun) {
+      // The plans above already say what each host would get: only the hosts that were not
+      // planned are listed, and the fleet's total ends the output.
+      for (const report of ordered.filter((r) => r.status !== 'ok' && r.status !== 'changed')) process.stdout.write(hostReportLine(report, width) + '\n');
+      process.stdout.write(`\nNothing was changed (--dry-run; ${seconds.toFixed(1)}s).\n${planTotal(orderedPlans(context, plans))}\n`);
     } else {
-      process.stdout.write(`\n${options.dryRun ? 'Plan only (--dry-run): nothing was changed.\n' : ''}Summary (${seconds.toFixed(1)}s):\n`);
-      for (const report of ordered) process.stdout.write(hostReportLine(report) + '\n');
-      const changedTotal = ordered.reduce((sum, r) => sum + (r.status === 'changed' || options.dryRun ? r.changed : 0), 0);
+      process.stdout.write(`\nSummary (${seconds.toFixed(1)}s):\n`);
+      for (const report of ordered) process.stdout.write(hostReportLine(report, width) + '\n');
+      const changedTotal = ordered.reduce((sum, r) => sum + (r.status === 'changed' ? r.changed : 0), 0);
       process.stdout.write(`${changedTotal} change(s) on ${ordered.length} host(s).\n`);
       if (ok && !options.dryRun) process.stdout.write(siteSummary(context.inventory));
     }
-    return ok ? 0 : 1;
+    return exitCode;
   } finally {
     progress.stop();
     fleet.close();
@@ -153,12 +170,22 @@ function siteSummary(inventory: RunContext['inventory']): string {
   );
 }
 
-function printPlans(context: RunContext, plans: Map<string, HostPlan>, globals: GlobalOptions, shown: (plan: HostPlan) => boolean): void {
+/** The plans of the hosts that were read, in inventory order. */
+function orderedPlans(context: RunContext, plans: ReadonlyMap<string, HostPlan>): HostPlan[] {
+  return context.hosts.map((host) => plans.get(host.name)).filter((plan): plan is HostPlan => plan !== undefined);
+}
+
+/** Prints the plans `shown` picks; says whether it printed any. */
+function printPlans(context: RunContext, plans: Map<string, HostPlan>, options: GlobalOptions & { diff?: boolean }, shown: (plan: HostPlan) => boolean): boolean {
   const color = colorEnabled(process.stdout);
+  let printed = false;
   for (const host of context.hosts) {
     const plan = plans.get(host.name);
-    if (plan && shown(plan)) process.stdout.write(renderHostPlan(plan, host.address, { verbose: globals.verbose, color }) + '\n');
+    if (!plan || !shown(plan)) continue;
+    process.stdout.write(renderHostPlan(plan, host.address, { verbose: options.verbose, diff: options.diff, color }) + '\n');
+    printed = true;
   }
+  return printed;
 }
 
 /** After applying, a new read of the changed hosts must find nothing left to do. */
