@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../core/errors.js';
+import { INFRA_VERSION } from '../report/run-report.js';
 import { registerValidate } from './commands/validate.js';
 import { registerLab } from './commands/lab.js';
 import { registerProvision } from './commands/provision.js';
@@ -22,19 +23,31 @@ export interface GlobalOptions {
   yes?: boolean;
 }
 
+/** A repeated --limit adds up, like one comma-separated value; one value never takes the words after it. */
+function collectLimit(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 function buildProgram(): Command {
   const program = new Command('infra')
     .description(
       'Provision and keep a highly available web stack (HAProxy+keepalived VIP, nginx TLS, app, MySQL ' +
         'primary and replicas, ufw and monitoring on every host) over SSH from an inventory.',
     )
-    .option('--limit <hosts-or-roles...>', 'only these host names or roles (lb, web, app, db)')
+    .version(INFRA_VERSION, '-V, --version', 'print infra\'s version')
+    .option(
+      '--limit <pattern>',
+      "only these hosts: names, roles (lb, web, app, db), groups, globs, comma separated, as Ansible reads them: 'web1,db', 'web*', 'web:!web1', 'web:&dc1'",
+      collectLimit,
+    )
     .option('--json', 'machine-readable output on stdout')
     .option('-q, --quiet', 'print only what needs attention (failures, drift, refusals); nothing when all is well')
     .option('--verbose', 'show unchanged resources and every step run on hosts (secrets redacted)')
     .option('-y, --yes', 'do not ask for confirmation')
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Each command's help lists the flags it shares with every command (--limit, --json…).
+    .configureHelp({ showGlobalOptions: true });
   registerValidate(program);
   registerProvision(program);
   registerCheck(program);

@@ -11,7 +11,11 @@ export function registerProvision(program: Command): void {
     .option('--diff', 'show the content of new files too (changed files always show their diff)')
     .option('--forks <n>', 'hosts worked on at once (default: all)')
     .option('--accept-new-host-keys', 'trust and record the host key of a host seen for the first time (like ssh accept-new)')
-    .option('--replace-host <hosts...>', 'these hosts were reinstalled: take their new host key (replacing it in known_hosts) and provision them from bare')
+    .option(
+      '--replace-host <hosts>',
+      'these hosts were reinstalled: take their new host key (replacing it in known_hosts) and provision them from bare (comma separated, repeatable)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .addHelpText(
       'after',
       `
@@ -37,6 +41,8 @@ Examples:
   infra provision lab/inventory.yaml --dry-run
   infra provision lab/inventory.yaml --yes
   infra provision inventory.yaml --limit web --yes
+  infra provision inventory.yaml --limit 'web*:!web1' --dry-run
+  infra provision inventory.yaml --out plan.json && infra apply plan.json
   infra provision inventory.yaml --replace-host web2 --yes`,
     )
     .action(async (file: string, options: ProvisionOptions, command: Command) => {
