@@ -7,6 +7,7 @@ import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.
 import { parseForks, prepareConnectedRun } from '../run-context.js';
 import { Progress } from '../progress.js';
 import { hostColumnWidth } from '../columns.js';
+import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../main.js';
 
 export interface CheckOptions {
@@ -91,7 +92,7 @@ export async function check(file: string, options: CheckOptions, globals: Global
     const unreachable = hosts.some((host) => host.status === 'unreachable');
     const drifted = fleetDrift.length > 0 || hosts.some((host) => host.status === 'drifted');
     const report: CheckReport = { exitCode: unreachable ? 1 : drifted ? 2 : 0, seconds: (Date.now() - started) / 1000, hosts, fleet: fleetDrift };
-    process.stdout.write(globals.json ? JSON.stringify(report, null, 2) + '\n' : renderCheck(report, { quiet: Boolean(globals.quiet) }));
+    process.stdout.write(globals.json ? jsonDocument('check', { ...report }) : renderCheck(report, { quiet: Boolean(globals.quiet) }));
     await saveRunReport(inventory.stateDir, {
       command: 'check',
       startedAt: new Date(started).toISOString(),

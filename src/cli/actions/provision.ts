@@ -1,6 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { UserError } from '../../core/errors.js';
+import { buildSavedPlan, savedPlanRefusals, type SavedPlan } from '../../report/saved-plan.js';
+import { stateListing, writePlanFile } from '../plan-file.js';
 import { resourceLabel, type HostPlan } from '../../core/types.js';
-import { applyPlans, probeAndPlan, type HostReport } from '../../engine/run.js';
+import { applyPlans, probeAndPlan, type HostProbe, type HostReport } from '../../engine/run.js';
 import { Fleet } from '../../engine/fleet.js';
 import { hasPendingWork, planToJson, planTotal, renderHostPlan } from '../../plan/render.js';
 import { jsonDocument } from '../../report/json.js';
@@ -21,6 +25,10 @@ export interface ProvisionOptions {
   forks?: string;
   acceptNewHostKeys?: boolean;
   replaceHost?: string[];
+  /** Plan, write the plan to this file, and apply nothing (like --dry-run). */
+  out?: string;
+  /** A plan saved by --out: apply exactly it, or refuse when anything it was made from moved. */
+  saved?: { file: string; plan: SavedPlan };
 }
 
 function hostReportLine(report: HostReport, width: number): string {
@@ -30,7 +38,12 @@ function hostReportLine(report: HostReport, width: number): string {
 }
 
 export async function provision(file: string, options: ProvisionOptions, globals: GlobalOptions): Promise<number> {
+  if (options.out && (options.replaceHost?.length ?? 0) > 0) {
+    throw new UserError('--out with --replace-host: a host taken back gets a new certificate each run, so its plan could never be applied as saved; provision it first');
+  }
   const started = Date.now();
+  const command = options.saved ? 'apply' : 'provision';
+  const dryRun = Boolean(options.dryRun || options.out);
   const requestedForks = parseForks(options.forks);
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the inventory and connecting');
@@ -59,21 +72,35 @@ export async function provision(file: string, options: ProvisionOptions, globals
       reports.set(host, { host, status: 'unreachable', changed: 0, unchanged: 0, phases: [], ms: 0, error: error.message });
     }
     const plans = new Map([...probes].map(([host, probe]) => [host, probe.plan]));
+    const saving = options.out || options.saved ? await savedPlanOf(context, probes, globals.limit) : undefined;
+    if (options.saved && saving) {
+      const unread = [...fleet.failures, ...failures].map(([host, error]) => `${host}: could not be read (${error.message.split('\n')[0]})`);
+      const moved = savedPlanRefusals(options.saved.plan, saving).filter((line) => !unread.some((u) => line.startsWith(`${u.split(':')[0]}:`)));
+      const refusals = [...unread, ...moved];
+      if (refusals.length > 0) {
+        throw new UserError(
+          `${options.saved.file} cannot be applied as it was reviewed; nothing was changed:\n${refusals.map((line) => `  ${line}`).join('\n')}\n` +
+            `Make and review a new plan: infra provision ${context.inventory.file} --out ${options.saved.file}`,
+          1,
+          { refusals },
+        );
+      }
+    }
     const refused = [...plans.values()].filter((plan) => plan.refusal);
     const pendingWork = [...plans.values()].some(hasPendingWork);
     // --quiet still shows a refused plan (why nothing happened) and a plan the operator is asked
     // to confirm: nobody should approve changes they were not shown.
-    const asksToConfirm = pendingWork && refused.length === 0 && !options.dryRun && !globals.yes;
+    const asksToConfirm = pendingWork && refused.length === 0 && !dryRun && !globals.yes;
     if (!globals.json) {
       const shown = printPlans(context, plans, { ...globals, diff: options.diff }, (plan) => !globals.quiet || asksToConfirm || plan.refusal !== undefined);
       // The fleet's total closes the plan, before any question; a dry run's output ends with it.
-      if (shown && !options.dryRun) process.stdout.write(`${planTotal(orderedPlans(context, plans))}\n`);
+      if (shown && !dryRun) process.stdout.write(`${planTotal(orderedPlans(context, plans))}\n`);
     }
     let applied: Map<string, HostReport> | undefined;
     if (refused.length > 0) {
       for (const plan of refused) reports.set(plan.host, { host: plan.host, status: 'refused', changed: 0, unchanged: 0, phases: [], ms: 0, error: plan.refusal });
       if (!globals.json) process.stderr.write(`infra: nothing was changed on any host: ${refused.length} plan(s) refused (see above)\n`);
-    } else if (pendingWork && !options.dryRun) {
+    } else if (pendingWork && !dryRun) {
       if (!(await confirmed(globals, 'Apply these changes?', 'apply this plan'))) return 1;
       progress.start('applying');
       applied = await applyPlans(fleet, context.desires, plans, { forks, onEvent: (event) => progress.event(event) });
@@ -82,17 +109,28 @@ export async function provision(file: string, options: ProvisionOptions, globals
     for (const [host, plan] of plans) {
       if (reports.has(host)) continue;
       const changed = plan.changes.filter((c) => c.action !== 'noop').length;
-      reports.set(host, applied?.get(host) ?? { host, status: 'ok', changed: options.dryRun ? changed : 0, unchanged: plan.changes.length - changed, phases: [], ms: 0 });
+      reports.set(host, applied?.get(host) ?? { host, status: 'ok', changed: dryRun ? changed : 0, unchanged: plan.changes.length - changed, phases: [], ms: 0 });
     }
     if (applied) await verifyConverged(fleet, context, forks, reports);
     const ordered = context.hosts.map((host) => reports.get(host.name)).filter((r): r is HostReport => r !== undefined);
     const ok = ordered.every((r) => r.status === 'ok' || r.status === 'changed');
     // A dry run answers like check: 0 nothing to do, 2 changes pending, 1 an error.
-    const exitCode = !ok ? 1 : options.dryRun && pendingWork ? 2 : 0;
+    let exitCode = !ok ? 1 : dryRun && pendingWork ? 2 : 0;
+    // A plan is saved only whole: every host read and none refused, or apply could not take it.
+    let savedTo: string | undefined;
+    if (options.out && saving) {
+      if (ok) {
+        await writePlanFile(options.out, saving);
+        savedTo = options.out;
+      } else {
+        exitCode = 1;
+        process.stderr.write(`infra: --out ${options.out}: not written: some hosts could not be read or were refused (see below)\n`);
+      }
+    }
     const width = hostColumnWidth(ordered.map((r) => r.host));
     const seconds = (Date.now() - started) / 1000;
     const record: RunRecord = {
-      command: 'provision',
+      command,
       startedAt: new Date(started).toISOString(),
       seconds,
       ok,
@@ -101,27 +139,28 @@ export async function provision(file: string, options: ProvisionOptions, globals
       version: INFRA_VERSION,
       inventory: context.inventory.file,
       hosts: ordered.map((r) => ({ host: r.host, status: r.status, changed: r.changed, error: r.error })),
-      details: { dryRun: Boolean(options.dryRun), hostKeys, plans: Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)])) },
+      details: { dryRun, savedTo, appliedFrom: options.saved?.file, hostKeys, plans: Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)])) },
     };
     if (applied) await writeAuditLines(fleet, record, plans, ordered);
     await saveRunReport(context.inventory.stateDir, record);
     if (globals.json) {
       const plansJson = Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)]));
-      process.stdout.write(jsonDocument('provision', { ok, exitCode, dryRun: Boolean(options.dryRun), seconds, connections: connectionStats.opened, hosts: ordered, hostKeys, plans: plansJson }));
+      process.stdout.write(jsonDocument(command, { ok, exitCode, dryRun, savedTo, appliedFrom: options.saved?.file, seconds, connections: connectionStats.opened, hosts: ordered, hostKeys, plans: plansJson }));
     } else if (globals.quiet) {
       for (const report of ordered.filter((r) => r.status !== 'ok' && r.status !== 'changed')) process.stdout.write(hostReportLine(report, width) + '\n');
-      if (options.dryRun && pendingWork) process.stdout.write(`${planTotal(orderedPlans(context, plans))}\n`);
-    } else if (options.dryRun) {
+      if (dryRun && pendingWork) process.stdout.write(`${planTotal(orderedPlans(context, plans))}\n`);
+    } else if (dryRun) {
       // The plans above already say what each host would get: only the hosts that were not
       // planned are listed, and the fleet's total ends the output.
       for (const report of ordered.filter((r) => r.status !== 'ok' && r.status !== 'changed')) process.stdout.write(hostReportLine(report, width) + '\n');
-      process.stdout.write(`\nNothing was changed (--dry-run; ${seconds.toFixed(1)}s).\n${planTotal(orderedPlans(context, plans))}\n`);
+      const saved = savedTo ? `; the plan is in ${savedTo}: apply it with infra apply ${savedTo}` : '';
+      process.stdout.write(`\nNothing was changed (${options.out ? '--out' : '--dry-run'}; ${seconds.toFixed(1)}s${saved}).\n${planTotal(orderedPlans(context, plans))}\n`);
     } else {
       process.stdout.write(`\nSummary (${seconds.toFixed(1)}s):\n`);
       for (const report of ordered) process.stdout.write(hostReportLine(report, width) + '\n');
       const changedTotal = ordered.reduce((sum, r) => sum + (r.status === 'changed' ? r.changed : 0), 0);
       process.stdout.write(`${changedTotal} change(s) on ${ordered.length} host(s).\n`);
-      if (ok && !options.dryRun) process.stdout.write(siteSummary(context.inventory));
+      if (ok && !dryRun) process.stdout.write(siteSummary(context.inventory));
     }
     return exitCode;
   } finally {
@@ -168,6 +207,22 @@ function siteSummary(inventory: RunContext['inventory']): string {
     `\nDNS: publish ${inventory.domain}. A ${inventory.vip}\n` +
     `Site: https://${inventory.domain}/  (before DNS: curl ${ca}--resolve ${inventory.domain}:443:${inventory.vip} https://${inventory.domain}/)\n`
   );
+}
+
+/** This run's plan as a saved plan: from it --out writes the file, and apply compares it with the saved one. */
+async function savedPlanOf(context: RunContext, probes: ReadonlyMap<string, HostProbe>, limit: readonly string[] | undefined): Promise<SavedPlan> {
+  const inventoryText = await readFile(context.inventory.file, 'utf8');
+  return buildSavedPlan({
+    version: INFRA_VERSION,
+    createdAt: new Date(),
+    inventory: { file: context.inventory.file, text: inventoryText },
+    state: await stateListing(context.inventory.stateDir),
+    limit,
+    hosts: context.hosts.flatMap((host) => {
+      const probe = probes.get(host.name);
+      return probe ? [{ plan: probe.plan, address: host.address, facts: probe.facts }] : [];
+    }),
+  });
 }
 
 /** The plans of the hosts that were read, in inventory order. */

@@ -8,6 +8,7 @@ export function registerProvision(program: Command): void {
     .argument('<inventory>', 'the inventory YAML file')
     .description('Read every host, show what must change, and change exactly that (role by role).')
     .option('--dry-run', 'stop after showing the plan; exit 0 nothing to do, 2 changes pending, 1 error')
+    .option('--out <plan>', 'plan, write the plan to this file and change nothing; apply it with infra apply PLAN (exit codes as --dry-run)')
     .option('--diff', 'show the content of new files too (changed files always show their diff)')
     .option('--forks <n>', 'hosts worked on at once (default: all)')
     .option('--accept-new-host-keys', 'trust and record the host key of a host seen for the first time (like ssh accept-new)')

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { hostColumnWidth } from '../columns.js';
+import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../main.js';
 
 const AFTERWARDS =
@@ -59,7 +60,7 @@ Examples:
         for (const warning of warnings) process.stderr.write(`infra: ${warning}\n`);
         const ok = outcomes.every((outcome) => outcome.status === 'rolled-back');
         if (globals.json) {
-          process.stdout.write(`${JSON.stringify({ ok, hosts: outcomes }, null, 2)}\n`);
+          process.stdout.write(jsonDocument('rollback', { ok, hosts: outcomes }));
         } else if (!globals.quiet || !ok) {
           const lines = outcomes
             .filter((outcome) => !globals.quiet || outcome.status !== 'rolled-back')

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { formatIssue, ROLES, type Inventory } from '../../inventory/model.js';
+import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../main.js';
 
 export function registerValidate(program: Command): void {
@@ -24,7 +25,7 @@ Example:
       const { loadInventory } = await import('../../inventory/load.js');
       const result = await loadInventory(file);
       if (json) {
-        process.stdout.write(`${JSON.stringify({ ok: result.ok, issues: result.ok ? [] : result.issues }, null, 2)}\n`);
+        process.stdout.write(jsonDocument('validate', { ok: result.ok, exitCode: result.ok ? 0 : 1, issues: result.ok ? [] : result.issues }));
       } else if (result.ok) {
         process.stdout.write(`ok: ${summarize(result.inventory)}\n`);
       } else {
