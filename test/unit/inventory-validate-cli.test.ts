@@ -48,7 +48,7 @@ describe('infra validate', () => {
     expect(stdout).toBe('ok: 8 hosts (lb: lb1, lb2; web: web1, web2; app: app1, app2; db: db1, db2)\n');
   });
 
-  it('prints {ok, issues} with --json', async () => {
+  it('prints {format_version, command, ok, exitCode, issues} with --json', async () => {
     const bad = await infra('--json', 'validate', `${ROOT}test/fixtures/inventories/many-problems.yaml`);
     expect(bad.code).toBe(1);
     const report = JSON.parse(bad.stdout) as { ok: boolean; issues: { line: number; path: string }[] };
@@ -60,7 +60,7 @@ describe('infra validate', () => {
     ]);
     const good = await infra('--json', 'validate', `${ROOT}test/fixtures/inventories/minimal.yaml`);
     expect(good.code).toBe(0);
-    expect(JSON.parse(good.stdout)).toEqual({ ok: true, issues: [] });
+    expect(JSON.parse(good.stdout)).toEqual({ format_version: 1, command: 'validate', ok: true, exitCode: 0, issues: [] });
   });
 
   it('explains itself with an example in --help', async () => {
