@@ -1,7 +1,7 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -65,6 +65,19 @@ async function unreachableInventory(): Promise<string> {
   );
   return file;
 }
+
+// The inventories name ~/.ssh/id_ed25519, and validate checks that it exists: HOME is a folder
+// that holds one, as on a machine set up to run infra.
+beforeAll(async () => {
+  const fakeHome = await mkdtemp(join(tmpdir(), 'infra-home-'));
+  await mkdir(join(fakeHome, '.ssh'));
+  await writeFile(join(fakeHome, '.ssh', 'id_ed25519'), 'a private key\n', { mode: 0o600 });
+  vi.stubEnv('HOME', fakeHome);
+});
+
+afterAll(() => {
+  vi.unstubAllEnvs();
+});
 
 afterEach(() => {
   process.exitCode = undefined;

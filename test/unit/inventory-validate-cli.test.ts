@@ -1,5 +1,7 @@
-import { relative } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -24,6 +26,19 @@ async function infra(...args: string[]): Promise<{ code: number; stdout: string;
     err.mockRestore();
   }
 }
+
+// The inventories name ~/.ssh/id_ed25519, and validate checks that it exists: HOME is a folder
+// that holds one, as on a machine set up to run infra.
+beforeAll(async () => {
+  const fakeHome = await mkdtemp(join(tmpdir(), 'infra-home-'));
+  await mkdir(join(fakeHome, '.ssh'));
+  await writeFile(join(fakeHome, '.ssh', 'id_ed25519'), 'a private key\n', { mode: 0o600 });
+  vi.stubEnv('HOME', fakeHome);
+});
+
+afterAll(() => {
+  vi.unstubAllEnvs();
+});
 
 afterEach(() => {
   // validate sets process.exitCode; left at 1 it would fail the test run itself.
@@ -61,6 +76,47 @@ describe('infra validate', () => {
     const good = await infra('--json', 'validate', `${ROOT}test/fixtures/inventories/minimal.yaml`);
     expect(good.code).toBe(0);
     expect(JSON.parse(good.stdout)).toEqual({ format_version: 1, command: 'validate', ok: true, exitCode: 0, issues: [] });
+  });
+
+  it('checks that each file and folder the inventory names exists and is readable, at the line that names it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'infra-validate-'));
+    const file = join(dir, 'inventory.yaml');
+    await writeFile(join(dir, 'cert.pem'), 'a certificate\n');
+    await writeFile(
+      file,
+      [
+        'domain: www.example.com',
+        'firewall:',
+        '  admin_sources: [10.0.0.1/32]',
+        'tls:',
+        '  source: files',
+        '  cert_file: cert.pem',
+        '  key_file: missing.key',
+        'db:',
+        '  primary: db1',
+        '  password: file:secrets/db.password',
+        'app:',
+        '  source: ./no-app',
+        'hosts:',
+        '  web1:',
+        '    address: 10.0.0.21',
+        '    roles: [web, app]',
+        '    ssh:',
+        '      identity_file: ./keys/web1',
+        '  db1:',
+        '    address: 10.0.0.41',
+        '    roles: [db]',
+        '',
+      ].join('\n'),
+    );
+    const { code, stdout } = await infra('validate', file);
+    expect(code).toBe(1);
+    expect(stdout.trimEnd().split('\n')).toEqual([
+      `${file}:12:11 app.source: the app's folder ${dir}/no-app does not exist; create it or change this path (relative paths start at the inventory's folder)`,
+      `${file}:7:13 tls.key_file: TLS private key ${dir}/missing.key does not exist; create it or change this path (relative paths start at the inventory's folder)`,
+      `${file}:18:22 hosts.web1.ssh.identity_file: SSH private key of web1 ${dir}/keys/web1 does not exist; create it or change this path (relative paths start at the inventory's folder)`,
+      `${file}:10:13 db.password: secret file ${dir}/secrets/db.password does not exist; create it or change this path (relative paths start at the inventory's folder)`,
+    ]);
   });
 
   it('explains itself with an example in --help', async () => {
