@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { buildSavedPlan, savedPlanRefusals, type SavedPlan } from '../../report/saved-plan.js';
 import { stateListing, writePlanFile } from '../plan-file.js';
@@ -199,10 +199,16 @@ function replacedHostKeys(context: RunContext, fleet: Fleet): { host: string; ve
   });
 }
 
+/** A path as short as it can be said from here: relative when it is under the current folder. */
+function shownPath(path: string): string {
+  const fromHere = relative(process.cwd(), path);
+  return fromHere && !fromHere.startsWith('..') && !isAbsolute(fromHere) ? fromHere : path;
+}
+
 /** How to reach the site: the DNS record to publish and a command that tries it before DNS does. */
 function siteSummary(inventory: RunContext['inventory']): string {
   if (!inventory.vip || !inventory.hosts.some((host) => host.roles.includes('web'))) return '';
-  const ca = inventory.tls.kind === 'ca' ? `--cacert ${join(inventory.stateDir, 'ca', 'ca.crt')} ` : '';
+  const ca = inventory.tls.kind === 'ca' ? `--cacert ${shownPath(join(inventory.stateDir, 'ca', 'ca.crt'))} ` : '';
   return (
     `\nDNS: publish ${inventory.domain}. A ${inventory.vip}\n` +
     `Site: https://${inventory.domain}/  (before DNS: curl ${ca}--resolve ${inventory.domain}:443:${inventory.vip} https://${inventory.domain}/)\n`
