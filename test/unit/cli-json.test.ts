@@ -2,7 +2,9 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { main } from '../../src/cli/main.js';
+import { checkDocument, errorDocument, jsonSchemaText, provisionDocument, validateDocument } from '../../src/report/json-schema.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const MANY_PROBLEMS = `${ROOT}test/fixtures/inventories/many-problems.yaml`;
@@ -89,6 +91,7 @@ describe('--json: every outcome is one JSON document on stdout, errors included'
       const result = await infra(...args, '--json');
       expect(result.code, args.join(' ')).toBe(1);
       const doc = document(result.stdout);
+      expect(() => errorDocument.parse(doc)).not.toThrow();
       expect(doc).toMatchObject({ format_version: 1, command: args[0], ok: false, exitCode: 1, error: { kind: 'error' } });
       expect(doc.error?.issues?.map((issue) => `${issue.line} ${issue.path}`)).toEqual(['7 db.password', '13 hosts.web1.roles[0]', '15 hosts.db1.address']);
     }
@@ -98,7 +101,7 @@ describe('--json: every outcome is one JSON document on stdout, errors included'
     for (const args of [['--json', 'frobnicate'], ['provision', '--json'], ['check', 'x.yaml', '--json', '--no-such-flag']]) {
       const result = await infra(...args);
       expect(result.code, args.join(' ')).toBe(1);
-      expect(document(result.stdout)).toMatchObject({ format_version: 1, ok: false, exitCode: 1, error: { kind: 'usage' } });
+      expect(errorDocument.parse(document(result.stdout))).toMatchObject({ format_version: 1, ok: false, exitCode: 1, error: { kind: 'usage' } });
     }
   });
 
@@ -107,30 +110,35 @@ describe('--json: every outcome is one JSON document on stdout, errors included'
     expect(result.code).toBe(0);
     const provision = await infra('--limit', 'wbe', 'provision', `${ROOT}inventory.example.yaml`, '--dry-run', '--json');
     expect(provision.code).toBe(1);
-    expect(document(provision.stdout)).toMatchObject({ command: 'provision', error: { kind: 'error', message: expect.stringMatching(/--limit wbe: .*did you mean web\?/) } });
+    expect(errorDocument.parse(document(provision.stdout))).toMatchObject({ command: 'provision', error: { kind: 'error', message: expect.stringMatching(/--limit wbe: .*did you mean web\?/) } });
   });
 
   it('a saved plan that cannot be read: kind "error", naming the file and how to make one', async () => {
     const result = await infra('apply', join(tmpdir(), 'no-such-plan.json'), '--json');
     expect(result.code).toBe(1);
-    expect(document(result.stdout)).toMatchObject({ command: 'apply', error: { message: expect.stringMatching(/no-such-plan\.json: cannot read the plan: no such file; make one with infra provision INVENTORY --out/) } });
+    expect(errorDocument.parse(document(result.stdout))).toMatchObject({ command: 'apply', error: { message: expect.stringMatching(/no-such-plan\.json: cannot read the plan: no such file; make one with infra provision INVENTORY --out/) } });
   });
 
   it('unreachable hosts: provision and check print their report, each host unreachable with its error, exit 1', async () => {
     const file = await unreachableInventory();
     const provision = await infra('provision', file, '--dry-run', '--json');
     expect(provision.code, provision.stderr).toBe(1);
-    const doc = document(provision.stdout) as unknown as { format_version: number; ok: boolean; exitCode: number; hosts: { host: string; status: string; error: string }[] };
+    const doc = provisionDocument.parse(document(provision.stdout));
     expect(doc).toMatchObject({ format_version: 1, ok: false, exitCode: 1 });
     expect(doc.hosts.map((h) => `${h.host} ${h.status}`)).toEqual(['web1 unreachable', 'db1 unreachable']);
     const check = await infra('check', file, '--json');
     expect(check.code).toBe(1);
-    expect(document(check.stdout)).toMatchObject({ format_version: 1, command: 'check', exitCode: 1 });
+    expect(checkDocument.parse(document(check.stdout))).toMatchObject({ format_version: 1, command: 'check', exitCode: 1 });
   });
 
   it('success carries the same envelope: validate', async () => {
     const result = await infra('validate', `${ROOT}inventory.example.yaml`, '--json');
     expect(result.code).toBe(0);
-    expect(document(result.stdout)).toEqual({ format_version: 1, command: 'validate', ok: true, exitCode: 0, issues: [] });
+    expect(validateDocument.parse(document(result.stdout))).toEqual({ format_version: 1, command: 'validate', ok: true, exitCode: 0, issues: [] });
+  });
+
+  it('docs/json.schema.json is what the schemas make today', () => {
+    const committed = readFileSync(`${ROOT}docs/json.schema.json`, 'utf8');
+    if (committed !== jsonSchemaText()) expect.fail('docs/json.schema.json is stale: run `npm run build && node bin/infra docs` and commit the result');
   });
 });
