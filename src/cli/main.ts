@@ -42,7 +42,7 @@ function buildProgram(): Command {
       "only these hosts: names, roles (lb, web, app, db), groups, globs, comma separated, as Ansible reads them: 'web1,db', 'web*', 'web:!web1', 'web:&dc1'",
       collectLimit,
     )
-    .option('--json', 'machine-readable output on stdout')
+    .option('--json', 'one JSON document on stdout, errors included, with a format_version (docs/json.md)')
     .option('-q, --quiet', 'print only what needs attention (failures, drift, refusals); nothing when all is well')
     .option('--verbose', 'show unchanged resources and every step run on hosts (secrets redacted)')
     .option('-y, --yes', 'do not ask for confirmation')
