@@ -82,7 +82,9 @@ export function selectReplacedHosts(inventory: Inventory, selected: readonly Hos
   const words = (names ?? []).flatMap((word) => word.split(',')).filter(Boolean);
   for (const word of words) {
     if (!inventory.hosts.some((host) => host.name === word)) {
-      throw new UserError(`--replace-host ${word}: no host of that name in the inventory (hosts: ${inventory.hosts.map((h) => h.name).join(', ')}); nothing was changed`);
+      const close = didYouMean(word, inventory.hosts.map((h) => h.name));
+      const hint = close.length > 0 ? `; did you mean ${close.join(' or ')}?` : '';
+      throw new UserError(`--replace-host ${word}: no host of that name in the inventory (hosts: ${inventory.hosts.map((h) => h.name).join(', ')})${hint}; nothing was changed`);
     }
     if (!selected.some((host) => host.name === word)) {
       throw new UserError(`--replace-host ${word}: ${word} is outside --limit; a host taken back is provisioned in the same run, so add it to --limit; nothing was changed`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { didYouMean, selectHosts } from '../../src/engine/select.js';
+import { didYouMean, selectHosts, selectReplacedHosts } from '../../src/engine/select.js';
 import { testInventory } from './roles-fixture.js';
 
 /** The role fixture (lb1 lb2 web1 web2 app1 app2 db1 db2 db3) with web1, app1 and db1 in group dc1, the others in dc2. */
@@ -57,5 +57,11 @@ describe('--limit, read as Ansible reads a pattern', () => {
     expect(didYouMean('wbe', ['web', 'db', 'lb'])).toEqual(['web']);
     expect(didYouMean('frontned1', ['frontend1', 'backend1'])).toEqual(['frontend1']);
     expect(didYouMean('xyz', ['web', 'db'])).toEqual([]);
+  });
+
+  it('--replace-host takes one value too, and an unknown name gets the same did-you-mean', () => {
+    const all = inventory();
+    expect([...selectReplacedHosts(all, all.hosts, ['web2,app1'])]).toEqual(['web2', 'app1']);
+    expect(() => selectReplacedHosts(all, all.hosts, ['wbe2'])).toThrow(/--replace-host wbe2: no host of that name in the inventory \(hosts: .*\); did you mean web2\?; nothing was changed/);
   });
 });
