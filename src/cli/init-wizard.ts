@@ -1,7 +1,10 @@
+import { statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import { join, resolve } from 'node:path';
 import { checkbox, confirm, input, select } from '@inquirer/prompts';
 import { stringify } from 'yaml';
 import { UserError } from '../core/errors.js';
+import { PACKAGE_ROOT } from '../core/package-root.js';
 import { isIpv4, isIpv4Source, sameSubnet } from '../core/ipv4.js';
 import { ROLES, type Role } from '../inventory/model.js';
 import { inventorySchema } from '../inventory/schema.js';
@@ -88,8 +91,20 @@ const DEFAULTS = {
   identityFile: '~/.ssh/id_ed25519',
   knownHosts: '~/.ssh/known_hosts',
   sudoPasswordEnv: 'INFRA_SUDO_PASSWORD',
-  appSource: './app',
+  // infra's example app: an inventory written by init renders and deploys before one's own app exists.
+  appSource: join(PACKAGE_ROOT, 'examples', 'app'),
 };
+
+/** Why `folder` (relative to the inventory's folder `base`) cannot be the app's source, or undefined. */
+export function appSourceProblem(folder: string, base: string): string | undefined {
+  const path = resolve(base, folder);
+  try {
+    if (statSync(path).isDirectory()) return undefined;
+    return `${path} is not a folder`;
+  } catch {
+    return `no folder ${path}`;
+  }
+}
 
 // ── checks shared by flags and prompts: a bad answer is refused where it is given ──────────────
 
@@ -322,7 +337,8 @@ async function askTls(): Promise<TlsAnswer> {
 }
 
 /** Asks for every answer the flags did not give, in the order an operator thinks of them. */
-export async function askAnswers(partial: KnownAnswers): Promise<InitAnswers> {
+/** Asks for what `partial` lacks; `inventoryDir` is where relative paths in the answers start from. */
+export async function askAnswers(partial: KnownAnswers, inventoryDir = '.'): Promise<InitAnswers> {
   const domain = partial.domain ?? (await input({ message: "The site's public name (domain):", validate: (value) => valid(domainProblem(value.trim())) })).trim();
   const hosts = partial.hosts ?? (await askHosts());
 
@@ -389,7 +405,14 @@ export async function askAnswers(partial: KnownAnswers): Promise<InitAnswers> {
     partial.monitoringSources ?? (await askSources('Who may scrape the exporters (addresses or CIDRs):', adminSources.join(', ')));
   const tls = partial.tls ?? (await askTls());
   const appSource =
-    partial.appSource ?? (await input({ message: 'Application folder to deploy (relative to the inventory):', default: DEFAULTS.appSource })).trim();
+    partial.appSource ??
+    (
+      await input({
+        message: "Application folder to deploy (relative to the inventory; the default is infra's example app):",
+        default: DEFAULTS.appSource,
+        validate: (value) => valid(appSourceProblem(value.trim(), inventoryDir)),
+      })
+    ).trim();
 
   return {
     domain,

@@ -25,7 +25,9 @@ export async function selectRun(file: string, globals: GlobalOptions, replaceHos
   const loaded = await loadInventory(file);
   if (!loaded.ok) {
     const shown = relative(process.cwd(), file) || file;
-    throw new UserError(`${file} is not valid; nothing was changed:\n${loaded.issues.map((issue) => '  ' + formatIssue(issue, shown)).join('\n')}`);
+    throw new UserError(`${file} is not valid; nothing was changed:\n${loaded.issues.map((issue) => '  ' + formatIssue(issue, shown)).join('\n')}`, 1, {
+      issues: loaded.issues,
+    });
   }
   const hosts = selectHosts(loaded.inventory, globals.limit);
   return { inventory: loaded.inventory, hosts, replacedHosts: selectReplacedHosts(loaded.inventory, hosts, replaceHosts) };

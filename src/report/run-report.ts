@@ -6,7 +6,7 @@ import { PACKAGE_ROOT } from '../core/package-root.js';
 import { quoteWord } from '../core/shell.js';
 
 /**
- * A record of one run of provision, check, rotate-certs or rollback, kept as JSON in the state directory
+ * A record of one run of provision, apply, check, rotate-certs or rollback, kept as JSON in the state directory
  * (`<state_dir>/reports/`, mode 0600) so `infra history` can list what ran, when, by whom and
  * with what result. Its shape:
  *
@@ -17,7 +17,7 @@ import { quoteWord } from '../core/shell.js';
  * holds a secret in clear.
  */
 export interface RunRecord {
-  command: 'provision' | 'check' | 'rotate-certs' | 'rollback';
+  command: 'provision' | 'apply' | 'check' | 'rotate-certs' | 'rollback';
   startedAt: string;
   seconds: number;
   ok: boolean;

@@ -126,7 +126,7 @@ describe('safety', () => {
       .concat(knownHosts.split('\n').filter((line) => line.startsWith(`${web2.address} `)).map((line) => line.replace(web2.address, web1.address)))
       .join('\n');
     const inventory = await labInventoryVariant(() => undefined, forged);
-    const result = await runInfra(['provision', inventory, '--limit', 'web1', 'web2', '--yes', '--json']);
+    const result = await runInfra(['provision', inventory, '--limit', 'web1,web2', '--yes', '--json']);
     const report = parseReport(result);
     expect(result.code).toBe(1);
     const refused = report.hosts.find((h) => h.host === 'web1');

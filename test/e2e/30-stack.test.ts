@@ -85,7 +85,7 @@ describe('the web stack from bare hosts', () => {
   it('records each run in a report and an audit line on each host it changed; infra history lists them', async () => {
     const history = await runInfra(['history', LAB_INVENTORY, '--json']);
     expect(history.code, history.stderr).toBe(0);
-    const records = JSON.parse(history.stdout) as { command: string; ok: boolean; hosts: { host: string; status: string; changed: number }[] }[];
+    const { records } = JSON.parse(history.stdout) as { records: { command: string; ok: boolean; hosts: { host: string; status: string; changed: number }[] }[] };
     expect(records.map((r) => r.command)).toEqual(['provision', 'provision']);
     expect(records[0]?.hosts.map((h) => h.changed)).toEqual(Array(8).fill(0));
     expect(records[1]?.hosts.map((h) => h.status)).toEqual(Array(8).fill('changed'));

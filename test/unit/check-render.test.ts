@@ -26,4 +26,17 @@ describe('check output', () => {
     expect(quiet).toContain('content differs');
     expect(renderCheck({ exitCode: 0, seconds: 1, hosts: [{ host: 'web1', status: 'ok', drift: [] }], fleet: [] }, { quiet: true })).toBe('');
   });
+
+  it('keeps the status column aligned when a host name is longer than 12 characters', () => {
+    const text = renderCheck({
+      exitCode: 0,
+      seconds: 1,
+      hosts: [
+        { host: 'web1', status: 'ok', drift: [] },
+        { host: 'frontend-primary-01', status: 'ok', drift: [] },
+      ],
+      fleet: [],
+    });
+    expect(text.split('\n').slice(0, 2)).toEqual(['web1                ok', 'frontend-primary-01 ok']);
+  });
 });

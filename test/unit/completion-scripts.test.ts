@@ -56,7 +56,7 @@ describe('infra completion bash', () => {
     expect(complete('')).not.toContain('docs');
     expect(complete('lab', '')).toEqual(['down', 'rebuild', 'reset', 'status', 'up']);
     expect(complete('--json', 'lab', 'st')).toEqual(['status']);
-    expect(complete('graph', '--')).toEqual(['--help', '--json', '--limit', '--mermaid', '--quiet', '--verbose', '--yes']);
+    expect(complete('graph', '--')).toEqual(['--help', '--json', '--limit', '--mermaid', '--quiet', '--verbose', '--version', '--yes']);
     expect(complete('lab', 'up', '--w')).toEqual(['--web']);
   });
 

@@ -59,6 +59,17 @@ describe('infra init with flags and no terminal', () => {
     expect(refused.stderr).toContain('expected an interface name such as eth0');
   });
 
+  it('points app.source at infra\'s example app by default, and refuses an --app-source folder that does not exist', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'infra-init-'));
+    const refused = initPiped(dir, ...STACK, '--app-source', './app');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^infra: --app-source \.\/app: no folder \S+\/app \(relative to the inventory's folder\); give your app's folder, or leave the flag out for infra's example app; inventory\.yaml was not written\n$/);
+    expect(existsSync(join(dir, 'inventory.yaml'))).toBe(false);
+    expect(initPiped(dir, ...STACK).code).toBe(0);
+    const result = parseInventory(readFileSync(join(dir, 'inventory.yaml'), 'utf8'), join(dir, 'inventory.yaml'));
+    expect(result.ok && existsSync(join(result.inventory.app.source, 'app.py'))).toBe(true);
+  });
+
   it('never overwrites an existing file without --force', () => {
     const dir = mkdtempSync(join(tmpdir(), 'infra-init-'));
     writeFileSync(join(dir, 'inventory.yaml'), 'keep me\n');

@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseInventory } from '../../src/inventory/load.js';
-import { buildCli, KEY, Terminal } from './init-cli.js';
+import { BIN, buildCli, KEY, Terminal } from './init-cli.js';
 
 const { enter, down, space } = KEY;
 
@@ -12,6 +13,7 @@ beforeAll(() => buildCli(), 120_000);
 describe('infra init on a terminal', () => {
   it('asks for every answer and writes an inventory that validates and holds what was typed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'infra-init-'));
+    mkdirSync(join(dir, 'site'));
     const term = new Terminal(['init', 'site.yaml'], { cwd: dir });
     await term.answer("The site's public name", 'shop.example.com', enter);
     const hosts: [string, string, string[]][] = [
@@ -73,6 +75,38 @@ describe('infra init on a terminal', () => {
     // Commented, like inventory.example.yaml.
     expect(text).toMatch(/^# infra inventory for shop\.example\.com/);
     expect(text).toContain('# Who may reach SSH.');
+  }, 90_000);
+
+  it('with the offered defaults, writes an inventory that infra render accepts (the app is infra\'s example app)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'infra-init-'));
+    const term = new Terminal(['init'], { cwd: dir });
+    await term.answer("The site's public name", 'www.example.com', enter);
+    const hosts: [string, string, string[]][] = [
+      ['web1', '10.0.0.21', [down, space, down, space]], // web and app
+      ['db1', '10.0.0.41', [down, down, down, space]],
+    ];
+    for (const [index, [name, address, roleKeys]] of hosts.entries()) {
+      await term.answer('Host name:', name, enter);
+      await term.answer(`Address of ${name}:`, address, enter);
+      await term.answer(`Roles of ${name}:`, ...roleKeys, enter);
+      await term.answer('Add another host?', index === hosts.length - 1 ? 'n' : 'y', enter);
+    }
+    await term.answer('SSH user on the hosts:', enter);
+    await term.answer('SSH private key file:', enter);
+    await term.answer('known_hosts file', enter);
+    await term.answer('Who may reach SSH', '10.0.0.5/32', enter);
+    await term.answer('Who may scrape the exporters', enter);
+    await term.answer('TLS certificates for the web hosts:', enter);
+    // A folder that does not exist is refused where it is typed.
+    await term.answer('Application folder', './nowhere', enter);
+    await term.waitFor('no folder');
+    await term.answer('', ...Array.from({ length: './nowhere'.length }, () => '\u007f'), enter);
+    await term.waitFor('wrote inventory.yaml');
+    expect(await term.exitCode()).toBe(0);
+    const render = spawnSync('node', [BIN, 'render', 'inventory.yaml', '--out', 'rendered'], { cwd: dir, encoding: 'utf8' });
+    expect(render.status, render.stderr).toBe(0);
+    expect(render.stdout).toMatch(/^wrote \d+ files for 2 hosts into rendered$/m);
+    expect(readFileSync(join(dir, 'rendered', 'web1', 'etc', 'nginx', 'sites-available', 'www.example.com'), 'utf8')).toContain('server_name www.example.com');
   }, 90_000);
 
   it('refuses a bad answer where it is typed, and writes nothing on Ctrl-C', async () => {

@@ -1,9 +1,24 @@
-import { relative } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { infraInProcess } from './cli-in-process.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
+
+// The inventories name ~/.ssh/id_ed25519, and validate checks that it exists: HOME is a folder
+// that holds one, as on a machine set up to run infra.
+beforeAll(async () => {
+  const fakeHome = await mkdtemp(join(tmpdir(), 'infra-home-'));
+  await mkdir(join(fakeHome, '.ssh'));
+  await writeFile(join(fakeHome, '.ssh', 'id_ed25519'), 'a private key\n', { mode: 0o600 });
+  vi.stubEnv('HOME', fakeHome);
+});
+
+afterAll(() => {
+  vi.unstubAllEnvs();
+});
 
 afterEach(() => {
   // validate sets process.exitCode; left at 1 it would fail the test run itself.
@@ -28,7 +43,7 @@ describe('infra validate', () => {
     expect(stdout).toBe('ok: 8 hosts (lb: lb1, lb2; web: web1, web2; app: app1, app2; db: db1, db2)\n');
   });
 
-  it('prints {ok, issues} with --json', async () => {
+  it('prints {format_version, command, ok, exitCode, issues} with --json', async () => {
     const bad = await infraInProcess('--json', 'validate', `${ROOT}test/fixtures/inventories/many-problems.yaml`);
     expect(bad.code).toBe(1);
     const report = JSON.parse(bad.stdout) as { ok: boolean; issues: { line: number; path: string }[] };
@@ -40,7 +55,48 @@ describe('infra validate', () => {
     ]);
     const good = await infraInProcess('--json', 'validate', `${ROOT}test/fixtures/inventories/minimal.yaml`);
     expect(good.code).toBe(0);
-    expect(JSON.parse(good.stdout)).toEqual({ ok: true, issues: [] });
+    expect(JSON.parse(good.stdout)).toEqual({ format_version: 1, command: 'validate', ok: true, exitCode: 0, issues: [] });
+  });
+
+  it('checks that each file and folder the inventory names exists and is readable, at the line that names it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'infra-validate-'));
+    const file = join(dir, 'inventory.yaml');
+    await writeFile(join(dir, 'cert.pem'), 'a certificate\n');
+    await writeFile(
+      file,
+      [
+        'domain: www.example.com',
+        'firewall:',
+        '  admin_sources: [10.0.0.1/32]',
+        'tls:',
+        '  source: files',
+        '  cert_file: cert.pem',
+        '  key_file: missing.key',
+        'db:',
+        '  primary: db1',
+        '  password: file:secrets/db.password',
+        'app:',
+        '  source: ./no-app',
+        'hosts:',
+        '  web1:',
+        '    address: 10.0.0.21',
+        '    roles: [web, app]',
+        '    ssh:',
+        '      identity_file: ./keys/web1',
+        '  db1:',
+        '    address: 10.0.0.41',
+        '    roles: [db]',
+        '',
+      ].join('\n'),
+    );
+    const { code, stdout } = await infraInProcess('validate', file);
+    expect(code).toBe(1);
+    expect(stdout.trimEnd().split('\n')).toEqual([
+      `${file}:12:11 app.source: the app's folder ${dir}/no-app does not exist; create it or change this path (relative paths start at the inventory's folder)`,
+      `${file}:7:13 tls.key_file: TLS private key ${dir}/missing.key does not exist; create it or change this path (relative paths start at the inventory's folder)`,
+      `${file}:18:22 hosts.web1.ssh.identity_file: SSH private key of web1 ${dir}/keys/web1 does not exist; create it or change this path (relative paths start at the inventory's folder)`,
+      `${file}:10:13 db.password: secret file ${dir}/secrets/db.password does not exist; create it or change this path (relative paths start at the inventory's folder)`,
+    ]);
   });
 
   it('explains itself with an example in --help', async () => {

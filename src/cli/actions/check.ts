@@ -6,6 +6,8 @@ import { dbTopologyDrift } from '../../db/replication.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
 import { parseForks, prepareConnectedRun } from '../run-context.js';
 import { Progress } from '../progress.js';
+import { hostColumnWidth } from '../columns.js';
+import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../main.js';
 
 export interface CheckOptions {
@@ -90,7 +92,7 @@ export async function check(file: string, options: CheckOptions, globals: Global
     const unreachable = hosts.some((host) => host.status === 'unreachable');
     const drifted = fleetDrift.length > 0 || hosts.some((host) => host.status === 'drifted');
     const report: CheckReport = { exitCode: unreachable ? 1 : drifted ? 2 : 0, seconds: (Date.now() - started) / 1000, hosts, fleet: fleetDrift };
-    process.stdout.write(globals.json ? JSON.stringify(report, null, 2) + '\n' : renderCheck(report, { quiet: Boolean(globals.quiet) }));
+    process.stdout.write(globals.json ? jsonDocument('check', { ...report }) : renderCheck(report, { quiet: Boolean(globals.quiet) }));
     await saveRunReport(inventory.stateDir, {
       command: 'check',
       startedAt: new Date(started).toISOString(),
@@ -114,9 +116,10 @@ export async function check(file: string, options: CheckOptions, globals: Global
 export function renderCheck(report: CheckReport, options: { quiet?: boolean } = {}): string {
   if (options.quiet && report.exitCode === 0) return '';
   const lines: string[] = [];
+  const width = hostColumnWidth(report.hosts.map((host) => host.host));
   for (const host of report.hosts.filter((h) => !options.quiet || h.status !== 'ok')) {
     const detail = host.status === 'drifted' ? ` (${host.drift.length})` : host.status === 'unreachable' ? `: ${host.error}` : '';
-    lines.push(`${host.host.padEnd(12)} ${host.status}${detail}`);
+    lines.push(`${host.host.padEnd(width)} ${host.status}${detail}`);
   }
   for (const host of report.hosts.filter((h) => h.drift.length > 0)) {
     lines.push('', host.host);

@@ -6,6 +6,7 @@ import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
 import { selectRun } from '../run-context.js';
 import type { GlobalOptions } from '../main.js';
+import { hostColumnWidth } from '../columns.js';
 import { provision } from './provision.js';
 
 /**
@@ -25,9 +26,10 @@ export async function failover(file: string, options: { to?: string }, globals: 
     const decision = decideFailover(flavor, inventory.db.primary, inventory.db.replicas, readings, options.to);
     newPrimary = decision.newPrimary;
     const out = (text: string) => process.stdout.write(text);
+    const width = hostColumnWidth(readings.map((reading) => reading.host.name));
     for (const reading of readings) {
       const state = reading.db ? `${reading.db.readOnly ? 'read-only' : 'writable'}, holds ${reading.db.gtidPosition || '(nothing)'}` : `not read: ${reading.error}`;
-      out(`${reading.host.name.padEnd(12)} ${state}\n`);
+      out(`${reading.host.name.padEnd(width)} ${state}\n`);
     }
     out(
       `\nfailover: promote ${decision.newPrimary} in place of ${decision.oldPrimary}\n` +

@@ -26,6 +26,7 @@ import { readIfPresent } from '../../tls/state.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
+import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../main.js';
 
 export interface RotateOptions {
@@ -193,7 +194,7 @@ function initialReport(decision: RotationDecision, dryRun: boolean, inventory: I
 
 /** JSON with --json; otherwise the text, which --quiet drops when the run needs no attention. */
 function print<T extends { ok: boolean }>(globals: GlobalOptions, data: T, text: () => string): void {
-  if (globals.json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+  if (globals.json) process.stdout.write(jsonDocument('rotate-certs', { ...data }));
   else if (!globals.quiet || !data.ok) process.stdout.write(text());
 }
 

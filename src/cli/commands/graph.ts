@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { formatIssue } from '../../inventory/model.js';
 import { colorsFor } from '../color.js';
+import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../main.js';
 
 export function registerGraph(program: Command): void {
@@ -35,7 +36,7 @@ Examples:
       }
       const graph = buildGraph(result.inventory, file);
       if (options.mermaid) await writeFile(options.mermaid, renderMermaid(graph));
-      if (json) process.stdout.write(`${JSON.stringify(graph, null, 2)}\n`);
+      if (json) process.stdout.write(jsonDocument('graph', { ...graph }));
       else process.stdout.write(renderGraphText(graph, colorsFor(process.stdout)));
       if (options.mermaid && !json) process.stderr.write(`wrote ${options.mermaid}\n`);
     });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
+import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../main.js';
 
 export function registerHistory(program: Command): void {
@@ -31,7 +32,7 @@ Example:
       if (!loaded.ok) throw new UserError(`${file} is not valid:\n${loaded.issues.map((issue) => '  ' + formatIssue(issue, file)).join('\n')}`);
       const records = await listRunReports(loaded.inventory.stateDir, last);
       if (globals.json) {
-        process.stdout.write(JSON.stringify(records, null, 2) + '\n');
+        process.stdout.write(jsonDocument('history', { records }));
         return;
       }
       if (records.length === 0) {

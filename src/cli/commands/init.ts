@@ -1,4 +1,5 @@
 import { access, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { formatIssue, ROLES } from '../../inventory/model.js';
@@ -46,7 +47,7 @@ export function registerInit(program: Command): void {
     .option('--cert-file <path>', 'with --tls files: the certificate (PEM)')
     .option('--key-file <path>', 'with --tls files: its private key (PEM)')
     .option('--chain-file <path>', 'with --tls files: the intermediate certificates (PEM)')
-    .option('--app-source <dir>', 'the application folder to deploy (default ./app)')
+    .option('--app-source <dir>', "the application folder to deploy, relative to the inventory (default: infra's example app)")
     .option('--force', 'overwrite FILE if it exists (without a terminal, init never overwrites otherwise)')
     .addHelpText(
       'after',
@@ -74,7 +75,7 @@ Examples:
 }
 
 async function init(file: string, options: InitOptions): Promise<number> {
-  const [{ confirm }, { parseInventory }, { answersFromFlags, askAnswers, completeWithDefaults, missingFlags, renderInventory }] = await Promise.all([
+  const [{ confirm }, { parseInventory }, { answersFromFlags, appSourceProblem, askAnswers, completeWithDefaults, missingFlags, renderInventory }] = await Promise.all([
     import('@inquirer/prompts'),
     import('../../inventory/load.js'),
     import('../init-wizard.js'),
@@ -95,7 +96,12 @@ async function init(file: string, options: InitOptions): Promise<number> {
     }
   }
 
-  const answers = missing.length === 0 ? completeWithDefaults(known) : await askAnswers(known);
+  const answers = missing.length === 0 ? completeWithDefaults(known) : await askAnswers(known, dirname(file));
+  // An inventory that validates but cannot render is no start: the app's folder must exist.
+  const appProblem = appSourceProblem(answers.appSource, dirname(file));
+  if (appProblem) {
+    throw new UserError(`--app-source ${answers.appSource}: ${appProblem} (relative to the inventory's folder); give your app's folder, or leave the flag out for infra's example app; ${file} was not written`);
+  }
   const text = renderInventory(answers, file);
   const result = parseInventory(text, file);
   if (!result.ok) {

@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { Ora } from 'ora';
 import type { LabProgress, LabRebuildResult, LabStatus, LabUpResult } from '../../lab/lab.js';
 import type { Role } from '../../inventory/model.js';
+import { jsonDocument } from '../../report/json.js';
 import { MAX_PER_ROLE } from '../../lab/plan.js';
 
 /**
@@ -187,7 +188,7 @@ Examples:
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const status = await (await labApi()).labStatus();
       const json = Boolean(opts.json ?? cmd.optsWithGlobals<{ json?: boolean }>().json);
-      process.stdout.write(json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
+      process.stdout.write(json ? jsonDocument('lab status', { ...status }) : formatStatus(status));
     });
 
   lab

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { redact } from '../../core/secret.js';
+import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../main.js';
 
 export function registerRender(program: Command): void {
@@ -36,7 +37,7 @@ Example:
           }
         }
       }
-      if (globals.json) process.stdout.write(JSON.stringify({ files: written }, null, 2) + '\n');
+      if (globals.json) process.stdout.write(jsonDocument('render', { files: written }));
       else process.stdout.write(`wrote ${written.length} files for ${context.desires.length} hosts into ${options.out}\n`);
     });
 }

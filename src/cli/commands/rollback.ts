@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { hostColumnWidth } from '../columns.js';
+import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../main.js';
 
 const AFTERWARDS =
@@ -45,7 +47,8 @@ Examples:
       progress.start('reading the releases of the app hosts');
       const prepared = await prepareRollback(inventory, hosts).finally(() => progress.stop());
       try {
-        const plan = prepared.decisions.map((decision) => `${decision.host.padEnd(12)} ${decision.from} → ${decision.to}`).join('\n');
+        const width = hostColumnWidth(prepared.decisions.map((decision) => decision.host));
+        const plan = prepared.decisions.map((decision) => `${decision.host.padEnd(width)} ${decision.from} → ${decision.to}`).join('\n');
         // --quiet still shows what is about to change when it asks for confirmation.
         if (!globals.json && (!globals.quiet || !globals.yes)) process.stdout.write(`${plan}\n\n`);
         if (!(await confirmed(globals, `Roll back ${prepared.decisions.length} app host(s), one at a time?`, 'roll back'))) {
@@ -57,7 +60,7 @@ Examples:
         for (const warning of warnings) process.stderr.write(`infra: ${warning}\n`);
         const ok = outcomes.every((outcome) => outcome.status === 'rolled-back');
         if (globals.json) {
-          process.stdout.write(`${JSON.stringify({ ok, hosts: outcomes }, null, 2)}\n`);
+          process.stdout.write(jsonDocument('rollback', { ok, hosts: outcomes }));
         } else if (!globals.quiet || !ok) {
           const lines = outcomes
             .filter((outcome) => !globals.quiet || outcome.status !== 'rolled-back')

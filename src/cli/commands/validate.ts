@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { formatIssue, ROLES, type Inventory } from '../../inventory/model.js';
+import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../main.js';
 
 export function registerValidate(program: Command): void {
@@ -12,8 +13,10 @@ export function registerValidate(program: Command): void {
       `
 Reads the inventory and reports every problem at once, each as FILE:LINE:COLUMN KEY: MESSAGE:
 unknown keys or roles, wrong types, bad addresses, a VIP outside the lb hosts' subnet, a db
-primary that is not a db host, secrets written in clear, and so on. Exit code 0 when the
-inventory is valid, 1 otherwise. With --json, prints {"ok": …, "issues": [...]}.
+primary that is not a db host, secrets written in clear, and so on; then that every local file
+and folder it names exists and is readable (app.source, templates_dir, TLS files, SSH keys,
+secrets read from files), at the line that names it. Exit code 0 when the inventory is valid,
+1 otherwise. With --json, prints {"format_version", "command", "ok", "exitCode", "issues": [...]}.
 
 Example:
   $ infra validate inventory.yaml
@@ -21,17 +24,20 @@ Example:
     )
     .action(async (file: string, _options: unknown, command: Command) => {
       const { json } = command.optsWithGlobals<GlobalOptions>();
-      const { loadInventory } = await import('../../inventory/load.js');
-      const result = await loadInventory(file);
+      const [{ loadInventory }, { namedFileIssues }] = await Promise.all([import('../../inventory/load.js'), import('../inventory-files.js')]);
+      const loaded = await loadInventory(file);
+      // Files the inventory names are checked once it is valid: their paths are known only then.
+      const issues = loaded.ok ? await namedFileIssues(loaded.inventory) : loaded.issues;
+      const ok = issues.length === 0;
       if (json) {
-        process.stdout.write(`${JSON.stringify({ ok: result.ok, issues: result.ok ? [] : result.issues }, null, 2)}\n`);
-      } else if (result.ok) {
-        process.stdout.write(`ok: ${summarize(result.inventory)}\n`);
+        process.stdout.write(jsonDocument('validate', { ok, exitCode: ok ? 0 : 1, issues }));
+      } else if (ok && loaded.ok) {
+        process.stdout.write(`ok: ${summarize(loaded.inventory)}\n`);
       } else {
         // The path as the operator typed it, so that editors and terminals can jump to it.
-        for (const issue of result.issues) process.stdout.write(`${formatIssue(issue, file)}\n`);
+        for (const issue of issues) process.stdout.write(`${formatIssue(issue, file)}\n`);
       }
-      process.exitCode = result.ok ? 0 : 1;
+      process.exitCode = ok ? 0 : 1;
     });
 }
 
