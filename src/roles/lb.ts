@@ -19,9 +19,6 @@ export const HAPROXY_SOCKET = '/run/haproxy/admin.sock';
 const TOP_PRIORITY = 200;
 const PRIORITY_STEP = 10;
 
-/** A Linux interface name as keepalived takes it (15 characters at most). */
-export const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
-
 /**
  * keepalived priorities: the first lb host highest, each next one PRIORITY_STEP lower. They only
  * decide which host takes the VIP first: without preemption it then stays until its holder fails.
@@ -146,7 +143,7 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
     const index = lbHosts.findIndex((lb) => lb.name === host.name);
     const priorities = vrrpPriorities(lbHosts.length);
     const peers = lbHosts.filter((lb) => lb.name !== host.name).map((lb) => lb.address);
-    const iface = stringVar(host, 'vrrp_interface', 'eth0', INTERFACE_NAME);
+    const iface = stringVar(host, 'vrrp_interface');
     const keepalivedConf = renderTemplate(
       'lb/keepalived.conf.ejs',
       {
@@ -154,7 +151,7 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
         address: host.address,
         iface,
         // Must be the same on every lb host and unique among VRRP groups on the network.
-        routerId: integerVar(host, 'vrrp_router_id', 51, 1, 255),
+        routerId: integerVar(host, 'vrrp_router_id'),
         priority: priorities[index],
         peers,
         vip: inventory.vip,
