@@ -40,7 +40,7 @@ describe('infra validate', () => {
     ]);
     const good = await infraInProcess('--json', 'validate', `${ROOT}test/fixtures/inventories/minimal.yaml`);
     expect(good.code).toBe(0);
-    expect(JSON.parse(good.stdout)).toEqual({ ok: true, issues: [] });
+    expect(JSON.parse(good.stdout)).toEqual({ ok: true, issues: [], warnings: [] });
   });
 
   it('explains itself with an example in --help', async () => {

@@ -13,7 +13,8 @@ export function registerValidate(program: Command): void {
 Reads the inventory and reports every problem at once, each as FILE:LINE:COLUMN KEY: MESSAGE:
 unknown keys or roles, wrong types, bad addresses, a VIP outside the lb hosts' subnet, a db
 primary that is not a db host, secrets written in clear, and so on. Exit code 0 when the
-inventory is valid, 1 otherwise. With --json, prints {"ok": …, "issues": [...]}.
+inventory is valid, 1 otherwise. Warnings (a source open to the whole internet) are printed
+and do not change the exit code. With --json, prints {"ok": …, "issues": [...], "warnings": [...]}.
 
 Example:
   $ infra validate inventory.yaml
@@ -24,12 +25,13 @@ Example:
       const { loadInventory } = await import('../../inventory/load.js');
       const result = await loadInventory(file);
       if (json) {
-        process.stdout.write(`${JSON.stringify({ ok: result.ok, issues: result.ok ? [] : result.issues }, null, 2)}\n`);
-      } else if (result.ok) {
-        process.stdout.write(`ok: ${summarize(result.inventory)}\n`);
+        const report = { ok: result.ok, issues: result.ok ? [] : result.issues, warnings: result.warnings };
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else {
         // The path as the operator typed it, so that editors and terminals can jump to it.
-        for (const issue of result.issues) process.stdout.write(`${formatIssue(issue, file)}\n`);
+        if (!result.ok) for (const issue of result.issues) process.stdout.write(`${formatIssue(issue, file)}\n`);
+        for (const warning of result.warnings) process.stdout.write(`${formatIssue(warning, file, 'warning')}\n`);
+        if (result.ok) process.stdout.write(`ok: ${summarize(result.inventory)}\n`);
       }
       process.exitCode = result.ok ? 0 : 1;
     });
