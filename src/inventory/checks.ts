@@ -3,7 +3,7 @@ import { isIpv4, isIpv4Source, networkOf, parseIPv4, sameSubnet } from '../core/
 import { inventorySchema } from './schema.js';
 import type { KeyPath } from './positions.js';
 import { NODE_EXPORTER_PORT, ROLE_LISTENERS } from './ports.js';
-import { isKnownVar, varProblem } from './vars.js';
+import { isKnownVar, KNOWN_VARS, varProblem, type KnownVarName } from './vars.js';
 
 /**
  * The checks that relate several keys (the schema checks one value at a time). They read the raw
@@ -64,6 +64,7 @@ export function checkInventory(raw: Record<string, unknown>): Finding[] {
   checkVip(raw, hosts, findings);
   checkPorts(raw, hosts, findings);
   checkVars(raw, findings);
+  checkVrrpRouterId(raw, hosts, findings);
   checkWorldOpenSources(raw, findings);
   checkDatabase(raw, hosts, findings);
   checkGroups(raw, hostNames, findings);
@@ -456,6 +457,50 @@ function checkVars(raw: Record<string, unknown>, findings: Finding[]): void {
       const problem = varProblem(name, value);
       if (problem) findings.push({ path: [...layer, name], message: problem });
     }
+  }
+}
+
+/**
+ * A host's value of a var and where it is written, layered as load.ts layers vars (vars <
+ * role_vars in role order < groups in file order < the host's own); undefined when only the default applies.
+ */
+function layeredVar(raw: Record<string, unknown>, host: HostView, name: KnownVarName): { value: unknown; path: KeyPath } | undefined {
+  const groups = isRecord(raw.groups) ? Object.entries(raw.groups) : [];
+  const layers: KeyPath[] = [
+    ['vars'],
+    ...ROLES.filter((role) => hasRole(host, role)).map((role) => ['role_vars', role]),
+    ...groups.filter(([, group]) => isRecord(group) && Array.isArray(group.hosts) && group.hosts.includes(host.name)).map(([group]) => ['groups', group, 'vars']),
+    ['hosts', host.name, 'vars'],
+  ];
+  let found: { value: unknown; path: KeyPath } | undefined;
+  for (const layer of layers) {
+    const vars = valueAt(raw, layer);
+    if (isRecord(vars) && Object.hasOwn(vars, name)) found = { value: vars[name], path: [...layer, name] };
+  }
+  return found;
+}
+
+/** keepalived's lb hosts form one VRRP group only when they share its id. */
+function checkVrrpRouterId(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
+  if (!isIpv4(raw.vip)) return;
+  const lbHosts = hosts.filter((host) => hasRole(host, 'lb')).map((host) => {
+    const layered = layeredVar(raw, host, 'vrrp_router_id');
+    return { name: host.name, value: layered ? layered.value : KNOWN_VARS.vrrp_router_id.fallback, path: layered?.path };
+  });
+  const [first, ...others] = lbHosts;
+  if (!first || varProblem('vrrp_router_id', first.value)) return;
+  const reported = new Set<string>();
+  for (const other of others) {
+    if (other.value === first.value || varProblem('vrrp_router_id', other.value)) continue;
+    const path = other.path ?? first.path;
+    if (!path || reported.has(path.join('.'))) continue;
+    reported.add(path.join('.'));
+    findings.push({
+      path,
+      message:
+        `vrrp_router_id differs between the lb hosts (${String(first.value)} on ${first.name}, ${String(other.value)} on ${other.name}): they hold the VIP ` +
+        'as one VRRP group, which needs one id; set it once, in role_vars.lb',
+    });
   }
 }
 

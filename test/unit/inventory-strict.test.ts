@@ -88,6 +88,19 @@ describe('the vars the roles read are checked wherever they are written', () => 
     ]);
   });
 
+  it('vrrp_router_id must be one value across the lb hosts, however it is layered', () => {
+    expect(issues(stack({ top: 'role_vars: {lb: {vrrp_router_id: 51}}', hosts: { lb2: '{address: 10.0.0.12, roles: [lb], vars: {vrrp_router_id: 52}}' } }))).toEqual([
+      'inventory.yaml:11:65 hosts.lb2.vars.vrrp_router_id: vrrp_router_id differs between the lb hosts (51 on lb1, 52 on lb2): they hold the VIP as one ' +
+        'VRRP group, which needs one id; set it once, in role_vars.lb',
+    ]);
+    // lb1 alone sets it; lb2 keeps the default 51.
+    expect(issues(stack({ hosts: { lb1: '{address: 10.0.0.11, roles: [lb], vars: {vrrp_router_id: 60}}' } }))).toEqual([
+      'inventory.yaml:10:65 hosts.lb1.vars.vrrp_router_id: vrrp_router_id differs between the lb hosts (60 on lb1, 51 on lb2): they hold the VIP as one ' +
+        'VRRP group, which needs one id; set it once, in role_vars.lb',
+    ]);
+    expect(issues(stack({ top: 'role_vars: {lb: {vrrp_router_id: 60}}' }))).toEqual([]);
+  });
+
   it('leaves vars the roles do not read alone (custom templates may read them)', () => {
     expect(issues(stack({ top: 'vars: {vrrp_router: 300, anything: [1, 2]}' }))).toEqual([]);
   });
