@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { CST, Lexer } from 'yaml';
@@ -37,14 +37,14 @@ export async function loadInventory(file: string): Promise<LoadResult> {
   const absolute = resolve(file);
   const unreadable = (message: string, position: Position = { line: 1, column: 1 }): LoadResult =>
     fail([{ file: absolute, ...position, path: '', message }]);
-  let bytes: Buffer;
+  let read: { bytes: Buffer } | { tooLarge: number | undefined };
   try {
-    const { size, isFile } = await stat(absolute).then((stats) => ({ size: stats.size, isFile: stats.isFile() }));
-    if (isFile && size > MAX_INVENTORY_BYTES) return unreadable(tooLarge(size));
-    bytes = await readFile(absolute);
+    read = await readAtMost(absolute, MAX_INVENTORY_BYTES);
   } catch (error) {
     return unreadable(describeReadError(error));
   }
+  if ('tooLarge' in read) return unreadable(tooLarge(read.tooLarge));
+  const { bytes } = read;
   const decoded = decodeInventory(bytes);
   if ('problem' in decoded) return unreadable(decoded.problem, decoded.position);
   return parseInventory(decoded.text, absolute);
@@ -119,9 +119,33 @@ function sortByPosition(issues: InventoryIssue[]): InventoryIssue[] {
   return [...issues].sort((a, b) => a.line - b.line || a.column - b.column || a.path.localeCompare(b.path));
 }
 
-function tooLarge(bytes: number): string {
+/**
+ * The file's bytes, or its size (undefined for a pipe or a device) when it holds more than `limit`:
+ * a regular file is measured before it is read, anything else read no further than one byte past.
+ */
+async function readAtMost(file: string, limit: number): Promise<{ bytes: Buffer } | { tooLarge: number | undefined }> {
+  const handle = await open(file, 'r');
+  try {
+    const stats = await handle.stat();
+    if (stats.isFile() && stats.size > limit) return { tooLarge: stats.size };
+    const buffer = Buffer.alloc(limit + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > limit) return { tooLarge: stats.isFile() ? (await handle.stat()).size : undefined };
+    }
+    return { bytes: buffer.subarray(0, length) };
+  } finally {
+    await handle.close();
+  }
+}
+
+function tooLarge(bytes: number | undefined): string {
+  const size = bytes === undefined ? 'the inventory holds more than' : `the inventory is ${formatSize(bytes)}, more than`;
   return (
-    `the inventory is ${formatSize(bytes)}, more than the ${formatSize(MAX_INVENTORY_BYTES)} infra reads ` +
+    `${size} the ${formatSize(MAX_INVENTORY_BYTES)} infra reads ` +
     '(a thousand hosts take far less): check that this is the right file, or move bulk data out of vars'
   );
 }

@@ -311,6 +311,13 @@ describe('encodings, named', () => {
     expect(await load('utf8-bom.yaml', Buffer.from(`\uFEFF${text}`, 'utf8'))).toEqual([]);
   });
 
+  it('a device that never ends is read no further than the limit', async () => {
+    expect(formatted(await loadInventory('/dev/zero')).issues).toEqual([
+      'inventory.yaml:1:1 the inventory holds more than the 512 KB infra reads (a thousand hosts take far less): ' +
+        'check that this is the right file, or move bulk data out of vars',
+    ]);
+  });
+
   it('a file over the size limit is refused without being read', async () => {
     const big = Buffer.alloc(MAX_INVENTORY_BYTES * 10, 0x20);
     expect(await load('big.yaml', big)).toEqual([
