@@ -2,7 +2,7 @@ import { ROLES, type Role } from './model.js';
 import { isIpv4, isIpv4Source, networkOf, parseIPv4, sameSubnet } from '../core/ipv4.js';
 import { inventorySchema } from './schema.js';
 import type { KeyPath } from './positions.js';
-import { NODE_EXPORTER_PORT, ROLE_LISTENERS } from './ports.js';
+import { NODE_EXPORTER_PORT, ROLE_LISTENERS, ROLE_PORTS } from './ports.js';
 import { isKnownVar, KNOWN_VARS, varProblem, type KnownVarName } from './vars.js';
 
 /**
@@ -374,6 +374,10 @@ function checkUsableAddresses(raw: Record<string, unknown>, hosts: HostView[], f
   }
 }
 
+// The schema's defaults, for a host whose ports the inventory leaves out.
+const DEFAULT_SSH_PORT = inventorySchema.shape.ssh.parse(undefined).port;
+const DEFAULT_APP_PORT = inventorySchema.shape.app.shape.port.parse(undefined);
+
 function portOf(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535 ? value : undefined;
 }
@@ -405,11 +409,11 @@ function checkPorts(raw: Record<string, unknown>, hosts: HostView[], findings: F
         ? { port: ownSsh, service: 'sshd', path: ['hosts', host.name, 'ssh', 'port'] }
         : globalSsh !== undefined
           ? { port: globalSsh, service: 'sshd', path: ['ssh', 'port'] }
-          : { port: 22, service: 'sshd' },
+          : { port: DEFAULT_SSH_PORT, service: 'sshd' },
       { port: NODE_EXPORTER_PORT, service: 'the node exporter (on every host)' },
     ];
     for (const { role } of host.roles) {
-      if (role === 'app') listening.push({ port: appPort ?? 8000, service: 'the app', ...(appPort !== undefined ? { path: ['app', 'port'] } : {}) });
+      if (role === 'app') listening.push({ port: appPort ?? DEFAULT_APP_PORT, service: 'the app', ...(appPort !== undefined ? { path: ['app', 'port'] } : {}) });
       listening.push(...ROLE_LISTENERS[role].map((listener) => ({ ...listener, role })));
     }
     listening.forEach((second, index) => {
@@ -509,7 +513,9 @@ const WORLD = /\/0$/;
 /** A source open to every address is allowed, since it may be meant, but never in silence. */
 function checkWorldOpenSources(raw: Record<string, unknown>, findings: Finding[]): void {
   const monitoringSet = isRecord(raw.monitoring);
-  const exporters = 'the node exporter (9100) and the haproxy, nginx and mysqld exporters (8404, 9113, 9104)';
+  const exporters =
+    `the node exporter (${NODE_EXPORTER_PORT}) and the haproxy, nginx and mysqld exporters ` +
+    `(${ROLE_PORTS.haproxyMetrics}, ${ROLE_PORTS.nginxExporter}, ${ROLE_PORTS.mysqldExporter})`;
   const sources = (path: KeyPath): [number, string][] => {
     const list = valueAt(raw, path);
     return Array.isArray(list) ? list.flatMap((value, index): [number, string][] => (isIpv4Source(value) && WORLD.test(value) ? [[index, value]] : [])) : [];
