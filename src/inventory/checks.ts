@@ -4,6 +4,7 @@ import { inventorySchema } from './schema.js';
 import type { KeyPath } from './positions.js';
 import { NODE_EXPORTER_PORT, ROLE_LISTENERS, ROLE_PORTS } from './ports.js';
 import { isKnownVar, KNOWN_VARS, varProblem, type KnownVarName } from './vars.js';
+import { MAX_VRRP_HOSTS, PRIORITY_STEP, TOP_PRIORITY } from './vrrp.js';
 
 /**
  * The checks that relate several keys (the schema checks one value at a time). They read the raw
@@ -155,6 +156,15 @@ function checkVip(raw: Record<string, unknown>, hosts: HostView[], findings: Fin
       message:
         `a VIP needs at least two hosts with role lb to fail over between (found ${lbHosts.length}` +
         `${lbHosts.length ? `: ${listNames(lbHosts.map((host) => host.name))}` : ''}); add an lb host or remove vip`,
+    });
+  }
+  const beyond = lbHosts[MAX_VRRP_HOSTS];
+  if (beyond) {
+    findings.push({
+      path: ['hosts', beyond.name, 'roles', beyond.roles.find((entry) => entry.role === 'lb')?.index ?? 0],
+      message:
+        `a VIP is held by at most ${MAX_VRRP_HOSTS} lb hosts (keepalived priorities from ${TOP_PRIORITY} down by ${PRIORITY_STEP}), ` +
+        `and ${beyond.name} is lb host number ${MAX_VRRP_HOSTS + 1}; give the role lb to fewer hosts`,
     });
   }
   for (const host of hosts.filter((candidate) => candidate.address === vip)) {

@@ -149,6 +149,20 @@ describe('addresses no host can hold', () => {
   });
 });
 
+describe('as many lb hosts as keepalived priorities allow', () => {
+  const lbHosts = (count: number): Record<string, string> =>
+    Object.fromEntries(Array.from({ length: count }, (_, index) => [`lb${index + 1}`, `{address: 10.0.0.${index + 150}, roles: [lb]}`]));
+
+  it('19 hold a VIP; a 20th is refused at its role', () => {
+    expect(issues(stack({ hosts: lbHosts(19) }))).toEqual([]);
+    // lb1 and lb2 keep lines 10 and 11, web1 and db1 follow, then lb3 … lb20 on lines 14 … 31.
+    expect(issues(stack({ hosts: lbHosts(20) }))).toEqual([
+      'inventory.yaml:31:39 hosts.lb20.roles[0]: a VIP is held by at most 19 lb hosts (keepalived priorities from 200 down by 10), ' +
+        'and lb20 is lb host number 20; give the role lb to fewer hosts',
+    ]);
+  });
+});
+
 describe('two services on one port of a host', () => {
   it('app.port 22 (sshd) and 9100 (the node exporter on every host)', () => {
     const on = (port: number) => yaml`
