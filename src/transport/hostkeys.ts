@@ -30,7 +30,7 @@ function namesHost(pattern: string, name: string): boolean {
 }
 
 /** An OpenSSH wildcard pattern (`*` any run, `?` one character) as a regular expression. */
-function wildcard(pattern: string): RegExp {
+function wildcardPattern(pattern: string): RegExp {
   const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 'i');
 }
@@ -44,7 +44,7 @@ function hostFieldMatches(field: string, name: string): boolean {
   for (const pattern of field.split(',')) {
     const negated = pattern.startsWith('!');
     const body = negated ? pattern.slice(1) : pattern;
-    const hit = body.startsWith('|1|') ? namesHost(body, name) : wildcard(body).test(name);
+    const hit = body.startsWith('|1|') ? namesHost(body, name) : wildcardPattern(body).test(name);
     if (hit && negated) return false;
     matched ||= hit;
   }
@@ -142,9 +142,9 @@ export interface HostKeyEvidence {
  * The decision alone, like ssh with StrictHostKeyChecking=yes (or accept-new when `acceptNew`): a
  * key marked @revoked is refused first, whatever else vouches for it (a revocation is the later
  * word on a key that leaked). Then a pinned fingerprint wins and nothing overrides it, since it is
- * the inventory's own word on the key; otherwise a key recorded in known_hosts must be offered. A host named by --replace-host
- * that offers another key gets its recorded keys replaced; a host with no recorded key is a first
- * contact, which only --accept-new-host-keys accepts, named or not.
+ * the inventory's own word on the key; otherwise a key recorded in known_hosts must be offered. A
+ * host named by --replace-host that offers another key gets its recorded keys replaced; a host
+ * with no recorded key is a first contact, which only --accept-new-host-keys accepts, named or not.
  */
 export function decideHostKey(evidence: HostKeyEvidence): HostKeyVerdict {
   const offered = fingerprintOf(evidence.offered);
