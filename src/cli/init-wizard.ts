@@ -8,7 +8,7 @@ import { PACKAGE_ROOT } from '../core/package-root.js';
 import { isIpv4, isIpv4Source, sameSubnet } from '../core/ipv4.js';
 import { ROLES, type Role } from '../inventory/model.js';
 import { inventorySchema } from '../inventory/schema.js';
-import { INTERFACE_NAME } from '../roles/lb.js';
+import { varProblem } from '../inventory/vars.js';
 
 /**
  * `infra init`: the answers that make a first inventory, where they come from (flags, prompts, or
@@ -118,7 +118,7 @@ function schemaProblem(schema: { safeParse(value: unknown): { success: boolean; 
 }
 
 function interfaceProblem(value: string): string | undefined {
-  return INTERFACE_NAME.test(value) ? undefined : 'expected an interface name such as eth0 or ens18 (15 characters at most)';
+  return varProblem('vrrp_interface', value);
 }
 
 function domainProblem(value: string): string | undefined {

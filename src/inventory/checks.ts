@@ -1,7 +1,10 @@
 import { ROLES, type Role } from './model.js';
-import { isIpv4, networkOf, sameSubnet } from '../core/ipv4.js';
+import { isIpv4, isIpv4Source, networkOf, parseIPv4, sameSubnet } from '../core/ipv4.js';
 import { inventorySchema } from './schema.js';
 import type { KeyPath } from './positions.js';
+import { NODE_EXPORTER_PORT, ROLE_LISTENERS, ROLE_PORTS } from './ports.js';
+import { isKnownVar, KNOWN_VARS, varProblem, type KnownVarName } from './vars.js';
+import { MAX_VRRP_HOSTS, PRIORITY_STEP, TOP_PRIORITY } from './vrrp.js';
 
 /**
  * The checks that relate several keys (the schema checks one value at a time). They read the raw
@@ -14,6 +17,8 @@ export interface Finding {
   message: string;
   /** Report at the key itself rather than at its value (names, unknown keys). */
   atKey?: boolean;
+  /** A warning is printed but does not fail validation. */
+  warning?: boolean;
 }
 
 /** A host as far as it can be read, whatever else is wrong with it. */
@@ -55,8 +60,13 @@ export function checkInventory(raw: Record<string, unknown>): Finding[] {
   const hostNames = hosts.map((host) => host.name);
   checkNames(raw, findings);
   checkAddresses(hosts, findings);
+  checkUsableAddresses(raw, hosts, findings);
   checkRoleDependencies(hosts, findings);
   checkVip(raw, hosts, findings);
+  checkPorts(raw, hosts, findings);
+  checkVars(raw, findings);
+  checkVrrpRouterId(raw, hosts, findings);
+  checkWorldOpenSources(raw, findings);
   checkDatabase(raw, hosts, findings);
   checkGroups(raw, hostNames, findings);
   checkExtraRuleHosts(raw, hostNames, findings);
@@ -146,6 +156,15 @@ function checkVip(raw: Record<string, unknown>, hosts: HostView[], findings: Fin
       message:
         `a VIP needs at least two hosts with role lb to fail over between (found ${lbHosts.length}` +
         `${lbHosts.length ? `: ${listNames(lbHosts.map((host) => host.name))}` : ''}); add an lb host or remove vip`,
+    });
+  }
+  const beyond = lbHosts[MAX_VRRP_HOSTS];
+  if (beyond) {
+    findings.push({
+      path: ['hosts', beyond.name, 'roles', beyond.roles.find((entry) => entry.role === 'lb')?.index ?? 0],
+      message:
+        `a VIP is held by at most ${MAX_VRRP_HOSTS} lb hosts (keepalived priorities from ${TOP_PRIORITY} down by ${PRIORITY_STEP}), ` +
+        `and ${beyond.name} is lb host number ${MAX_VRRP_HOSTS + 1}; give the role lb to fewer hosts`,
     });
   }
   for (const host of hosts.filter((candidate) => candidate.address === vip)) {
@@ -284,5 +303,248 @@ function checkTls(raw: Record<string, unknown>, findings: Finding[]): void {
         findings.push({ path: ['tls', key], message: `${key} applies only to tls source files; set source: files or remove it` });
       }
     }
+  }
+}
+
+/** The value at `path` in the raw YAML value, if every step is there. */
+function valueAt(raw: unknown, path: KeyPath): unknown {
+  let node = raw;
+  for (const segment of path) {
+    if (Array.isArray(node) && typeof segment === 'number') node = node[segment];
+    else if (isRecord(node) && typeof segment === 'string' && Object.hasOwn(node, segment)) node = node[segment];
+    else return undefined;
+  }
+  return node;
+}
+
+function addressText(value: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
+}
+
+/** Ranges no host or VIP can be reached at, and what they are. */
+const UNUSABLE_RANGES: readonly { first: number; size: number; what: string }[] = [
+  { first: 0, size: 2 ** 24, what: '"this network" (0.0.0.0/8): a service told to listen on it listens on every address' },
+  { first: 127 * 2 ** 24, size: 2 ** 24, what: 'loopback (127.0.0.0/8): every host is that address to itself, and infra would reach the controller' },
+  { first: 224 * 2 ** 24, size: 2 ** 28, what: 'multicast (224.0.0.0/4)' },
+  { first: 240 * 2 ** 24, size: 2 ** 28, what: 'reserved (240.0.0.0/4, with the broadcast address 255.255.255.255)' },
+];
+
+interface Subnet {
+  network: number;
+  broadcast: number;
+  prefix: number;
+}
+
+/** The VIP's subnet (vip/vip_prefix), when both are valid. */
+function vipSubnet(raw: Record<string, unknown>): Subnet | undefined {
+  const vip = parseIPv4(typeof raw.vip === 'string' ? raw.vip : '');
+  const prefix = inventorySchema.shape.vip_prefix.safeParse(raw.vip_prefix);
+  if (vip === undefined || !prefix.success) return undefined;
+  const size = 2 ** (32 - prefix.data);
+  const network = Math.floor(vip / size) * size;
+  return { network, broadcast: network + size - 1, prefix: prefix.data };
+}
+
+/**
+ * Why `address` cannot be a host's or the VIP's, and, for the VIP subnet's own network and
+ * broadcast addresses, the range to choose from instead; undefined when it is usable.
+ */
+function unusableAddress(address: string, subnet: Subnet | undefined): { what: string; range?: string } | undefined {
+  const value = parseIPv4(address);
+  if (value === undefined) return undefined;
+  const reserved = UNUSABLE_RANGES.find(({ first, size }) => value >= first && value < first + size);
+  if (reserved) return { what: `${address} is ${reserved.what}` };
+  if (!subnet || (value !== subnet.network && value !== subnet.broadcast)) return undefined;
+  return {
+    what:
+      `${address} is the ${value === subnet.network ? 'network' : 'broadcast'} address of the VIP subnet ` +
+      `${addressText(subnet.network)}/${subnet.prefix} (vip_prefix ${subnet.prefix}), which no host can hold`,
+    range: `${addressText(subnet.network + 1)} to ${addressText(subnet.broadcast - 1)}`,
+  };
+}
+
+function checkUsableAddresses(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
+  const subnet = vipSubnet(raw);
+  for (const host of hosts) {
+    const problem = host.address === undefined ? undefined : unusableAddress(host.address, subnet);
+    if (!problem) continue;
+    findings.push({
+      path: ['hosts', host.name, 'address'],
+      message: problem.range
+        ? `${problem.what}; use an address from ${problem.range}`
+        : `${problem.what}; write the address the controller reaches ${host.name} at, e.g. 10.0.0.11`,
+    });
+  }
+  const problem = typeof raw.vip === 'string' ? unusableAddress(raw.vip, subnet) : undefined;
+  if (problem) {
+    findings.push({
+      path: ['vip'],
+      message: `vip ${problem.what}; choose an unused address ${problem.range ? `from ${problem.range}` : "in the lb hosts' subnet"}`,
+    });
+  }
+}
+
+// The schema's defaults, for a host whose ports the inventory leaves out.
+const DEFAULT_SSH_PORT = inventorySchema.shape.ssh.parse(undefined).port;
+const DEFAULT_APP_PORT = inventorySchema.shape.app.shape.port.parse(undefined);
+
+function portOf(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535 ? value : undefined;
+}
+
+interface Listening {
+  port: number;
+  service: string;
+  /** Where the port is written, for a port the inventory sets (ssh.port, app.port). */
+  path?: KeyPath;
+  /** The role that brings it, for a fixed port. */
+  role?: Role;
+}
+
+/** Two services on one port of a host: the second cannot start. */
+function checkPorts(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
+  // One finding per key and clash, naming every host it happens on.
+  const clashes = new Map<string, { path: KeyPath; hosts: string[]; message: (hosts: string) => string }>();
+  const clash = (key: string, host: string, path: KeyPath, message: (hosts: string) => string): void => {
+    const seen = clashes.get(key);
+    if (seen) seen.hosts.push(host);
+    else clashes.set(key, { path, hosts: [host], message });
+  };
+  const appPort = portOf(valueAt(raw, ['app', 'port']));
+  const globalSsh = portOf(valueAt(raw, ['ssh', 'port']));
+  for (const host of hosts) {
+    const ownSsh = portOf(valueAt(host.raw, ['ssh', 'port']));
+    const listening: Listening[] = [
+      ownSsh !== undefined
+        ? { port: ownSsh, service: 'sshd', path: ['hosts', host.name, 'ssh', 'port'] }
+        : globalSsh !== undefined
+          ? { port: globalSsh, service: 'sshd', path: ['ssh', 'port'] }
+          : { port: DEFAULT_SSH_PORT, service: 'sshd' },
+      { port: NODE_EXPORTER_PORT, service: 'the node exporter (on every host)' },
+    ];
+    for (const { role } of host.roles) {
+      if (role === 'app') listening.push({ port: appPort ?? DEFAULT_APP_PORT, service: 'the app', ...(appPort !== undefined ? { path: ['app', 'port'] } : {}) });
+      listening.push(...ROLE_LISTENERS[role].map((listener) => ({ ...listener, role })));
+    }
+    listening.forEach((second, index) => {
+      const first = listening.slice(0, index).find((earlier) => earlier.port === second.port);
+      if (!first) return;
+      const written = second.path ? second : first.path ? first : undefined;
+      if (written?.path) {
+        const other = written === second ? first : second;
+        const key = written.path.slice(-2).join('.');
+        clash(`${written.path.join('.')} ${other.service}`, host.name, written.path, (names) =>
+          `${key} ${written.port} is also the port of ${other.service} on ${names}; choose another ${key}`,
+        );
+        return;
+      }
+      const roleIndex = host.roles.find((entry) => entry.role === second.role)?.index ?? 0;
+      clash(`${host.name} ${second.port}`, host.name, ['hosts', host.name, 'roles', roleIndex], () =>
+        `roles ${first.role} and ${second.role} both listen on port ${second.port} (${first.service}; ${second.service}) on ${host.name}; put them on different hosts`,
+      );
+    });
+  }
+  for (const { path, hosts: names, message } of clashes.values()) findings.push({ path, message: message(listNames(names)) });
+}
+
+/** A layer of vars: where it is written. */
+function varLayers(raw: Record<string, unknown>): KeyPath[] {
+  const names = (section: string): string[] => (isRecord(raw[section]) ? Object.keys(raw[section]) : []);
+  return [
+    ['vars'],
+    ...ROLES.map((role) => ['role_vars', role]),
+    ...names('groups').map((group) => ['groups', group, 'vars']),
+    ...names('hosts').map((host) => ['hosts', host, 'vars']),
+  ];
+}
+
+/**
+ * Every value of a var the roles read, wherever it is written: the host that gets it is a matter of
+ * layering, and a wrong value anywhere is a mistake waiting for the host that inherits it.
+ */
+function checkVars(raw: Record<string, unknown>, findings: Finding[]): void {
+  for (const layer of varLayers(raw)) {
+    const vars = valueAt(raw, layer);
+    if (!isRecord(vars)) continue;
+    for (const [name, value] of Object.entries(vars)) {
+      if (!isKnownVar(name)) continue;
+      const problem = varProblem(name, value);
+      if (problem) findings.push({ path: [...layer, name], message: problem });
+    }
+  }
+}
+
+/**
+ * A host's value of a var and where it is written, layered as load.ts layers vars (vars <
+ * role_vars in role order < groups in file order < the host's own); undefined when only the default applies.
+ */
+function layeredVar(raw: Record<string, unknown>, host: HostView, name: KnownVarName): { value: unknown; path: KeyPath } | undefined {
+  const groups = isRecord(raw.groups) ? Object.entries(raw.groups) : [];
+  const layers: KeyPath[] = [
+    ['vars'],
+    ...ROLES.filter((role) => hasRole(host, role)).map((role) => ['role_vars', role]),
+    ...groups.filter(([, group]) => isRecord(group) && Array.isArray(group.hosts) && group.hosts.includes(host.name)).map(([group]) => ['groups', group, 'vars']),
+    ['hosts', host.name, 'vars'],
+  ];
+  let found: { value: unknown; path: KeyPath } | undefined;
+  for (const layer of layers) {
+    const vars = valueAt(raw, layer);
+    if (isRecord(vars) && Object.hasOwn(vars, name)) found = { value: vars[name], path: [...layer, name] };
+  }
+  return found;
+}
+
+/** keepalived's lb hosts form one VRRP group only when they share its id. */
+function checkVrrpRouterId(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
+  if (!isIpv4(raw.vip)) return;
+  const lbHosts = hosts.filter((host) => hasRole(host, 'lb')).map((host) => {
+    const layered = layeredVar(raw, host, 'vrrp_router_id');
+    return { name: host.name, value: layered ? layered.value : KNOWN_VARS.vrrp_router_id.fallback, path: layered?.path };
+  });
+  const [first, ...others] = lbHosts;
+  if (!first || varProblem('vrrp_router_id', first.value)) return;
+  const reported = new Set<string>();
+  for (const other of others) {
+    if (other.value === first.value || varProblem('vrrp_router_id', other.value)) continue;
+    const path = other.path ?? first.path;
+    if (!path || reported.has(path.join('.'))) continue;
+    reported.add(path.join('.'));
+    findings.push({
+      path,
+      message:
+        `vrrp_router_id differs between the lb hosts (${String(first.value)} on ${first.name}, ${String(other.value)} on ${other.name}): they hold the VIP ` +
+        'as one VRRP group, which needs one id; set it once, in role_vars.lb',
+    });
+  }
+}
+
+const WORLD = /\/0$/;
+
+/** A source open to every address is allowed, since it may be meant, but never in silence. */
+function checkWorldOpenSources(raw: Record<string, unknown>, findings: Finding[]): void {
+  const monitoringSet = isRecord(raw.monitoring);
+  const exporters =
+    `the node exporter (${NODE_EXPORTER_PORT}) and the haproxy, nginx and mysqld exporters ` +
+    `(${ROLE_PORTS.haproxyMetrics}, ${ROLE_PORTS.nginxExporter}, ${ROLE_PORTS.mysqldExporter})`;
+  const sources = (path: KeyPath): [number, string][] => {
+    const list = valueAt(raw, path);
+    return Array.isArray(list) ? list.flatMap((value, index): [number, string][] => (isIpv4Source(value) && WORLD.test(value) ? [[index, value]] : [])) : [];
+  };
+  for (const [index, source] of sources(['firewall', 'admin_sources'])) {
+    findings.push({
+      path: ['firewall', 'admin_sources', index],
+      warning: true,
+      message:
+        `${source} lets every address on the internet reach SSH` +
+        (monitoringSet ? '' : ` and, since there is no monitoring block, ${exporters}`) +
+        '; list the networks you administer from instead, e.g. 203.0.113.0/24',
+    });
+  }
+  for (const [index, source] of sources(['monitoring', 'sources'])) {
+    findings.push({
+      path: ['monitoring', 'sources', index],
+      warning: true,
+      message: `${source} lets every address on the internet reach ${exporters}, which describe the hosts and the database; list your Prometheus servers instead, e.g. 10.0.0.5/32`,
+    });
   }
 }

@@ -106,10 +106,14 @@ export interface InventoryIssue {
   message: string;
 }
 
-/** Formats an issue as `inventory.yaml:14:7 hosts.web1.roles[0]: unknown role "wbe" (…)`. */
-export function formatIssue(issue: InventoryIssue, displayFile: string = issue.file): string {
+/**
+ * Formats an issue as `inventory.yaml:14:7 hosts.web1.roles[0]: unknown role "wbe" (…)`, and a
+ * warning as `inventory.yaml:4:20 firewall.admin_sources[0]: warning: 0.0.0.0/0 lets …`.
+ */
+export function formatIssue(issue: InventoryIssue, displayFile: string = issue.file, kind: 'error' | 'warning' = 'error'): string {
   const where = `${displayFile}:${issue.line}:${issue.column}`;
-  return issue.path ? `${where} ${issue.path}: ${issue.message}` : `${where} ${issue.message}`;
+  const message = kind === 'warning' ? `warning: ${issue.message}` : issue.message;
+  return issue.path ? `${where} ${issue.path}: ${message}` : `${where} ${message}`;
 }
 
 export type { Secret };

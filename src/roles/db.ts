@@ -70,7 +70,7 @@ export const MYSQL: DbFlavor = {
  * (`debian`, the default, or `ubuntu`).
  */
 export function dbFlavor(host: Host): DbFlavor {
-  return stringVar(host, 'os_family', 'debian', /^(debian|ubuntu)$/) === 'ubuntu' ? MYSQL : MARIADB;
+  return stringVar(host, 'os_family') === 'ubuntu' ? MYSQL : MARIADB;
 }
 
 const SOCKET = '/run/mysqld/mysqld.sock';
@@ -399,7 +399,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
       primary: { name: primary.name, address: primary.address },
       dbHosts,
       appUser: inventory.db.user,
-      catchUpSeconds: integerVar(primary, 'switchover_catch_up_seconds', 30, 1, 3600),
+      catchUpSeconds: integerVar(primary, 'switchover_catch_up_seconds'),
     },
     // The server package brings the mysql and mysqladmin clients the commands below use.
     { kind: 'package', name: flavor.package },
@@ -483,6 +483,6 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
     ],
     healthChecks: isPrimary
       ? []
-      : [replicationCheck(flavor.kind === 'mariadb' ? 'SHOW SLAVE STATUS\\G' : 'SHOW REPLICA STATUS\\G', integerVar(host, 'replication_max_lag_seconds', 30, 0, 86_400))],
+      : [replicationCheck(flavor.kind === 'mariadb' ? 'SHOW SLAVE STATUS\\G' : 'SHOW REPLICA STATUS\\G', integerVar(host, 'replication_max_lag_seconds'))],
   };
 }

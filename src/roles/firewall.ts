@@ -1,15 +1,10 @@
 import type { FirewallRuleResource, PhaseDesire } from '../core/types.js';
 import type { Host, Inventory, Role } from '../inventory/model.js';
-import { NODE_EXPORTER_PORT } from './monitoring.js';
+import { NODE_EXPORTER_PORT, ROLE_PORTS } from '../inventory/ports.js';
 import { COMMON_PACKAGES } from './packages.js';
 
-/** Ports the roles listen on, in one place so the firewall, the roles and the docs agree. */
-export const ROLE_PORTS = {
-  haproxyMetrics: 8404,
-  nginxExporter: 9113,
-  mysql: 3306,
-  mysqldExporter: 9104,
-} as const;
+// The roles and the graph read the ports from here, beside the rules that open them.
+export { ROLE_PORTS };
 
 function addressesWithRole(inventory: Inventory, role: Role): string[] {
   return inventory.hosts.filter((host) => host.roles.includes(role)).map((host) => host.address);

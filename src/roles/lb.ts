@@ -1,6 +1,7 @@
 import { quoteWord } from '../core/shell.js';
 import type { CommandResource, PhaseDesire, ReadyCondition, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
+import { MAX_VRRP_HOSTS, PRIORITY_STEP, TOP_PRIORITY } from '../inventory/vrrp.js';
 import { ROLE_PORTS } from './firewall.js';
 import { loadBalancerCheck } from './health.js';
 import { renderTemplate } from './render.js';
@@ -15,19 +16,12 @@ const HAPROXY_DROP_IN_DIR = '/etc/systemd/system/haproxy.service.d';
 const HAPROXY_DROP_IN_NAME = 'infra-vip.conf';
 export const HAPROXY_SOCKET = '/run/haproxy/admin.sock';
 
-/** Priorities start here for the first lb host and step down by PRIORITY_STEP in inventory order. */
-const TOP_PRIORITY = 200;
-const PRIORITY_STEP = 10;
-
-/** A Linux interface name as keepalived takes it (15 characters at most). */
-export const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
-
 /**
  * keepalived priorities: the first lb host highest, each next one PRIORITY_STEP lower. They only
  * decide which host takes the VIP first: without preemption it then stays until its holder fails.
  */
 export function vrrpPriorities(lbCount: number): number[] {
-  if (lbCount * PRIORITY_STEP >= TOP_PRIORITY) throw new Error(`keepalived priorities allow at most ${TOP_PRIORITY / PRIORITY_STEP - 1} lb hosts`);
+  if (lbCount > MAX_VRRP_HOSTS) throw new Error(`keepalived priorities allow at most ${MAX_VRRP_HOSTS} lb hosts`);
   return Array.from({ length: lbCount }, (_, index) => TOP_PRIORITY - index * PRIORITY_STEP);
 }
 
@@ -146,7 +140,7 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
     const index = lbHosts.findIndex((lb) => lb.name === host.name);
     const priorities = vrrpPriorities(lbHosts.length);
     const peers = lbHosts.filter((lb) => lb.name !== host.name).map((lb) => lb.address);
-    const iface = stringVar(host, 'vrrp_interface', 'eth0', INTERFACE_NAME);
+    const iface = stringVar(host, 'vrrp_interface');
     const keepalivedConf = renderTemplate(
       'lb/keepalived.conf.ejs',
       {
@@ -154,7 +148,7 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
         address: host.address,
         iface,
         // Must be the same on every lb host and unique among VRRP groups on the network.
-        routerId: integerVar(host, 'vrrp_router_id', 51, 1, 255),
+        routerId: integerVar(host, 'vrrp_router_id'),
         priority: priorities[index],
         peers,
         vip: inventory.vip,

@@ -1,9 +1,9 @@
 import { quoteWord } from '../core/shell.js';
 import type { PhaseDesire } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
+import { NODE_EXPORTER_PORT } from '../inventory/ports.js';
 import { renderTemplate } from './render.js';
 
-export const NODE_EXPORTER_PORT = 9100;
 const NODE_EXPORTER = 'prometheus-node-exporter';
 const NODE_EXPORTER_DEFAULTS = '/etc/default/prometheus-node-exporter';
 

@@ -1,5 +1,6 @@
 import type { OwnedFolderResource } from '../core/types.js';
 import type { Host, Inventory, Role } from '../inventory/model.js';
+import { KNOWN_VARS, varProblem, type IntegerVarName, type KnownVarName, type StringVarName } from '../inventory/vars.js';
 
 /** The hosts with a role, in inventory order (which sets keepalived priority, server order…). */
 export function hostsWithRole(inventory: Inventory, role: Role): Host[] {
@@ -12,21 +13,21 @@ export function hostNamed(inventory: Inventory, name: string): Host {
   return host;
 }
 
-/** A string var from the host's layered vars, checked against `pattern` since it lands in config text. */
-export function stringVar(host: Host, name: string, fallback: string, pattern: RegExp): string {
-  const value = host.vars[name] ?? fallback;
-  if (typeof value !== 'string' || !pattern.test(value)) {
-    throw new Error(`${host.name}: var ${name} must match ${pattern} (got ${JSON.stringify(value)})`);
-  }
-  return value;
+/** A string var from the host's layered vars (or its default), checked as `infra validate` checks it since it lands in config text. */
+export function stringVar(host: Host, name: StringVarName): string {
+  return checkedVar(host, name) as string;
 }
 
-/** An integer var from the host's layered vars, within [min, max]. */
-export function integerVar(host: Host, name: string, fallback: number, min: number, max: number): number {
-  const value = host.vars[name] ?? fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${host.name}: var ${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
-  }
+/** An integer var from the host's layered vars (or its default), within the range KNOWN_VARS gives it. */
+export function integerVar(host: Host, name: IntegerVarName): number {
+  return checkedVar(host, name) as number;
+}
+
+function checkedVar(host: Host, name: KnownVarName): unknown {
+  const value = host.vars[name] ?? KNOWN_VARS[name].fallback;
+  // Only an Inventory built without loadInventory (which checks every var) can get here.
+  const problem = varProblem(name, value);
+  if (problem) throw new Error(`${host.name}: ${problem}`);
   return value;
 }
 

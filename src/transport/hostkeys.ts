@@ -18,7 +18,8 @@ export function knownHostsName(address: string, port: number): string {
   return port === 22 ? address : `[${address}]:${port}`;
 }
 
-function hostPatternMatches(pattern: string, name: string): boolean {
+/** Whether one known_hosts host pattern names exactly `name`: written out, or hashed (`|1|salt|hash`). */
+function namesHost(pattern: string, name: string): boolean {
   if (pattern.startsWith('|1|')) {
     const [, , salt, hash] = pattern.split('|');
     if (!salt || !hash) return false;
@@ -28,25 +29,72 @@ function hostPatternMatches(pattern: string, name: string): boolean {
   return pattern === name;
 }
 
+/** An OpenSSH wildcard pattern (`*` any run, `?` one character) as a regular expression. */
+function wildcardPattern(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, 'i');
+}
+
+/**
+ * Whether a known_hosts host field (comma-separated patterns) covers `name`, as ssh reads it: some
+ * pattern matches, hashed, written out or with wildcards, and no negated one (`!pattern`) does.
+ */
+function hostFieldMatches(field: string, name: string): boolean {
+  let matched = false;
+  for (const pattern of field.split(',')) {
+    const negated = pattern.startsWith('!');
+    const body = negated ? pattern.slice(1) : pattern;
+    const hit = body.startsWith('|1|') ? namesHost(body, name) : wildcardPattern(body).test(name);
+    if (hit && negated) return false;
+    matched ||= hit;
+  }
+  return matched;
+}
+
 export interface KnownKey {
   type: string;
   blob: Buffer;
 }
 
-/** The keys a known_hosts file lists for a host (markers such as @revoked are not supported and skipped). */
-export function keysForHost(knownHostsText: string, address: string, port: number): KnownKey[] {
+/** A key marked `@revoked`, with its line for the message. */
+export interface RevokedKey extends KnownKey {
+  line: number;
+}
+
+/** What a known_hosts file says about one host. */
+export interface HostKeyLines {
+  /** The keys listed for the host without a marker: one of them must be offered. */
+  known: KnownKey[];
+  /** `@revoked` keys: never accepted, whatever another line or a pin says. */
+  revoked: RevokedKey[];
+  /**
+   * `@cert-authority` keys for the host. They vouch for host certificates, which infra never gets
+   * to see: ssh2 (1.17, under node-ssh) offers no `*-cert-v01@openssh.com` host key algorithm and
+   * refuses one configured in `algorithms.serverHostKey` ("Unsupported algorithm"), so the server
+   * presents its plain key and the hostVerifier receives that key's blob, never a certificate.
+   * They are read only to tell the operator why a host they cover is still unknown.
+   */
+  authorities: KnownKey[];
+}
+
+/** What known_hosts lists for a host, by marker (plain lines, `@revoked`, `@cert-authority`). */
+export function keysForHost(knownHostsText: string, address: string, port: number): HostKeyLines {
   const name = knownHostsName(address, port);
-  const keys: KnownKey[] = [];
-  for (const raw of knownHostsText.split('\n')) {
+  const found: HostKeyLines = { known: [], revoked: [], authorities: [] };
+  knownHostsText.split('\n').forEach((raw, index) => {
     const line = raw.trim();
-    if (!line || line.startsWith('#') || line.startsWith('@')) continue;
-    const [hosts, type, key] = line.split(/\s+/);
-    if (!hosts || !type || !key) continue;
-    if (hosts.split(',').some((pattern) => hostPatternMatches(pattern, name))) {
-      keys.push({ type, blob: Buffer.from(key, 'base64') });
-    }
-  }
-  return keys;
+    if (!line || line.startsWith('#')) return;
+    const fields = line.split(/\s+/);
+    const marker = fields[0]?.startsWith('@') ? fields.shift() : undefined;
+    const [hosts, type, key] = fields;
+    if (!hosts || !type || !key || !hostFieldMatches(hosts, name)) return;
+    const entry = { type, blob: Buffer.from(key, 'base64') };
+    if (marker === undefined) found.known.push(entry);
+    else if (marker === '@revoked') found.revoked.push({ ...entry, line: index + 1 });
+    else if (marker === '@cert-authority') found.authorities.push(entry);
+    // Any other marker is unknown to ssh too, which ignores the line.
+  });
+  return found;
 }
 
 export type HostKeyVerdict =
@@ -57,7 +105,10 @@ export type HostKeyVerdict =
   /** A host named by --replace-host offered another key: its known_hosts lines now hold the new one. */
   | { ok: true; outcome: 'replaced'; previous: string[]; offered: string }
   | { ok: false; reason: 'mismatch'; pinned: boolean; expected: string[]; offered: string }
-  | { ok: false; reason: 'unknown'; offered: string };
+  /** The offered key is marked @revoked in known_hosts (at `line`): refused before anything else is asked. */
+  | { ok: false; reason: 'revoked'; offered: string; line: number }
+  /** No key known; `certAuthority` when a @cert-authority line covers the host (which infra cannot use). */
+  | { ok: false; reason: 'unknown'; offered: string; certAuthority?: true };
 
 export type AcceptedHostKey = Extract<HostKeyVerdict, { ok: true }>;
 
@@ -77,6 +128,10 @@ export interface HostKeyEvidence {
   pinned?: string;
   /** The keys known_hosts lists for the host (none when a fingerprint is pinned). */
   known: readonly KnownKey[];
+  /** The keys known_hosts marks @revoked for the host, pinned or not. */
+  revoked?: readonly RevokedKey[];
+  /** Whether a @cert-authority line covers the host. */
+  certAuthority?: boolean;
   /** Whether there is a known_hosts file to record a key in. */
   canRecord: boolean;
   acceptNew: boolean;
@@ -85,13 +140,16 @@ export interface HostKeyEvidence {
 
 /**
  * The decision alone, like ssh with StrictHostKeyChecking=yes (or accept-new when `acceptNew`): a
- * pinned fingerprint wins and nothing overrides it, since it is the inventory's own word on the
- * key; otherwise a key recorded in known_hosts must be offered. A host named by --replace-host
- * that offers another key gets its recorded keys replaced; a host with no recorded key is a first
- * contact, which only --accept-new-host-keys accepts, named or not.
+ * key marked @revoked is refused first, whatever else vouches for it (a revocation is the later
+ * word on a key that leaked). Then a pinned fingerprint wins and nothing overrides it, since it is
+ * the inventory's own word on the key; otherwise a key recorded in known_hosts must be offered. A
+ * host named by --replace-host that offers another key gets its recorded keys replaced; a host
+ * with no recorded key is a first contact, which only --accept-new-host-keys accepts, named or not.
  */
 export function decideHostKey(evidence: HostKeyEvidence): HostKeyVerdict {
   const offered = fingerprintOf(evidence.offered);
+  const revoked = evidence.revoked?.find((key) => key.blob.equals(evidence.offered));
+  if (revoked) return { ok: false, reason: 'revoked', offered, line: revoked.line };
   if (evidence.pinned) {
     return evidence.pinned === offered
       ? { ok: true, outcome: 'known', offered }
@@ -105,18 +163,22 @@ export function decideHostKey(evidence: HostKeyEvidence): HostKeyVerdict {
       : { ok: false, reason: 'mismatch', pinned: false, expected, offered };
   }
   if (evidence.acceptNew && evidence.canRecord) return { ok: true, outcome: 'recorded', offered };
-  return { ok: false, reason: 'unknown', offered };
+  return { ok: false, reason: 'unknown', offered, ...(evidence.certAuthority ? { certAuthority: true as const } : {}) };
 }
 
 /** Decides on the offered key (see decideHostKey) and records it in known_hosts when the decision says so. */
 export async function verifyHostKey(policy: HostKeyPolicy, offered: Buffer): Promise<HostKeyVerdict> {
   const file = policy.knownHostsFile;
   return withKnownHostsLock(file, async () => {
-    const text = file && !policy.fingerprint ? await readKnownHosts(file) : '';
+    // Read with a pin too: a pin does not outrank a revocation.
+    const text = file ? await readKnownHosts(file) : '';
+    const lines = keysForHost(text, policy.address, policy.port);
     const verdict = decideHostKey({
       offered,
       pinned: policy.fingerprint,
-      known: keysForHost(text, policy.address, policy.port),
+      known: policy.fingerprint ? [] : lines.known,
+      revoked: lines.revoked,
+      certAuthority: lines.authorities.length > 0,
       canRecord: file !== undefined,
       acceptNew: policy.acceptNew,
       replace: policy.replace,
@@ -174,7 +236,8 @@ export function replaceHostLines(text: string, address: string, port: number, li
     const line = raw.trim();
     const hosts = line.startsWith('#') || line.startsWith('@') ? undefined : line.split(/\s+/)[0];
     const patterns = hosts ? hosts.split(',') : [];
-    const match = patterns.find((pattern) => hostPatternMatches(pattern, name));
+    // Exact names only: a wildcard line speaks for other hosts too, and stays.
+    const match = patterns.find((pattern) => namesHost(pattern, name));
     if (match === undefined) {
       kept.push(raw);
       return;

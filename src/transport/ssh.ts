@@ -71,9 +71,20 @@ function openSocket(address: string, port: number, timeoutMs: number): Promise<S
 
 /** What the operator reads when a host key is refused: the fingerprints, and the fix that fits. */
 export function describeHostKeyFailure(target: ConnectionTarget, options: ConnectOptions, verdict: Exclude<HostKeyVerdict, { ok: true }>): string {
+  if (verdict.reason === 'revoked') {
+    return (
+      `HOST KEY REVOKED: ${target.host} offered ${verdict.offered}, which ${target.knownHostsFile ?? 'known_hosts'} marks @revoked ` +
+      `(line ${verdict.line}); it is refused whatever else lists it. Someone may hold the withdrawn key: give the host a new key ` +
+      `on its console, then record that one (ssh.host_key, or --replace-host ${target.host})`
+    );
+  }
   if (verdict.reason === 'unknown') {
     return (
       `host key not known (offered ${verdict.offered}); ` +
+      (verdict.certAuthority
+        ? `a @cert-authority line covers ${target.host}, but infra cannot check host certificates (its SSH library, ssh2, ` +
+          `never asks for one, so the host shows its plain key), and that key must be known itself: `
+        : '') +
       (options.replaceHostKey ? `--replace-host replaces a recorded key, and there is none for ${target.host}: ` : '') +
       `verify it and run again with --accept-new-host-keys to record it in ${target.knownHostsFile ?? 'known_hosts'}, ` +
       `or pin it in the inventory (ssh.host_key)`

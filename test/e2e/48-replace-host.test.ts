@@ -37,7 +37,7 @@ async function servedOnWeb2(): Promise<string> {
 beforeAll(async () => {
   web2 = (await labHosts()).find((h) => h.name === 'web2') as LabHost;
   knownHostsBefore = await readFile(KNOWN_HOSTS, 'utf8');
-  oldFingerprints = keysForHost(knownHostsBefore, web2.address, 22).map((key) => fingerprintOf(key.blob));
+  oldFingerprints = keysForHost(knownHostsBefore, web2.address, 22).known.map((key) => fingerprintOf(key.blob));
   certificateBefore = await readFile(join(STATE_TLS, 'web2.crt'), 'utf8');
 });
 
@@ -79,7 +79,7 @@ describe('a host rebuilt with a new host key', () => {
 
     // known_hosts: web2's old lines gave way to one line with the new key; every other line is kept.
     const knownHostsAfter = await readFile(KNOWN_HOSTS, 'utf8');
-    expect(keysForHost(knownHostsAfter, web2.address, 22).map((key) => fingerprintOf(key.blob))).toEqual([said?.[2]]);
+    expect(keysForHost(knownHostsAfter, web2.address, 22).known.map((key) => fingerprintOf(key.blob))).toEqual([said?.[2]]);
     expect(linesOfOthers(knownHostsAfter, web2.address)).toEqual(linesOfOthers(knownHostsBefore, web2.address));
     expect((await stat(KNOWN_HOSTS)).mode).toBe(mode);
   });

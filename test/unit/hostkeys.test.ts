@@ -13,6 +13,7 @@ import {
   type HostKeyVerdict,
   type KnownKey,
 } from '../../src/transport/hostkeys.js';
+import { describeHostKeyFailure, type ConnectionTarget } from '../../src/transport/ssh.js';
 
 function fakeKey(type = 'ssh-ed25519'): Buffer {
   const name = Buffer.from(type);
@@ -41,10 +42,10 @@ describe('known_hosts', () => {
       `${hashedName('10.0.0.5')} ssh-ed25519 ${key.toString('base64')}`,
       '# comment',
     ].join('\n');
-    expect(keysForHost(text, '10.0.0.1', 22)).toHaveLength(1);
-    expect(keysForHost(text, '10.0.0.2', 2222)).toHaveLength(1);
-    expect(keysForHost(text, '10.0.0.2', 22)).toHaveLength(0);
-    expect(keysForHost(text, '10.0.0.5', 22)).toHaveLength(1);
+    expect(keysForHost(text, '10.0.0.1', 22).known).toHaveLength(1);
+    expect(keysForHost(text, '10.0.0.2', 2222).known).toHaveLength(1);
+    expect(keysForHost(text, '10.0.0.2', 22).known).toHaveLength(0);
+    expect(keysForHost(text, '10.0.0.5', 22).known).toHaveLength(1);
   });
 
   it('accepts the recorded key, refuses another with both fingerprints, and refuses an unknown host', async () => {
@@ -84,6 +85,7 @@ describe('the host key decision', () => {
   const summary = (verdict: HostKeyVerdict): Expected => {
     if (verdict.ok) return verdict.outcome;
     if (verdict.reason === 'unknown') return 'refused: unknown';
+    if (verdict.reason === 'revoked') throw new Error('nothing is revoked in this table');
     return verdict.pinned ? 'refused: pinned mismatch' : 'refused: known_hosts mismatch';
   };
   const table: [pin: keyof typeof pinAs, knownHosts: keyof typeof knownAs, named: boolean, acceptNew: boolean, expected: Expected][] = [
@@ -163,8 +165,8 @@ describe('replacing a host in known_hosts', () => {
     expect(lines[1]).toMatch(/^\|1\|[A-Za-z0-9+/=]+\|[A-Za-z0-9+/=]+ ssh-ed25519 /);
     expect(lines[1]).not.toBe(text.split('\n')[1]);
     expect(lines).toHaveLength(3);
-    expect(keysForHost(result, '10.0.0.2', 22)).toEqual([{ type: 'ssh-ed25519', blob: fresh }]);
-    expect(keysForHost(result, '10.0.0.9', 22)).toEqual([{ type: 'ssh-ed25519', blob: other }]);
+    expect(keysForHost(result, '10.0.0.2', 22).known).toEqual([{ type: 'ssh-ed25519', blob: fresh }]);
+    expect(keysForHost(result, '10.0.0.9', 22).known).toEqual([{ type: 'ssh-ed25519', blob: other }]);
   });
 
   it('removes a line that lists the host among other names (its key is the old one), like ssh-keygen -R', () => {
@@ -203,7 +205,7 @@ describe('replacing a host in known_hosts', () => {
     );
     expect(verdicts.map((verdict) => verdict.ok && verdict.outcome)).toEqual(hosts.map(() => 'replaced'));
     const text = await readFile(file, 'utf8');
-    hosts.forEach((address, i) => expect(keysForHost(text, address, 22)).toEqual([{ type: 'ssh-ed25519', blob: offered[i] }]));
+    hosts.forEach((address, i) => expect(keysForHost(text, address, 22).known).toEqual([{ type: 'ssh-ed25519', blob: offered[i] }]));
   });
 
   it('leaves the file untouched when the named host offers its recorded key', async () => {
@@ -213,5 +215,121 @@ describe('replacing a host in known_hosts', () => {
     expect(await verifyHostKey({ address: '10.0.0.2', port: 22, knownHostsFile: file, acceptNew: false, replace: true }, oldEd)).toMatchObject({ ok: true, outcome: 'known' });
     expect(await readFile(file, 'utf8')).toBe(text);
     expect((await stat(file)).ino).toBe(before.ino);
+  });
+});
+
+describe('known_hosts host patterns, as ssh reads them', () => {
+  const key = fakeKey();
+  const b64 = key.toString('base64');
+  it('wildcards * and ?, negation with !, and [address]:port with a wildcard', () => {
+    const text = [`10.0.0.* ssh-ed25519 ${b64}`, `!10.0.1.9,10.0.1.? ssh-ed25519 ${b64}`, `[10.0.2.*]:2222 ssh-ed25519 ${b64}`].join('\n');
+    expect(keysForHost(text, '10.0.0.200', 22).known).toHaveLength(1);
+    expect(keysForHost(text, '10.0.1.5', 22).known).toHaveLength(1);
+    expect(keysForHost(text, '10.0.1.9', 22).known).toHaveLength(0);
+    expect(keysForHost(text, '10.0.1.50', 22).known).toHaveLength(0);
+    expect(keysForHost(text, '10.0.2.7', 2222).known).toHaveLength(1);
+    expect(keysForHost(text, '10.0.2.7', 22).known).toHaveLength(0);
+    // A dot is a dot, not any character.
+    expect(keysForHost(`10.0.0.1 ssh-ed25519 ${b64}`, '10.0.011', 22).known).toHaveLength(0);
+  });
+
+  it('sorts lines by marker: plain, @revoked (with its line), @cert-authority; an unknown marker is ignored, as ssh does', () => {
+    const revoked = fakeKey();
+    const ca = fakeKey();
+    const text = [
+      `10.0.0.2 ssh-ed25519 ${b64}`,
+      `@revoked * ssh-ed25519 ${revoked.toString('base64')}`,
+      `@cert-authority 10.0.0.* ssh-ed25519 ${ca.toString('base64')}`,
+      `@future 10.0.0.2 ssh-ed25519 ${fakeKey().toString('base64')}`,
+    ].join('\n');
+    expect(keysForHost(text, '10.0.0.2', 22)).toEqual({
+      known: [{ type: 'ssh-ed25519', blob: key }],
+      revoked: [{ type: 'ssh-ed25519', blob: revoked, line: 2 }],
+      authorities: [{ type: 'ssh-ed25519', blob: ca }],
+    });
+    expect(keysForHost(text, '192.0.2.1', 22)).toEqual({ known: [], revoked: [{ type: 'ssh-ed25519', blob: revoked, line: 2 }], authorities: [] });
+  });
+});
+
+describe('@revoked keys are refused', () => {
+  const leaked = fakeKey();
+  const line = (name: string, key: Buffer, marker = ''): string => `${marker}${marker ? ' ' : ''}${name} ssh-ed25519 ${key.toString('base64')}`;
+
+  it('even when another line lists the key as known, when it is pinned, and with --replace-host and --accept-new-host-keys', async () => {
+    // known_hosts: 10.0.0.2 with the leaked key on line 1, the same key revoked for every host on line 3.
+    const file = await tempKnownHosts([line('10.0.0.2', leaked), '# withdrawn after the incident', line('*', leaked, '@revoked'), ''].join('\n'));
+    const policy = { address: '10.0.0.2', port: 22, knownHostsFile: file, acceptNew: false, replace: false };
+    const refused = { ok: false, reason: 'revoked', offered: fingerprintOf(leaked), line: 3 };
+    expect(await verifyHostKey(policy, leaked)).toEqual(refused);
+    expect(await verifyHostKey({ ...policy, fingerprint: fingerprintOf(leaked) }, leaked)).toEqual(refused);
+    expect(await verifyHostKey({ ...policy, acceptNew: true, replace: true }, leaked)).toEqual(refused);
+    expect(await verifyHostKey({ ...policy, address: '10.0.0.77', acceptNew: true }, leaked)).toEqual(refused);
+    // Nothing was recorded or rewritten.
+    expect(keysForHost(await readFile(file, 'utf8'), '10.0.0.77', 22).known).toEqual([]);
+  });
+
+  it('only the revoked key: another key of the host is judged as before', async () => {
+    const current = fakeKey();
+    const file = await tempKnownHosts([line('10.0.0.2', current), line('10.0.0.2', leaked, '@revoked'), ''].join('\n'));
+    const policy = { address: '10.0.0.2', port: 22, knownHostsFile: file, acceptNew: false, replace: false };
+    expect(await verifyHostKey(policy, current)).toEqual({ ok: true, outcome: 'known', offered: fingerprintOf(current) });
+    // A revocation for 10.0.0.2 does not reach 10.0.0.3.
+    const elsewhere = await tempKnownHosts([line('10.0.0.3', leaked), line('10.0.0.2', leaked, '@revoked'), ''].join('\n'));
+    expect(await verifyHostKey({ ...policy, address: '10.0.0.3', knownHostsFile: elsewhere }, leaked)).toMatchObject({ ok: true, outcome: 'known' });
+  });
+
+  it('the operator reads which file and line revoke the key, and what to do', () => {
+    const target: ConnectionTarget = { host: 'web2', address: '10.0.0.22', port: 22, user: 'root', identityFile: '/k', knownHostsFile: '/inv/known_hosts', connectTimeoutSeconds: 10 };
+    expect(describeHostKeyFailure(target, { acceptNewHostKeys: false, replaceHostKey: false }, { ok: false, reason: 'revoked', offered: 'SHA256:leaked', line: 3 })).toBe(
+      'HOST KEY REVOKED: web2 offered SHA256:leaked, which /inv/known_hosts marks @revoked (line 3); it is refused whatever else lists it. ' +
+        'Someone may hold the withdrawn key: give the host a new key on its console, then record that one (ssh.host_key, or --replace-host web2)',
+    );
+  });
+});
+
+/**
+ * infra cannot check host certificates: ssh2 1.17 offers no *-cert-v01@openssh.com host key
+ * algorithm, so a host always shows its plain key and the verifier never sees a certificate.
+ */
+describe('@cert-authority lines', () => {
+  const hostKey = fakeKey();
+  const ca = fakeKey();
+  const caLine = `@cert-authority 10.0.0.* ssh-ed25519 ${ca.toString('base64')}`;
+
+  it('do not make a host known: its plain key is unknown, and the verdict says a CA line covers it', async () => {
+    const file = await tempKnownHosts(`${caLine}\n`);
+    const policy = { address: '10.0.0.2', port: 22, knownHostsFile: file, acceptNew: false, replace: false };
+    expect(await verifyHostKey(policy, hostKey)).toEqual({ ok: false, reason: 'unknown', offered: fingerprintOf(hostKey), certAuthority: true });
+    expect(await verifyHostKey({ ...policy, address: '192.0.2.1' }, hostKey)).toEqual({ ok: false, reason: 'unknown', offered: fingerprintOf(hostKey) });
+  });
+
+  it('break nothing: beside them a plain line, a pin or --accept-new-host-keys work as without them, and the CA line is kept', async () => {
+    const known = await tempKnownHosts(`${caLine}\n10.0.0.2 ssh-ed25519 ${hostKey.toString('base64')}\n`);
+    const policy = { address: '10.0.0.2', port: 22, knownHostsFile: known, acceptNew: false, replace: false };
+    expect(await verifyHostKey(policy, hostKey)).toMatchObject({ ok: true, outcome: 'known' });
+    expect(await verifyHostKey({ ...policy, fingerprint: fingerprintOf(hostKey) }, hostKey)).toMatchObject({ ok: true, outcome: 'known' });
+    const fresh = await tempKnownHosts(`${caLine}\n`);
+    expect(await verifyHostKey({ ...policy, knownHostsFile: fresh, acceptNew: true }, hostKey)).toMatchObject({ ok: true, outcome: 'recorded' });
+    expect(await readFile(fresh, 'utf8')).toBe(`${caLine}\n10.0.0.2 ssh-ed25519 ${hostKey.toString('base64')}\n`);
+  });
+
+  it('the operator reads why the CA line did not help, and the fixes that do', () => {
+    const target: ConnectionTarget = { host: 'web2', address: '10.0.0.2', port: 22, user: 'root', identityFile: '/k', knownHostsFile: '/inv/known_hosts', connectTimeoutSeconds: 10 };
+    expect(
+      describeHostKeyFailure(target, { acceptNewHostKeys: false, replaceHostKey: false }, { ok: false, reason: 'unknown', offered: 'SHA256:plain', certAuthority: true }),
+    ).toBe(
+      'host key not known (offered SHA256:plain); a @cert-authority line covers web2, but infra cannot check host certificates ' +
+        '(its SSH library, ssh2, never asks for one, so the host shows its plain key), and that key must be known itself: ' +
+        'verify it and run again with --accept-new-host-keys to record it in /inv/known_hosts, or pin it in the inventory (ssh.host_key)',
+    );
+  });
+});
+
+describe('replacing a host in known_hosts leaves wildcard lines', () => {
+  it('a line for 10.0.0.* speaks for other hosts too: it stays, and the new line is added', () => {
+    const wide = `10.0.0.* ssh-ed25519 ${fakeKey().toString('base64')}`;
+    const fresh = fakeKey();
+    const result = replaceHostLines(`${wide}\n`, '10.0.0.2', 22, (name) => `${name} ssh-ed25519 ${fresh.toString('base64')}`);
+    expect(result).toBe(`${wide}\n10.0.0.2 ssh-ed25519 ${fresh.toString('base64')}\n`);
   });
 });

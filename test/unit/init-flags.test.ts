@@ -56,7 +56,7 @@ describe('infra init with flags and no terminal', () => {
     expect(readFileSync(join(dir, 'a.yaml'), 'utf8')).toMatch(/^role_vars:\n  lb:\n    vrrp_interface: host0$/m);
     const refused = initPiped(dir, 'b.yaml', ...STACK, '--vip-interface', 'not an interface');
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('expected an interface name such as eth0');
+    expect(refused.stderr).toContain('vrrp_interface must be an interface name such as eth0');
   });
 
   it('points app.source at infra\'s example app by default, and refuses an --app-source folder that does not exist', () => {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { parseInventory, type LoadResult } from '../../src/inventory/load.js';
+import { loadInventory, parseInventory, type LoadResult } from '../../src/inventory/load.js';
 
 /**
  * Whatever the file holds, loading it returns a result: valid, or at least one issue located on a
@@ -126,5 +128,24 @@ describe('loadInventory on arbitrary input', { timeout: 30_000 }, () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('loadInventory on arbitrary bytes', { timeout: 30_000 }, () => {
+  it('names the encoding or reads the text, never throws, and locates a problem on a real line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'infra-fuzz-'));
+    const file = join(dir, 'inventory.yaml');
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.uint8Array({ maxLength: 200 }), async (bytes) => {
+          await writeFile(file, bytes);
+          const result = await loadInventory(file);
+          assertWellFormed(result, Buffer.from(bytes).toString('latin1'));
+        }),
+        { numRuns: 200 },
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -158,6 +158,7 @@ describe('loadInventory', () => {
     expect(await loadInventory(missing)).toEqual({
       ok: false,
       issues: [{ file: missing, line: 1, column: 1, path: '', message: 'cannot read the inventory: no such file' }],
+      warnings: [],
     });
     const result = await loadInventory(FIXTURES);
     expect(result.ok ? [] : result.issues.map((issue) => issue.message)).toEqual([

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -55,7 +55,7 @@ describe('infra validate', () => {
     ]);
     const good = await infraInProcess('--json', 'validate', `${ROOT}test/fixtures/inventories/minimal.yaml`);
     expect(good.code).toBe(0);
-    expect(JSON.parse(good.stdout)).toEqual({ format_version: 1, command: 'validate', ok: true, exitCode: 0, issues: [] });
+    expect(JSON.parse(good.stdout)).toEqual({ format_version: 1, command: 'validate', ok: true, exitCode: 0, issues: [], warnings: [] });
   });
 
   it('checks that each file and folder the inventory names exists and is readable, at the line that names it', async () => {
@@ -97,6 +97,31 @@ describe('infra validate', () => {
       `${file}:18:22 hosts.web1.ssh.identity_file: SSH private key of web1 ${dir}/keys/web1 does not exist; create it or change this path (relative paths start at the inventory's folder)`,
       `${file}:10:13 db.password: secret file ${dir}/secrets/db.password does not exist; create it or change this path (relative paths start at the inventory's folder)`,
     ]);
+  });
+
+  it('prints a world-open source as a warning, exits 0, and lists it under warnings with --json', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'infra-validate-'));
+    const file = join(dir, 'inventory.yaml');
+    // The minimal fixture (web1 web+app, db1) with SSH open to every address.
+    const minimal = await readFile(`${ROOT}test/fixtures/inventories/minimal.yaml`, 'utf8');
+    await writeFile(file, minimal.replace('admin_sources: [10.0.0.1/32]', 'admin_sources: [0.0.0.0/0]'));
+    await mkdir(join(dir, 'app'));
+    try {
+      const { code, stdout } = await infraInProcess('validate', file);
+      expect(code).toBe(0);
+      expect(stdout.trimEnd().split('\n')).toEqual([
+        `${file}:4:19 firewall.admin_sources[0]: warning: 0.0.0.0/0 lets every address on the internet reach SSH and, since there is no ` +
+          'monitoring block, the node exporter (9100) and the haproxy, nginx and mysqld exporters (8404, 9113, 9104); ' +
+          'list the networks you administer from instead, e.g. 203.0.113.0/24',
+        'ok: 2 hosts (lb: none; web: web1; app: web1; db: db1)',
+      ]);
+      const json = await infraInProcess('--json', 'validate', file);
+      expect(json.code).toBe(0);
+      const report = JSON.parse(json.stdout) as { ok: boolean; issues: unknown[]; warnings: { line: number; column: number; path: string }[] };
+      expect(report).toMatchObject({ ok: true, issues: [], warnings: [{ line: 4, column: 19, path: 'firewall.admin_sources[0]' }] });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('explains itself with an example in --help', async () => {

@@ -16,7 +16,9 @@ unknown keys or roles, wrong types, bad addresses, a VIP outside the lb hosts' s
 primary that is not a db host, secrets written in clear, and so on; then that every local file
 and folder it names exists and is readable (app.source, templates_dir, TLS files, SSH keys,
 secrets read from files), at the line that names it. Exit code 0 when the inventory is valid,
-1 otherwise. With --json, prints {"format_version", "command", "ok", "exitCode", "issues": [...]}.
+1 otherwise. Warnings (a source open to the whole internet) are printed and do not change the
+exit code. With --json, prints {"format_version", "command", "ok", "exitCode", "issues": [...],
+"warnings": [...]}.
 
 Example:
   $ infra validate inventory.yaml
@@ -30,12 +32,12 @@ Example:
       const issues = loaded.ok ? await namedFileIssues(loaded.inventory) : loaded.issues;
       const ok = issues.length === 0;
       if (json) {
-        process.stdout.write(jsonDocument('validate', { ok, exitCode: ok ? 0 : 1, issues }));
-      } else if (ok && loaded.ok) {
-        process.stdout.write(`ok: ${summarize(loaded.inventory)}\n`);
+        process.stdout.write(jsonDocument('validate', { ok, exitCode: ok ? 0 : 1, issues, warnings: loaded.warnings }));
       } else {
         // The path as the operator typed it, so that editors and terminals can jump to it.
         for (const issue of issues) process.stdout.write(`${formatIssue(issue, file)}\n`);
+        for (const warning of loaded.warnings) process.stdout.write(`${formatIssue(warning, file, 'warning')}\n`);
+        if (ok && loaded.ok) process.stdout.write(`ok: ${summarize(loaded.inventory)}\n`);
       }
       process.exitCode = ok ? 0 : 1;
     });
