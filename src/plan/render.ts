@@ -64,9 +64,8 @@ function changeLine(change: Change, verbose: boolean | undefined): string {
 }
 
 /**
- * The group a change joins on its phase's line, or none: packages, services, directories and
- * firewall rules of one action and reason, and commands that differ only in their last word
- * ("db account shopper@10.0.0.31", "db account repl@10.0.0.41").
+ * The group a change joins on its phase's line, or none: packages, services, directories,
+ * firewall rules and commands of one action and reason.
  */
 function groupOf(change: Change): { key: string; name: string; item: string } | undefined {
   const resource = change.resource;
@@ -82,25 +81,24 @@ function groupOf(change: Change): { key: string; name: string; item: string } | 
       const rule = resource.found ?? { action: 'allow', port: resource.port, proto: resource.proto, from: resource.from };
       return { key: `firewall\0${rule.action}\0${same}`, name: `ufw ${rule.action}`, item: `${rule.port}/${rule.proto} from ${rule.from}` };
     }
-    case 'command': {
-      const words = resource.name.split(' ');
-      if (words.length < 3) return undefined;
-      const name = `commands ${words.slice(0, -1).join(' ')}`;
-      return { key: `command\0${name}\0${same}`, name, item: words[words.length - 1] as string };
-    }
+    case 'command':
+      return { key: `command\0${same}`, name: 'commands', item: resource.name };
     default:
       return undefined;
   }
 }
 
-/** "443/tcp from a", "443/tcp from b" → "443/tcp from a, b". */
+/**
+ * Items of one line, each said once: "443/tcp from a", "443/tcp from b" → "443/tcp from a, b", and
+ * commands that differ only in their last word, "db account a", "db account b" → "db account a, b".
+ */
 function joinItems(items: readonly string[]): string {
   const out: string[] = [];
   let previousHead = '';
   for (const item of items) {
-    const at = item.indexOf(' from ');
-    const head = at >= 0 ? item.slice(0, at) : '';
-    out.push(head && head === previousHead ? item.slice(at + ' from '.length) : item);
+    const at = item.includes(' from ') ? item.indexOf(' from ') + ' from '.length : item.lastIndexOf(' ') + 1;
+    const head = at > 0 ? item.slice(0, at) : '';
+    out.push(head && head === previousHead ? item.slice(at) : item);
     previousHead = head;
   }
   return out.join(', ');
