@@ -73,7 +73,14 @@ export const provisionDocument = z
   .describe('provision and apply.');
 
 export const validateDocument = z
-  .looseObject({ ...envelope, command: z.literal('validate'), ok: z.boolean(), exitCode: z.union([z.literal(0), z.literal(1)]), issues: z.array(inventoryIssue) })
+  .looseObject({
+    ...envelope,
+    command: z.literal('validate'),
+    ok: z.boolean(),
+    exitCode: z.union([z.literal(0), z.literal(1)]),
+    issues: z.array(inventoryIssue),
+    warnings: z.array(inventoryIssue).describe('what is valid but unwise, e.g. a source open to the whole internet'),
+  })
   .describe('validate: the inventory\'s problems, then each file it names that is missing or unreadable.');
 
 const driftItem = z.looseObject({ phase: z.string(), kind: z.string(), subject: z.string(), message: z.string(), diff: z.string().optional() });

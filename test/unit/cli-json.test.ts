@@ -3,39 +3,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { main } from '../../src/cli/main.js';
+import { infraInProcess } from './cli-in-process.js';
 import { checkDocument, errorDocument, jsonSchemaText, provisionDocument, validateDocument } from '../../src/report/json-schema.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
+
+// The inventories' hosts are never reached: every connection is refused as a closed SSH port
+// refuses it. Host addresses must be real ones (validate refuses loopback), and test traffic may
+// not leave this machine; the lab proves a real unreachable host (35-check).
+vi.mock('../../src/transport/ssh.js', async (importOriginal) => {
+  const ssh = await importOriginal<typeof import('../../src/transport/ssh.js')>();
+  const refusing = {
+    open: async (target: { host: string; address: string; port: number }) => {
+      throw new ssh.ConnectionError(target.host, 'refused', `connect ECONNREFUSED ${target.address}:${target.port}`);
+    },
+  };
+  return { ...ssh, HostConnection: refusing };
+});
 const MANY_PROBLEMS = `${ROOT}test/fixtures/inventories/many-problems.yaml`;
 
-/** Runs `infra ...args` in-process and returns its exit code and output. */
-async function infra(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await main(['node', 'infra', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 /** stdout as exactly one JSON document (JSON.parse fails on anything around it). */
 function document(stdout: string): { format_version: number; command: string; ok: boolean; exitCode: number; error?: { kind: string; message: string; issues?: { line: number; path: string }[]; refusals?: string[] } } {
   return JSON.parse(stdout);
 }
 
-/** A valid inventory whose two hosts listen on no SSH port: 127.0.0.1 and 127.0.0.2, port 1 (refused at once). */
+/** A valid inventory of two hosts, web1 (web, app) and db1, that refuse every connection (see the mock above). */
 async function unreachableInventory(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'infra-json-'));
   await writeFile(join(dir, 'id_ed25519'), 'not a key\n', { mode: 0o600 });
@@ -46,7 +39,7 @@ async function unreachableInventory(): Promise<string> {
       'domain: www.example.com',
       `state_dir: ${join(dir, 'state')}`,
       'firewall:',
-      '  admin_sources: [127.0.0.1/32]',
+      '  admin_sources: [10.0.0.1/32]',
       'db:',
       '  primary: db1',
       'app:',
@@ -57,10 +50,10 @@ async function unreachableInventory(): Promise<string> {
       '  connect_timeout: 2',
       'hosts:',
       '  web1:',
-      '    address: 127.0.0.1',
+      '    address: 10.0.0.21',
       '    roles: [web, app]',
       '  db1:',
-      '    address: 127.0.0.2',
+      '    address: 10.0.0.41',
       '    roles: [db]',
       '',
     ].join('\n'),
@@ -88,7 +81,7 @@ afterEach(() => {
 describe('--json: every outcome is one JSON document on stdout, errors included', () => {
   it('a bad inventory (check, provision, render): the issues by file, line and key, exit 1', async () => {
     for (const args of [['check', MANY_PROBLEMS], ['provision', MANY_PROBLEMS, '--dry-run'], ['render', MANY_PROBLEMS, '--out', join(tmpdir(), 'infra-render-never')]]) {
-      const result = await infra(...args, '--json');
+      const result = await infraInProcess(...args, '--json');
       expect(result.code, args.join(' ')).toBe(1);
       const doc = document(result.stdout);
       expect(() => errorDocument.parse(doc)).not.toThrow();
@@ -99,42 +92,42 @@ describe('--json: every outcome is one JSON document on stdout, errors included'
 
   it('a usage error (an unknown command, a missing argument, an unknown flag): kind "usage"', async () => {
     for (const args of [['--json', 'frobnicate'], ['provision', '--json'], ['check', 'x.yaml', '--json', '--no-such-flag']]) {
-      const result = await infra(...args);
+      const result = await infraInProcess(...args);
       expect(result.code, args.join(' ')).toBe(1);
       expect(errorDocument.parse(document(result.stdout))).toMatchObject({ format_version: 1, ok: false, exitCode: 1, error: { kind: 'usage' } });
     }
   });
 
   it('--limit naming no host: the error with its did-you-mean, and --json anywhere on the line', async () => {
-    const result = await infra('--json', 'validate', `${ROOT}inventory.example.yaml`, '--limit', 'wbe');
+    const result = await infraInProcess('--json', 'validate', `${ROOT}inventory.example.yaml`, '--limit', 'wbe');
     expect(result.code).toBe(0);
-    const provision = await infra('--limit', 'wbe', 'provision', `${ROOT}inventory.example.yaml`, '--dry-run', '--json');
+    const provision = await infraInProcess('--limit', 'wbe', 'provision', `${ROOT}inventory.example.yaml`, '--dry-run', '--json');
     expect(provision.code).toBe(1);
     expect(errorDocument.parse(document(provision.stdout))).toMatchObject({ command: 'provision', error: { kind: 'error', message: expect.stringMatching(/--limit wbe: .*did you mean web\?/) } });
   });
 
   it('a saved plan that cannot be read: kind "error", naming the file and how to make one', async () => {
-    const result = await infra('apply', join(tmpdir(), 'no-such-plan.json'), '--json');
+    const result = await infraInProcess('apply', join(tmpdir(), 'no-such-plan.json'), '--json');
     expect(result.code).toBe(1);
     expect(errorDocument.parse(document(result.stdout))).toMatchObject({ command: 'apply', error: { message: expect.stringMatching(/no-such-plan\.json: cannot read the plan: no such file; make one with infra provision INVENTORY --out/) } });
   });
 
   it('unreachable hosts: provision and check print their report, each host unreachable with its error, exit 1', async () => {
     const file = await unreachableInventory();
-    const provision = await infra('provision', file, '--dry-run', '--json');
+    const provision = await infraInProcess('provision', file, '--dry-run', '--json');
     expect(provision.code, provision.stderr).toBe(1);
     const doc = provisionDocument.parse(document(provision.stdout));
     expect(doc).toMatchObject({ format_version: 1, ok: false, exitCode: 1 });
     expect(doc.hosts.map((h) => `${h.host} ${h.status}`)).toEqual(['web1 unreachable', 'db1 unreachable']);
-    const check = await infra('check', file, '--json');
+    const check = await infraInProcess('check', file, '--json');
     expect(check.code).toBe(1);
     expect(checkDocument.parse(document(check.stdout))).toMatchObject({ format_version: 1, command: 'check', exitCode: 1 });
   });
 
   it('success carries the same envelope: validate', async () => {
-    const result = await infra('validate', `${ROOT}inventory.example.yaml`, '--json');
+    const result = await infraInProcess('validate', `${ROOT}inventory.example.yaml`, '--json');
     expect(result.code).toBe(0);
-    expect(validateDocument.parse(document(result.stdout))).toEqual({ format_version: 1, command: 'validate', ok: true, exitCode: 0, issues: [] });
+    expect(validateDocument.parse(document(result.stdout))).toEqual({ format_version: 1, command: 'validate', ok: true, exitCode: 0, issues: [], warnings: [] });
   });
 
   it('docs/json.schema.json is what the schemas make today', () => {
