@@ -24,6 +24,8 @@ export interface DbFlavor {
   liveSettings: (settings: { serverId: number; address: string }) => [variable: string, value: string][];
   /** Global privileges of the exporter's account; it also reads performance_schema (EXPORTER_SCHEMA). */
   exporterPrivileges: string[];
+  /** The statement that makes the running server read its certificate, key and CA files again. */
+  reloadTls: string;
 }
 
 // read_only is not among them: it changes with the host's place in replication, live, without a
@@ -51,6 +53,7 @@ export const MARIADB: DbFlavor = {
   liveSettings: (s) => [...COMMON_SETTINGS(s), ['gtid_strict_mode', '1'], ['log_slave_updates', '1']],
   // Since 10.5, REPLICATION CLIENT is BINLOG MONITOR, and SHOW SLAVE STATUS needs SLAVE MONITOR.
   exporterPrivileges: ['BINLOG MONITOR', 'PROCESS', 'SLAVE MONITOR'],
+  reloadTls: 'FLUSH SSL;',
 };
 
 export const MYSQL: DbFlavor = {
@@ -63,6 +66,7 @@ export const MYSQL: DbFlavor = {
   relayLogBase: 'mysql-relay-bin',
   liveSettings: (s) => [...COMMON_SETTINGS(s), ['gtid_mode', 'ON'], ['enforce_gtid_consistency', 'ON'], ['log_replica_updates', '1']],
   exporterPrivileges: ['PROCESS', 'REPLICATION CLIENT'],
+  reloadTls: 'ALTER INSTANCE RELOAD TLS;',
 };
 
 /**
@@ -404,9 +408,11 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
     // The server package brings the mysql and mysqladmin clients the commands below use.
     { kind: 'package', name: flavor.package },
     { kind: 'package', name: EXPORTER },
-    { kind: 'file', path: DB_TLS.ca, content: tls.caCertificate, mode: '0644', ...root, notify: [restartServer] },
-    { kind: 'file', path: DB_TLS.certificate, content: tls.certificate, mode: '0644', ...root, notify: [restartServer] },
-    { kind: 'file', path: DB_TLS.key, content: tls.key.reveal(), mode: '0640', owner: 'root', group: 'mysql', secrets: [tls.key], notify: [restartServer] },
+    // A new certificate or CA bundle is loaded by FLUSH SSL (below), not a restart: a renewal or a
+    // CA rotation must not stop the primary's writes.
+    { kind: 'file', path: DB_TLS.ca, content: tls.caCertificate, mode: '0644', ...root },
+    { kind: 'file', path: DB_TLS.certificate, content: tls.certificate, mode: '0644', ...root },
+    { kind: 'file', path: DB_TLS.key, content: tls.key.reveal(), mode: '0640', owner: 'root', group: 'mysql', secrets: [tls.key] },
     { kind: 'file', path: flavor.configFile, content: config, mode: '0644', ...root, notify: [restartServer] },
     { kind: 'file', path: readOnlyFile(flavor), content: readOnlyConfig, mode: '0644', ...root },
     { kind: 'directory', path: EXPORTER_CONFIG_DIR, mode: '0755', ...root },
@@ -446,6 +452,14 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
     },
   ];
   if (flavor.kind === 'mariadb') resources.push(edPluginCommand(), edClientPluginCommand());
+  resources.push({
+    kind: 'command',
+    name: `${flavor.service} serves the current certificate`,
+    script: mysqlScript([flavor.reloadTls]),
+    // It has nothing to read on the host: it runs when one of the files changes in the run.
+    unless: 'true',
+    runsWhenChanged: [DB_TLS.ca, DB_TLS.certificate, DB_TLS.key],
+  });
   if (isPrimary) {
     const name = inventory.db.name;
     resources.push({

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Inventory } from '../inventory/model.js';
-import { caPaths } from '../tls/ca.js';
+import { caPaths, trustBundle } from '../tls/ca.js';
 import { type CertificateAuthority, ensureCa } from '../tls/index.js';
 import { readIfPresent, replaceFile } from '../tls/state.js';
 
@@ -26,10 +26,10 @@ export interface CaRotationPaths {
 }
 
 export function caRotationPaths(inventory: Inventory): CaRotationPaths {
-  const { dir } = caPaths(inventory);
+  const { dir, previousCertificateFile } = caPaths(inventory);
   return {
     bundleFile: join(dir, 'ca-bundle.crt'),
-    previousFile: join(dir, 'ca-previous.crt'),
+    previousFile: previousCertificateFile,
     nextStateDir: join(inventory.stateDir, 'ca-next'),
   };
 }
@@ -48,10 +48,6 @@ export async function pendingCa(inventory: Inventory): Promise<CertificateAuthor
   return ensureCa(nextCaInventory(inventory));
 }
 
-/** Certificates a client trusts, one PEM block after another. */
-export function trustBundle(certificates: readonly string[]): string {
-  return certificates.map((pem) => `${pem.trimEnd()}\n`).join('');
-}
 
 /** Step 1: makes the next CA (in the inventory's key type) and writes the bundle of both. */
 export async function prepareNextCa(inventory: Inventory): Promise<{ current: CertificateAuthority; next: CertificateAuthority; bundleFile: string }> {

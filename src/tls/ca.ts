@@ -16,9 +16,10 @@ export interface CertificateAuthority {
 
 const CA_YEARS = 10;
 
-export function caPaths(inventory: Inventory): { dir: string; certificateFile: string; keyFile: string } {
+export function caPaths(inventory: Inventory): { dir: string; certificateFile: string; keyFile: string; previousCertificateFile: string } {
   const dir = join(inventory.stateDir, 'ca');
-  return { dir, certificateFile: join(dir, 'ca.crt'), keyFile: join(dir, 'ca.key') };
+  // The CA a rotation switched away from, still trusted until the next rotation (rotate/ca.ts).
+  return { dir, certificateFile: join(dir, 'ca.crt'), keyFile: join(dir, 'ca.key'), previousCertificateFile: join(dir, 'ca-previous.crt') };
 }
 
 /**
@@ -113,4 +114,9 @@ function describeDamage(certificatePem: string, key: Secret): string | undefined
   }
   if (!matchesKey(certificate, privateKey)) return 'ca.crt does not match ca.key';
   return undefined;
+}
+
+/** Certificates a client trusts, one PEM block after another. */
+export function trustBundle(certificates: readonly string[]): string {
+  return certificates.map((pem) => `${pem.trimEnd()}\n`).join('');
 }

@@ -1,8 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { UserError } from '../core/errors.js';
 import type { Host, Inventory, KeyType } from '../inventory/model.js';
-import { type CertificateAuthority, ensureCa } from './ca.js';
+import { caPaths, type CertificateAuthority, ensureCa, trustBundle } from './ca.js';
 import { CLOCK_SKEW_MS } from './certificates.js';
 import { prepareStateSubdir, replaceFile, tightenKeyMode } from './state.js';
 import { verifyTlsMaterial } from './verify.js';
@@ -34,9 +35,19 @@ function dbCertificatePolicy(inventory: Inventory): { keyType: KeyType; days: nu
   return inventory.tls.kind === 'ca' ? { keyType: inventory.tls.keyType, days: inventory.tls.days } : { keyType: 'ecdsa-p256', days: 365 };
 }
 
-/** infra's CA certificate, for the hosts that verify a db host (the app hosts). */
+/** The CA a rotation switched away from, if any: its db certificates stay valid until renewed. */
+async function previousCaCertificate(inventory: Inventory): Promise<string | undefined> {
+  return readFile(caPaths(inventory).previousCertificateFile, 'utf8').catch(() => undefined);
+}
+
+/**
+ * What a client of a db host trusts (the app hosts, the replicas): infra's CA and the one its last
+ * rotation left, so that a CA rotation neither reissues the db certificates nor restarts a server:
+ * each is reissued by the new CA when it is renewed.
+ */
 export async function dbCaCertificate(inventory: Inventory): Promise<string> {
-  return (await ensureCa(inventory)).certificatePem;
+  const previous = await previousCaCertificate(inventory);
+  return trustBundle([(await ensureCa(inventory)).certificatePem, ...(previous ? [previous] : [])]);
 }
 
 /**
@@ -56,7 +67,9 @@ export async function dbTlsMaterial(inventory: Inventory, host: Host, options: {
   const { keyType, days } = dbCertificatePolicy(inventory);
   const names = dbCertificateNames(host);
   const stored = await readStored(certificateFile, keyFile);
-  const issuedBecause = options.forceNew ? 'a new certificate was asked for' : stored ? await reasonToReissue(stored, { ca, names, keyType, now }) : 'there was none';
+  const previous = await previousCaCertificate(inventory);
+  const alsoTrusted = previous ? [previous] : [];
+  const issuedBecause = options.forceNew ? 'a new certificate was asked for' : stored ? await reasonToReissue(stored, { ca, alsoTrusted, names, keyType, now }) : 'there was none';
   let material: IssuedCertificate;
   if (stored && issuedBecause === undefined) {
     material = stored;
@@ -74,12 +87,12 @@ export async function dbTlsMaterial(inventory: Inventory, host: Host, options: {
     await replaceFile(keyFile, material.key.reveal(), 0o600);
     await replaceFile(certificateFile, material.certificatePem, 0o644);
   }
-  const problems = await verifyTlsMaterial({ certificateChain: material.certificatePem, key: material.key, domain: host.name, caCertificates: [ca.certificatePem], now });
+  const problems = await verifyTlsMaterial({ certificateChain: material.certificatePem, key: material.key, domain: host.name, caCertificates: [ca.certificatePem, ...alsoTrusted], now });
   if (problems.length > 0) {
     throw new UserError(
       `the db certificate infra issued for ${host.name} (${certificateFile}) fails its check: ${problems.map((problem) => problem.message).join('; ')}. ` +
         `Delete ${certificateFile} and ${keyFile} to issue a new one`,
     );
   }
-  return { certificate: material.certificatePem, key: material.key, caCertificate: ca.certificatePem, ...(issuedBecause !== undefined ? { issuedBecause } : {}) };
+  return { certificate: material.certificatePem, key: material.key, caCertificate: trustBundle([ca.certificatePem, ...alsoTrusted]), ...(issuedBecause !== undefined ? { issuedBecause } : {}) };
 }

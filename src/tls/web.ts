@@ -216,6 +216,8 @@ export async function readStored(certificateFile: string, keyFile: string): Prom
 
 export interface Wanted {
   ca: CertificateAuthority;
+  /** Other CA certificates (PEM) whose certificates may still be served: the CA a rotation left. */
+  alsoTrusted?: string[];
   names: WebCertificateName[];
   keyType: KeyType;
   now: Date;
@@ -241,7 +243,8 @@ export async function reasonToReissue(stored: IssuedCertificate, wanted: Wanted)
   const storedKeyType = keyTypeOf(key);
   if (storedKeyType !== wanted.keyType) return `the key type changed from ${storedKeyType ?? 'another type'} to ${wanted.keyType}`;
   if (!matchesKey(certificate, key)) return 'the stored certificate does not match its key';
-  if (!isSignedBy(certificate, caCertificate)) return 'it was not issued by the current CA';
+  const trustedIssuer = (pem: string) => parseCertificates(pem).some((issuer) => isSignedBy(certificate as Certificate, issuer));
+  if (!isSignedBy(certificate, caCertificate) && !(wanted.alsoTrusted ?? []).some(trustedIssuer)) return 'it was not issued by the current CA';
   const start = certificate.notBefore.getTime();
   const end = certificate.notAfter.getTime();
   if (wanted.now.getTime() < start) return 'it is not valid yet';

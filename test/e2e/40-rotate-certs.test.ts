@@ -270,7 +270,21 @@ describe('rotate-certs --rotate-ca', () => {
     await expectOnlyServedPair();
   });
 
-  it('leaves nothing for a provision to change', async () => {
+  it('then a provision gives the db and app hosts the new CA beside the old one, under load with no failed request and no db server restarted; after it, nothing to change', async () => {
+    const dbs = (await labHosts()).filter((host) => host.roles.includes('db'));
+    const serverStart = () => Promise.all(dbs.map((db) => mustOnHost(db.address, 'systemctl show -p ExecMainStartTimestampMonotonic mariadb')));
+    const before = await serverStart();
+    const load = startLoad(await siteWith(join(STATE_DIR, 'ca', 'ca.crt')), 50);
+    const result = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
+    await new Promise((r) => setTimeout(r, 2000));
+    const traffic = await load.stop();
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(traffic.failures).toEqual([]);
+    expect(traffic.failed).toBe(0);
+    // Each db host kept its certificate (from the old CA, still trusted) and its running server.
+    expect(await serverStart()).toEqual(before);
+    const current = await readFile(join(STATE_DIR, 'ca', 'ca.crt'), 'utf8');
+    for (const db of dbs) expect(await mustOnHost(db.address, 'cat /etc/mysql/infra-ca.crt')).toContain(current.trim());
     await expectProvisionNoop();
   });
 });

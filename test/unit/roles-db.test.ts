@@ -165,10 +165,11 @@ describe('db role, replicas', () => {
   it('replicate from the primary by GTID, guarded by the current master settings, without accounts of their own', () => {
     const list = commands(phaseOf('db3'));
     expect(list.map((c) => c.name)).toEqual([
-      'mariadb runs with infra settings', 'ed25519 authentication plugin', "ed25519 client plugin in the server's plugin folder", 'read-only replica', 'replicates from db1',
+      'mariadb runs with infra settings', 'ed25519 authentication plugin', "ed25519 client plugin in the server's plugin folder", 'mariadb serves the current certificate',
+      'read-only replica', 'replicates from db1',
     ]);
-    expect(list[3]).toMatchObject({ script: expect.stringContaining('SET GLOBAL read_only = 1;'), unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' } });
-    const replication = list[4];
+    expect(list[4]).toMatchObject({ script: expect.stringContaining('SET GLOBAL read_only = 1;'), unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' } });
+    const replication = list[5];
     expect(replication?.script).toContain("MASTER_HOST = '\\''10.0.0.41'\\'', MASTER_PORT = 3306, MASTER_USER = '\\''repl'\\''");
     expect(replication?.script).toContain('MASTER_USE_GTID = slave_pos');
     expect(replication?.script).toContain("MASTER_SSL = 1, MASTER_SSL_CA = '\\''/etc/mysql/infra-ca.crt'\\'', MASTER_SSL_VERIFY_SERVER_CERT = 1;");
@@ -192,11 +193,16 @@ describe('db role, TLS', () => {
     const phase = phaseOf('db2');
     const config = file(phase, CONFIG)?.content ?? '';
     for (const line of ['ssl_ca = /etc/mysql/infra-ca.crt', 'ssl_cert = /etc/mysql/infra-server.crt', 'ssl_key = /etc/mysql/infra-server.key']) expect(config.split('\n')).toContain(line);
-    expect(file(phase, '/etc/mysql/infra-server.crt')).toMatchObject({ content: testSecrets().dbTls?.certificate, mode: '0644', notify: ['restart:mariadb'] });
+    expect(file(phase, '/etc/mysql/infra-server.crt')).toMatchObject({ content: testSecrets().dbTls?.certificate, mode: '0644' });
     expect(file(phase, '/etc/mysql/infra-ca.crt')).toMatchObject({ content: testSecrets().dbTls?.caCertificate, mode: '0644' });
     const key = file(phase, '/etc/mysql/infra-server.key');
-    expect(key).toMatchObject({ content: CLEAR.dbTlsKey, mode: '0640', owner: 'root', group: 'mysql', notify: ['restart:mariadb'] });
+    expect(key).toMatchObject({ content: CLEAR.dbTlsKey, mode: '0640', owner: 'root', group: 'mysql' });
     expect(key?.secrets?.map((secret) => secret.reveal())).toEqual([CLEAR.dbTlsKey]);
+    // A renewed certificate or a CA rotation reaches the running server without a restart.
+    for (const tlsFile of [key, file(phase, '/etc/mysql/infra-server.crt'), file(phase, '/etc/mysql/infra-ca.crt')]) expect(tlsFile?.notify).toBeUndefined();
+    const reload = commands(phase).find((c) => c.name === 'mariadb serves the current certificate');
+    expect(reload).toMatchObject({ unless: 'true', runsWhenChanged: ['/etc/mysql/infra-ca.crt', '/etc/mysql/infra-server.crt', '/etc/mysql/infra-server.key'] });
+    expect(reload?.script).toContain('FLUSH SSL;');
   });
 
   it('requires TLS of TCP clients only in the cleanup phase, live and for restarts, once every client speaks it', () => {
@@ -253,9 +259,10 @@ describe('db role on Ubuntu (host var os_family: ubuntu)', () => {
     expect(config).toMatch(/^gtid_mode = ON$/m);
     expect(config).toMatch(/^enforce_gtid_consistency = ON$/m);
     expect(replica.validators.map((v) => v.script)).toContain('mysqld --validate-config');
-    expect(commands(replica)[2]?.script).toContain('SOURCE_AUTO_POSITION = 1');
-    expect(commands(replica)[2]?.script).toContain("SOURCE_SSL = 1, SOURCE_SSL_CA = '\\''/etc/mysql/infra-ca.crt'\\'', SOURCE_SSL_VERIFY_SERVER_CERT = 1;");
-    expect(commands(replica)[2]?.script).not.toContain('gtid_slave_pos');
+    expect(commands(replica).find((c) => c.name === 'mysql serves the current certificate')?.script).toContain('ALTER INSTANCE RELOAD TLS;');
+    expect(commands(replica)[3]?.script).toContain('SOURCE_AUTO_POSITION = 1');
+    expect(commands(replica)[3]?.script).toContain("SOURCE_SSL = 1, SOURCE_SSL_CA = '\\''/etc/mysql/infra-ca.crt'\\'', SOURCE_SSL_VERIFY_SERVER_CERT = 1;");
+    expect(commands(replica)[3]?.script).not.toContain('gtid_slave_pos');
     expect(commands(replica).map((c) => c.name)).not.toContain('ed25519 authentication plugin');
   });
 

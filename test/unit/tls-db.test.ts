@@ -3,7 +3,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/inventory/model.js';
-import { dbTlsMaterial, ensureCa, verifyTlsMaterial } from '../../src/tls/index.js';
+import { prepareNextCa, promoteNextCa } from '../../src/rotate/ca.js';
+import { trustBundle } from '../../src/tls/ca.js';
+import { dbCaCertificate, dbTlsMaterial, ensureCa, verifyTlsMaterial } from '../../src/tls/index.js';
 import { hostOf } from './roles-fixture.js';
 import { inventoryWithState, removeTemporaryDirs } from './tls-fixture.js';
 
@@ -48,5 +50,20 @@ describe('dbTlsMaterial', () => {
     const material = await dbTlsMaterial(inventory, db1(inventory));
     expect(material.caCertificate).toBe((await ensureCa(inventory)).certificatePem);
     expect(new X509Certificate(material.certificate).checkIP('10.0.0.41')).toBe('10.0.0.41');
+  });
+
+  it('keeps its certificate through a CA rotation, the old CA trusted beside the new one until the next, and is renewed by the new one', async () => {
+    const inventory = await inventoryWithState();
+    const before = await dbTlsMaterial(inventory, db1(inventory));
+    const old = await ensureCa(inventory);
+    const { next } = await prepareNextCa(inventory);
+    await promoteNextCa(inventory, next);
+    const after = await dbTlsMaterial(inventory, db1(inventory));
+    expect(after.certificate).toBe(before.certificate);
+    expect(after.issuedBecause).toBeUndefined();
+    expect(after.caCertificate).toBe(trustBundle([next.certificatePem, old.certificatePem]));
+    expect(await dbCaCertificate(inventory)).toBe(after.caCertificate);
+    const renewed = await dbTlsMaterial(inventory, db1(inventory), { forceNew: true });
+    expect(new X509Certificate(renewed.certificate).verify(new X509Certificate(next.certificatePem).publicKey)).toBe(true);
   });
 });
