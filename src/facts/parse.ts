@@ -2,7 +2,8 @@ import { SQL_GUARD_TAG } from '../core/mysql-client.js';
 import type { Facts, FileFact, ServiceFact, UfwRule } from '../core/types.js';
 import { DB_FACT_TAG, parseDbFact } from '../db/replication.js';
 
-function emptyFacts(controllerAddress: string): Facts {
+/** What a host that holds nothing infra reads has: the start of every parse. */
+export function emptyFacts(controllerAddress: string): Facts {
   return {
     os: { id: '', versionId: '', codename: '' },
     controllerAddress,

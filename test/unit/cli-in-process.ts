@@ -1,4 +1,7 @@
-import { vi } from 'vitest';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 
 /** Runs `infra ...args` in-process and returns its exit code and what it wrote. */
@@ -20,4 +23,20 @@ export async function infraInProcess(...args: string[]): Promise<{ code: number;
     out.mockRestore();
     err.mockRestore();
   }
+}
+
+/**
+ * For the tests of one file: HOME is a folder that holds ~/.ssh/id_ed25519, as on a machine set
+ * up to run infra (the test inventories name that key, and validate checks that it exists).
+ */
+export function withHomeHoldingSshKey(): void {
+  beforeAll(async () => {
+    const fakeHome = await mkdtemp(join(tmpdir(), 'infra-home-'));
+    await mkdir(join(fakeHome, '.ssh'));
+    await writeFile(join(fakeHome, '.ssh', 'id_ed25519'), 'a private key\n', { mode: 0o600 });
+    vi.stubEnv('HOME', fakeHome);
+  });
+  afterAll(() => {
+    vi.unstubAllEnvs();
+  });
 }

@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { infraInProcess } from './cli-in-process.js';
+import { infraInProcess, withHomeHoldingSshKey } from './cli-in-process.js';
 import { checkDocument, errorDocument, jsonSchemaText, provisionDocument, validateDocument } from '../../src/report/json-schema.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -61,18 +61,7 @@ async function unreachableInventory(): Promise<string> {
   return file;
 }
 
-// The inventories name ~/.ssh/id_ed25519, and validate checks that it exists: HOME is a folder
-// that holds one, as on a machine set up to run infra.
-beforeAll(async () => {
-  const fakeHome = await mkdtemp(join(tmpdir(), 'infra-home-'));
-  await mkdir(join(fakeHome, '.ssh'));
-  await writeFile(join(fakeHome, '.ssh', 'id_ed25519'), 'a private key\n', { mode: 0o600 });
-  vi.stubEnv('HOME', fakeHome);
-});
-
-afterAll(() => {
-  vi.unstubAllEnvs();
-});
+withHomeHoldingSshKey();
 
 afterEach(() => {
   process.exitCode = undefined;

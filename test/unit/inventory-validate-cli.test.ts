@@ -1,24 +1,13 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { infraInProcess } from './cli-in-process.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { infraInProcess, withHomeHoldingSshKey } from './cli-in-process.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 
-// The inventories name ~/.ssh/id_ed25519, and validate checks that it exists: HOME is a folder
-// that holds one, as on a machine set up to run infra.
-beforeAll(async () => {
-  const fakeHome = await mkdtemp(join(tmpdir(), 'infra-home-'));
-  await mkdir(join(fakeHome, '.ssh'));
-  await writeFile(join(fakeHome, '.ssh', 'id_ed25519'), 'a private key\n', { mode: 0o600 });
-  vi.stubEnv('HOME', fakeHome);
-});
-
-afterAll(() => {
-  vi.unstubAllEnvs();
-});
+withHomeHoldingSshKey();
 
 afterEach(() => {
   // validate sets process.exitCode; left at 1 it would fail the test run itself.

@@ -4,24 +4,13 @@ import type { Facts, HostDesire } from '../../src/core/types.js';
 import { sha256Hex } from '../../src/facts/probe.js';
 import { countChanges, planHost } from '../../src/plan/plan-host.js';
 import { planToJson } from '../../src/plan/render.js';
+import { emptyFacts } from '../../src/facts/parse.js';
 
 const CONFIG = 'ARGS="--web.listen-address=10.77.0.21:9100"\n';
 
+/** A Debian 12 host that holds nothing infra manages, read from 10.77.0.1. */
 function bareFacts(overrides: Partial<Facts> = {}): Facts {
-  return {
-    os: { id: 'debian', versionId: '12', codename: 'bookworm' },
-    controllerAddress: '10.77.0.1',
-    files: {},
-    packages: {},
-    services: {},
-    firewall: { installed: false, enabled: false, defaultIncoming: '', rules: [] },
-    guards: {},
-    queries: {},
-    pendingHandlers: [],
-    folders: {},
-    health: {},
-    ...overrides,
-  };
+  return { ...emptyFacts('10.77.0.1'), os: { id: 'debian', versionId: '12', codename: 'bookworm' }, ...overrides };
 }
 
 function desire(adminSource = '10.77.0.1/32', content = CONFIG, secrets: Secret[] = []): HostDesire {

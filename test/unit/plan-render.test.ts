@@ -6,22 +6,11 @@ import { planTotal, renderHostPlan } from '../../src/plan/render.js';
 import { desiredForHost } from '../../src/roles/index.js';
 import { hostColumnWidth } from '../../src/cli/columns.js';
 import { CLEAR, hostOf, testInventory, testSecrets } from './roles-fixture.js';
+import { emptyFacts } from '../../src/facts/parse.js';
 
+/** A Debian 12 host that holds nothing infra manages, read from 10.0.0.1. */
 function bareFacts(overrides: Partial<Facts> = {}): Facts {
-  return {
-    os: { id: 'debian', versionId: '12', codename: 'bookworm' },
-    controllerAddress: '10.0.0.1',
-    files: {},
-    packages: {},
-    services: {},
-    firewall: { installed: false, enabled: false, defaultIncoming: '', rules: [] },
-    guards: {},
-    queries: {},
-    pendingHandlers: [],
-    folders: {},
-    health: {},
-    ...overrides,
-  };
+  return { ...emptyFacts('10.0.0.1'), os: { id: 'debian', versionId: '12', codename: 'bookworm' }, ...overrides };
 }
 
 /** The lab's shape: lb1 lb2 web1 web2 app1 app2 db1 db2, db1 the primary and db2 its replica. */

@@ -4,22 +4,11 @@ import { planHost } from '../../src/plan/plan-host.js';
 import { desiredForHost } from '../../src/roles/index.js';
 import { buildSavedPlan, parseSavedPlan, savedPlanRefusals, type SavedPlan } from '../../src/report/saved-plan.js';
 import { CLEAR, testInventory, testSecrets } from './roles-fixture.js';
+import { emptyFacts } from '../../src/facts/parse.js';
 
+/** A Debian 12 host that holds nothing infra manages, read from 10.0.0.1. */
 function bareFacts(overrides: Partial<Facts> = {}): Facts {
-  return {
-    os: { id: 'debian', versionId: '12', codename: 'bookworm' },
-    controllerAddress: '10.0.0.1',
-    files: {},
-    packages: {},
-    services: {},
-    firewall: { installed: false, enabled: false, defaultIncoming: '', rules: [] },
-    guards: {},
-    queries: {},
-    pendingHandlers: [],
-    folders: {},
-    health: {},
-    ...overrides,
-  };
+  return { ...emptyFacts('10.0.0.1'), os: { id: 'debian', versionId: '12', codename: 'bookworm' }, ...overrides };
 }
 
 const INVENTORY_TEXT = 'domain: www.foobar.com\n# the test inventory\n';
