@@ -77,7 +77,10 @@ export function exampleComments(text: string): Map<string, KeyComment> {
         if (current && textColumn > current.indent + 2) current.lines.push(words);
         else {
           current = undefined;
-          block.push(words);
+          // A line indented further than the comment's prose is an item of a list (the vars the
+          // roles read): its own line in the table cell, its name first, its columns joined.
+          const [name = '', ...rest] = words.split(/\s{2,}/);
+          block.push(gap.length > 1 && rest.length > 0 ? `<br>\`${name}\`: ${rest.join(' ')}` : words);
         }
         continue;
       }
