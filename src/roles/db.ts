@@ -53,7 +53,8 @@ export const MARIADB: DbFlavor = {
   liveSettings: (s) => [...COMMON_SETTINGS(s), ['gtid_strict_mode', '1'], ['log_slave_updates', '1']],
   // Since 10.5, REPLICATION CLIENT is BINLOG MONITOR, and SHOW SLAVE STATUS needs SLAVE MONITOR.
   exporterPrivileges: ['BINLOG MONITOR', 'PROCESS', 'SLAVE MONITOR'],
-  reloadTls: 'FLUSH SSL;',
+  // LOCAL: a FLUSH is written to the binlog otherwise, and on a replica that is an errant transaction.
+  reloadTls: 'FLUSH LOCAL SSL;',
 };
 
 export const MYSQL: DbFlavor = {

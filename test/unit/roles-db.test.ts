@@ -202,7 +202,7 @@ describe('db role, TLS', () => {
     for (const tlsFile of [key, file(phase, '/etc/mysql/infra-server.crt'), file(phase, '/etc/mysql/infra-ca.crt')]) expect(tlsFile?.notify).toBeUndefined();
     const reload = commands(phase).find((c) => c.name === 'mariadb serves the current certificate');
     expect(reload).toMatchObject({ unless: 'true', runsWhenChanged: ['/etc/mysql/infra-ca.crt', '/etc/mysql/infra-server.crt', '/etc/mysql/infra-server.key'] });
-    expect(reload?.script).toContain('FLUSH SSL;');
+    expect(reload?.script).toContain('FLUSH LOCAL SSL;');
   });
 
   it('requires TLS of TCP clients only in the cleanup phase, live and for restarts, once every client speaks it', () => {
