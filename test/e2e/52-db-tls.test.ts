@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { nativePasswordHash } from '../../src/roles/sql.js';
 import { LAB_DIR, LAB_INVENTORY, labHosts, mustOnHost, onHost, runInfra, type LabHost } from './helpers.js';
 import { getSite, startLoad, type SiteTarget } from './load.js';
+import { trustBundle } from '../../src/tls/ca.js';
 
 /**
  * The database speaks TLS, on the stack 50-db-failover leaves (db1 primary, db2 replica; built
@@ -18,6 +19,7 @@ import { getSite, startLoad, type SiteTarget } from './load.js';
  */
 let hosts: LabHost[];
 let site: SiteTarget;
+let trusted: string[];
 let db1: LabHost;
 let db2: LabHost;
 let apps: LabHost[];
@@ -69,6 +71,9 @@ beforeAll(async () => {
   const provisioned = await runInfra(['provision', LAB_INVENTORY, '--yes']);
   expect(provisioned.code, provisioned.stdout + provisioned.stderr).toBe(0);
   site.ca = await readFile(join(LAB_DIR, '.infra', 'ca', 'ca.crt'), 'utf8');
+  // What db clients trust: infra's CA and the one a rotation left (40-rotate-certs rotates it).
+  const previous = await readFile(join(LAB_DIR, '.infra', 'ca', 'ca-previous.crt'), 'utf8').catch(() => undefined);
+  trusted = [site.ca, ...(previous ? [previous] : [])];
 });
 
 describe('an existing deployment without db TLS', () => {
@@ -117,7 +122,7 @@ describe('the database speaks TLS', () => {
     }
   });
 
-  it('the replica replicates over TLS, the primary\'s certificate verified against infra\'s CA', async () => {
+  it('the replica replicates over TLS, the primary\'s certificate verified against infra\'s CAs (the current one and the one a rotation left)', async () => {
     const status = await mustOnHost(db2.address, 'mysql -e "SHOW SLAVE STATUS\\G"');
     expect(field(status, 'Master_Host')).toBe(db1.address);
     expect(field(status, 'Master_SSL_Allowed')).toBe('Yes');
@@ -127,8 +132,8 @@ describe('the database speaks TLS', () => {
     // The certificate it checked: issued by infra's CA, naming db1's name and address.
     const certificate = new X509Certificate(await mustOnHost(db1.address, 'cat /etc/mysql/infra-server.crt'));
     expect(certificate.subjectAltName).toBe(`DNS:db1, IP Address:${db1.address}`);
-    expect(certificate.verify(new X509Certificate(site.ca).publicKey)).toBe(true);
-    expect(await mustOnHost(db2.address, 'cat /etc/mysql/infra-ca.crt')).toBe(site.ca);
+    expect(trusted.some((ca) => certificate.verify(new X509Certificate(ca).publicKey))).toBe(true);
+    expect(await mustOnHost(db2.address, 'cat /etc/mysql/infra-ca.crt')).toBe(trustBundle(trusted));
   });
 
   it('the app\'s credentials connect only with TLS: without it the server refuses, with it the session has a cipher', async () => {
@@ -142,7 +147,7 @@ describe('the database speaks TLS', () => {
         expect(secure, `${app.name} → ${db.name} with TLS`).toMatch(/^cipher=\S+/);
       }
       expect(await mustOnHost(app.address, 'cat /etc/app/app.env')).toContain('DB_SSL_CA="/etc/app/db-ca.crt"');
-      expect(await mustOnHost(app.address, 'cat /etc/app/db-ca.crt')).toBe(site.ca);
+      expect(await mustOnHost(app.address, 'cat /etc/app/db-ca.crt')).toBe(trustBundle(trusted));
     }
     // The site itself works, every query of the app over TLS.
     const answer = await getSite(site);
