@@ -180,9 +180,15 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write(f"{client} {format % args}\n")
 
 
+class AppServer(ThreadingHTTPServer):
+    # The listen backlog. socketserver's default of 5 drops connections when a burst arrives (the
+    # other app host restarting sends this one all the traffic), and nginx then times out connecting.
+    request_queue_size = 128
+
+
 def main():
     address = (setting("APP_HOST"), int(setting("APP_PORT")))
-    server = ThreadingHTTPServer(address, Handler)
+    server = AppServer(address, Handler)
     # A stop (systemctl stop or restart: SIGTERM) stops accepting, then lets every request being
     # answered finish: killed mid-answer, nginx could only cut the client's response short.
     server.daemon_threads = False
