@@ -50,42 +50,40 @@ export function getSite(target: SiteTarget, path = '/', timeoutMs = 10_000): Pro
 }
 
 /**
- * Sends requests to the site without pause at `perSecond` (spread over a few concurrent lanes)
- * until `stop()` resolves, counting every request that fails or answers other than 200.
+ * Sends a request to the site every 1/`perSecond` s until `stop()` resolves, whether or not the
+ * earlier ones have been answered (a slow or hanging answer does not lower the rate asked), and
+ * counts every request that fails or answers other than 200.
  */
 export function startLoad(target: SiteTarget, perSecond: number): { stop: () => Promise<LoadResult> } {
   const result: LoadResult = { sent: 0, failed: 0, failures: [], seconds: 0, answers: [] };
   const started = Date.now();
-  let running = true;
-  // One lane per request a second: the asked rate holds while a request takes up to a second on a
-  // loaded machine, and a request that hangs until its timeout (a connection cut while the VIP
-  // moves) costs only its own lane.
-  const lanes = Math.max(10, perSecond);
-  const interval = (1000 * lanes) / perSecond;
-  async function lane(): Promise<void> {
-    while (running) {
-      const begun = Date.now();
-      result.sent += 1;
-      try {
-        const answer = await getSite(target);
-        if (answer.status !== 200) throw new Error(`status ${answer.status}: ${answer.body.trim().slice(0, 200)}`);
-        result.answers.push(answer.body);
-      } catch (err) {
-        result.failed += 1;
-        result.lastFailureAt = Date.now();
-        result.firstFailureAt ??= result.lastFailureAt;
-        if (result.failures.length < 20) result.failures.push(`${new Date().toISOString()} ${err instanceof Error ? err.message : String(err)}`);
-      }
-      const wait = interval - (Date.now() - begun);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const inFlight = new Set<Promise<void>>();
+  async function one(): Promise<void> {
+    result.sent += 1;
+    try {
+      const answer = await getSite(target);
+      if (answer.status !== 200) throw new Error(`status ${answer.status}: ${answer.body.trim().slice(0, 200)}`);
+      result.answers.push(answer.body);
+    } catch (err) {
+      result.failed += 1;
+      result.lastFailureAt = Date.now();
+      result.firstFailureAt ??= result.lastFailureAt;
+      if (result.failures.length < 20) result.failures.push(`${new Date().toISOString()} ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  const all = Promise.all(Array.from({ length: lanes }, lane));
+  // Each tick sends what the schedule owes since the start, so a late timer does not lower the rate.
+  const tick = setInterval(() => {
+    const owed = Math.floor(((Date.now() - started) * perSecond) / 1000) - result.sent;
+    for (let i = 0; i < owed; i += 1) {
+      const request: Promise<void> = one().finally(() => inFlight.delete(request));
+      inFlight.add(request);
+    }
+  }, Math.max(1, Math.floor(1000 / perSecond)));
   return {
     stop: async () => {
-      running = false;
-      await all;
+      clearInterval(tick);
       result.seconds = (Date.now() - started) / 1000;
+      await Promise.all([...inFlight]);
       return result;
     },
   };
