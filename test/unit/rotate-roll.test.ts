@@ -84,6 +84,18 @@ beforeAll(async () => {
 
 const quick = { confirmAttempts: 3, confirmDelayMs: 1 };
 
+/** The stand-in hosts, with every script run on them kept in order. */
+function recordingScripts(hosts: Remotes): { recording: Remotes; scripts: string[] } {
+  const scripts: string[] = [];
+  const recording: Remotes = {
+    connectionTo: async (host) => {
+      const remote = await hosts.connectionTo(host);
+      return { run: (script) => (scripts.push(script), remote.run(script)) };
+    },
+  };
+  return { recording, scripts };
+}
+
 describe('rolling one web host', () => {
   it('drains it on both lb hosts, installs, reloads, confirms the new certificate, stores it, removes the previous pair, then puts it back', async () => {
     const hosts = new FakeHosts(old.certificatePem, next.certificatePem);
@@ -95,14 +107,8 @@ describe('rolling one web host', () => {
   });
 
   it('removes the previous key, certificate and CA copies, and a staged restore copy, only after the store', async () => {
-    const scripts: string[] = [];
     const hosts = new FakeHosts(old.certificatePem, next.certificatePem);
-    const recording: Remotes = {
-      connectionTo: async (host) => {
-        const remote = await hosts.connectionTo(host);
-        return { run: (script) => (scripts.push(script), remote.run(script)) };
-      },
-    };
+    const { recording, scripts } = recordingScripts(hosts);
     let keptAtStore: boolean | undefined;
     await rollHost(recording, rotation, { ...quick, store: async () => void (keptAtStore = hosts.previousKept) });
     expect(keptAtStore).toBe(true);
@@ -124,14 +130,8 @@ describe('rolling one web host', () => {
   });
 
   it('installs the key 0600 and the certificate and CA through the engine\'s staged rename, with nginx -t, and never in clear', async () => {
-    const scripts: string[] = [];
     const hosts = new FakeHosts(old.certificatePem, next.certificatePem);
-    const recording: Remotes = {
-      connectionTo: async (host) => {
-        const remote = await hosts.connectionTo(host);
-        return { run: (script) => (scripts.push(script), remote.run(script)) };
-      },
-    };
+    const { recording, scripts } = recordingScripts(hosts);
     await rollHost(recording, rotation, { ...quick, store: async () => undefined });
     const install = scripts.find((script) => kindOf(script) === 'install') ?? '';
     expect(install).toContain('stage_file /etc/ssl/infra/www.foobar.com.key root:root 0600');
