@@ -6,6 +6,7 @@ import { stateListing, writePlanFile } from '../plan-file.js';
 import { resourceLabel, type HostPlan } from '../../core/types.js';
 import { applyPlans, probeAndPlan, type HostProbe, type HostReport } from '../../engine/run.js';
 import { Fleet } from '../../engine/fleet.js';
+import { lockFleet, parseWaitLock, type FleetLock } from '../../engine/lock.js';
 import { hasPendingWork, planToJson, planTotal, renderHostPlan } from '../../plan/render.js';
 import { jsonDocument } from '../../report/json.js';
 import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport, type RunRecord } from '../../report/run-report.js';
@@ -29,6 +30,8 @@ export interface ProvisionOptions {
   out?: string;
   /** A plan saved by --out: apply exactly it, or refuse when anything it was made from moved. */
   saved?: { file: string; plan: SavedPlan };
+  /** Seconds to wait for another run's lock on a host (default: refuse at once). */
+  waitLock?: string;
 }
 
 function hostReportLine(report: HostReport, width: number): string {
@@ -45,6 +48,7 @@ export async function provision(file: string, options: ProvisionOptions, globals
   const command = options.saved ? 'apply' : 'provision';
   const dryRun = Boolean(options.dryRun || options.out);
   const requestedForks = parseForks(options.forks);
+  const waitLockSeconds = parseWaitLock(options.waitLock);
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the inventory and connecting');
   const { context, fleet, forks } = await prepareConnectedRun(file, globals, {
@@ -55,6 +59,7 @@ export async function provision(file: string, options: ProvisionOptions, globals
     progress.stop();
     throw err;
   });
+  let lock: FleetLock | undefined;
   try {
     const hostKeys = replacedHostKeys(context, fleet);
     // Said even with --quiet: taking a new host key is a decision on trust, and goes on record.
@@ -65,8 +70,20 @@ export async function provision(file: string, options: ProvisionOptions, globals
     } else {
       progress.update('reading hosts');
     }
-    const { probes, failures } = await probeAndPlan(fleet, context.desires, forks);
+    // A run that may change hosts holds their lock from before it reads them, so what it applies
+    // was planned on hosts no other run changes meanwhile. Taken beside the probe: no wait added.
+    const [read, locked] = await Promise.allSettled([
+      probeAndPlan(fleet, context.desires, forks),
+      dryRun ? undefined : lockFleet(fleet, context.hosts.map((host) => host.name), { command, waitSeconds: waitLockSeconds, forks }),
+    ]);
+    if (locked.status === 'fulfilled') lock = locked.value;
+    if (locked.status === 'rejected') throw locked.reason;
+    if (read.status === 'rejected') throw read.reason;
+    const { probes, failures } = read.value;
     progress.stop();
+    for (const { host, leftBy } of lock?.takenOver ?? []) {
+      process.stderr.write(`infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over: check what it left undone in this plan\n`);
+    }
     const reports = new Map<string, HostReport>();
     for (const [host, error] of [...fleet.failures, ...failures]) {
       reports.set(host, { host, status: 'unreachable', changed: 0, unchanged: 0, phases: [], ms: 0, error: error.message });
@@ -165,6 +182,7 @@ export async function provision(file: string, options: ProvisionOptions, globals
     return exitCode;
   } finally {
     progress.stop();
+    await lock?.release();
     fleet.close();
   }
 }
