@@ -27,7 +27,7 @@ import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
 import { jsonDocument } from '../../report/json.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 export interface RotateOptions {
   dryRun?: boolean;
