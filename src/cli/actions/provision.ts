@@ -12,12 +12,12 @@ import { jsonDocument } from '../../report/json.js';
 import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport, type RunRecord } from '../../report/run-report.js';
 import { describeReplacement, type AcceptedHostKey } from '../../transport/hostkeys.js';
 import { connectionStats } from '../../transport/ssh.js';
-import { parseForks, prepareConnectedRun, type RunContext } from '../run-context.js';
+import { prepareConnectedRun, type RunContext } from '../../engine/prepare.js';
 import { colorEnabled } from '../color.js';
 import { hostColumnWidth } from '../columns.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
-import type { GlobalOptions } from '../main.js';
+import { parseForks, type GlobalOptions } from '../options.js';
 
 export interface ProvisionOptions {
   dryRun?: boolean;
@@ -51,17 +51,21 @@ export async function provision(file: string, options: ProvisionOptions, globals
   const waitLockSeconds = parseWaitLock(options.waitLock);
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the inventory and connecting');
-  const { context, fleet, forks } = await prepareConnectedRun(file, globals, {
+  const hostKeys: { host: string; verdict: AcceptedHostKey }[] = [];
+  const { context, fleet, forks } = await prepareConnectedRun(file, globals.limit, {
     forks: requestedForks,
     acceptNewHostKeys: Boolean(options.acceptNewHostKeys),
     replaceHosts: options.replaceHost,
+    onEvent: (event) => {
+      if (event.type === 'host-key-replaced') hostKeys.push({ host: event.host, verdict: event.verdict });
+      else progress.prepareEvent(event);
+    },
   }).catch((err: unknown) => {
     progress.stop();
     throw err;
   });
   let lock: FleetLock | undefined;
   try {
-    const hostKeys = replacedHostKeys(context, fleet);
     // Said even with --quiet: taking a new host key is a decision on trust, and goes on record.
     if (!globals.json && hostKeys.length > 0) {
       progress.stop();
@@ -207,14 +211,6 @@ async function writeAuditLines(fleet: Fleet, record: RunRecord, plans: ReadonlyM
         if (result.code !== 0) process.stderr.write(`infra: ${report.host}: the audit log could not be written: ${result.stderr.trim()}\n`);
       }),
   );
-}
-
-/** How each host named by --replace-host had its key taken (one that could not connect is reported with its error instead). */
-function replacedHostKeys(context: RunContext, fleet: Fleet): { host: string; verdict: AcceptedHostKey }[] {
-  return context.hosts.flatMap((host) => {
-    const connection = context.replacedHosts.has(host.name) ? fleet.connections.get(host.name) : undefined;
-    return connection ? [{ host: host.name, verdict: connection.hostKey }] : [];
-  });
 }
 
 /** A path as short as it can be said from here: relative when it is under the current folder. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ProvisionOptions } from '../actions/provision.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 export function registerProvision(program: Command): void {
   program
