@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Secret } from '../../src/core/secret.js';
 import type { Facts, HostDesire } from '../../src/core/types.js';
-import { sha256Hex } from '../../src/facts/probe.js';
+import { sha256Hex } from '../../src/resources/file.js';
 import { countChanges, planHost } from '../../src/plan/plan-host.js';
 import { planToJson } from '../../src/plan/render.js';
 import { emptyFacts } from '../../src/facts/parse.js';
