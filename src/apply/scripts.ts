@@ -151,10 +151,7 @@ export function buildPackagesScript(names: readonly string[]): string {
 
 /**
  * The script for a phase's changes: first the handlers it will need are recorded (so a run cut
- * short still reloads next time), then each kind's steps in their order (packages but those
- * `installedEarlier` in this run by buildPackagesScript, directories, files staged then activated,
- * symlinks, absent paths, owned folders; the phase's validators, which roll all of those back if
- * the tree is invalid; commands, firewall, services).
+ * short still reloads next time), then the changes' steps (changeSteps).
  */
 export function buildChangeScript(
   changes: readonly Change[],
@@ -162,8 +159,20 @@ export function buildChangeScript(
   validators: readonly Validator[],
   installedEarlier: ReadonlySet<string> = new Set(),
 ): string {
-  const lines: string[] = [CHANGE_PRELUDE, ...recordPending(handlerIds)];
-  const lastValidated = Math.max(...APPLY_FRAGMENTS.filter(({ fragment }) => fragment.validated).map(({ fragment }) => fragment.order));
+  return [CHANGE_PRELUDE, ...recordPending(handlerIds), ...changeSteps(changes, validators, installedEarlier), 'echo @@done'].join('\n');
+}
+
+/** The kinds whose steps the phase's validators check run before them all (see ApplyFragment.validated). */
+const LAST_VALIDATED = Math.max(...APPLY_FRAGMENTS.filter(({ fragment }) => fragment.validated).map(({ fragment }) => fragment.order));
+
+/**
+ * Each kind's steps for a phase's changes, in their order: packages (but those `installedEarlier`
+ * in this run by buildPackagesScript), directories, files staged then activated, symlinks, absent
+ * paths, owned folders; then the phase's validators, which put all of those back if the tree is
+ * invalid; then commands, firewall, services.
+ */
+export function changeSteps(changes: readonly Change[], validators: readonly Validator[], installedEarlier: ReadonlySet<string> = new Set()): string[] {
+  const lines: string[] = [];
   const restores: string[] = [];
   for (const { fragment, kinds } of APPLY_FRAGMENTS) {
     const steps = fragment.steps(
@@ -172,12 +181,11 @@ export function buildChangeScript(
     );
     lines.push(...steps);
     if (fragment.validated && steps.length > 0) restores.push(fragment.validated.restore ?? '');
-    if (fragment.order === lastValidated && restores.length > 0) {
+    if (fragment.order === LAST_VALIDATED && restores.length > 0) {
       lines.push(...validationSteps(validators, ['undo_writes', ...restores].filter(Boolean).join('; ')), '__written=(); discard_staging');
     }
   }
-  lines.push('echo @@done');
-  return lines.join('\n');
+  return lines;
 }
 
 /** How long a handler's health check may take to pass after its reload or restart. */
