@@ -4,18 +4,18 @@ import { APPLY_FRAGMENTS } from '../resources/index.js';
 import { installPackages } from '../resources/package.js';
 
 /**
- * The handlers a host owes: recorded by a change script before its changes, cleared by the handler
- * script once each is confirmed, read by the probe so a run cut short reloads in the next one.
- */
-export const PENDING_HANDLERS_FILE = '/var/lib/infra/pending-handlers';
-
-/**
  * Shell text that carries out a phase's changes on one host. Every value is quoted by quoteWord;
  * file contents travel base64-encoded inside the script (which goes over stdin, not argv).
  * Markers on stdout tell the controller which step failed: `@@fail <step>` then the output.
  * Each resource kind's steps come from its module (src/resources/); here are the script's frame,
  * the safe-write helpers the kinds' steps call, validation and handlers.
  */
+
+/**
+ * The handlers a host owes: recorded by a change script before its changes, cleared by the handler
+ * script once each is confirmed, read by the probe so a run cut short reloads in the next one.
+ */
+export const PENDING_HANDLERS_FILE = '/var/lib/infra/pending-handlers';
 
 /**
  * How a root write on a host is kept from being redirected. A local user who can change a folder
