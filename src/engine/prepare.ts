@@ -6,6 +6,8 @@ import { formatIssue, type Host, type Inventory } from '../inventory/model.js';
 import { desiredForHost } from '../roles/index.js';
 import type { AcceptedHostKey } from '../transport/hostkeys.js';
 import type { HostConnection } from '../transport/ssh.js';
+import type { PassphrasePrompt } from '../transport/keys.js';
+import { resolveHostAddresses } from './addresses.js';
 import { Fleet } from './fleet.js';
 import { resolveRoleSecrets } from './secrets.js';
 import { selectHosts, selectReplacedHosts } from './select.js';
@@ -38,8 +40,11 @@ export type PrepareEvent =
 
 export type PrepareListener = (event: PrepareEvent) => void;
 
-/** Loads and validates the inventory and selects the hosts (`limit`, as --limit reads it) and those reinstalled (--replace-host). */
-export async function selectRun(file: string, limit: readonly string[] | undefined, replaceHosts?: readonly string[], onEvent?: PrepareListener): Promise<RunSelection> {
+/**
+ * Loads and validates the inventory, then settles how each host is reached: its ssh config
+ * settings and its address, resolved once here when it is a name (src/engine/addresses.ts).
+ */
+export async function loadRunInventory(file: string): Promise<Inventory> {
   const loaded = await loadInventory(file);
   if (!loaded.ok) {
     const shown = relative(process.cwd(), file) || file;
@@ -47,9 +52,15 @@ export async function selectRun(file: string, limit: readonly string[] | undefin
       issues: loaded.issues,
     });
   }
-  const hosts = selectHosts(loaded.inventory, limit);
+  return resolveHostAddresses(loaded.inventory);
+}
+
+/** Loads the inventory (loadRunInventory) and selects the hosts (`limit`, as --limit reads it) and those reinstalled (--replace-host). */
+export async function selectRun(file: string, limit: readonly string[] | undefined, replaceHosts?: readonly string[], onEvent?: PrepareListener): Promise<RunSelection> {
+  const inventory = await loadRunInventory(file);
+  const hosts = selectHosts(inventory, limit);
   onEvent?.({ type: 'selected', hosts: hosts.map((host) => host.name) });
-  return { inventory: loaded.inventory, hosts, replacedHosts: selectReplacedHosts(loaded.inventory, hosts, replaceHosts) };
+  return { inventory, hosts, replacedHosts: selectReplacedHosts(inventory, hosts, replaceHosts) };
 }
 
 /** Resolves each host's secrets and renders what it should have; `reinstalled` hosts get new certificates. */
@@ -82,6 +93,8 @@ export interface ConnectedRunOptions {
   forks?: number;
   acceptNewHostKeys: boolean;
   replaceHosts?: readonly string[];
+  /** Asks for an encrypted key's passphrase (see FleetOptions). */
+  askPassphrase?: PassphrasePrompt;
   onEvent?: PrepareListener;
 }
 
@@ -103,6 +116,7 @@ export async function prepareConnectedRun(
     forks,
     acceptNewHostKeys: options.acceptNewHostKeys,
     replaceHostKeys: selection.replacedHosts,
+    ...(options.askPassphrase ? { askPassphrase: options.askPassphrase } : {}),
   }).then((fleet) => {
     onEvent?.({ type: 'connected', connected: fleet.connections.size, failed: fleet.failures.size });
     return fleet;

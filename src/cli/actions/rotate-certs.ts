@@ -1,7 +1,6 @@
-import { relative } from 'node:path';
 import { UserError } from '../../core/errors.js';
-import { loadInventory } from '../../inventory/load.js';
-import { formatIssue, type Inventory } from '../../inventory/model.js';
+import { loadRunInventory } from '../../engine/prepare.js';
+import type { Inventory } from '../../inventory/model.js';
 import { caRotationPaths } from '../../rotate/ca.js';
 import { type HostReport, renderHostReport } from '../../rotate/plan.js';
 import { type CaPreparation, type CaSwitch, type RotateEvent, rotateCertificates } from '../../rotate/run.js';
@@ -16,13 +15,6 @@ export interface RotateOptions {
   onlyExpiringWithin?: string;
   rotateCa?: boolean;
   waitLock?: string;
-}
-
-async function loadValidInventory(file: string): Promise<Inventory> {
-  const loaded = await loadInventory(file);
-  if (loaded.ok) return loaded.inventory;
-  const shown = relative(process.cwd(), file) || file;
-  throw new UserError(`${file} is not valid; nothing was changed:\n${loaded.issues.map((issue) => '  ' + formatIssue(issue, shown)).join('\n')}`);
 }
 
 function parseDays(text: string | undefined): number | undefined {
@@ -56,7 +48,7 @@ function showEvent(progress: Progress, event: RotateEvent): void {
 
 /** `infra rotate-certs`; returns the exit code: 0 when every host to rotate was rotated (or a dry run), 1 otherwise. */
 export async function rotateCerts(file: string, options: RotateOptions, globals: GlobalOptions): Promise<number> {
-  const inventory = await loadValidInventory(file);
+  const inventory = await loadRunInventory(file);
   const request = {
     limit: globals.limit,
     onlyExpiringWithinDays: parseDays(options.onlyExpiringWithin),
