@@ -84,9 +84,9 @@ export async function resolveHostAddresses(inventory: Inventory, resolver: Resol
       const lookupConfig = await configFor(host.ssh);
       const ssh = completeSettings(host.ssh, lookupConfig(host.ssh.hostName));
       const addressPath: KeyPath = ['hosts', host.name, 'address'];
-      const address = await resolveOne(ssh.hostName, host.pinnedAddress, resolver, addressPath, problems, host.name);
+      const address = await resolveOne(ssh.hostName, host.pinnedAddress, resolver, addressPath, problems);
       if (ssh.jump !== undefined) {
-        const jumpHost = await resolveJump(ssh, lookupConfig, resolver, addressPath, problems, host.name);
+        const jumpHost = await resolveJump(ssh, lookupConfig, resolver, addressPath, problems);
         if (jumpHost) ssh.jumpHost = jumpHost;
       }
       return { ...host, address: address ?? host.address, ssh };
@@ -126,7 +126,7 @@ async function readSshConfig(file: string, named: boolean): Promise<(destination
 }
 
 /** The one IPv4 address `name` stands for; undefined (and a problem noted) when there is not exactly one. */
-async function resolveOne(name: string, pinned: string | undefined, resolver: Resolver, path: KeyPath, problems: Located[], host: string): Promise<string | undefined> {
+async function resolveOne(name: string, pinned: string | undefined, resolver: Resolver, path: KeyPath, problems: Located[], what = ''): Promise<string | undefined> {
   if (isIpv4(name)) return name;
   let addresses: string[];
   try {
@@ -135,23 +135,23 @@ async function resolveOne(name: string, pinned: string | undefined, resolver: Re
     // A pinned address stands for the name when the resolver cannot answer.
     if (pinned !== undefined) return pinned;
     const code = (err as NodeJS.ErrnoException).code;
-    problems.push({ path, message: `${host}: ${name} does not resolve to an IPv4 address (${code ?? (err as Error).message}); fix the name or write the address` });
+    problems.push({ path, message: `${what}${name} does not resolve to an IPv4 address (${code ?? (err as Error).message}); fix the name or write the address` });
     return undefined;
   }
   if (pinned !== undefined) {
     if (addresses.includes(pinned)) return pinned;
-    problems.push({ path, message: `${host}: ${name} resolves to ${addresses.join(', ')}, not to the pinned ip ${pinned}; fix ip or the name` });
+    problems.push({ path, message: `${what}${name} resolves to ${addresses.join(', ')}, not to the pinned ip ${pinned}; fix ip or the name` });
     return undefined;
   }
   if (addresses.length === 1) return addresses[0];
   if (addresses.length === 0) {
-    problems.push({ path, message: `${host}: ${name} does not resolve to an IPv4 address; fix the name or write the address` });
+    problems.push({ path, message: `${what}${name} does not resolve to an IPv4 address; fix the name or write the address` });
     return undefined;
   }
   problems.push({
     path,
     message:
-      `${host}: ${name} resolves to several addresses (${addresses.join(', ')}); firewall rules need one: ` +
+      `${what}${name} resolves to several addresses (${addresses.join(', ')}); firewall rules need one: ` +
       `pin the one to use with \`ip: ${addresses[0]}\` beside the address`,
   });
   return undefined;
@@ -163,22 +163,21 @@ async function resolveJump(
   resolver: Resolver,
   path: KeyPath,
   problems: Located[],
-  host: string,
 ): Promise<JumpHost | undefined> {
   const spec = ssh.jump as string;
   if (spec.includes(',')) {
-    problems.push({ path, message: `${host}: jump ${spec} names several hops; infra goes through one jump host` });
+    problems.push({ path, message: `jump ${spec} names several hops; infra goes through one jump host` });
     return undefined;
   }
   const parsed = parseJump(spec);
   if (!parsed) {
-    problems.push({ path, message: `${host}: jump ${JSON.stringify(spec)} is not [user@]host[:port]` });
+    problems.push({ path, message: `jump ${JSON.stringify(spec)} (from the ssh config's ProxyJump) is not [user@]host[:port]` });
     return undefined;
   }
   // The jump host is a destination of its own for the ssh config, as with ssh -J.
   const entry = lookupConfig(parsed.host);
   const hostName = entry.hostName ?? parsed.host;
-  const address = await resolveOne(hostName, undefined, resolver, path, problems, `${host}'s jump host`);
+  const address = await resolveOne(hostName, undefined, resolver, path, problems, 'jump host ');
   if (address === undefined) return undefined;
   const identityFile = entry.identityFile !== undefined ? expandHome(entry.identityFile) : ssh.identityFile;
   return {

@@ -115,11 +115,11 @@ function connectOptions(options: FleetOptions, host: Host): ConnectOptions {
  * The keys a connection offers, as ssh does: the named key file and the ssh-agent's keys; with
  * neither a named key nor an agent (SSH_AUTH_SOCK), the default key file.
  */
-export function credentialsFor(identityFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Pick<ConnectionTarget, 'identityFile' | 'agent'> {
+export function credentialsFor(identityFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Pick<ConnectionTarget, 'identityFile' | 'agent' | 'defaultKey'> {
   const agent = env.SSH_AUTH_SOCK || undefined;
   if (identityFile !== undefined) return { identityFile, ...(agent ? { agent } : {}) };
   if (agent) return { agent };
-  return { identityFile: join(env.HOME || homedir(), DEFAULT_IDENTITY_FILE.slice(2)) };
+  return { identityFile: join(env.HOME || homedir(), DEFAULT_IDENTITY_FILE.slice(2)), defaultKey: true };
 }
 
 async function targetFor(inventory: Inventory, host: Host): Promise<ConnectionTarget> {

@@ -19,7 +19,11 @@ export interface PrivateKey {
 
 /** A key file that could not be used, with the fix in the message. */
 export class KeyError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Whether the file could not be read at all (rather than opened). */
+    readonly unreadable = false,
+  ) {
     super(message);
     this.name = 'KeyError';
   }
@@ -55,7 +59,7 @@ export class KeyStore {
     try {
       text = await readFile(identityFile, 'utf8');
     } catch {
-      throw new KeyError(`cannot read the identity file ${identityFile} (ssh.identity_file)`);
+      throw new KeyError(`cannot read the identity file ${identityFile} (ssh.identity_file)`, true);
     }
     if (!isEncryptedKey(text)) return { text };
     const fromEnv = this.env[PASSPHRASE_ENV];

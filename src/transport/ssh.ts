@@ -15,6 +15,8 @@ export interface ConnectionTarget {
   user: string;
   /** The private key to offer; without one, the ssh-agent's keys. */
   identityFile?: string;
+  /** The identity file is the default key, taken because nothing named one and no ssh-agent runs. */
+  defaultKey?: true;
   /** The ssh-agent's socket (SSH_AUTH_SOCK), whose keys are offered after the identity file's. */
   agent?: string;
   fingerprint?: string;
@@ -181,14 +183,23 @@ export class HostConnection {
         const key = await (options.keys ?? new KeyStore()).privateKey(target.identityFile);
         credentials = { privateKey: key.text, ...(key.passphrase ? { passphrase: key.passphrase.reveal() } : {}) };
       } catch (err) {
-        throw new ConnectionError(target.host, 'auth', err instanceof KeyError ? err.message : String(err));
+        if (!(err instanceof KeyError)) throw new ConnectionError(target.host, 'auth', String(err));
+        throw new ConnectionError(
+          target.host,
+          'auth',
+          target.defaultKey && err.unreadable
+            ? `no key to offer: no ssh.identity_file is named, no ssh-agent runs (SSH_AUTH_SOCK is unset), and the default key ${target.identityFile} cannot be read`
+            : err.message,
+        );
       }
     }
     if (target.agent) credentials.agent = target.agent;
     if (!credentials.privateKey && !credentials.agent) throw new ConnectionError(target.host, 'auth', `no key to offer: ${describeCredentials(target)}`);
     let sock: Socket | Duplex;
     try {
-      sock = options.via ? await options.via.forward(target.address, target.port, target.host) : await openSocket(target.address, target.port, timeoutMs);
+      sock = options.via
+        ? await options.via.forward(target.address, target.port, target.host, timeoutMs)
+        : await openSocket(target.address, target.port, timeoutMs);
     } catch (err) {
       throw err instanceof ConnectionError ? err : classify(target, err);
     }
@@ -329,11 +340,17 @@ export class HostConnection {
    * A TCP stream from this host to `address:port` (a direct-tcpip channel, as ssh -J opens), over
    * which another host's SSH connection runs.
    */
-  forward(address: string, port: number, forHost: string): Promise<Duplex> {
+  forward(address: string, port: number, forHost: string, timeoutMs: number): Promise<Duplex> {
     const client = this.ssh.connection;
     if (this.lostBecause || !client) return Promise.reject(new ConnectionError(forHost, 'lost', `the jump host ${this.target.host} is gone: ${this.lostBecause ?? 'connection closed'}`));
     return new Promise((resolve, reject) => {
+      // The jump host's sshd may wait minutes on a firewall that drops the packets: the host's
+      // connect timeout holds here too.
+      const timer = setTimeout(() => {
+        reject(new ConnectionError(forHost, 'timeout', `the jump host ${this.target.host} got no answer from ${address}:${port} within ${timeoutMs / 1000}s`));
+      }, timeoutMs);
       client.forwardOut('127.0.0.1', 0, address, port, (err: Error | undefined, stream: Duplex) => {
+        clearTimeout(timer);
         if (err) reject(new ConnectionError(forHost, 'unreachable', `the jump host ${this.target.host} cannot reach ${address}:${port}: ${err.message}`));
         else resolve(stream);
       });
