@@ -157,6 +157,17 @@ export function wrapScript(script: string): string {
   return `__infra_main() {\n${script}\n}\n${BUFFERED_CALL}\n`;
 }
 
+/** The client address sshd recorded for this connection (the first word of SSH_CLIENT), or `fallback`. */
+async function clientAddressSeenBy(ssh: NodeSSH, fallback: string): Promise<string> {
+  try {
+    const result = await ssh.execCommand('printf %s "$SSH_CLIENT"');
+    const address = result.stdout.split(' ')[0];
+    return address ? address : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
 /**
  * One SSH connection to one host, reused by every step of a run. Commands are shell text sent on
  * stdin to a shell (never in argv, so nothing shows in the host's process list), as root or
@@ -253,8 +264,9 @@ export class HostConnection {
     // timeout, a reset) with no listener would crash the whole run: the connection is marked lost
     // instead, and the command running on it fails for this host only.
     // ssh2 completes a connection only after the host verifier said yes, so hostKey is set.
-    // Through a jump host, the controller's address as this host sees it is the jump host's.
-    const localAddress = options.via ? options.via.target.address : ((sock as Socket).localAddress ?? '');
+    // Through a jump host, the host sees the connection come from the jump host, from whichever of
+    // its addresses faces the host: sshd tells (SSH_CLIENT), one exec on the connection just made.
+    const localAddress = options.via ? await clientAddressSeenBy(ssh, options.via.target.address) : ((sock as Socket).localAddress ?? '');
     const connection = new HostConnection(target, hostKey as AcceptedHostKey, ssh, localAddress);
     ssh.connection?.on('error', (err: Error) => {
       connection.lostBecause = err.message;

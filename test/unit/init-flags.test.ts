@@ -116,6 +116,11 @@ describe('init answers', () => {
     expect(() => parseHostFlag('web2=10.0.0.21:web', [web1])).toThrow('10.0.0.21 is already the address of web1');
   });
 
+  it('takes a DNS name as a host address, resolved when a run starts; a malformed name is refused', () => {
+    expect(parseHostFlag('lb2=lb2.example.org:lb', [])).toEqual({ name: 'lb2', address: 'lb2.example.org', roles: ['lb'] });
+    expect(() => parseHostFlag('lb2=lb2..example.org:lb', [])).toThrow('invalid address "lb2..example.org" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)');
+  });
+
   it('checks the VIP against the lb hosts before writing', () => {
     const flags = { host: ['lb1=10.0.0.11:lb', 'lb2=10.0.0.12:lb'] };
     expect(() => answersFromFlags({ ...flags, vip: '10.0.1.100' })).toThrow('--vip: 10.0.1.100 is not in the /24 subnet of lb host lb1 (10.0.0.11)');

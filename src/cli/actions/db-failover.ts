@@ -6,6 +6,7 @@ import { selectRun } from '../../engine/prepare.js';
 import { hostsWithRole } from '../../roles/topology.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
+import { passphrasePrompt } from '../passphrase.js';
 import type { GlobalOptions } from '../options.js';
 import { hostColumnWidth } from '../columns.js';
 import { provision } from './provision.js';
@@ -21,7 +22,8 @@ export async function failover(file: string, options: { to?: string; waitLock?: 
   const dbHosts = hostsWithRole(inventory, 'db');
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the db hosts');
-  const fleet = await Fleet.connect(inventory, dbHosts, { forks: dbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
+  const askPassphrase = passphrasePrompt(progress);
+  const fleet = await Fleet.connect(inventory, dbHosts, { forks: dbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set(), ...(askPassphrase ? { askPassphrase } : {}) });
   let newPrimary: string;
   let lock: FleetLock | undefined;
   try {

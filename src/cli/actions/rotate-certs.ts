@@ -6,6 +6,7 @@ import { type HostReport, renderHostReport } from '../../rotate/plan.js';
 import { type CaPreparation, type CaSwitch, type RotateEvent, rotateCertificates } from '../../rotate/run.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
+import { passphrasePrompt } from '../passphrase.js';
 import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../options.js';
 import { parseWaitLock } from '../../engine/lock.js';
@@ -57,7 +58,9 @@ export async function rotateCerts(file: string, options: RotateOptions, globals:
     waitLockSeconds: parseWaitLock(options.waitLock),
   };
   const progress = await Progress.create(!globals.json && !globals.quiet);
+  const askPassphrase = passphrasePrompt(progress);
   const outcome = await rotateCertificates(inventory, request, {
+    ...(askPassphrase ? { askPassphrase } : {}),
     onEvent: (event) => showEvent(progress, event),
     confirm: async (reports, due) => {
       progress.stop();
