@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import SSHConfig from 'ssh-config';
 import { UserError } from '../core/errors.js';
@@ -108,7 +108,9 @@ export function completeSettings(settings: SshSettings, entry: SshConfigEntry): 
     if (entry.user !== 'root' && !completed.sudo) completed.sudo = {};
   }
   if (settings.defaulted.includes('port') && entry.port !== undefined) completed.port = entry.port;
-  if (settings.identityFile === undefined && entry.identityFile !== undefined) completed.identityFile = expandHome(entry.identityFile);
+  if (settings.identityFile === undefined && entry.identityFile !== undefined) {
+    completed.identityFile = identityPath(entry.identityFile, { h: completed.hostName, r: completed.user });
+  }
   if (settings.jump === undefined && entry.proxyJump !== undefined) completed.jump = entry.proxyJump;
   return completed;
 }
@@ -179,13 +181,14 @@ async function resolveJump(
   const hostName = entry.hostName ?? parsed.host;
   const address = await resolveOne(hostName, undefined, resolver, path, problems, 'jump host ');
   if (address === undefined) return undefined;
-  const identityFile = entry.identityFile !== undefined ? expandHome(entry.identityFile) : ssh.identityFile;
+  const user = parsed.user ?? entry.user ?? ssh.user;
+  const identityFile = entry.identityFile !== undefined ? identityPath(entry.identityFile, { h: hostName, r: user }) : ssh.identityFile;
   return {
     spec,
     hostName,
     address,
     port: parsed.port ?? entry.port ?? DEFAULT_SSH_PORT,
-    user: parsed.user ?? entry.user ?? ssh.user,
+    user,
     ...(identityFile !== undefined ? { identityFile } : {}),
   };
 }
@@ -228,9 +231,16 @@ async function describeProblems(file: string, problems: readonly Located[]): Pro
   return `the hosts' addresses cannot be settled; nothing was changed:\n${lines.join('\n')}`;
 }
 
-function expandHome(path: string): string {
+/**
+ * An IdentityFile as ssh reads it: `~` is the home folder, and the tokens %d (home), %h (the host
+ * name), %r (the remote user), %u (the local user) and %% are replaced; a relative path is taken
+ * from the current folder, as ssh does.
+ */
+export function identityPath(path: string, tokens: { h: string; r: string }): string {
   const home = process.env.HOME || homedir();
-  if (path === '~') return home;
-  if (path.startsWith('~/')) return join(home, path.slice(2));
-  return isAbsolute(path) ? path : resolve(home, '.ssh', path);
+  const values: Record<string, string> = { d: home, h: tokens.h, r: tokens.r, u: userInfo().username, '%': '%' };
+  const expanded = path.replace(/%([dhru%])/g, (_, token: string) => values[token] as string);
+  if (expanded === '~') return home;
+  if (expanded.startsWith('~/')) return join(home, expanded.slice(2));
+  return isAbsolute(expanded) ? expanded : resolve(expanded);
 }

@@ -124,7 +124,7 @@ function classify(target: ConnectionTarget, err: unknown): ConnectionError {
   const error = err as NodeJS.ErrnoException & { level?: string };
   const text = error?.message ?? String(err);
   const code = error?.code ?? '';
-  const at = `${target.user}@${target.address}:${target.port}`;
+  const at = `${target.user}@${target.hostName ? `${target.hostName} (${target.address})` : target.address}:${target.port}`;
   if (code === 'ECONNREFUSED') return new ConnectionError(target.host, 'refused', `connection refused by ${at} (is sshd running, is the port right?)`);
   if (code === 'ETIMEDOUT' || /timed out/i.test(text))
     return new ConnectionError(target.host, 'timeout', `no answer from ${at} within ${target.connectTimeoutSeconds}s (host down, or a firewall drops the traffic)`);

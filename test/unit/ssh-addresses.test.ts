@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { completeSettings, resolveHostAddresses, sshConfigLookup, type Resolver } from '../../src/engine/addresses.js';
+import { completeSettings, identityPath, resolveHostAddresses, sshConfigLookup, type Resolver } from '../../src/engine/addresses.js';
 import { credentialsFor } from '../../src/engine/fleet.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { formatIssue, type Inventory, type SshSettings } from '../../src/inventory/model.js';
@@ -83,6 +83,13 @@ describe('~/.ssh/config, read as OpenSSH reads it', () => {
     const written: SshSettings = { ...settings, user: 'ops', port: 22, defaulted: [], identityFile: '/keys/ops', jump: 'gw' };
     expect(completeSettings(written, config('db1.internal'))).toMatchObject({ user: 'ops', port: 22, identityFile: '/keys/ops', jump: 'gw' });
     expect(completeSettings(written, config('db1.internal')).sudo).toBeUndefined();
+  });
+
+  it('an IdentityFile with ~ and the tokens %d %h %r %%, a relative one from the current folder, as ssh reads them', () => {
+    const home = process.env.HOME!;
+    expect(identityPath('~/.ssh/%h_%r', { h: 'web1.example.org', r: 'deploy' })).toBe(join(home, '.ssh/web1.example.org_deploy'));
+    expect(identityPath('%d/keys/100%%', { h: 'web1', r: 'root' })).toBe(join(home, 'keys/100%'));
+    expect(identityPath('keys/id', { h: 'web1', r: 'root' })).toBe(join(process.cwd(), 'keys/id'));
   });
 
   it('a user from the config other than root goes through sudo without a password; root needs none', () => {
