@@ -16,6 +16,7 @@ import { registerDocs } from './commands/docs.js';
 import { registerRotateCerts } from './commands/rotate-certs.js';
 import { registerRollback } from './commands/rollback.js';
 import { registerDb } from './commands/db.js';
+import { saveSharedStates } from '../state/shared.js';
 
 /** A repeated --limit adds up, like one comma-separated value; one value never takes the words after it. */
 function collectLimit(value: string, previous: string[] | undefined): string[] {
@@ -83,7 +84,12 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   const json = argv.slice(2, argv.includes('--') ? argv.indexOf('--') : undefined).includes('--json');
   try {
-    await program.parseAsync(argv);
+    try {
+      await program.parseAsync(argv);
+    } finally {
+      // Whatever the outcome: a run that made a secret or a certificate and then failed must still share it.
+      await saveSharedStates();
+    }
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { HostDesire } from '../core/types.js';
+import { openSharedState } from '../state/shared.js';
 import { loadInventory } from '../inventory/load.js';
 import { formatIssue, type Host, type Inventory } from '../inventory/model.js';
 import { desiredForHost } from '../roles/index.js';
@@ -48,6 +49,7 @@ export async function selectRun(file: string, limit: readonly string[] | undefin
     });
   }
   const hosts = selectHosts(loaded.inventory, limit);
+  await openSharedState(loaded.inventory);
   onEvent?.({ type: 'selected', hosts: hosts.map((host) => host.name) });
   return { inventory: loaded.inventory, hosts, replacedHosts: selectReplacedHosts(loaded.inventory, hosts, replaceHosts) };
 }

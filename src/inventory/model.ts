@@ -16,6 +16,8 @@ export const ROLES: readonly Role[] = ['lb', 'web', 'app', 'db'];
 export type SecretSource =
   | { kind: 'env'; name: string; key?: string }
   | { kind: 'file'; path: string; key?: string }
+  /** The first line a command prints (`pass show db/app`, `op read …`, `vault kv get …`), run from the inventory's folder. */
+  | { kind: 'cmd'; command: string; cwd: string; key?: string }
   | { kind: 'generate'; id: string };
 
 export interface HostKeyPin {
@@ -68,6 +70,8 @@ export interface Inventory {
   file: string;
   /** Absolute path of the state directory (generated secrets, CA, reports). */
   stateDir: string;
+  /** The state directory's secrets, kept encrypted to the recipients in this file (absolute path), if the inventory says so. */
+  sharedState?: { file: string; recipients: string[] };
   /** Absolute path of a folder whose templates override the built-in ones, if any. */
   templatesDir?: string;
   domain: string;

@@ -13,6 +13,8 @@ export interface LabInventoryInput {
   /** Which login the inventory uses: root by key, or `ops` with a sudo password. */
   login: 'root' | 'ops';
   bridge: string;
+  /** The lab key's public line: the recipient of the lab's shared state file, so every run exercises it. */
+  stateRecipient?: string;
 }
 
 function header(bridge: string): string[] {
@@ -32,6 +34,7 @@ export function renderLabInventory(input: LabInventoryInput): string {
   lines.push('', 'domain: www.foobar.com');
   // keepalived needs a pair: a lab without lb hosts has no VIP.
   if (lbCount >= 2) lines.push(`vip: ${vipAddress(subnet)}`, 'vip_prefix: 24');
+  if (input.stateRecipient) lines.push('', 'state:', '  file: infra-state.age', '  recipients:', `    - ${input.stateRecipient.trim()}`);
   lines.push('', 'ssh:');
   if (login === 'ops') {
     lines.push('  user: ops', '  sudo:', '    password: file:./ops-password');

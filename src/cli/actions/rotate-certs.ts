@@ -10,6 +10,7 @@ import { Progress } from '../progress.js';
 import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../options.js';
 import { parseWaitLock } from '../../engine/lock.js';
+import { openSharedState } from '../../state/shared.js';
 
 export interface RotateOptions {
   dryRun?: boolean;
@@ -20,7 +21,10 @@ export interface RotateOptions {
 
 async function loadValidInventory(file: string): Promise<Inventory> {
   const loaded = await loadInventory(file);
-  if (loaded.ok) return loaded.inventory;
+  if (loaded.ok) {
+    await openSharedState(loaded.inventory);
+    return loaded.inventory;
+  }
   const shown = relative(process.cwd(), file) || file;
   throw new UserError(`${file} is not valid; nothing was changed:\n${loaded.issues.map((issue) => '  ' + formatIssue(issue, shown)).join('\n')}`);
 }
