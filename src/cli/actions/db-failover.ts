@@ -1,6 +1,7 @@
 import { UserError } from '../../core/errors.js';
 import { decideFailover, inventoryDbFlavor, promote, readDbHosts, rewriteInventoryFile } from '../../db/failover.js';
 import { Fleet } from '../../engine/fleet.js';
+import { ROLE } from '../../inventory/model.js';
 import { hostsWithRole } from '../../roles/topology.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
@@ -16,7 +17,7 @@ import { provision } from './provision.js';
 export async function failover(file: string, options: { to?: string }, globals: GlobalOptions): Promise<number> {
   const { inventory } = await selectRun(file, { ...globals, limit: undefined });
   const flavor = inventoryDbFlavor(inventory);
-  const dbHosts = hostsWithRole(inventory, 'db');
+  const dbHosts = hostsWithRole(inventory, ROLE.db);
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the db hosts');
   const fleet = await Fleet.connect(inventory, dbHosts, { forks: dbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
@@ -44,7 +45,7 @@ export async function failover(file: string, options: { to?: string }, globals: 
   } finally {
     fleet.close();
   }
-  const reachable = new Set([...hostsWithRole(inventory, 'app').map((h) => h.name), ...dbHosts.filter((h) => !fleet.failures.has(h.name)).map((h) => h.name)]);
+  const reachable = new Set([...hostsWithRole(inventory, ROLE.app).map((h) => h.name), ...dbHosts.filter((h) => !fleet.failures.has(h.name)).map((h) => h.name)]);
   const code = await provision(file, {}, { ...globals, yes: true, limit: [...reachable] });
   if (code !== 0) throw new UserError(`${newPrimary} is the primary and the inventory says so, but provisioning the db and app hosts failed (above): fix it and run infra provision`);
   return 0;
