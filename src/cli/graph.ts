@@ -1,5 +1,5 @@
-import type { Colors } from './color.js';
 import type { GraphFlow, GraphOpening, TopologyGraph } from '../roles/graph.js';
+import type { Colors } from './color.js';
 
 /** `infra graph`'s output: the topology (src/roles/graph.ts) as text for the terminal and as a Mermaid flowchart. */
 

@@ -11,11 +11,7 @@ import { ROLE_REGISTRY, rolesFrontToBack, type RoleRegistry } from '../roles/reg
 export type LabCounts = Record<Role, number>;
 
 /** The counts of a lab when none are given: each role's default. */
-export function defaultCounts(registry: RoleRegistry = ROLE_REGISTRY): LabCounts {
-  return Object.fromEntries(Object.values(registry).map((role) => [role.name, role.lab.defaultCount])) as LabCounts;
-}
-
-export const DEFAULT_COUNTS: Readonly<LabCounts> = defaultCounts();
+export const DEFAULT_COUNTS: Readonly<LabCounts> = Object.fromEntries(Object.values(ROLE_REGISTRY).map((role) => [role.name, role.lab.defaultCount])) as LabCounts;
 export const DEFAULT_SUBNET = '10.77.0.0/24';
 
 /**
@@ -65,12 +61,9 @@ export function hostOctet(role: Role, index: number, registry: RoleRegistry = RO
 export function addressesFor(role: Role, registry: RoleRegistry = ROLE_REGISTRY): number {
   return registry[role].lab.overflowFirstOctet === undefined ? FIRST_RANGE_SIZE : FIRST_RANGE_SIZE + OVERFLOW_RANGE_SIZE;
 }
+
 export const CONTROLLER_OCTET = 1;
 export const VIP_OCTET = 100;
-/** Order of roles in the host list: front to back, lb first, so the first lb (lb1) is the keepalived master. */
-export function labRoleOrder(registry: RoleRegistry = ROLE_REGISTRY): Role[] {
-  return rolesFrontToBack(registry).map((role) => role.name);
-}
 
 export interface LabHostPlan {
   /** Inventory host name and the host's own hostname, e.g. `web1`. */
@@ -122,8 +115,9 @@ export function hostInterfaceName(hostName: string, naming: LabNaming = DEFAULT_
 }
 
 /**
- * Checks the counts the operator asked for. Why these limits: ten addresses per role in the plan;
- * a database tier needs a primary; keepalived needs two lb hosts or none (one lb has no VIP peer).
+ * Checks the counts the operator asked for: within each role's maximum (its addresses in the
+ * plan), and each role's own rule (a database tier needs a primary; keepalived needs two lb hosts
+ * or none: one lb has no VIP peer).
  */
 export function validateCounts(counts: LabCounts, registry: RoleRegistry = ROLE_REGISTRY): void {
   const roles = rolesFrontToBack(registry);
@@ -140,11 +134,14 @@ export function validateCounts(counts: LabCounts, registry: RoleRegistry = ROLE_
   }
 }
 
-/** The hosts of a lab, front to back (lb, web, app, db), numbered from 1 within each role. */
+/**
+ * The hosts of a lab, front to back (lb, web, app, db), numbered from 1 within each role: lb
+ * first, so the first lb (lb1) is the keepalived master.
+ */
 export function planHosts(counts: LabCounts, subnet: LabSubnet, naming: LabNaming = DEFAULT_NAMING, registry: RoleRegistry = ROLE_REGISTRY): LabHostPlan[] {
   validateCounts(counts, registry);
   const hosts: LabHostPlan[] = [];
-  for (const role of labRoleOrder(registry)) {
+  for (const { name: role } of rolesFrontToBack(registry)) {
     for (let i = 1; i <= counts[role]; i++) {
       const name = `${role}${i}`;
       const hostInterface = hostInterfaceName(name, naming);

@@ -7,7 +7,6 @@ import { ROLE_REGISTRY, rolesFrontToBack, type RoleRegistry } from './registry.j
 import type { RoleSecrets } from './secrets.js';
 
 export type { RoleSecrets } from './secrets.js';
-export { ROLE_REGISTRY, type RoleRegistry } from './registry.js';
 
 /**
  * The order phases run in: firewall and monitoring on every host first, then the roles back to
