@@ -17,14 +17,6 @@ import { registerRotateCerts } from './commands/rotate-certs.js';
 import { registerRollback } from './commands/rollback.js';
 import { registerDb } from './commands/db.js';
 
-export interface GlobalOptions {
-  limit?: string[];
-  json?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
-  yes?: boolean;
-}
-
 /** A repeated --limit adds up, like one comma-separated value; one value never takes the words after it. */
 function collectLimit(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

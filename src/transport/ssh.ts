@@ -231,18 +231,7 @@ export class HostConnection {
    * marker is dropped, so a sudo that did not ask (cached or NOPASSWD) cannot run the password.
    */
   async run(script: string): Promise<ExecResult> {
-    const wrapped = wrapScript(script);
-    let command = 'bash -s';
-    let stdin = wrapped;
-    if (this.target.user !== 'root' && this.target.sudo) {
-      const password = this.target.sudo.password;
-      if (password) {
-        command = `sudo -S -p '' -- bash -c 'while IFS= read -r line; do [ "$line" = "${SCRIPT_MARKER}" ] && break; done; exec bash -s'`;
-        stdin = `${password.reveal()}\n${SCRIPT_MARKER}\n${wrapped}`;
-      } else {
-        command = 'sudo -n -- bash -s';
-      }
-    }
+    const { command, stdin } = this.rootShell(wrapScript(script));
     if (this.lostBecause) throw new ConnectionError(this.target.host, 'lost', `connection lost: ${this.lostBecause}`);
     let result;
     try {
@@ -258,7 +247,88 @@ export class HostConnection {
     return { code: result.code, stdout: result.stdout, stderr: result.stderr };
   }
 
+  /**
+   * Starts shell text as root that keeps running beside the run's other commands, reading its
+   * stdin after the script: `release()` writes `releaseLine` and ends stdin. Resolves once the
+   * script printed `readyLine` (it holds), or with its whole output once it exited without (it
+   * could not). The script ends with the connection too: a killed controller leaves nothing
+   * running on the host.
+   */
+  async hold(script: string, readyLine: string, releaseLine: string): Promise<HeldCommand> {
+    if (this.lostBecause) throw new ConnectionError(this.target.host, 'lost', `connection lost: ${this.lostBecause}`);
+    const client = this.ssh.connection;
+    if (!client) throw new ConnectionError(this.target.host, 'lost', 'connection closed');
+    // A function read whole before it runs, so what it reads from stdin is what comes after it.
+    const { command, stdin } = this.rootShell(`__infra_held() {\n${script}\n}\n__infra_held\n`);
+    return new Promise((resolve, reject) => {
+      client.exec(command, (err: Error | undefined, stream: ExecStream) => {
+        if (err) {
+          reject(new ConnectionError(this.target.host, 'lost', `connection lost: ${err.message}`));
+          return;
+        }
+        let stdout = '';
+        let settled = false;
+        const closed = new Promise<void>((done) => stream.on('close', () => done()));
+        const held: HeldCommand = {
+          held: true,
+          output: '',
+          release: async () => {
+            stream.end(`${releaseLine}\n`);
+            await closed;
+          },
+        };
+        stream.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString('utf8');
+          const ready = stdout.indexOf(`${readyLine}\n`);
+          if (!settled && ready >= 0) {
+            settled = true;
+            resolve({ ...held, output: stdout.slice(0, ready) });
+          }
+        });
+        stream.stderr.on('data', () => undefined);
+        stream.on('close', (code: number | null) => {
+          if (settled) return;
+          settled = true;
+          if (code === null || code === undefined) reject(new ConnectionError(this.target.host, 'lost', 'connection lost while a command was running'));
+          else resolve({ held: false, output: stdout, code, release: async () => undefined });
+        });
+        stream.write(stdin);
+      });
+    });
+  }
+
+  /** The command that runs a bash as root (directly, or through sudo) and the stdin that feeds it `script`. */
+  private rootShell(script: string): { command: string; stdin: string } {
+    if (this.target.user === 'root' || !this.target.sudo) return { command: 'bash -s', stdin: script };
+    const password = this.target.sudo.password;
+    if (!password) return { command: 'sudo -n -- bash -s', stdin: script };
+    return {
+      command: `sudo -S -p '' -- bash -c 'while IFS= read -r line; do [ "$line" = "${SCRIPT_MARKER}" ] && break; done; exec bash -s'`,
+      stdin: `${password.reveal()}\n${SCRIPT_MARKER}\n${script}`,
+    };
+  }
+
   close(): void {
     this.ssh.dispose();
   }
+}
+
+/** The parts of ssh2's exec channel that `hold` uses (node-ssh ships no types for ssh2). */
+interface ExecStream {
+  on(event: 'data', listener: (chunk: Buffer) => void): void;
+  on(event: 'close', listener: (code: number | null) => void): void;
+  stderr: { on(event: 'data', listener: (chunk: Buffer) => void): void };
+  write(data: string): void;
+  end(data: string): void;
+}
+
+/** A command left running on a host by `HostConnection.hold`. */
+export interface HeldCommand {
+  /** Whether the script printed its ready line and still runs. */
+  held: boolean;
+  /** What it printed before its ready line, or all it printed when it exited without. */
+  output: string;
+  /** Its exit status, when it exited without holding. */
+  code?: number;
+  release(): Promise<void>;
 }

@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { answersFromFlags, completeWithDefaults, missingFlags, parseHostFlag, renderInventory } from '../../src/cli/init-wizard.js';
+import { answersFromFlags, missingFlags, parseHostFlag } from '../../src/cli/init-flags.js';
+import { completeWithDefaults } from '../../src/inventory/init-answers.js';
+import { renderInventory } from '../../src/inventory/init-render.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { BIN, buildCli } from './init-cli.js';
 
@@ -129,7 +131,7 @@ describe('init answers', () => {
       appSource: './app: # not a comment',
     });
     expect(missingFlags(known)).toEqual([]);
-    const text = renderInventory(completeWithDefaults(known), 'inventory.yaml');
+    const text = renderInventory(completeWithDefaults(known), 'inventory.yaml', readFileSync('inventory.example.yaml', 'utf8'));
     const result = parseInventory(text, '/srv/inventory.yaml');
     expect(result.ok && result.inventory.app.source).toBe('/srv/app: # not a comment');
   });

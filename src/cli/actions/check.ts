@@ -4,12 +4,12 @@ import { hostDrift, vipCertificateDrift, vipHolderDrift, type DriftItem } from '
 import { dbReadings, probeAndPlan } from '../../engine/run.js';
 import { dbTopologyDrift } from '../../db/replication.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
-import { parseForks, prepareConnectedRun } from '../run-context.js';
+import { prepareConnectedRun } from '../../engine/prepare.js';
 import { Progress } from '../progress.js';
 import { hostColumnWidth } from '../columns.js';
 import { ROLE } from '../../inventory/model.js';
 import { jsonDocument } from '../../report/json.js';
-import type { GlobalOptions } from '../main.js';
+import { parseForks, type GlobalOptions } from '../options.js';
 
 export interface CheckOptions {
   expiringWithin: string;
@@ -54,7 +54,7 @@ export async function check(file: string, options: CheckOptions, globals: Global
   const requestedForks = parseForks(options.forks);
   const progress = await Progress.create(!globals.json && !globals.quiet);
   progress.start('reading the inventory and connecting');
-  const { context, fleet, forks } = await prepareConnectedRun(file, globals, { forks: requestedForks, acceptNewHostKeys: false }).catch((err: unknown) => {
+  const { context, fleet, forks } = await prepareConnectedRun(file, globals.limit, { forks: requestedForks, acceptNewHostKeys: false, onEvent: (event) => progress.prepareEvent(event) }).catch((err: unknown) => {
     progress.stop();
     throw err;
   });

@@ -1,12 +1,12 @@
 import { UserError } from '../../core/errors.js';
 import { decideFailover, inventoryDbFlavor, promote, readDbHosts, rewriteInventoryFile } from '../../db/failover.js';
 import { Fleet } from '../../engine/fleet.js';
+import { selectRun } from '../../engine/prepare.js';
 import { ROLE } from '../../inventory/model.js';
 import { hostsWithRole } from '../../roles/topology.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
-import { selectRun } from '../run-context.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 import { hostColumnWidth } from '../columns.js';
 import { provision } from './provision.js';
 
@@ -15,7 +15,7 @@ import { provision } from './provision.js';
  * reachable db hosts and the app hosts from it: the same engine and checks as any provision.
  */
 export async function failover(file: string, options: { to?: string }, globals: GlobalOptions): Promise<number> {
-  const { inventory } = await selectRun(file, { ...globals, limit: undefined });
+  const { inventory } = await selectRun(file, undefined);
   const flavor = inventoryDbFlavor(inventory);
   const dbHosts = hostsWithRole(inventory, ROLE.db);
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));

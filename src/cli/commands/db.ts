@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 export function registerDb(program: Command): void {
   const db = program.command('db').description('Database topology operations (see also: infra provision switches the primary when the inventory moves it).');

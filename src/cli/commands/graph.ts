@@ -4,7 +4,7 @@ import { UserError } from '../../core/errors.js';
 import { formatIssue } from '../../inventory/model.js';
 import { colorsFor } from '../color.js';
 import { jsonDocument } from '../../report/json.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 export function registerGraph(program: Command): void {
   program

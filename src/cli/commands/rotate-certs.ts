@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { RotateOptions } from '../actions/rotate-certs.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 export function registerRotateCerts(program: Command): void {
   program

@@ -1,13 +1,19 @@
 import { relative } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { HostDesire } from '../core/types.js';
-import { Fleet } from '../engine/fleet.js';
-import { resolveRoleSecrets } from '../engine/secrets.js';
-import { selectHosts, selectReplacedHosts } from '../engine/select.js';
 import { loadInventory } from '../inventory/load.js';
 import { formatIssue, type Host, type Inventory } from '../inventory/model.js';
 import { desiredForHost } from '../roles/index.js';
-import type { GlobalOptions } from './main.js';
+import type { AcceptedHostKey } from '../transport/hostkeys.js';
+import type { HostConnection } from '../transport/ssh.js';
+import { Fleet } from './fleet.js';
+import { resolveRoleSecrets } from './secrets.js';
+import { selectHosts, selectReplacedHosts } from './select.js';
+
+/**
+ * What a run does before it reads any host: select → secrets → roles → fleet. The CLI turns flags
+ * into these calls and shows their events; nothing here asks or prints.
+ */
 
 export interface RunSelection {
   inventory: Inventory;
@@ -20,8 +26,20 @@ export interface RunContext extends RunSelection {
   desires: HostDesire[];
 }
 
-/** Loads and validates the inventory and selects the hosts (--limit) and those reinstalled (--replace-host). */
-export async function selectRun(file: string, globals: GlobalOptions, replaceHosts?: readonly string[]): Promise<RunSelection> {
+export type PrepareEvent =
+  /** The inventory is valid and these hosts are selected, in inventory order. */
+  | { type: 'selected'; hosts: string[] }
+  /** A host's secrets are resolved and what it should have is rendered. */
+  | { type: 'rendered'; host: string }
+  /** Every selected host was tried: `failed` could not be reached (the fleet names why). */
+  | { type: 'connected'; connected: number; failed: number }
+  /** A host named by --replace-host was reached and its new host key taken (a decision on trust, to show and record). */
+  | { type: 'host-key-replaced'; host: string; verdict: AcceptedHostKey };
+
+export type PrepareListener = (event: PrepareEvent) => void;
+
+/** Loads and validates the inventory and selects the hosts (`limit`, as --limit reads it) and those reinstalled (--replace-host). */
+export async function selectRun(file: string, limit: readonly string[] | undefined, replaceHosts?: readonly string[], onEvent?: PrepareListener): Promise<RunSelection> {
   const loaded = await loadInventory(file);
   if (!loaded.ok) {
     const shown = relative(process.cwd(), file) || file;
@@ -29,7 +47,8 @@ export async function selectRun(file: string, globals: GlobalOptions, replaceHos
       issues: loaded.issues,
     });
   }
-  const hosts = selectHosts(loaded.inventory, globals.limit);
+  const hosts = selectHosts(loaded.inventory, limit);
+  onEvent?.({ type: 'selected', hosts: hosts.map((host) => host.name) });
   return { inventory: loaded.inventory, hosts, replacedHosts: selectReplacedHosts(loaded.inventory, hosts, replaceHosts) };
 }
 
@@ -37,6 +56,7 @@ export async function selectRun(file: string, globals: GlobalOptions, replaceHos
 export async function renderDesires(
   { inventory, hosts }: Pick<RunSelection, 'inventory' | 'hosts'>,
   reinstalled: ReadonlySet<string> = new Set(),
+  onEvent?: PrepareListener,
 ): Promise<HostDesire[]> {
   const desires: HostDesire[] = [];
   for (const host of hosts) {
@@ -46,22 +66,23 @@ export async function renderDesires(
     } catch (err) {
       throw new UserError(`rendering the templates for ${host.name} failed; nothing was changed:\n  ${err instanceof Error ? err.message : String(err)}`);
     }
+    onEvent?.({ type: 'rendered', host: host.name });
   }
   return desires;
 }
 
 /** Loads and validates the inventory, selects the hosts and renders what they should have. */
-export async function prepareRun(file: string, globals: GlobalOptions): Promise<RunContext> {
-  const selection = await selectRun(file, globals);
-  return { ...selection, desires: await renderDesires(selection) };
+export async function prepareRun(file: string, limit: readonly string[] | undefined, onEvent?: PrepareListener): Promise<RunContext> {
+  const selection = await selectRun(file, limit, undefined, onEvent);
+  return { ...selection, desires: await renderDesires(selection, undefined, onEvent) };
 }
 
-/** `--forks N`: how many hosts are worked on at once; undefined (all of them) when not given. */
-export function parseForks(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const forks = Number(text);
-  if (!Number.isInteger(forks) || forks < 1) throw new UserError(`--forks ${text}: expected a whole number of at least 1`);
-  return forks;
+export interface ConnectedRunOptions {
+  /** Hosts worked on at once; all of them when undefined. */
+  forks?: number;
+  acceptNewHostKeys: boolean;
+  replaceHosts?: readonly string[];
+  onEvent?: PrepareListener;
 }
 
 /**
@@ -72,15 +93,21 @@ export function parseForks(text: string | undefined): number | undefined {
  */
 export async function prepareConnectedRun(
   file: string,
-  globals: GlobalOptions,
-  options: { forks?: number; acceptNewHostKeys: boolean; replaceHosts?: readonly string[] },
+  limit: readonly string[] | undefined,
+  options: ConnectedRunOptions,
 ): Promise<{ context: RunContext; fleet: Fleet; forks: number }> {
-  const selection = await selectRun(file, globals, options.replaceHosts);
+  const { onEvent } = options;
+  const selection = await selectRun(file, limit, options.replaceHosts, onEvent);
   const forks = options.forks ?? selection.hosts.length;
-  const [desires, fleet] = await Promise.allSettled([
-    renderDesires(selection),
-    Fleet.connect(selection.inventory, selection.hosts, { forks, acceptNewHostKeys: options.acceptNewHostKeys, replaceHostKeys: selection.replacedHosts }),
-  ]);
+  const connecting = Fleet.connect(selection.inventory, selection.hosts, {
+    forks,
+    acceptNewHostKeys: options.acceptNewHostKeys,
+    replaceHostKeys: selection.replacedHosts,
+  }).then((fleet) => {
+    onEvent?.({ type: 'connected', connected: fleet.connections.size, failed: fleet.failures.size });
+    return fleet;
+  });
+  const [desires, fleet] = await Promise.allSettled([renderDesires(selection, undefined, onEvent), connecting]);
   if (desires.status === 'rejected') {
     if (fleet.status === 'fulfilled') fleet.value.close();
     throw desires.reason;
@@ -89,6 +116,10 @@ export async function prepareConnectedRun(
   const takenBack = selection.hosts.filter((host) => selection.replacedHosts.has(host.name) && fleet.value.connections.has(host.name));
   try {
     const renewed = new Map((await renderDesires({ ...selection, hosts: takenBack }, selection.replacedHosts)).map((desire) => [desire.host, desire]));
+    for (const host of takenBack) {
+      const connection = fleet.value.connections.get(host.name) as HostConnection;
+      onEvent?.({ type: 'host-key-replaced', host: host.name, verdict: connection.hostKey });
+    }
     return { context: { ...selection, desires: desires.value.map((desire) => renewed.get(desire.host) ?? desire) }, fleet: fleet.value, forks };
   } catch (err) {
     fleet.value.close();
