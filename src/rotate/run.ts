@@ -1,6 +1,7 @@
 import { UserError } from '../core/errors.js';
 import type { PhaseDesire } from '../core/types.js';
 import { Fleet } from '../engine/fleet.js';
+import { lockFleet, type FleetLock } from '../engine/lock.js';
 import { selectHosts } from '../engine/select.js';
 import { ROLE, type Host, type Inventory } from '../inventory/model.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../report/run-report.js';
@@ -28,12 +29,16 @@ export interface RotationRequest {
   /** --rotate-ca: the first run prepares the next CA, the second switches the web hosts to it. */
   rotateCa: boolean;
   dryRun: boolean;
+  /** Seconds to wait for another run's lock on a host (0: refuse at once). */
+  waitLockSeconds: number;
 }
 
 export type RotateEvent =
   /** Opening the connections to the web hosts and to the lb hosts that drain them. */
   | { type: 'connecting'; web: number; lb: number }
   | { type: 'reading' }
+  /** A run cut short left its lock on this host: taken over (its holder line says whose it was). */
+  | { type: 'lock-taken-over'; host: string; leftBy: string }
   /** Confirmed: the hosts are rolled one at a time. */
   | { type: 'rotating' }
   | { type: 'step'; host: string; step: RollStep };
@@ -92,10 +97,16 @@ export async function rotateCertificates(inventory: Inventory, request: Rotation
   const lbHosts = hostsWithRole(inventory, ROLE.lb);
   emit({ type: 'connecting', web: webHosts.length, lb: lbHosts.length });
   const fleet = await Fleet.connect(inventory, [...webHosts, ...lbHosts], { forks: webHosts.length + lbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
+  let lock: FleetLock | undefined;
   try {
     if (fleet.failures.size > 0) {
       const lines = [...fleet.failures.values()].map((failure) => `  ${failure.message}`);
       throw new UserError(`cannot reach every host the rotation needs; nothing was changed:\n${lines.join('\n')}`);
+    }
+    // Held from before the hosts are read: the rotation decides on what no other run changes.
+    if (!request.dryRun) {
+      lock = await lockFleet(fleet, [...webHosts, ...lbHosts].map((host) => host.name), { command: 'rotate-certs', waitSeconds: request.waitLockSeconds, forks: webHosts.length + lbHosts.length });
+      for (const { host, leftBy } of lock.takenOver) emit({ type: 'lock-taken-over', host, leftBy });
     }
     emit({ type: 'reading' });
     const candidates = await Promise.all(
@@ -170,6 +181,7 @@ export async function rotateCertificates(inventory: Inventory, request: Rotation
     });
     return { kind: 'rotated', ok, hosts: reports, ...(ca ? { ca } : {}) };
   } finally {
+    await lock?.release();
     fleet.close();
   }
 }

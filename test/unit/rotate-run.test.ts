@@ -13,7 +13,7 @@ afterEach(removeTemporaryDirs);
 /** Runs a rotation that must end before connecting to any host: it records the events, and refuses to be asked. */
 async function rotateWithoutHosts(inventory: Inventory, request: Partial<RotationRequest>) {
   const events: RotateEvent[] = [];
-  const outcome = await rotateCertificates(inventory, { rotateCa: false, dryRun: false, ...request }, {
+  const outcome = await rotateCertificates(inventory, { rotateCa: false, dryRun: false, waitLockSeconds: 0, ...request }, {
     onEvent: (event) => events.push(event),
     confirm: () => Promise.reject(new Error('asked to confirm')),
   });

@@ -1,6 +1,7 @@
 import { UserError } from '../../core/errors.js';
 import { decideFailover, inventoryDbFlavor, promote, readDbHosts, rewriteInventoryFile } from '../../db/failover.js';
 import { Fleet } from '../../engine/fleet.js';
+import { lockFleet, parseWaitLock, type FleetLock } from '../../engine/lock.js';
 import { selectRun } from '../../engine/prepare.js';
 import { ROLE } from '../../inventory/model.js';
 import { hostsWithRole } from '../../roles/topology.js';
@@ -14,7 +15,8 @@ import { provision } from './provision.js';
  * Reads the db hosts, decides, asks, promotes, rewrites the inventory, then provisions the
  * reachable db hosts and the app hosts from it: the same engine and checks as any provision.
  */
-export async function failover(file: string, options: { to?: string }, globals: GlobalOptions): Promise<number> {
+export async function failover(file: string, options: { to?: string; waitLock?: string }, globals: GlobalOptions): Promise<number> {
+  const waitSeconds = parseWaitLock(options.waitLock);
   const { inventory } = await selectRun(file, undefined);
   const flavor = inventoryDbFlavor(inventory);
   const dbHosts = hostsWithRole(inventory, ROLE.db);
@@ -22,7 +24,11 @@ export async function failover(file: string, options: { to?: string }, globals: 
   progress.start('reading the db hosts');
   const fleet = await Fleet.connect(inventory, dbHosts, { forks: dbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
   let newPrimary: string;
+  let lock: FleetLock | undefined;
   try {
+    // Held while the db hosts are read and one is promoted; the provision that follows takes its own.
+    lock = await lockFleet(fleet, dbHosts.map((host) => host.name), { command: 'db failover', waitSeconds, forks: dbHosts.length });
+    for (const { host, leftBy } of lock.takenOver) process.stderr.write(`infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over\n`);
     const readings = await readDbHosts(inventory, fleet, flavor).finally(() => progress.stop());
     const decision = decideFailover(flavor, inventory.db.primary, inventory.db.replicas, readings, options.to);
     newPrimary = decision.newPrimary;
@@ -43,10 +49,12 @@ export async function failover(file: string, options: { to?: string }, globals: 
     await rewriteInventoryFile(file, decision.newPrimary, decision.replicas);
     out(`${decision.newPrimary} takes writes; ${file} names it db.primary\n\n`);
   } finally {
+    progress.stop();
+    await lock?.release();
     fleet.close();
   }
   const reachable = new Set([...hostsWithRole(inventory, ROLE.app).map((h) => h.name), ...dbHosts.filter((h) => !fleet.failures.has(h.name)).map((h) => h.name)]);
-  const code = await provision(file, {}, { ...globals, yes: true, limit: [...reachable] });
+  const code = await provision(file, { waitLock: options.waitLock }, { ...globals, yes: true, limit: [...reachable] });
   if (code !== 0) throw new UserError(`${newPrimary} is the primary and the inventory says so, but provisioning the db and app hosts failed (above): fix it and run infra provision`);
   return 0;
 }

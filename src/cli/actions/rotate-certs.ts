@@ -9,11 +9,13 @@ import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
 import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../options.js';
+import { parseWaitLock } from '../../engine/lock.js';
 
 export interface RotateOptions {
   dryRun?: boolean;
   onlyExpiringWithin?: string;
   rotateCa?: boolean;
+  waitLock?: string;
 }
 
 async function loadValidInventory(file: string): Promise<Inventory> {
@@ -44,6 +46,11 @@ function showEvent(progress: Progress, event: RotateEvent): void {
     case 'step':
       progress.update(`${event.host}: ${event.step}`);
       break;
+    case 'lock-taken-over':
+      progress.stop();
+      process.stderr.write(`infra: warning: ${event.host}: a run was cut short while it held the lock (${event.leftBy}); its lock is taken over\n`);
+      progress.start('reading the certificates the web hosts serve');
+      break;
   }
 }
 
@@ -55,6 +62,7 @@ export async function rotateCerts(file: string, options: RotateOptions, globals:
     onlyExpiringWithinDays: parseDays(options.onlyExpiringWithin),
     rotateCa: Boolean(options.rotateCa),
     dryRun: Boolean(options.dryRun),
+    waitLockSeconds: parseWaitLock(options.waitLock),
   };
   const progress = await Progress.create(!globals.json && !globals.quiet);
   const outcome = await rotateCertificates(inventory, request, {
