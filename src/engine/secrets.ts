@@ -16,7 +16,7 @@ export interface RoleSecretOptions {
 
 type Resolvers = { [P in SecretPart]-?: (inventory: Inventory, host: Host, options: RoleSecretOptions) => Promise<NonNullable<RoleSecrets[P]>> };
 
-/** How each part is resolved, in the order they are resolved (a CA is made once, by the first that needs it). */
+/** How each part of RoleSecrets is resolved; a host's parts are resolved in this order. */
 const RESOLVERS: Resolvers = {
   db: async (inventory) => ({
     appPassword: await resolveSecret(inventory.db.password, inventory),

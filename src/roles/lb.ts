@@ -234,7 +234,7 @@ export const lbRole: RoleDefinition = {
   ],
   // TLS is not terminated here.
   secrets: [],
-  render: (inventory, host) => lbPhase(inventory, host),
+  render: lbPhase,
   healthChecks: (inventory) => [loadBalancerCheck(inventory.vip, HAPROXY_SOCKET, WEB_BACKEND)],
   graphTiers: (inventory) => [{ id: 'lb', title: 'LB', note: 'HAProxy, keepalived', hosts: hostsWithRole(inventory, 'lb') }],
   lab: {
