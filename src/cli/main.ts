@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../core/errors.js';
+import { ROLES } from '../inventory/model.js';
 import { INFRA_VERSION } from '../report/run-report.js';
 import { jsonDocument } from '../report/json.js';
 import { registerValidate } from './commands/validate.js';
@@ -32,7 +33,7 @@ function buildProgram(): Command {
     .version(INFRA_VERSION, '-V, --version', 'print infra\'s version')
     .option(
       '--limit <pattern>',
-      "only these hosts: names, roles (lb, web, app, db), groups, globs, comma separated, as Ansible reads them: 'web1,db', 'web*', 'web:!web1', 'web:&dc1'",
+      `only these hosts: names, roles (${ROLES.join(', ')}), groups, globs, comma separated, as Ansible reads them: 'web1,db', 'web*', 'web:!web1', 'web:&dc1'`,
       collectLimit,
     )
     .option('--json', 'one JSON document on stdout, errors included, with a format_version (docs/json.md)')

@@ -6,6 +6,11 @@ import type { Secret } from '../core/secret.js';
  */
 export type Role = 'lb' | 'web' | 'app' | 'db';
 export const ROLES: readonly Role[] = ['lb', 'web', 'app', 'db'];
+/**
+ * Each role by its name, for code about one role in particular (a VIP needs lb hosts, a failover
+ * moves between db hosts). What every role has is read from the role registry (src/roles/registry.ts).
+ */
+export const ROLE: { readonly [R in Role]: R } = { lb: 'lb', web: 'web', app: 'app', db: 'db' };
 
 /**
  * Where a secret comes from, as written in the inventory: `env:NAME`, `file:PATH` (absolute once

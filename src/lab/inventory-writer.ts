@@ -1,3 +1,4 @@
+import { ROLE } from '../inventory/model.js';
 import type { LabHostPlan, LabSubnet } from './plan.js';
 import { controllerAddress, vipAddress } from './plan.js';
 
@@ -27,8 +28,8 @@ function header(bridge: string): string[] {
 export function renderLabInventory(input: LabInventoryInput): string {
   const { subnet, hosts, login } = input;
   const controller = `${controllerAddress(subnet)}/32`;
-  const dbHosts = hosts.filter((h) => h.role === 'db').map((h) => h.name);
-  const lbCount = hosts.filter((h) => h.role === 'lb').length;
+  const dbHosts = hosts.filter((h) => h.role === ROLE.db).map((h) => h.name);
+  const lbCount = hosts.filter((h) => h.role === ROLE.lb).length;
   const lines: string[] = header(input.bridge);
   if (login === 'ops') lines.push('# This variant logs in as the non-root user `ops` and runs commands through sudo with a password.');
   lines.push('', 'domain: www.foobar.com');

@@ -1,6 +1,7 @@
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
+import { ROLE } from '../inventory/model.js';
 import { allRolePackages } from '../roles/packages.js';
 import { fingerprintOf } from '../transport/hostkeys.js';
 import { ensureBase } from './base.js';
@@ -112,7 +113,7 @@ function toCounts(partial: Partial<LabCounts> | undefined): LabCounts {
 }
 
 function vipOf(subnet: LabSubnet, hosts: readonly { role: string }[]): string | null {
-  return hosts.filter((h) => h.role === 'lb').length >= 2 ? vipAddress(subnet) : null;
+  return hosts.filter((h) => h.role === ROLE.lb).length >= 2 ? vipAddress(subnet) : null;
 }
 
 /** Brings up the lab: base and repo (cached), bridge, every host booted and answering SSH. Idempotent. */
