@@ -38,7 +38,7 @@ const valid = (problem: string | undefined): string | true => problem ?? true;
 
 async function askHosts(): Promise<InitHost[]> {
   const hosts: InitHost[] = [];
-  process.stdout.write('Hosts: give each its name, address and roles (lb, web, app, db). The first lb is the keepalived master.\n');
+  process.stdout.write(`Hosts: give each its name, address and roles (${ROLES.join(', ')}). The first lb is the keepalived master.\n`);
   do {
     const name = await input({ message: 'Host name:', validate: (value) => valid(hostNameProblem(value.trim(), hosts)) });
     const address = await input({ message: `Address of ${name.trim()}:`, validate: (value) => valid(addressProblem(value.trim(), hosts)) });

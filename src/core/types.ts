@@ -1,17 +1,19 @@
 /**
  * The types every layer speaks: desired resources, the facts read from a host, and the plan of
- * changes between them. This module imports nothing of the project but the Secret type, so every
- * import arrow points down to it.
+ * changes between them. This module imports nothing of the project but types (Secret, and Role,
+ * which names the role phases), so every import arrow at run time points down to it.
  */
 import type { Secret } from './secret.js';
+// A type only, erased from the build: no module of the project is loaded from here.
+import type { Role } from '../inventory/model.js';
 
 /**
- * A stage of the run. `firewall` and `monitoring` run on every host before the others; `cleanup`
- * runs on every host after them all: it takes away what only something no longer wanted needed
- * (firewall openings, db accounts), once nothing can send it traffic any more.
+ * A stage of the run: one per role, in the order of src/roles/index.ts (PHASE_ORDER). `firewall`
+ * and `monitoring` run on every host before the roles; `cleanup` runs on every host after them
+ * all: it takes away what only something no longer wanted needed (firewall openings, db
+ * accounts), once nothing can send it traffic any more.
  */
-export type Phase = 'firewall' | 'monitoring' | 'db' | 'app' | 'web' | 'lb' | 'cleanup';
-export const PHASE_ORDER: readonly Phase[] = ['firewall', 'monitoring', 'db', 'app', 'web', 'lb', 'cleanup'];
+export type Phase = 'firewall' | 'monitoring' | Role | 'cleanup';
 
 export interface PackageResource {
   kind: 'package';

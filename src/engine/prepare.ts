@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { HostDesire } from '../core/types.js';
+import { openSharedState } from '../state/shared.js';
 import { loadInventory } from '../inventory/load.js';
 import { formatIssue, type Host, type Inventory } from '../inventory/model.js';
 import { desiredForHost } from '../roles/index.js';
@@ -55,10 +56,11 @@ export async function loadRunInventory(file: string): Promise<Inventory> {
   return resolveHostAddresses(loaded.inventory);
 }
 
-/** Loads the inventory (loadRunInventory) and selects the hosts (`limit`, as --limit reads it) and those reinstalled (--replace-host). */
+/** Loads the inventory (loadRunInventory), selects the hosts (`limit`, as --limit reads it) and those reinstalled (--replace-host), and opens the shared state. */
 export async function selectRun(file: string, limit: readonly string[] | undefined, replaceHosts?: readonly string[], onEvent?: PrepareListener): Promise<RunSelection> {
   const inventory = await loadRunInventory(file);
   const hosts = selectHosts(inventory, limit);
+  await openSharedState(inventory);
   onEvent?.({ type: 'selected', hosts: hosts.map((host) => host.name) });
   return { inventory, hosts, replacedHosts: selectReplacedHosts(inventory, hosts, replaceHosts) };
 }

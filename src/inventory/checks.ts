@@ -1,4 +1,4 @@
-import { ROLES, type Role } from './model.js';
+import { ROLE, ROLES, type Role } from './model.js';
 import { isIpv4, isIpv4Source, networkOf, parseIPv4, sameSubnet } from '../core/ipv4.js';
 import { DEFAULT_SSH_PORT, inventorySchema } from './schema.js';
 import type { KeyPath } from './positions.js';
@@ -32,9 +32,9 @@ interface HostView {
 
 /** Which role each role sends its traffic to: lb → web → app → db. */
 const NEEDS: readonly [Role, Role][] = [
-  ['lb', 'web'],
-  ['web', 'app'],
-  ['app', 'db'],
+  [ROLE.lb, ROLE.web],
+  [ROLE.web, ROLE.app],
+  [ROLE.app, ROLE.db],
 ];
 
 // Names become file names, template variables and keepalived/MariaDB identifiers: keep them plain.
@@ -154,7 +154,7 @@ function checkRoleDependencies(hosts: HostView[], findings: Finding[]): void {
 function checkVip(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
   const vip = raw.vip;
   if (!isIpv4(vip)) return;
-  const lbHosts = hosts.filter((host) => hasRole(host, 'lb'));
+  const lbHosts = hosts.filter((host) => hasRole(host, ROLE.lb));
   if (lbHosts.length < 2) {
     findings.push({
       path: ['vip'],
@@ -166,7 +166,7 @@ function checkVip(raw: Record<string, unknown>, hosts: HostView[], findings: Fin
   const beyond = lbHosts[MAX_VRRP_HOSTS];
   if (beyond) {
     findings.push({
-      path: ['hosts', beyond.name, 'roles', beyond.roles.find((entry) => entry.role === 'lb')?.index ?? 0],
+      path: ['hosts', beyond.name, 'roles', beyond.roles.find((entry) => entry.role === ROLE.lb)?.index ?? 0],
       message:
         `a VIP is held by at most ${MAX_VRRP_HOSTS} lb hosts (keepalived priorities from ${TOP_PRIORITY} down by ${PRIORITY_STEP}), ` +
         `and ${beyond.name} is lb host number ${MAX_VRRP_HOSTS + 1}; give the role lb to fewer hosts`,
@@ -193,11 +193,11 @@ function checkVip(raw: Record<string, unknown>, hosts: HostView[], findings: Fin
 
 function checkDatabase(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
   if (!isRecord(raw.db)) return;
-  const dbHostNames = hosts.filter((host) => hasRole(host, 'db')).map((host) => host.name);
+  const dbHostNames = hosts.filter((host) => hasRole(host, ROLE.db)).map((host) => host.name);
   const describeMisfit = (name: string): string | undefined => {
     const host = hosts.find((candidate) => candidate.name === name);
     if (!host) return `${JSON.stringify(name)} is not a host (hosts with role db: ${listNames(dbHostNames)})`;
-    if (!hasRole(host, 'db')) {
+    if (!hasRole(host, ROLE.db)) {
       return `host ${name} does not have role db; add db to its roles or name a db host (${listNames(dbHostNames)})`;
     }
     return undefined;
@@ -228,7 +228,7 @@ function checkDatabase(raw: Record<string, unknown>, hosts: HostView[], findings
   // A db host outside the topology would get MariaDB installed and then sit unused.
   if (primary === undefined) return;
   for (const host of hosts) {
-    const dbRole = host.roles.find((entry) => entry.role === 'db');
+    const dbRole = host.roles.find((entry) => entry.role === ROLE.db);
     if (!dbRole || listed.has(host.name)) continue;
     findings.push({
       path: ['hosts', host.name, 'roles', dbRole.index],
@@ -427,7 +427,7 @@ function checkPorts(raw: Record<string, unknown>, hosts: HostView[], findings: F
       { port: NODE_EXPORTER_PORT, service: 'the node exporter (on every host)' },
     ];
     for (const { role } of host.roles) {
-      if (role === 'app') listening.push({ port: appPort ?? DEFAULT_APP_PORT, service: 'the app', ...(appPort !== undefined ? { path: ['app', 'port'] } : {}) });
+      if (role === ROLE.app) listening.push({ port: appPort ?? DEFAULT_APP_PORT, service: 'the app', ...(appPort !== undefined ? { path: ['app', 'port'] } : {}) });
       listening.push(...ROLE_LISTENERS[role].map((listener) => ({ ...listener, role })));
     }
     listening.forEach((second, index) => {
@@ -501,7 +501,7 @@ function layeredVar(raw: Record<string, unknown>, host: HostView, name: KnownVar
 /** keepalived's lb hosts form one VRRP group only when they share its id. */
 function checkVrrpRouterId(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
   if (!isIpv4(raw.vip)) return;
-  const lbHosts = hosts.filter((host) => hasRole(host, 'lb')).map((host) => {
+  const lbHosts = hosts.filter((host) => hasRole(host, ROLE.lb)).map((host) => {
     const layered = layeredVar(raw, host, 'vrrp_router_id');
     return { name: host.name, value: layered ? layered.value : KNOWN_VARS.vrrp_router_id.fallback, path: layered?.path };
   });

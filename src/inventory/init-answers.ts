@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isIpv4, isIpv4Source, sameSubnet } from '../core/ipv4.js';
 import { PACKAGE_ROOT } from '../core/package-root.js';
-import type { Role } from './model.js';
+import { ROLE, type Role } from './model.js';
 import { inventorySchema, isHostAddress } from './schema.js';
 import { varProblem } from './vars.js';
 
@@ -129,7 +129,7 @@ export function vipProblem(vip: string, hosts: readonly InitHost[], prefix: numb
   const owner = hosts.find((host) => host.address === vip);
   if (owner) return `${vip} is the address of ${owner.name}; the VIP must be an unused address`;
   // A host given by name is checked once a run resolved it (src/engine/addresses.ts).
-  const outside = hosts.find((host) => host.roles.includes('lb') && isIpv4(host.address) && !sameSubnet(vip, host.address, prefix));
+  const outside = hosts.find((host) => host.roles.includes(ROLE.lb) && isIpv4(host.address) && !sameSubnet(vip, host.address, prefix));
   return outside ? `${vip} is not in the /${prefix} subnet of lb host ${outside.name} (${outside.address})` : undefined;
 }
 
@@ -139,11 +139,11 @@ export function listAnswer(text: string): string[] {
 }
 
 export function dbHostNames(hosts: readonly InitHost[]): string[] {
-  return hosts.filter((host) => host.roles.includes('db')).map((host) => host.name);
+  return hosts.filter((host) => host.roles.includes(ROLE.db)).map((host) => host.name);
 }
 
 export function lbHostCount(hosts: readonly InitHost[]): number {
-  return hosts.filter((host) => host.roles.includes('lb')).length;
+  return hosts.filter((host) => host.roles.includes(ROLE.lb)).length;
 }
 
 /** Every answer, from those known and defaults elsewhere (call only when nothing required is missing). */

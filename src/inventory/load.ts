@@ -266,6 +266,7 @@ function buildInventory(data: RawInventory, file: string): Inventory {
   const secretSource = (spec: SecretSpec, key: string): SecretSource => {
     if (spec.kind === 'env') return { kind: 'env', name: spec.name, key };
     if (spec.kind === 'file') return { kind: 'file', path: resolvePath(spec.path), key };
+    if (spec.kind === 'cmd') return { kind: 'cmd', command: spec.command, cwd: baseDir, key };
     return { kind: 'generate', id: key };
   };
 
@@ -287,6 +288,7 @@ function buildInventory(data: RawInventory, file: string): Inventory {
   return {
     file,
     stateDir: resolvePath(data.state_dir),
+    ...(data.state !== undefined ? { sharedState: { file: resolvePath(data.state.file), recipients: data.state.recipients } } : {}),
     ...(data.templates_dir !== undefined ? { templatesDir: resolvePath(data.templates_dir) } : {}),
     domain: data.domain,
     ...(data.vip !== undefined ? { vip: data.vip } : {}),

@@ -6,6 +6,11 @@ import type { Secret } from '../core/secret.js';
  */
 export type Role = 'lb' | 'web' | 'app' | 'db';
 export const ROLES: readonly Role[] = ['lb', 'web', 'app', 'db'];
+/**
+ * Each role by its name, for code about one role in particular (a VIP needs lb hosts, a failover
+ * moves between db hosts). What every role has is read from the role registry (src/roles/registry.ts).
+ */
+export const ROLE: { readonly [R in Role]: R } = { lb: 'lb', web: 'web', app: 'app', db: 'db' };
 
 /**
  * Where a secret comes from, as written in the inventory: `env:NAME`, `file:PATH` (absolute once
@@ -16,6 +21,8 @@ export const ROLES: readonly Role[] = ['lb', 'web', 'app', 'db'];
 export type SecretSource =
   | { kind: 'env'; name: string; key?: string }
   | { kind: 'file'; path: string; key?: string }
+  /** The first line a command prints (`pass show db/app`, `op read …`, `vault kv get …`), run from the inventory's folder. */
+  | { kind: 'cmd'; command: string; cwd: string; key?: string }
   | { kind: 'generate'; id: string };
 
 export interface HostKeyPin {
@@ -101,6 +108,8 @@ export interface Inventory {
   file: string;
   /** Absolute path of the state directory (generated secrets, CA, reports). */
   stateDir: string;
+  /** The state directory's secrets, kept encrypted to the recipients in this file (absolute path), if the inventory says so. */
+  sharedState?: { file: string; recipients: string[] };
   /** Absolute path of a folder whose templates override the built-in ones, if any. */
   templatesDir?: string;
   domain: string;

@@ -12,12 +12,12 @@ import { isIpv4, isIpv4Source } from '../core/ipv4.js';
 export const KEY_TYPES = ['ecdsa-p256', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
 
 /** A secret source before load.ts ties it to its key path. */
-export type SecretSpec = { kind: 'env'; name: string } | { kind: 'file'; path: string } | { kind: 'generate' };
+export type SecretSpec = { kind: 'env'; name: string } | { kind: 'file'; path: string } | { kind: 'cmd'; command: string } | { kind: 'generate' };
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function secretSpec(options: { allowGenerate: boolean }) {
-  const accepted = options.allowGenerate ? 'env:NAME, file:PATH or generate' : 'env:NAME or file:PATH';
+  const accepted = options.allowGenerate ? 'env:NAME, file:PATH, cmd:COMMAND or generate' : 'env:NAME, file:PATH or cmd:COMMAND';
   return z.unknown().transform((value, ctx): SecretSpec => {
     if (value === 'generate') {
       if (options.allowGenerate) return { kind: 'generate' };
@@ -40,6 +40,12 @@ function secretSpec(options: { allowGenerate: boolean }) {
       const path = value.slice('file:'.length);
       if (path.trim() !== '') return { kind: 'file', path };
       ctx.addIssue({ code: 'custom', message: 'file: needs a path, e.g. file:./secrets/db_password' });
+      return z.NEVER;
+    }
+    if (typeof value === 'string' && value.startsWith('cmd:')) {
+      const command = value.slice('cmd:'.length).trim();
+      if (command !== '') return { kind: 'cmd', command };
+      ctx.addIssue({ code: 'custom', message: 'cmd: needs a command that prints the secret, e.g. cmd:pass show db/app' });
       return z.NEVER;
     }
     // The value itself is never repeated in the message: it may be the password.
@@ -175,6 +181,7 @@ export const hostSchema = z.strictObject({
   vars: vars.optional(),
 });
 
+const STATE_RECIPIENT = /^(?:(?:ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}(?: .*)?|age1[02-9ac-hj-np-z]{58})$/;
 const DOMAIN = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const DB_IDENTIFIER = /^[A-Za-z0-9_]{1,32}$/;
 
@@ -184,6 +191,15 @@ export const inventorySchema = z.strictObject({
   // At most /29: the VIP and two lb hosts need three usable addresses in the subnet.
   vip_prefix: z.int().min(8, 'expected a prefix length from 8 to 29').max(29, 'expected a prefix length from 8 to 29').default(24),
   state_dir: path.default('.infra'),
+  // The state directory's secrets kept encrypted in one file a team commits (age, to these recipients).
+  state: z
+    .strictObject({
+      file: path.default('infra-state.age'),
+      recipients: z
+        .array(z.string().regex(STATE_RECIPIENT, 'expected an SSH public key line ("ssh-ed25519 AAAA… comment", as in ~/.ssh/id_ed25519.pub) or an age key (age1…)'))
+        .min(1, "must list at least one recipient: your SSH public key (~/.ssh/id_ed25519.pub) or an age key"),
+    })
+    .optional(),
   templates_dir: path.optional(),
   ssh: globalSsh,
   firewall: z.strictObject({

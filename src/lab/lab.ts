@@ -1,6 +1,7 @@
-import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
+import { ROLE } from '../inventory/model.js';
 import { allRolePackages } from '../roles/packages.js';
 import { fingerprintOf } from '../transport/hostkeys.js';
 import { ensureBase } from './base.js';
@@ -112,7 +113,7 @@ function toCounts(partial: Partial<LabCounts> | undefined): LabCounts {
 }
 
 function vipOf(subnet: LabSubnet, hosts: readonly { role: string }[]): string | null {
-  return hosts.filter((h) => h.role === 'lb').length >= 2 ? vipAddress(subnet) : null;
+  return hosts.filter((h) => h.role === ROLE.lb).length >= 2 ? vipAddress(subnet) : null;
 }
 
 /** Brings up the lab: base and repo (cached), bridge, every host booted and answering SSH. Idempotent. */
@@ -238,8 +239,9 @@ async function retireHost(paths: LabPaths, host: LabStateHost, mode: { wipe: boo
 async function writeOutputs(ctx: Context, plan: readonly LabHostPlan[], knownHosts: string): Promise<void> {
   const out = ctx.output;
   await mkdir(out.dir, { recursive: true });
-  await writeFile(out.inventory, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'root', bridge: ctx.naming.bridge }));
-  await writeFile(out.inventorySudo, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'ops', bridge: ctx.naming.bridge }));
+  const stateRecipient = await readFile(`${ctx.paths.key}.pub`, 'utf8');
+  await writeFile(out.inventory, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'root', bridge: ctx.naming.bridge, stateRecipient }));
+  await writeFile(out.inventorySudo, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'ops', bridge: ctx.naming.bridge, stateRecipient }));
   await copyFile(knownHosts, out.knownHosts);
   await copyFile(ctx.paths.key, out.key);
   await chmod(out.key, 0o600);

@@ -3,7 +3,7 @@ import type { PassphrasePrompt } from '../transport/keys.js';
 import type { HostDesire } from '../core/types.js';
 import { Fleet } from '../engine/fleet.js';
 import { applyPlans, probeAndPlan, type RunEvent } from '../engine/run.js';
-import type { Host, Inventory } from '../inventory/model.js';
+import { ROLE, type Host, type Inventory } from '../inventory/model.js';
 import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport } from '../report/run-report.js';
 import { appRollbackPhase } from '../roles/app.js';
 import { chooseRollbacks, parseReleasesReading, readReleasesScript, type ReleasesReading, type RollbackDecision } from './releases.js';
@@ -26,7 +26,7 @@ export interface RollbackOutcome extends RollbackDecision {
  * no previous release.
  */
 export async function prepareRollback(inventory: Inventory, hosts: readonly Host[], askPassphrase?: PassphrasePrompt): Promise<PreparedRollback> {
-  const appHosts = hosts.filter((host) => host.roles.includes('app'));
+  const appHosts = hosts.filter((host) => host.roles.includes(ROLE.app));
   if (appHosts.length === 0) throw new UserError('no app host is selected: rollback puts back the previous release of the app hosts');
   const fleet = await Fleet.connect(inventory, appHosts, { forks: appHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set(), ...(askPassphrase ? { askPassphrase } : {}) });
   try {

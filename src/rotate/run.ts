@@ -4,7 +4,7 @@ import type { PhaseDesire } from '../core/types.js';
 import { Fleet } from '../engine/fleet.js';
 import { lockFleet, type FleetLock } from '../engine/lock.js';
 import { selectHosts } from '../engine/select.js';
-import type { Host, Inventory } from '../inventory/model.js';
+import { ROLE, type Host, type Inventory } from '../inventory/model.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../report/run-report.js';
 import { hostsWithRole } from '../roles/topology.js';
 import { webPhase } from '../roles/web.js';
@@ -71,7 +71,7 @@ export async function rotateCertificates(inventory: Inventory, request: Rotation
   const started = Date.now();
   const emit = hooks.onEvent ?? (() => {});
   const within = request.onlyExpiringWithinDays;
-  const webHosts = selectHosts(inventory, request.limit).filter((host) => host.roles.includes('web'));
+  const webHosts = selectHosts(inventory, request.limit).filter((host) => host.roles.includes(ROLE.web));
   if (webHosts.length === 0) throw new UserError('no web host is selected: rotate-certs replaces the certificate web hosts serve');
   if (inventory.tls.kind === 'ca' && (await readIfPresent(caPaths(inventory).certificateFile)) === undefined) {
     throw new UserError(`infra's CA does not exist yet (${caPaths(inventory).certificateFile}): run infra provision first`);
@@ -97,7 +97,7 @@ export async function rotateCertificates(inventory: Inventory, request: Rotation
   const materials = await newMaterial(inventory, webHosts, issuer, now);
   const material = (host: Host) => materials.get(host.name) as RotationMaterial;
   const phases = new Map(webHosts.map((host) => [host.name, webPhase(inventory, host, { tls: material(host).tls })]));
-  const lbHosts = hostsWithRole(inventory, 'lb');
+  const lbHosts = hostsWithRole(inventory, ROLE.lb);
   emit({ type: 'connecting', web: webHosts.length, lb: lbHosts.length });
   const fleet = await Fleet.connect(inventory, [...webHosts, ...lbHosts], {
     forks: webHosts.length + lbHosts.length,

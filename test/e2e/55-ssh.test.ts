@@ -41,9 +41,12 @@ async function removeEtcHosts(): Promise<void> {
   await writeFile('/etc/hosts', text.split('\n').filter((line) => !line.endsWith(HOSTS_MARK)).join('\n'));
 }
 
-/** The env of a run: a HOME with no ~/.ssh, and no agent unless given. */
+/**
+ * The env of a run: a HOME with no ~/.ssh, and no agent unless given. The shared state is opened
+ * with the lab key named (age reads a key file, never an agent): what is under test is the SSH side.
+ */
 function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { HOME: home, SSH_AUTH_SOCK: '', INFRA_SSH_PASSPHRASE: undefined, ...extra };
+  return { HOME: home, SSH_AUTH_SOCK: '', INFRA_SSH_PASSPHRASE: undefined, INFRA_STATE_IDENTITY: join(LAB_DIR, 'id_ed25519'), ...extra };
 }
 
 beforeAll(async () => {

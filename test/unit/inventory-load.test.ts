@@ -176,7 +176,7 @@ describe('loadInventory', () => {
   it('reports every problem of a file, sorted by line', async () => {
     const result = await loadInventory(join(FIXTURES, 'many-problems.yaml'));
     expect(result.ok ? [] : result.issues.map((issue) => formatIssue(issue, 'many-problems.yaml'))).toEqual([
-      'many-problems.yaml:7:13 db.password: a secret must not be written in clear in the inventory; use env:NAME, file:PATH or generate',
+      'many-problems.yaml:7:13 db.password: a secret must not be written in clear in the inventory; use env:NAME, file:PATH, cmd:COMMAND or generate',
       'many-problems.yaml:13:13 hosts.web1.roles[0]: unknown role "wbe" (expected lb, web, app, db)',
       'many-problems.yaml:15:14 hosts.db1.address: invalid address "10.0.0.300" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)',
     ]);
@@ -226,7 +226,7 @@ describe('inventory issues', () => {
     ).toEqual([
       'inventory.yaml:6:3 hosts.web1.address: missing required key "address"; expected the host\'s IPv4 address or DNS name, e.g. 10.0.0.11 or web1.example.org',
       'inventory.yaml:6:10 hosts.web1.adress: unknown key "adress" (did you mean "address"? accepted keys: address, ip, roles, ssh, vars)',
-      'inventory.yaml:8:1 hostz: unknown key "hostz" (did you mean "hosts"? accepted keys: domain, vip, vip_prefix, state_dir, ' +
+      'inventory.yaml:8:1 hostz: unknown key "hostz" (did you mean "hosts"? accepted keys: domain, vip, vip_prefix, state_dir, state, ' +
         'templates_dir, ssh, firewall, extra_files, monitoring, tls, db, app, vars, role_vars, groups, hosts)',
     ]);
   });
@@ -420,9 +420,9 @@ describe('inventory issues', () => {
         db1: {address: 10.0.0.41, roles: [db], ssh: {sudo: {password: "env:"}}}
     `);
     expect(found).toEqual([
-      'inventory.yaml:3:30 db.password: a secret must not be written in clear in the inventory; use env:NAME, file:PATH or generate',
-      'inventory.yaml:3:61 db.replication_password: a secret must not be written in clear in the inventory; use env:NAME, file:PATH or generate',
-      "inventory.yaml:5:38 ssh.sudo.password: a sudo password cannot be generated (it is the user's password on the host); use env:NAME or file:PATH",
+      'inventory.yaml:3:30 db.password: a secret must not be written in clear in the inventory; use env:NAME, file:PATH, cmd:COMMAND or generate',
+      'inventory.yaml:3:61 db.replication_password: a secret must not be written in clear in the inventory; use env:NAME, file:PATH, cmd:COMMAND or generate',
+      "inventory.yaml:5:38 ssh.sudo.password: a sudo password cannot be generated (it is the user's password on the host); use env:NAME, file:PATH or cmd:COMMAND",
       'inventory.yaml:8:65 hosts.db1.ssh.sudo.password: env: needs an environment variable name (letters, digits, _), e.g. env:DB_PASSWORD',
     ]);
     expect(found.join('\n')).not.toMatch(/hunter2|123456/);

@@ -8,6 +8,7 @@ import { prepareConnectedRun } from '../../engine/prepare.js';
 import { Progress } from '../progress.js';
 import { passphrasePrompt } from '../passphrase.js';
 import { hostColumnWidth } from '../columns.js';
+import { ROLE } from '../../inventory/model.js';
 import { jsonDocument } from '../../report/json.js';
 import { parseForks, type GlobalOptions } from '../options.js';
 
@@ -65,7 +66,7 @@ export async function check(file: string, options: CheckOptions, globals: Global
   });
   try {
     const inventory = context.inventory;
-    const needsVipCheck = inventory.vip !== undefined && context.hosts.some((host) => host.roles.includes('web'));
+    const needsVipCheck = inventory.vip !== undefined && context.hosts.some((host) => host.roles.includes(ROLE.web));
     const [{ probes, failures }, viaVip] = await Promise.all([
       probeAndPlan(fleet, context.desires, forks, { health: true }),
       needsVipCheck ? vipFingerprint(inventory.vip as string, inventory.domain) : Promise.resolve(undefined),
@@ -83,13 +84,13 @@ export async function check(file: string, options: CheckOptions, globals: Global
         continue;
       }
       const drift = hostDrift(desire, probe.plan, probe.facts, healthContext);
-      if (desire.phases.some((phase) => phase.phase === 'lb')) lbObservations.set(desire.host, drift.observations['load balancer']);
+      if (desire.phases.some((phase) => phase.phase === ROLE.lb)) lbObservations.set(desire.host, drift.observations['load balancer']);
       const deployed = drift.observations.certificate?.fingerprint;
       if (deployed) deployedCertificates.push(deployed);
       hosts.push({ host: desire.host, status: drift.items.length > 0 ? 'drifted' : 'ok', drift: drift.items });
     }
     // The VIP's holders can be judged only when every lb host was read.
-    const allLbsRead = context.inventory.hosts.filter((h) => h.roles.includes('lb')).every((h) => lbObservations.has(h.name));
+    const allLbsRead = context.inventory.hosts.filter((h) => h.roles.includes(ROLE.lb)).every((h) => lbObservations.has(h.name));
     const fleetDrift = [
       ...(allLbsRead ? vipHolderDrift(inventory.vip, lbObservations) : []),
       ...(viaVip && deployedCertificates.length > 0 ? vipCertificateDrift(viaVip.fingerprint, deployedCertificates, viaVip.error) : []),

@@ -3,6 +3,7 @@ import { decideFailover, inventoryDbFlavor, promote, readDbHosts, rewriteInvento
 import { Fleet } from '../../engine/fleet.js';
 import { lockFleet, parseWaitLock, type FleetLock } from '../../engine/lock.js';
 import { selectRun } from '../../engine/prepare.js';
+import { ROLE } from '../../inventory/model.js';
 import { hostsWithRole } from '../../roles/topology.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
@@ -19,7 +20,7 @@ export async function failover(file: string, options: { to?: string; waitLock?: 
   const waitSeconds = parseWaitLock(options.waitLock);
   const { inventory } = await selectRun(file, undefined);
   const flavor = inventoryDbFlavor(inventory);
-  const dbHosts = hostsWithRole(inventory, 'db');
+  const dbHosts = hostsWithRole(inventory, ROLE.db);
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the db hosts');
   const askPassphrase = passphrasePrompt(progress);
@@ -54,7 +55,7 @@ export async function failover(file: string, options: { to?: string; waitLock?: 
     await lock?.release();
     fleet.close();
   }
-  const reachable = new Set([...hostsWithRole(inventory, 'app').map((h) => h.name), ...dbHosts.filter((h) => !fleet.failures.has(h.name)).map((h) => h.name)]);
+  const reachable = new Set([...hostsWithRole(inventory, ROLE.app).map((h) => h.name), ...dbHosts.filter((h) => !fleet.failures.has(h.name)).map((h) => h.name)]);
   const code = await provision(file, { waitLock: options.waitLock }, { ...globals, yes: true, limit: [...reachable] });
   if (code !== 0) throw new UserError(`${newPrimary} is the primary and the inventory says so, but provisioning the db and app hosts failed (above): fix it and run infra provision`);
   return 0;

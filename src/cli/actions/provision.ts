@@ -16,6 +16,7 @@ import { connectionStats } from '../../transport/ssh.js';
 import { prepareConnectedRun, type RunContext } from '../../engine/prepare.js';
 import { colorEnabled } from '../color.js';
 import { hostColumnWidth } from '../columns.js';
+import { ROLE } from '../../inventory/model.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
 import { passphrasePrompt } from '../passphrase.js';
@@ -224,7 +225,7 @@ function shownPath(path: string): string {
 
 /** How to reach the site: the DNS record to publish and a command that tries it before DNS does. */
 function siteSummary(inventory: RunContext['inventory']): string {
-  if (!inventory.vip || !inventory.hosts.some((host) => host.roles.includes('web'))) return '';
+  if (!inventory.vip || !inventory.hosts.some((host) => host.roles.includes(ROLE.web))) return '';
   const ca = inventory.tls.kind === 'ca' ? `--cacert ${shownPath(join(inventory.stateDir, 'ca', 'ca.crt'))} ` : '';
   return (
     `\nDNS: publish ${inventory.domain}. A ${inventory.vip}\n` +

@@ -10,6 +10,7 @@ import { passphrasePrompt } from '../passphrase.js';
 import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../options.js';
 import { parseWaitLock } from '../../engine/lock.js';
+import { openSharedState } from '../../state/shared.js';
 
 export interface RotateOptions {
   dryRun?: boolean;
@@ -50,6 +51,7 @@ function showEvent(progress: Progress, event: RotateEvent): void {
 /** `infra rotate-certs`; returns the exit code: 0 when every host to rotate was rotated (or a dry run), 1 otherwise. */
 export async function rotateCerts(file: string, options: RotateOptions, globals: GlobalOptions): Promise<number> {
   const inventory = await loadRunInventory(file);
+  await openSharedState(inventory);
   const request = {
     limit: globals.limit,
     onlyExpiringWithinDays: parseDays(options.onlyExpiringWithin),

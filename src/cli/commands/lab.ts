@@ -1,9 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Ora } from 'ora';
 import type { LabProgress, LabRebuildResult, LabStatus, LabUpResult } from '../../lab/lab.js';
-import type { Role } from '../../inventory/model.js';
+import type { LabCounts } from '../../lab/plan.js';
+import type { RoleDefinition } from '../../roles/definition.js';
+import { rolesFrontToBack } from '../../roles/registry.js';
 import { jsonDocument } from '../../report/json.js';
-import { MAX_PER_ROLE } from '../../lab/plan.js';
 
 /**
  * `infra lab up|down|status|reset|rebuild`: a local replica of the topology as real booted hosts
@@ -74,11 +75,11 @@ function labApi(): Promise<typeof import('../../lab/lab.js')> {
   return import('../../lab/lab.js');
 }
 
-function parseCount(role: Role) {
+function parseCount({ name, lab }: RoleDefinition) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^\d+$/.test(value) || n > MAX_PER_ROLE[role]) {
-      throw new InvalidArgumentError(`--${role} takes a whole number from 0 to ${MAX_PER_ROLE[role]}`);
+    if (!/^\d+$/.test(value) || n > lab.maxCount) {
+      throw new InvalidArgumentError(`--${name} takes a whole number from 0 to ${lab.maxCount}`);
     }
     return n;
   };
@@ -131,16 +132,12 @@ Example:
   $ infra lab up && infra provision lab/inventory.yaml && infra lab down`,
     );
 
-  lab
-    .command('up')
-    .description('build (once) the base image and apt repo, then boot the hosts and write ./lab/inventory.yaml')
-    .option('--lb <n>', 'load balancer hosts (0 or 2+)', parseCount('lb'), 2)
-    .option('--web <n>', 'web hosts', parseCount('web'), 2)
-    .option('--app <n>', 'app hosts', parseCount('app'), 2)
-    .option('--db <n>', 'database hosts (1+; db1 is the primary)', parseCount('db'), 2)
-    .addHelpText(
-      'after',
-      `
+  const up = lab.command('up').description('build (once) the base image and apt repo, then boot the hosts and write ./lab/inventory.yaml');
+  // One count option per role, in the order of the lab's host list.
+  for (const role of rolesFrontToBack()) up.option(`--${role.name} <n>`, role.lab.countHelp, parseCount(role), role.lab.defaultCount);
+  up.addHelpText(
+    'after',
+    `
 Idempotent: hosts already running are kept (same host keys); missing ones are booted.
 The first run builds the base (debootstrap, about 1-2 min) and the repo (role packages).
 
@@ -151,13 +148,10 @@ Examples:
   $ infra lab up --lb 2 --web 18 --app 18 --db 10   # 48 hosts (web11+ at .111, app11+ at .151)
   $ INFRA_LAB_NAME=alab INFRA_LAB_DIR=/var/lib/infra-lab-b INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up
   $ ssh -i lab/id_ed25519 -o UserKnownHostsFile=lab/known_hosts root@10.77.0.21`,
-    )
-    .action(async (opts: { lb: number; web: number; app: number; db: number }) => {
-      await withProgress(
-        async (onProgress) => (await labApi()).labUp({ counts: { lb: opts.lb, web: opts.web, app: opts.app, db: opts.db }, onProgress }),
-        upSummary,
-      );
-    });
+  );
+  up.action(async (counts: LabCounts) => {
+    await withProgress(async (onProgress) => (await labApi()).labUp({ counts, onProgress }), upSummary);
+  });
 
   lab
     .command('down')
