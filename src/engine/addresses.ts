@@ -104,7 +104,7 @@ export function completeSettings(settings: SshSettings, entry: SshConfigEntry): 
   if (settings.defaulted.includes('user') && entry.user !== undefined) {
     completed.user = entry.user;
     // A user given by the ssh config that is not root runs commands through sudo, without a
-    // password (the inventory's ssh.sudo gives one).
+    // password: a sudo password belongs in the inventory, with the user it is for.
     if (entry.user !== 'root' && !completed.sudo) completed.sudo = {};
   }
   if (settings.defaulted.includes('port') && entry.port !== undefined) completed.port = entry.port;
