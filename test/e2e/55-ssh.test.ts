@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { quoteCommand } from '../../src/core/shell.js';
-import { LAB_DIR, LAB_INVENTORY, ROOT, labHosts, labInventoryVariant, parseReport, runInfra, waitFor, type LabHost } from './helpers.js';
+import { LAB_DIR, LAB_INVENTORY, ROOT, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, waitFor, type LabHost } from './helpers.js';
 
 /**
  * SSH as operators use it, on the converged stack (the earlier files leave it so; converged here
@@ -19,8 +19,10 @@ import { LAB_DIR, LAB_INVENTORY, ROOT, labHosts, labInventoryVariant, parseRepor
  *   unless `ip` pins one;
  * - an encrypted copy of the lab key: opened with INFRA_SSH_PASSPHRASE or asked for on a terminal,
  *   refused with the fixes named when neither;
- * - a jump host (a web host, jumping to itself): the host sees the connection come from the jump
- *   host, and a jump host whose key is unknown is refused.
+ * - a jump host: an app host reached through a web host (its firewall opened to it for the case,
+ *   and closed again) logs the login from the web host, and check finds no drift; a host reached
+ *   through itself sees the connection come from the jump host; a jump host whose key is unknown
+ *   is refused.
  */
 let hosts: LabHost[];
 let home: string;
@@ -178,6 +180,31 @@ describe('an encrypted key', () => {
 });
 
 describe('a jump host', () => {
+  it('reaches another host through it: that host logs the login from the jump host, and check finds no drift', async () => {
+    const web = hosts.find((host) => host.roles.includes('web')) as LabHost;
+    const app = hosts.find((host) => host.roles.includes('app')) as LabHost;
+    const sshFromWeb = { port: 22, proto: 'tcp', from: web.address, hosts: [app.name] };
+    const opened = (doc: Record<string, any>): void => {
+      doc.firewall.extra_rules = [...(doc.firewall.extra_rules ?? []), sshFromWeb];
+    };
+    try {
+      const open = await runInfra(['provision', await labInventoryVariant(opened), '--limit', app.name, '--yes'], env());
+      expect(open.code, open.stdout + open.stderr).toBe(0);
+      const since = (await mustOnHost(app.address, 'date +%s')).trim();
+      const jumped = await labInventoryVariant((doc) => {
+        opened(doc);
+        doc.hosts[app.name].ssh = { jump: `root@${web.address}` };
+      });
+      const check = await runInfra(['check', jumped, '--limit', app.name], env());
+      expect(check.code, check.stdout + check.stderr).toBe(0);
+      const logins = await mustOnHost(app.address, `journalctl -u ssh --no-pager --since @${since} | grep 'Accepted publickey for root from' || true`);
+      expect(logins).toContain(`Accepted publickey for root from ${web.address} `);
+    } finally {
+      const restored = await runInfra(['provision', LAB_INVENTORY, '--limit', app.name, '--yes'], env());
+      expect(restored.code, restored.stdout + restored.stderr).toBe(0);
+    }
+  });
+
   it('the host sees the connection come from the jump host; a jump host with an unknown key is refused', async () => {
     const web = hosts.find((host) => host.roles.includes('web')) as LabHost;
     const inventory = await labInventoryVariant((doc) => {
