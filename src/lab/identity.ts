@@ -5,7 +5,7 @@ import { OPS_USER } from './base.js';
 import { exists, run } from './exec.js';
 import { parsePublicKey, type PublicHostKey } from './inventory-writer.js';
 import type { HostPaths, LabPaths } from './paths.js';
-import type { LabHostPlan } from './plan.js';
+import type { LabMachinePlan } from './plan.js';
 
 /**
  * Who each host is: hostname, address, SSH host keys, machine-id, who may log in. The secrets and
@@ -85,7 +85,7 @@ function lookupId(file: string, name: string, field: 2 | 3): number {
 }
 
 export interface IdentityInput {
-  host: LabHostPlan;
+  host: LabMachinePlan;
   prefixLength: number;
   labPublicKey: string;
   opsPasswordHash: string;

@@ -16,6 +16,8 @@ export interface LabInventoryInput {
   bridge: string;
   /** The lab key's public line: the recipient of the lab's shared state file, so every run exercises it. */
   stateRecipient?: string;
+  /** The bastion's address (`lab up --bastion`): every host is reached through it, and SSH is allowed from it only. */
+  bastion?: string;
 }
 
 function header(bridge: string): string[] {
@@ -28,6 +30,7 @@ function header(bridge: string): string[] {
 export function renderLabInventory(input: LabInventoryInput): string {
   const { subnet, hosts, login } = input;
   const controller = `${controllerAddress(subnet)}/32`;
+  const adminSources = input.bastion ? `${input.bastion}/32` : controller;
   const dbHosts = hosts.filter((h) => h.role === ROLE.db).map((h) => h.name);
   const lbCount = hosts.filter((h) => h.role === ROLE.lb).length;
   const lines: string[] = header(input.bridge);
@@ -47,9 +50,17 @@ export function renderLabInventory(input: LabInventoryInput): string {
     '  identity_file: ./id_ed25519',
     '  known_hosts: ./known_hosts',
     '  connect_timeout: 10',
+  );
+  if (input.bastion) {
+    lines.push(
+      '  # The lab has a bastion (infra lab up --bastion): the hosts are reached through it, and allow SSH from it only.',
+      `  jump: root@${input.bastion}`,
+    );
+  }
+  lines.push(
     '',
     'firewall:',
-    `  admin_sources: [${controller}]`,
+    `  admin_sources: [${adminSources}]`,
     '',
     'monitoring:',
     `  sources: [${controller}]`,

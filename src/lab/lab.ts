@@ -16,16 +16,18 @@ import {
   DEFAULT_COUNTS,
   labNaming,
   parseSubnet,
+  planBastion,
   planHosts,
   vipAddress,
   type LabCounts,
   type LabHostPlan,
+  type LabMachinePlan,
   type LabNaming,
   type LabSubnet,
 } from './plan.js';
 import { ensureRepo } from './repo.js';
 import { withLabLock } from './lock.js';
-import { readState, writeState, type LabState, type LabStateHost } from './state.js';
+import { readState, writeState, type LabState, type LabStateMachine } from './state.js';
 
 /**
  * The lab's programmatic API — what `infra lab …` runs and what end-to-end tests call:
@@ -51,6 +53,11 @@ export interface LabOptions {
 
 export interface LabUpOptions extends LabOptions {
   counts?: Partial<LabCounts>;
+  /**
+   * A jump host beside the stack (see planBastion). `up` does as told, as with the counts: without
+   * it, a bastion the lab has is removed. `reset` keeps what the lab has unless told.
+   */
+  bastion?: boolean;
   /** How long to wait for every host to answer SSH. */
   sshTimeoutMs?: number;
 }
@@ -67,6 +74,8 @@ export interface LabStatus {
   subnet: string;
   vip: string | null;
   hosts: LabHostStatus[];
+  /** The jump host of `lab up --bastion` (roles: none), or null. */
+  bastion: LabHostStatus | null;
 }
 
 export interface LabUpResult extends LabStatus {
@@ -120,13 +129,15 @@ function vipOf(subnet: LabSubnet, hosts: readonly { role: string }[]): string | 
 export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   await preflight();
   const ctx = context(opts);
-  return withLabLock(ctx.paths.lock, () => upLocked(ctx, toCounts(opts.counts), opts.sshTimeoutMs ?? 180_000));
+  return withLabLock(ctx.paths.lock, () => upLocked(ctx, toCounts(opts.counts), opts.bastion === true, opts.sshTimeoutMs ?? 180_000));
 }
 
-async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): Promise<LabUpResult> {
+async function upLocked(ctx: Context, counts: LabCounts, withBastion: boolean, sshTimeoutMs: number): Promise<LabUpResult> {
   const started = Date.now();
   const { paths, subnet, naming, progress } = ctx;
   const plan = planHosts(counts, subnet, naming);
+  const bastion = withBastion ? planBastion(subnet, naming) : undefined;
+  const machines: LabMachinePlan[] = [...plan, ...(bastion ? [bastion] : [])];
   const previous = await readState(paths);
   if (previous && previous.subnet !== subnet.cidr && (await anyRunning(previous))) {
     throw new UserError(
@@ -145,9 +156,9 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
   progress('lab key, sudo password and host keys');
   const labPublicKey = await ensureLabKey(paths);
   const ops = await ensureOpsPassword(paths);
-  await Promise.all(plan.map((h) => ensureHostKeys(hostPaths(paths, h.name))));
+  await Promise.all(machines.map((h) => ensureHostKeys(hostPaths(paths, h.name))));
   const knownHosts = join(paths.root, 'known_hosts');
-  await writeFile(knownHosts, await knownHostsText(paths, plan));
+  await writeFile(knownHosts, await knownHostsText(paths, machines));
 
   // Hosts of a previous, larger lab that this one no longer has: stop and forget their layers
   // (their host keys stay, so a later `up` with them again keeps known_hosts valid).
@@ -157,17 +168,21 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
     progress(`removing ${old.name} (not in this lab)`);
     await retireHost(paths, old, { wipe: true, graceful: true });
   }
+  if (previous?.bastion && !bastion) {
+    progress(`removing the bastion ${previous.bastion.address} (lab up without --bastion)`);
+    await retireHost(paths, previous.bastion, { wipe: true, graceful: true });
+  }
 
   progress(`bridge ${subnet.cidr}`);
   await ensureBridge(subnet, naming.bridge);
   await raiseInotifyLimits();
 
   const bootStarted = Date.now();
-  progress(`booting ${plan.length} hosts`);
-  const byName = new Map((previous?.hosts ?? []).map((h) => [h.name, h]));
-  const stateHosts: LabStateHost[] = [];
+  progress(`booting ${plan.length} hosts${bastion ? ' and the bastion' : ''}`);
+  const byName = new Map([...(previous?.hosts ?? []), ...(previous?.bastion ? [previous.bastion] : [])].map((h) => [h.name, h]));
+  const pidOf = new Map<string, number | undefined>();
   await Promise.all(
-    plan.map(async (host) => {
+    machines.map(async (host) => {
       const old = byName.get(host.name);
       let pid = old?.pid;
       const running = await isHostRunning(pid, host.machine);
@@ -178,16 +193,20 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
       if (!running || repo.built) {
         pid = await startHost(paths, host, naming.bridge, labPublicKey, ops.hash);
       }
-      stateHosts.push({ name: host.name, role: host.role, address: host.address, machine: host.machine, pid });
+      pidOf.set(host.name, pid);
     }),
   );
-  stateHosts.sort((a, b) => plan.findIndex((h) => h.name === a.name) - plan.findIndex((h) => h.name === b.name));
-  await writeState(paths, { subnet: subnet.cidr, counts, hosts: stateHosts });
+  const stateOf = (m: LabMachinePlan): LabStateMachine => ({ name: m.name, address: m.address, machine: m.machine, pid: pidOf.get(m.name) });
+  await writeState(paths, {
+    subnet: subnet.cidr,
+    counts,
+    hosts: plan.map((h) => ({ ...stateOf(h), role: h.role })),
+    ...(bastion ? { bastion: stateOf(bastion) } : {}),
+  });
 
-  progress(`waiting for SSH on ${plan.length} hosts`);
-  const pidOf = new Map(stateHosts.map((h) => [h.name, h.pid]));
+  progress(`waiting for SSH on ${machines.length} machines`);
   await Promise.all(
-    plan.map((h) =>
+    machines.map((h) =>
       waitForSsh(h, hostPaths(paths, h.name), { keyFile: paths.key, knownHosts }, sshTimeoutMs, () =>
         isHostRunning(pidOf.get(h.name), h.machine),
       ),
@@ -196,7 +215,7 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
   const bootMs = Date.now() - bootStarted;
 
   progress(`writing ${ctx.output.dir}/inventory.yaml`);
-  await writeOutputs(ctx, plan, knownHosts);
+  await writeOutputs(ctx, plan, knownHosts, bastion);
   const status = await statusOf(paths);
   return {
     ...status,
@@ -205,7 +224,7 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
   };
 }
 
-async function knownHostsText(paths: LabPaths, plan: readonly LabHostPlan[]): Promise<string> {
+async function knownHostsText(paths: LabPaths, plan: readonly LabMachinePlan[]): Promise<string> {
   const entries = await Promise.all(
     plan.map(async (h) => ({ address: h.address, keys: await readHostPublicKeys(hostPaths(paths, h.name)) })),
   );
@@ -213,7 +232,7 @@ async function knownHostsText(paths: LabPaths, plan: readonly LabHostPlan[]): Pr
 }
 
 /** Mounts the host's overlay, gives a fresh layer its identity, and boots it. Returns the nspawn pid. */
-async function startHost(paths: LabPaths, host: LabHostPlan, bridge: string, labPublicKey: string, opsHash: string): Promise<number> {
+async function startHost(paths: LabPaths, host: LabMachinePlan, bridge: string, labPublicKey: string, opsHash: string): Promise<number> {
   const hp = hostPaths(paths, host.name);
   await mountOverlay(paths.base, hp.upper, hp.work, hp.merged);
   const marker = identityMarker(paths, host.name);
@@ -225,7 +244,7 @@ async function startHost(paths: LabPaths, host: LabHostPlan, bridge: string, lab
 }
 
 /** Stops a host, unmounts its overlay and, with `wipe`, empties its upper layer (back to bare). */
-async function retireHost(paths: LabPaths, host: LabStateHost, mode: { wipe: boolean; graceful: boolean }): Promise<void> {
+async function retireHost(paths: LabPaths, host: LabStateMachine, mode: { wipe: boolean; graceful: boolean }): Promise<void> {
   if (host.pid) await stopHost(host.pid, host.machine, { graceful: mode.graceful, timeoutMs: GRACEFUL_STOP_MS });
   const hp = hostPaths(paths, host.name);
   await unmountUnder(hp.merged);
@@ -236,12 +255,12 @@ async function retireHost(paths: LabPaths, host: LabStateHost, mode: { wipe: boo
   }
 }
 
-async function writeOutputs(ctx: Context, plan: readonly LabHostPlan[], knownHosts: string): Promise<void> {
+async function writeOutputs(ctx: Context, plan: readonly LabHostPlan[], knownHosts: string, bastion: LabMachinePlan | undefined): Promise<void> {
   const out = ctx.output;
   await mkdir(out.dir, { recursive: true });
-  const stateRecipient = await readFile(`${ctx.paths.key}.pub`, 'utf8');
-  await writeFile(out.inventory, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'root', bridge: ctx.naming.bridge, stateRecipient }));
-  await writeFile(out.inventorySudo, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'ops', bridge: ctx.naming.bridge, stateRecipient }));
+  const common = { subnet: ctx.subnet, hosts: plan, bridge: ctx.naming.bridge, stateRecipient: await readFile(`${ctx.paths.key}.pub`, 'utf8'), bastion: bastion?.address };
+  await writeFile(out.inventory, renderLabInventory({ ...common, login: 'root' }));
+  await writeFile(out.inventorySudo, renderLabInventory({ ...common, login: 'ops' }));
   await copyFile(knownHosts, out.knownHosts);
   await copyFile(ctx.paths.key, out.key);
   await chmod(out.key, 0o600);
@@ -250,25 +269,30 @@ async function writeOutputs(ctx: Context, plan: readonly LabHostPlan[], knownHos
   await chmod(out.opsPassword, 0o600);
 }
 
+/** The lab's machines: its hosts, and its bastion when it has one. */
+function machinesOf(state: LabState): LabStateMachine[] {
+  return [...state.hosts, ...(state.bastion ? [state.bastion] : [])];
+}
+
 async function anyRunning(state: LabState): Promise<boolean> {
-  for (const h of state.hosts) if (await isHostRunning(h.pid, h.machine)) return true;
+  for (const h of machinesOf(state)) if (await isHostRunning(h.pid, h.machine)) return true;
   return false;
 }
 
 async function statusOf(paths: LabPaths): Promise<LabStatus> {
   const state = await readState(paths);
-  if (!state) return { subnet: subnetFromEnv().cidr, vip: null, hosts: [] };
+  if (!state) return { subnet: subnetFromEnv().cidr, vip: null, hosts: [], bastion: null };
   const subnet = parseSubnet(state.subnet);
-  const hosts = await Promise.all(
-    state.hosts.map(async (h) => ({
-      name: h.name,
-      address: h.address,
-      roles: [h.role],
-      state: (await isHostRunning(h.pid, h.machine)) ? ('running' as const) : ('stopped' as const),
-      machine: h.machine,
-    })),
-  );
-  return { subnet: state.subnet, vip: vipOf(subnet, state.hosts), hosts };
+  const statusOfMachine = async (h: LabStateMachine, roles: string[]): Promise<LabHostStatus> => ({
+    name: h.name,
+    address: h.address,
+    roles,
+    state: (await isHostRunning(h.pid, h.machine)) ? 'running' : 'stopped',
+    machine: h.machine,
+  });
+  const hosts = await Promise.all(state.hosts.map((h) => statusOfMachine(h, [h.role])));
+  const bastion = state.bastion ? await statusOfMachine(state.bastion, []) : null;
+  return { subnet: state.subnet, vip: vipOf(subnet, state.hosts), hosts, bastion };
 }
 
 /** Hosts, addresses, roles and whether each runs; reads the lab dir only (no root needed to read). */
@@ -287,9 +311,9 @@ export async function labDown(opts: LabOptions = {}): Promise<LabStatus> {
   return withLabLock(ctx.paths.lock, async () => {
     const { paths, progress } = ctx;
     const state = await readState(paths);
-    const hosts = state?.hosts ?? [];
-    progress(`stopping ${hosts.length} hosts`);
-    await Promise.all(hosts.map((h) => retireHost(paths, h, { wipe: false, graceful: true })));
+    const machines = state ? machinesOf(state) : [];
+    progress(`stopping ${machines.length} machines`);
+    await Promise.all(machines.map((h) => retireHost(paths, h, { wipe: false, graceful: true })));
     for (const stray of await findNspawnProcesses(paths.hostsDir)) {
       await stopHost(stray.pid, stray.machine, { graceful: true, timeoutMs: GRACEFUL_STOP_MS });
     }
@@ -298,7 +322,7 @@ export async function labDown(opts: LabOptions = {}): Promise<LabStatus> {
     await unmountUnder(join(paths.root, 'repo-build'));
     progress('deleting bridge');
     await deleteBridge(ctx.naming.bridge);
-    if (state) await writeState(paths, { ...state, hosts: state.hosts.map(({ pid: _pid, ...h }) => h) });
+    if (state) await writeState(paths, withoutPids(state));
     return statusOf(paths);
   });
 }
@@ -316,16 +340,17 @@ export async function labReset(opts: LabUpOptions = {}): Promise<LabUpResult> {
       throw new UserError('there is no lab to reset; bring it up with `infra lab up`');
     }
     const counts = opts.counts ? toCounts(opts.counts) : countsOf(state);
+    const withBastion = opts.bastion ?? state.bastion !== undefined;
     const subnetCtx = { ...ctx, subnet: parseSubnet(state.subnet) };
-    // Wipe the hosts the state knows and those the new counts add: a layer left on disk by a lab
+    // Wipe the machines the state knows and those the new counts add: a layer left on disk by a lab
     // whose state was lost must not come back as a "bare" host.
-    const known = new Set(state.hosts.map((h) => h.name));
-    const added = planHosts(counts, subnetCtx.subnet, ctx.naming).filter((h) => !known.has(h.name));
-    const toWipe: LabStateHost[] = [...state.hosts, ...added.map((h) => ({ name: h.name, role: h.role, address: h.address, machine: h.machine }))];
-    ctx.progress(`wiping ${toWipe.length} hosts`);
+    const known = new Set(machinesOf(state).map((h) => h.name));
+    const added = [...planHosts(counts, subnetCtx.subnet, ctx.naming), ...(withBastion ? [planBastion(subnetCtx.subnet, ctx.naming)] : [])].filter((h) => !known.has(h.name));
+    const toWipe: LabStateMachine[] = [...machinesOf(state), ...added.map((h) => ({ name: h.name, address: h.address, machine: h.machine }))];
+    ctx.progress(`wiping ${toWipe.length} machines`);
     await Promise.all(toWipe.map((h) => retireHost(ctx.paths, h, { wipe: true, graceful: false })));
-    await writeState(ctx.paths, { ...state, hosts: state.hosts.map(({ pid: _pid, ...h }) => h) });
-    return upLocked(subnetCtx, counts, opts.sshTimeoutMs ?? 180_000);
+    await writeState(ctx.paths, withoutPids(state));
+    return upLocked(subnetCtx, counts, withBastion, opts.sshTimeoutMs ?? 180_000);
   });
 }
 
@@ -363,7 +388,7 @@ export async function labRebuild(name: string, opts: LabOptions & { sshTimeoutMs
     progress(`new host keys for ${name}`);
     const keys = await ensureHostKeys(hp);
     const knownHosts = join(paths.root, 'known_hosts');
-    await writeFile(knownHosts, await knownHostsText(paths, plan));
+    await writeFile(knownHosts, await knownHostsText(paths, [...plan, ...(state.bastion ? [planBastion(parseSubnet(state.subnet), ctx.naming)] : [])]));
 
     progress(`booting ${name}`);
     const pid = await startHost(paths, host, ctx.naming.bridge, await ensureLabKey(paths), (await ensureOpsPassword(paths)).hash);
@@ -373,6 +398,12 @@ export async function labRebuild(name: string, opts: LabOptions & { sshTimeoutMs
     const status = (await statusOf(paths)).hosts.find((h) => h.name === name) as LabHostStatus;
     return { host: status, fingerprints: keys.map((key) => `${key.type} ${fingerprintOf(Buffer.from(key.base64, 'base64'))}`) };
   });
+}
+
+/** The state of a lab none of whose machines runs. */
+function withoutPids(state: LabState): LabState {
+  const stopped = <T extends LabStateMachine>({ pid: _pid, ...machine }: T): Omit<T, 'pid'> => machine;
+  return { ...state, hosts: state.hosts.map(stopped), ...(state.bastion ? { bastion: stopped(state.bastion) } : {}) };
 }
 
 function countsOf(state: LabState): LabCounts {

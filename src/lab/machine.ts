@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { REPO_MOUNT } from './base.js';
 import { run, sleep, withSbinPath } from './exec.js';
 import type { HostPaths } from './paths.js';
-import type { LabHostPlan } from './plan.js';
+import type { LabMachinePlan } from './plan.js';
 
 /**
  * Booting and stopping one lab host: a systemd-nspawn process started detached (its own session,
@@ -13,7 +13,7 @@ import type { LabHostPlan } from './plan.js';
  */
 
 export interface BootInput {
-  host: LabHostPlan;
+  host: LabMachinePlan;
   hp: HostPaths;
   repoDir: string;
   /** The lab's bridge, which the host's veth joins. */
@@ -191,7 +191,7 @@ const USERS_MAY_LOG_IN =
  * /run/nologin still says the system is booting, which refuses the lab's sudo user `ops`.
  */
 export async function waitForSsh(
-  host: LabHostPlan,
+  host: LabMachinePlan,
   hp: HostPaths,
   ssh: { keyFile: string; knownHosts: string },
   timeoutMs: number,

@@ -65,15 +65,19 @@ export function addressesFor(role: Role, registry: RoleRegistry = ROLE_REGISTRY)
 export const CONTROLLER_OCTET = 1;
 export const VIP_OCTET = 100;
 
-export interface LabHostPlan {
-  /** Inventory host name and the host's own hostname, e.g. `web1`. */
+/** A booted machine of the lab: a host of the stack, or the bastion. */
+export interface LabMachinePlan {
+  /** Its hostname and, for a host of the stack, its inventory name, e.g. `web1`. */
   name: string;
-  role: Role;
   address: string;
   /** The systemd-nspawn machine name, e.g. `ilab-web1`. */
   machine: string;
   /** The controller-side veth interface that systemd-nspawn creates for the host. */
   hostInterface: string;
+}
+
+export interface LabHostPlan extends LabMachinePlan {
+  role: Role;
 }
 
 /** A parsed /24: `10.77.0.0/24` → prefix `10.77.0`. */
@@ -158,6 +162,23 @@ export function planHosts(counts: LabCounts, subnet: LabSubnet, naming: LabNamin
     }
   }
   return hosts;
+}
+
+/**
+ * The lab's jump host (`infra lab up --bastion`): a machine of the lab but no host of the stack (the
+ * inventory reaches the hosts through it and never provisions it), at .5, outside every role's range.
+ */
+export const BASTION_NAME = 'bastion';
+export const BASTION_OCTET = 5;
+
+export function planBastion(subnet: LabSubnet, naming: LabNaming = DEFAULT_NAMING): LabMachinePlan {
+  const hostInterface = hostInterfaceName(BASTION_NAME, naming);
+  if (hostInterface.length > 15) {
+    throw new UserError(
+      `the bastion's interface ${hostInterface} would exceed Linux's 15 characters: with --bastion, name the lab with at most 4 characters (INFRA_LAB_NAME)`,
+    );
+  }
+  return { name: BASTION_NAME, address: `${subnet.prefix}.${BASTION_OCTET}`, machine: machineName(BASTION_NAME, naming), hostInterface };
 }
 
 /** True when an IPv4 address lies in the lab's /24. */

@@ -4,19 +4,24 @@ import type { LabCounts } from './plan.js';
 import type { LabPaths } from './paths.js';
 
 /** What the lab runs, kept in the lab dir so `status`, `reset` and `down` work from any directory. */
-export interface LabStateHost {
+export interface LabStateMachine {
   name: string;
-  role: Role;
   address: string;
   machine: string;
   /** The nspawn process while the host runs. */
   pid?: number;
 }
 
+export interface LabStateHost extends LabStateMachine {
+  role: Role;
+}
+
 export interface LabState {
   subnet: string;
   counts: LabCounts;
   hosts: LabStateHost[];
+  /** The jump host of `infra lab up --bastion`: kept by `reset`, removed by an `up` without --bastion. */
+  bastion?: LabStateMachine;
 }
 
 export async function readState(paths: LabPaths): Promise<LabState | undefined> {

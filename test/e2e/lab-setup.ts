@@ -13,11 +13,11 @@ export async function setup(): Promise<void> {
   const started = Date.now();
   const status = await labStatus();
   // A lab left from an earlier run (running or stopped) holds changed hosts: reset them to bare
-  // with the default counts. Otherwise build/boot it (labUp throws the reason when it cannot).
+  // with the default counts and no bastion (57-bastion adds one). Otherwise build/boot it (labUp throws the reason when it cannot).
   try {
     const result =
       status.hosts.length > 0
-        ? await labReset({ counts: DEFAULT_COUNTS, onProgress: progress })
+        ? await labReset({ counts: DEFAULT_COUNTS, bastion: false, onProgress: progress })
         : await labUp({ counts: DEFAULT_COUNTS, onProgress: progress });
     const running = result.hosts.filter((h) => h.state === 'running').length;
     if (running !== 8) throw new Error(`lab setup: expected 8 running hosts, got ${running}`);

@@ -15,9 +15,11 @@ import {
   hostInterfaceName,
   labNaming,
   parseSubnet,
+  planBastion,
   planHosts,
   vipAddress,
 } from '../../src/lab/plan.js';
+import { formatStatus } from '../../src/cli/commands/lab.js';
 
 const subnet = parseSubnet('10.77.0.0/24');
 
@@ -75,6 +77,33 @@ describe('lab host plan: names and addresses from counts', () => {
     expect(() => planHosts({ ...DEFAULT_COUNTS, app: -1 }, subnet)).toThrow(UserError);
     expect(() => planHosts({ ...DEFAULT_COUNTS, app: 1.5 }, subnet)).toThrow(UserError);
     expect(planHosts({ lb: 0, web: 0, app: 0, db: 1 }, subnet).map((h) => h.name)).toEqual(['db1']);
+  });
+});
+
+describe('lab bastion (lab up --bastion)', () => {
+  it('is bastion at .5, apart from every host of the largest lab, the controller and the VIP', () => {
+    const bastion = planBastion(subnet);
+    expect(bastion).toEqual({ name: 'bastion', address: '10.77.0.5', machine: 'ilab-bastion', hostInterface: 'vb-ilab-bastion' });
+    const largest = planHosts({ lb: 10, web: 50, app: 50, db: 50 }, subnet);
+    expect(largest.map((h) => h.address)).not.toContain(bastion.address);
+    expect(largest.map((h) => h.name)).not.toContain(bastion.name);
+    expect([controllerAddress(subnet), vipAddress(subnet)]).not.toContain(bastion.address);
+  });
+
+  it('fits a lab name of 4 characters; a 5-character one would truncate its interface, and is refused naming INFRA_LAB_NAME', () => {
+    expect(planBastion(subnet, labNaming('glab')).hostInterface).toBe('vb-glab-bastion');
+    expect(() => planBastion(subnet, labNaming('alab9'))).toThrow(UserError);
+    expect(() => planBastion(subnet, labNaming('alab9'))).toThrow(/vb-alab9-bastion would exceed Linux's 15 characters.*at most 4 characters \(INFRA_LAB_NAME\)/);
+  });
+
+  it('lab status lists it after the hosts as the jump host, not as a role', () => {
+    const host = { name: 'web1', address: '10.77.0.21', roles: ['web'], state: 'running' as const, machine: 'ilab-web1' };
+    const bastion = { name: 'bastion', address: '10.77.0.5', roles: [], state: 'running' as const, machine: 'ilab-bastion' };
+    const lines = formatStatus({ subnet: '10.77.0.0/24', vip: null, hosts: [host], bastion }).split('\n');
+    expect(lines[1]).toMatch(/^web1 +10\.77\.0\.21 +web +running +ilab-web1$/);
+    expect(lines[2]).toMatch(/^bastion +10\.77\.0\.5 +\(jump host\) +running +ilab-bastion$/);
+    expect(lines[4]).toContain('through the bastion');
+    expect(formatStatus({ subnet: '10.77.0.0/24', vip: null, hosts: [host], bastion: null })).not.toContain('bastion');
   });
 });
 
@@ -169,6 +198,19 @@ describe('lab inventory files', () => {
     const recipient = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH3CVn5cqQ0DKHnSKjQbYzEmhWZ1V0I8v8JuaYbJ7pXk infra-lab\n';
     const inv = parse(renderLabInventory({ subnet, hosts, login: 'root', bridge: 'infra-br0', stateRecipient: recipient })) as Record<string, any>;
     expect(inv.state).toEqual({ file: 'infra-state.age', recipients: [recipient.trim()] });
+  });
+
+  it('with a bastion, both inventories reach every host through it as root and allow SSH from it only; monitoring stays with the controller', () => {
+    const bastion = planBastion(subnet).address;
+    const plain = parse(renderLabInventory({ subnet, hosts, login: 'root', bridge: 'infra-br0' })) as Record<string, any>;
+    for (const login of ['root', 'ops'] as const) {
+      const inv = parse(renderLabInventory({ subnet, hosts, login, bridge: 'infra-br0', bastion })) as Record<string, any>;
+      expect(inv.ssh.jump).toBe('root@10.77.0.5');
+      expect(inv.firewall.admin_sources).toEqual(['10.77.0.5/32']);
+      expect(inv.monitoring.sources).toEqual(['10.77.0.1/32']);
+      expect(inv.hosts).toEqual(plain.hosts);
+    }
+    expect(plain.ssh.jump).toBeUndefined();
   });
 
   it('db replicas are every db host but the first; no VIP without an lb pair', () => {

@@ -92,6 +92,7 @@ function seconds(ms: number): string {
 export function formatStatus(status: LabStatus): string {
   if (status.hosts.length === 0) return `no lab hosts (subnet ${status.subnet}); bring the lab up with: infra lab up\n`;
   const rows = status.hosts.map((h) => [h.name, h.address, h.roles.join(','), h.state, h.machine]);
+  if (status.bastion) rows.push([status.bastion.name, status.bastion.address, '(jump host)', status.bastion.state, status.bastion.machine]);
   const header = ['HOST', 'ADDRESS', 'ROLES', 'STATE', 'MACHINE'];
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
@@ -99,7 +100,8 @@ export function formatStatus(status: LabStatus): string {
     line(header),
     ...rows.map(line),
     '',
-    `subnet ${status.subnet}, VIP ${status.vip ?? '(none: fewer than two lb hosts)'}`,
+    `subnet ${status.subnet}, VIP ${status.vip ?? '(none: fewer than two lb hosts)'}` +
+      (status.bastion ? `; the inventory reaches the hosts through the bastion, which alone may reach their SSH` : ''),
   ].join('\n') + '\n';
 }
 
@@ -135,22 +137,28 @@ Example:
   const up = lab.command('up').description('build (once) the base image and apt repo, then boot the hosts and write ./lab/inventory.yaml');
   // One count option per role, in the order of the lab's host list.
   for (const role of rolesFrontToBack()) up.option(`--${role.name} <n>`, role.lab.countHelp, parseCount(role), role.lab.defaultCount);
+  up.option('--bastion', 'also boot a jump host, bastion (.5): the inventory reaches every host through it, and their firewalls allow SSH from it only');
   up.addHelpText(
     'after',
     `
 Idempotent: hosts already running are kept (same host keys); missing ones are booted.
 The first run builds the base (debootstrap, about 1-2 min) and the repo (role packages).
+Like the counts, --bastion says what the lab has: an "up" without it removes the lab's bastion
+(and says so), and the inventory reaches the hosts directly again. "reset" keeps it.
+Hosts provisioned before allow SSH from the controller only: provision once with the bastion
+added to firewall.admin_sources, then with the bastion's inventory (docs/own-servers.md).
 
 Examples:
   $ infra lab up                          # lb1 lb2 web1 web2 app1 app2 db1 db2 on 10.77.0.0/24
   $ infra lab up --web 3 --db 3           # more web and db hosts
   $ INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up
   $ infra lab up --lb 2 --web 18 --app 18 --db 10   # 48 hosts (web11+ at .111, app11+ at .151)
+  $ infra lab up --bastion                # the same hosts, reached through bastion at 10.77.0.5
   $ INFRA_LAB_NAME=alab INFRA_LAB_DIR=/var/lib/infra-lab-b INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up
   $ ssh -i lab/id_ed25519 -o UserKnownHostsFile=lab/known_hosts root@10.77.0.21`,
   );
-  up.action(async (counts: LabCounts) => {
-    await withProgress(async (onProgress) => (await labApi()).labUp({ counts, onProgress }), upSummary);
+  up.action(async ({ bastion, ...counts }: LabCounts & { bastion?: boolean }) => {
+    await withProgress(async (onProgress) => (await labApi()).labUp({ counts, bastion: bastion === true, onProgress }), upSummary);
   });
 
   lab
@@ -171,7 +179,7 @@ Example:
   lab
     .command('status')
     .description('list the lab hosts: name, address, roles, running or stopped, and the VIP')
-    .option('--json', 'print {subnet, vip, hosts:[{name,address,roles,state,machine}]}')
+    .option('--json', 'print {subnet, vip, hosts:[{name,address,roles,state,machine}], bastion: {…} or null}')
     .addHelpText(
       'after',
       `
