@@ -200,6 +200,7 @@ Examples:
       'after',
       `
 Fast (no rebuild): used between test runs and benchmarks. known_hosts stays valid.
+A lab with a bastion (lab up --bastion) keeps it, reset to bare too.
 
 Example:
   $ infra lab reset && infra provision lab/inventory.yaml`,
