@@ -1,3 +1,4 @@
+import type { LabRelease } from './distro.js';
 import type { LabHostPlan, LabSubnet } from './plan.js';
 import { controllerAddress, vipAddress } from './plan.js';
 
@@ -13,6 +14,8 @@ export interface LabInventoryInput {
   /** Which login the inventory uses: root by key, or `ops` with a sudo password. */
   login: 'root' | 'ops';
   bridge: string;
+  /** The lab's release: a db engine other than the release's own is pinned by the db_engine var. */
+  release?: LabRelease;
 }
 
 function header(bridge: string): string[] {
@@ -69,6 +72,7 @@ export function renderLabInventory(input: LabInventoryInput): string {
     'role_vars:',
     '  lb:',
     '    vrrp_interface: host0',
+    ...(input.release?.dbEngine === 'mysql' ? ['  db:', '    db_engine: mysql'] : []),
     '',
     'hosts:',
   );
