@@ -1,7 +1,9 @@
 import { relative } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { HostDesire } from '../core/types.js';
+import { readDbPlatforms } from '../engine/db-platform.js';
 import { Fleet } from '../engine/fleet.js';
+import type { DbPlatform } from '../roles/db-engines.js';
 import { resolveRoleSecrets } from '../engine/secrets.js';
 import { selectHosts, selectReplacedHosts } from '../engine/select.js';
 import { loadInventory } from '../inventory/load.js';
@@ -33,16 +35,20 @@ export async function selectRun(file: string, globals: GlobalOptions, replaceHos
   return { inventory: loaded.inventory, hosts, replacedHosts: selectReplacedHosts(loaded.inventory, hosts, replaceHosts) };
 }
 
-/** Resolves each host's secrets and renders what it should have; `reinstalled` hosts get new certificates. */
+/**
+ * Resolves each host's secrets and renders what it should have; `reinstalled` hosts get new
+ * certificates; a db host with its platform read renders for the server it runs.
+ */
 export async function renderDesires(
   { inventory, hosts }: Pick<RunSelection, 'inventory' | 'hosts'>,
   reinstalled: ReadonlySet<string> = new Set(),
+  dbPlatforms: ReadonlyMap<string, DbPlatform> = new Map(),
 ): Promise<HostDesire[]> {
   const desires: HostDesire[] = [];
   for (const host of hosts) {
     const secrets = await resolveRoleSecrets(inventory, host, { reinstalled: reinstalled.has(host.name) });
     try {
-      desires.push(desiredForHost(inventory, host, secrets));
+      desires.push(desiredForHost(inventory, host, secrets, dbPlatforms.get(host.name)));
     } catch (err) {
       throw new UserError(`rendering the templates for ${host.name} failed; nothing was changed:\n  ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -68,7 +74,8 @@ export function parseForks(text: string | undefined): number | undefined {
  * Renders while the connections open (neither needs the other), so a run pays for the slower of
  * the two rather than both. Connections are closed again when rendering fails. A host named by
  * --replace-host is rendered again once it is connected, with a new certificate: a host whose
- * key was refused keeps its certificate, since it is not taken back in this run.
+ * key was refused keeps its certificate, since it is not taken back in this run. A db host is
+ * rendered again too, for the server its platform read found (one exec; src/engine/db-platform.ts).
  */
 export async function prepareConnectedRun(
   file: string,
@@ -86,9 +93,12 @@ export async function prepareConnectedRun(
     throw desires.reason;
   }
   if (fleet.status === 'rejected') throw fleet.reason;
-  const takenBack = selection.hosts.filter((host) => selection.replacedHosts.has(host.name) && fleet.value.connections.has(host.name));
   try {
-    const renewed = new Map((await renderDesires({ ...selection, hosts: takenBack }, selection.replacedHosts)).map((desire) => [desire.host, desire]));
+    const dbPlatforms = await readDbPlatforms(fleet.value, selection.hosts);
+    const takenBack = selection.hosts.filter(
+      (host) => (selection.replacedHosts.has(host.name) && fleet.value.connections.has(host.name)) || dbPlatforms.has(host.name),
+    );
+    const renewed = new Map((await renderDesires({ ...selection, hosts: takenBack }, selection.replacedHosts, dbPlatforms)).map((desire) => [desire.host, desire]));
     return { context: { ...selection, desires: desires.value.map((desire) => renewed.get(desire.host) ?? desire) }, fleet: fleet.value, forks };
   } catch (err) {
     fleet.value.close();

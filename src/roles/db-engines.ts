@@ -206,3 +206,39 @@ export function dbEngine(kind: DbEngineName, version?: string): DbFlavor {
   }
   return row;
 }
+
+/**
+ * What a db host says of itself before rendering (src/engine/db-platform.ts reads it): its
+ * /etc/os-release, the server package installed, if any, and the version its apt would install
+ * of each engine's server.
+ */
+export interface DbPlatform {
+  os: { id: string; versionId: string };
+  installed: Partial<Record<DbEngineName, string>>;
+  candidates: Partial<Record<DbEngineName, string>>;
+}
+
+/** The engine a distribution installs by default: Ubuntu users take `mysql-server`, Debian's is MariaDB. */
+const DEFAULT_ENGINE_BY_OS: Readonly<Record<string, DbEngineName>> = { ubuntu: 'mysql', debian: 'mariadb' };
+
+/**
+ * The server of a db host from its platform: the engine installed, else the inventory's pin, else
+ * the distribution's own if its apt offers it, else the one its apt offers (a Debian host whose
+ * sources carry Oracle's MySQL and no MariaDB, as in the lab); at the version installed, else the
+ * one apt would install. A pin that names another engine than the installed one is refused: infra
+ * does not move data between engines, and installing the other server would remove this one.
+ */
+export function chooseDbFlavor(host: string, pin: DbEngineName | undefined, platform: DbPlatform): DbFlavor {
+  const installed = DB_ENGINE_NAMES.filter((name) => platform.installed[name] !== undefined);
+  if (installed.length > 1) throw new Error(`${host} has both ${installed.map((name) => DB_SERVER_PACKAGES[name]).join(' and ')} installed: remove one`);
+  const running = installed[0];
+  if (running && pin && running !== pin) {
+    throw new Error(
+      `${host} runs ${dbEngine(running).title} ${platform.installed[running]} but db_engine pins ${pin}: infra does not move a database from one engine to another (set db_engine: ${running}, or auto)`,
+    );
+  }
+  const own = DEFAULT_ENGINE_BY_OS[platform.os.id] ?? 'mariadb';
+  const offered = DB_ENGINE_NAMES.filter((name) => platform.candidates[name] !== undefined);
+  const kind = running ?? pin ?? (offered.length === 0 || offered.includes(own) ? own : (offered[0] as DbEngineName));
+  return dbEngine(kind, platform.installed[kind] ?? platform.candidates[kind]);
+}

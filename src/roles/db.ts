@@ -4,7 +4,7 @@ import type { CommandResource, PhaseDesire, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { ROLE_PORTS } from './firewall.js';
 import { replicationCheck } from './health.js';
-import { DB_TLS, dbEngine, type DbFlavor } from './db-engines.js';
+import { chooseDbFlavor, DB_TLS, dbEngine, type DbEngineName, type DbFlavor, type DbPlatform } from './db-engines.js';
 import { renderTemplate } from './render.js';
 import { requireDbSecrets, requireDbTls, type RoleSecrets } from './secrets.js';
 import { mysqlScript, sqlString } from '../core/mysql-client.js';
@@ -14,13 +14,17 @@ import { hostNamed, hostsWithRole, integerVar, stringVar } from './topology.js';
 export { DB_TLS, type DbFlavor } from './db-engines.js';
 
 /**
- * The server of a db host: the `db_engine` var when it pins one, else by `os_family` (Debian:
- * MariaDB, Ubuntu: MySQL). The differences between engines and versions are rows of DB_ENGINES.
+ * The server of a db host. With its platform (read from the host before rendering, see
+ * src/engine/db-platform.ts): what is installed, else the `db_engine` pin, else the distribution's
+ * own, at the version installed or to be installed (chooseDbFlavor). Without it (`infra render`,
+ * a host not reached): the pin, else `os_family` (Debian: MariaDB, Ubuntu: MySQL). The differences
+ * between engines and versions are rows of DB_ENGINES.
  */
-export function dbFlavor(host: Host): DbFlavor {
+export function dbFlavor(host: Host, platform?: DbPlatform): DbFlavor {
   const pinned = stringVar(host, 'db_engine');
-  if (pinned === 'mariadb' || pinned === 'mysql') return dbEngine(pinned);
-  return dbEngine(stringVar(host, 'os_family') === 'ubuntu' ? 'mysql' : 'mariadb');
+  const pin = pinned === 'auto' ? undefined : (pinned as DbEngineName);
+  if (platform) return chooseDbFlavor(host.name, pin, platform);
+  return dbEngine(pin ?? (stringVar(host, 'os_family') === 'ubuntu' ? 'mysql' : 'mariadb'));
 }
 
 /**
@@ -104,10 +108,10 @@ const SYSTEM_ACCOUNTS = ['root', 'mysql', 'mariadb.sys', 'mysql.sys', 'mysql.ses
  * inventory keeps (`db.extra_accounts`). DROP USER replicates, so the replicas follow. The guard's
  * query lists the accounts it would drop, so check names them.
  */
-export function dbAccountsCleanup(inventory: Inventory, host: Host): CommandResource | undefined {
+export function dbAccountsCleanup(inventory: Inventory, host: Host, platform?: DbPlatform): CommandResource | undefined {
   if (inventory.db.primary !== host.name || !host.roles.includes('db')) return undefined;
   const kept = [
-    ...desiredAccounts(inventory, dbFlavor(host)).map((account) => `${account.user}@${account.host}`),
+    ...desiredAccounts(inventory, dbFlavor(host, platform)).map((account) => `${account.user}@${account.host}`),
     ...inventory.db.extraAccounts,
   ];
   const systemUsers = SYSTEM_ACCOUNTS.map(sqlString).join(', ');
@@ -134,9 +138,9 @@ function secureTransportFile(flavor: DbFlavor): string {
  * turning it on in a deployment that ran without TLS cuts no client: set live, then kept in a
  * file that restarts nothing.
  */
-export function dbSecureTransport(inventory: Inventory, host: Host): Pick<PhaseDesire, 'resources' | 'validators'> {
+export function dbSecureTransport(inventory: Inventory, host: Host, platform?: DbPlatform): Pick<PhaseDesire, 'resources' | 'validators'> {
   if (!host.roles.includes('db')) return { resources: [], validators: [] };
-  const flavor = dbFlavor(host);
+  const flavor = dbFlavor(host, platform);
   const config = renderTemplate('db/62-infra-secure-transport.cnf.ejs', {}, inventory.templatesDir);
   return {
     resources: [
@@ -300,10 +304,10 @@ function replicationGuard(statement: string, expected: Record<string, string>): 
  * The db phase: the server with the replication settings (primary or replica), the app's
  * database and accounts on the primary, replication on each replica, and the mysqld exporter.
  */
-export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets): PhaseDesire {
+export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets, platform?: DbPlatform): PhaseDesire {
   const db = requireDbSecrets(secrets, host.name);
   const tls = requireDbTls(secrets, host.name);
-  const flavor = dbFlavor(host);
+  const flavor = dbFlavor(host, platform);
   const primary = hostNamed(inventory, inventory.db.primary);
   const isPrimary = primary.name === host.name;
   if (!isPrimary && !inventory.db.replicas.includes(host.name)) {

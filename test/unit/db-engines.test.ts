@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CommandResource, FileResource, PhaseDesire } from '../../src/core/types.js';
-import { DB_ENGINES, dbEngine, upstreamVersion } from '../../src/roles/db-engines.js';
+import { parseDbPlatform } from '../../src/engine/db-platform.js';
+import { chooseDbFlavor, DB_ENGINES, dbEngine, upstreamVersion, type DbPlatform } from '../../src/roles/db-engines.js';
 import { dbFlavor, dbPhase, dbSecureTransport } from '../../src/roles/db.js';
 import { hostOf, testInventory, testSecrets } from './roles-fixture.js';
 
@@ -67,5 +68,49 @@ describe('db role on a Debian host pinned to MySQL (db_engine: mysql)', () => {
     expect(replication?.unless).toContain("mysql --vertical <<< 'SHOW REPLICA STATUS'");
     expect(replication?.script).toContain('START REPLICA;');
     expect((replica.healthChecks ?? []).map((check) => check.script)).toEqual(["printf '%s\\n' 'SHOW REPLICA STATUS' | mysql --vertical"]);
+  });
+});
+
+describe('db engine from the host (DbPlatform, read before rendering)', () => {
+  // What DB_PLATFORM_SCRIPT printed on a provisioned trixie host with sid's MySQL (lab, --db-engine mysql).
+  const MYSQL_HOST = [
+    'os\tdebian\t13',
+    'installed\tmysql-server\t9.7.4-2\tii ',
+    'candidate\tmysql-server\t9.7.4-2',
+    'candidate\tmariadb-server\t',
+    '',
+  ].join('\n');
+  const bare = (id: string, candidates: DbPlatform['candidates']): DbPlatform => ({ os: { id, versionId: '' }, installed: {}, candidates });
+
+  it('parses os-release, the installed server (dpkg "ii" only) and what apt would install', () => {
+    expect(parseDbPlatform(MYSQL_HOST)).toEqual({ os: { id: 'debian', versionId: '13' }, installed: { mysql: '9.7.4-2' }, candidates: { mysql: '9.7.4-2' } });
+    const removed = parseDbPlatform('os\tdebian\t12\ninstalled\tmariadb-server\t1:10.11.6-0+deb12u1\trc \ncandidate\tmariadb-server\t(none)\n');
+    expect(removed).toEqual({ os: { id: 'debian', versionId: '12' }, installed: {}, candidates: {} });
+  });
+
+  it('takes the installed engine at its version, and refuses a pin naming the other engine', () => {
+    expect(chooseDbFlavor('db1', undefined, parseDbPlatform(MYSQL_HOST)).kind).toBe('mysql');
+    expect(chooseDbFlavor('db1', 'mysql', parseDbPlatform(MYSQL_HOST)).kind).toBe('mysql');
+    expect(() => chooseDbFlavor('db1', 'mariadb', parseDbPlatform(MYSQL_HOST))).toThrow(
+      'db1 runs MySQL 9.7.4-2 but db_engine pins mariadb: infra does not move a database from one engine to another (set db_engine: mysql, or auto)',
+    );
+    expect(() => chooseDbFlavor('db1', undefined, { ...bare('debian', {}), installed: { mysql: '5.7.42-1' } })).toThrow(/MySQL 5\.7\.42-1 is not supported/);
+  });
+
+  it('on a bare host: the pin, else the distribution\'s own engine, else the one its apt offers', () => {
+    const both = { mariadb: '1:11.8.3-0+deb13u1', mysql: '9.7.4-2' };
+    expect(chooseDbFlavor('db1', 'mysql', bare('debian', both)).kind).toBe('mysql');
+    expect(chooseDbFlavor('db1', undefined, bare('debian', both)).kind).toBe('mariadb');
+    expect(chooseDbFlavor('db1', undefined, bare('ubuntu', both)).kind).toBe('mysql');
+    expect(chooseDbFlavor('db1', undefined, bare('debian', { mysql: '9.7.4-2' })).kind).toBe('mysql');
+    expect(chooseDbFlavor('db1', undefined, bare('debian', {})).kind).toBe('mariadb');
+  });
+
+  it('renders the db phase for the engine the host reports, though the inventory pins nothing', () => {
+    const inventory = testInventory();
+    const platform = parseDbPlatform(MYSQL_HOST);
+    const phase = dbPhase(inventory, hostOf(inventory, 'db2'), testSecrets(), platform);
+    expect(phase.resources).toContainEqual({ kind: 'package', name: 'mysql-server' });
+    expect(dbPhase(inventory, hostOf(inventory, 'db2'), testSecrets()).resources).toContainEqual({ kind: 'package', name: 'mariadb-server' });
   });
 });

@@ -104,9 +104,12 @@ describe('lab inventory: the db engine', () => {
   const render = (dbEngine: 'mariadb' | 'mysql') =>
     parse(renderLabInventory({ subnet, hosts, login: 'root', bridge: 'dlab-br0', release: { distro: 'trixie', dbEngine } })) as Record<string, any>;
 
-  it('pins MySQL on the db hosts (a bare Debian host would otherwise get MariaDB), and pins nothing for MariaDB', () => {
+  it('pins MySQL (a bare host, without apt lists yet, cannot tell it from the release\'s MariaDB), pins nothing for MariaDB, and names the release in its header', () => {
     expect(render('mysql').role_vars).toEqual({ lb: { vrrp_interface: 'host0' }, db: { db_engine: 'mysql' } });
     expect(render('mariadb').role_vars).toEqual({ lb: { vrrp_interface: 'host0' } });
+    expect(renderLabInventory({ subnet, hosts, login: 'root', bridge: 'dlab-br0', release: { distro: 'trixie', dbEngine: 'mysql' } })).toContain(
+      '\n# Hosts: Debian 13 (trixie); db hosts: mysql.\n',
+    );
   });
 });
 

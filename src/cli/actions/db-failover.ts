@@ -1,5 +1,6 @@
 import { UserError } from '../../core/errors.js';
 import { decideFailover, inventoryDbFlavor, promote, readDbHosts, rewriteInventoryFile } from '../../db/failover.js';
+import { readDbPlatforms } from '../../engine/db-platform.js';
 import { Fleet } from '../../engine/fleet.js';
 import { hostsWithRole } from '../../roles/topology.js';
 import { confirmed } from '../confirm.js';
@@ -15,13 +16,13 @@ import { provision } from './provision.js';
  */
 export async function failover(file: string, options: { to?: string }, globals: GlobalOptions): Promise<number> {
   const { inventory } = await selectRun(file, { ...globals, limit: undefined });
-  const flavor = inventoryDbFlavor(inventory);
   const dbHosts = hostsWithRole(inventory, 'db');
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the db hosts');
   const fleet = await Fleet.connect(inventory, dbHosts, { forks: dbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
   let newPrimary: string;
   try {
+    const flavor = inventoryDbFlavor(inventory, await readDbPlatforms(fleet, dbHosts));
     const readings = await readDbHosts(inventory, fleet, flavor).finally(() => progress.stop());
     const decision = decideFailover(flavor, inventory.db.primary, inventory.db.replicas, readings, options.to);
     newPrimary = decision.newPrimary;
