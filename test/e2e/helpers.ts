@@ -3,11 +3,23 @@ import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { DEFAULT_RELEASE, parseDbEngine, parseDistro, type LabRelease } from '../../src/lab/distro.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const LAB_DIR = join(ROOT, 'lab');
 export const LAB_INVENTORY = join(LAB_DIR, 'inventory.yaml');
 export const LAB_SUDO_INVENTORY = join(LAB_DIR, 'inventory-sudo.yaml');
+
+/**
+ * The release the lab of this e2e run boots: bookworm with MariaDB, or what INFRA_E2E_DISTRO and
+ * INFRA_E2E_DB_ENGINE name (CI's second pass: trixie, mysql).
+ */
+export function e2eRelease(env: NodeJS.ProcessEnv = process.env): LabRelease {
+  return {
+    distro: env.INFRA_E2E_DISTRO ? parseDistro(env.INFRA_E2E_DISTRO) : DEFAULT_RELEASE.distro,
+    dbEngine: env.INFRA_E2E_DB_ENGINE ? parseDbEngine(env.INFRA_E2E_DB_ENGINE) : DEFAULT_RELEASE.dbEngine,
+  };
+}
 
 export interface CommandResult {
   code: number;
