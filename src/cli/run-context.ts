@@ -4,6 +4,7 @@ import type { HostDesire } from '../core/types.js';
 import { readDbPlatforms } from '../engine/db-platform.js';
 import { Fleet } from '../engine/fleet.js';
 import type { DbPlatform } from '../roles/db-engines.js';
+import { platformChangesRendering } from '../roles/db.js';
 import { resolveRoleSecrets } from '../engine/secrets.js';
 import { selectHosts, selectReplacedHosts } from '../engine/select.js';
 import { loadInventory } from '../inventory/load.js';
@@ -75,7 +76,8 @@ export function parseForks(text: string | undefined): number | undefined {
  * the two rather than both. Connections are closed again when rendering fails. A host named by
  * --replace-host is rendered again once it is connected, with a new certificate: a host whose
  * key was refused keeps its certificate, since it is not taken back in this run. A db host is
- * rendered again too, for the server its platform read found (one exec; src/engine/db-platform.ts).
+ * rendered again too when the server its platform read found (one exec; src/engine/db-platform.ts)
+ * is not the one the inventory alone gives.
  */
 export async function prepareConnectedRun(
   file: string,
@@ -95,9 +97,10 @@ export async function prepareConnectedRun(
   if (fleet.status === 'rejected') throw fleet.reason;
   try {
     const dbPlatforms = await readDbPlatforms(fleet.value, selection.hosts);
-    const takenBack = selection.hosts.filter(
-      (host) => (selection.replacedHosts.has(host.name) && fleet.value.connections.has(host.name)) || dbPlatforms.has(host.name),
-    );
+    const takenBack = selection.hosts.filter((host) => {
+      const platform = dbPlatforms.get(host.name);
+      return (selection.replacedHosts.has(host.name) && fleet.value.connections.has(host.name)) || (platform !== undefined && platformChangesRendering(host, platform));
+    });
     const renewed = new Map((await renderDesires({ ...selection, hosts: takenBack }, selection.replacedHosts, dbPlatforms)).map((desire) => [desire.host, desire]));
     return { context: { ...selection, desires: desires.value.map((desire) => renewed.get(desire.host) ?? desire) }, fleet: fleet.value, forks };
   } catch (err) {

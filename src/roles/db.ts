@@ -45,6 +45,19 @@ function liveSettings(flavor: DbFlavor, s: { serverId: number; address: string }
   ];
 }
 
+/**
+ * Whether a db host's platform makes it render otherwise than the inventory alone does (another
+ * engine or version row, or a refusal): only then is it rendered again, its secrets resolved and
+ * its password hashes computed a second time.
+ */
+export function platformChangesRendering(host: Host, platform: DbPlatform): boolean {
+  try {
+    return dbFlavor(host, platform) !== dbFlavor(host);
+  } catch {
+    return true;
+  }
+}
+
 const SOCKET = '/run/mysqld/mysqld.sock';
 /** The exporter reads these tables, and no other: no global SELECT on the app's data. */
 const EXPORTER_SCHEMA = { name: 'performance_schema', privileges: ['SELECT'] };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CommandResource, FileResource, PhaseDesire } from '../../src/core/types.js';
 import { parseDbPlatform } from '../../src/engine/db-platform.js';
 import { chooseDbFlavor, DB_ENGINES, dbEngine, upstreamVersion, type DbPlatform } from '../../src/roles/db-engines.js';
-import { dbFlavor, dbPhase, dbSecureTransport } from '../../src/roles/db.js';
+import { dbFlavor, dbPhase, dbSecureTransport, platformChangesRendering } from '../../src/roles/db.js';
 import { hostOf, testInventory, testSecrets } from './roles-fixture.js';
 
 // Inventory: db1 10.0.0.41 primary, db2 10.0.0.42 and db3 10.0.0.43 replicas (roles-fixture);
@@ -112,5 +112,18 @@ describe('db engine from the host (DbPlatform, read before rendering)', () => {
     const phase = dbPhase(inventory, hostOf(inventory, 'db2'), testSecrets(), platform);
     expect(phase.resources).toContainEqual({ kind: 'package', name: 'mysql-server' });
     expect(dbPhase(inventory, hostOf(inventory, 'db2'), testSecrets()).resources).toContainEqual({ kind: 'package', name: 'mariadb-server' });
+  });
+});
+
+describe('db hosts rendered again after their platform read', () => {
+  const debian = (installed: DbPlatform['installed']): DbPlatform => ({ os: { id: 'debian', versionId: '13' }, installed, candidates: {} });
+
+  it('only when the host runs another engine than the inventory alone gives, or contradicts its pin', () => {
+    const inventory = testInventory();
+    const db1 = hostOf(inventory, 'db1');
+    expect(platformChangesRendering(db1, debian({ mariadb: '1:11.8.3-0+deb13u1' }))).toBe(false);
+    expect(platformChangesRendering(db1, debian({ mysql: '9.7.4-2' }))).toBe(true);
+    expect(platformChangesRendering({ ...db1, vars: { db_engine: 'mysql' } }, debian({ mysql: '9.7.4-2' }))).toBe(false);
+    expect(platformChangesRendering({ ...db1, vars: { db_engine: 'mariadb' } }, debian({ mysql: '9.7.4-2' }))).toBe(true);
   });
 });
