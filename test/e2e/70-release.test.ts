@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LAB_DISTROS } from '../../src/lab/distro.js';
 import { labReset, labStatus } from '../../src/lab/lab.js';
-import { dbEngine } from '../../src/roles/db-engines.js';
-import { e2eRelease, LAB_DIR, LAB_INVENTORY, labHosts, mustOnHost, parseReport, runInfra, waitFor, type LabHost } from './helpers.js';
+import { E2E_DB, e2eRelease, LAB_DIR, LAB_INVENTORY, labHosts, mustOnHost, parseReport, REPLICA_STATUS_COMMAND, runInfra, STOP_REPLICA, waitFor, type LabHost } from './helpers.js';
 
 /**
  * Issue #15's "done when", on the release the run's lab boots (e2eRelease: bookworm with MariaDB,
@@ -17,7 +16,7 @@ import { e2eRelease, LAB_DIR, LAB_INVENTORY, labHosts, mustOnHost, parseReport, 
  */
 const DOMAIN = 'www.foobar.com';
 const release = e2eRelease();
-const engine = dbEngine(release.dbEngine);
+const engine = E2E_DB;
 let hosts: LabHost[];
 let vip: string;
 const host = (name: string): LabHost => hosts.find((h) => h.name === name) as LabHost;
@@ -81,7 +80,7 @@ describe(`${LAB_DISTROS[release.distro].title} with ${engine.title} from bare ho
   });
 
   it('the replica replicates from db1 over TLS, the certificate verified, both threads running', async () => {
-    const status = await mustOnHost(host('db2').address, `mysql --vertical -e '${engine.replication.status}'`);
+    const status = await mustOnHost(host('db2').address, REPLICA_STATUS_COMMAND);
     const fields = new Map(status.split('\n').map((line) => line.trim().split(/:\s?(.*)/s).slice(0, 2) as [string, string]));
     const expected = engine.replication.expected({ address: host('db1').address, port: '3306', user: 'repl' });
     expect(Object.fromEntries(Object.keys(expected).map((field) => [field, fields.get(field)]))).toEqual(expected);
@@ -101,8 +100,7 @@ describe(`${LAB_DISTROS[release.distro].title} with ${engine.title} from bare ho
   it('check finds the db drift kinds it finds on MariaDB (35-check), and one provision repairs them', async () => {
     await mustOnHost(host('db1').address, 'systemctl disable -q prometheus-mysqld-exporter');
     await mustOnHost(host('db1').address, `mysql -e "CREATE USER 'by_hand'@'%' IDENTIFIED BY 'x'"`);
-    const stop = engine.replication.statements({ address: host('db1').address, port: '3306', user: 'repl', password: '' })[0] as string;
-    await mustOnHost(host('db2').address, `mysql -e '${stop}'`);
+    await mustOnHost(host('db2').address, `mysql -e '${STOP_REPLICA}'`);
     const { code, report } = await checkJson();
     expect(code).toBe(2);
     expect(driftOf(report, 'db1')).toEqual([

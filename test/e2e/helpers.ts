@@ -3,7 +3,9 @@ import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { REPLICATION_SQL } from '../../src/db/replication.js';
 import { DEFAULT_RELEASE, parseDbEngine, parseDistro, type LabRelease } from '../../src/lab/distro.js';
+import { dbEngine } from '../../src/roles/db-engines.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const LAB_DIR = join(ROOT, 'lab');
@@ -20,6 +22,18 @@ export function e2eRelease(env: NodeJS.ProcessEnv = process.env): LabRelease {
     dbEngine: env.INFRA_E2E_DB_ENGINE ? parseDbEngine(env.INFRA_E2E_DB_ENGINE) : DEFAULT_RELEASE.dbEngine,
   };
 }
+
+/** The db server of the run's lab, from the engine table: its service and replication statements. */
+export const E2E_DB = dbEngine(e2eRelease().dbEngine);
+
+/** The replica status fields of the run's engine: its source, and its IO and SQL threads. */
+export const REPLICA_FIELDS = REPLICATION_SQL[E2E_DB.kind].fields;
+
+/** The shell command that prints a db host's replica status, one `Field: value` a line. */
+export const REPLICA_STATUS_COMMAND = `mysql --vertical -e '${E2E_DB.replication.status}'`;
+
+/** The statement that stops a replica (STOP SLAVE on MariaDB, STOP REPLICA on MySQL). */
+export const STOP_REPLICA = E2E_DB.replication.statements({ address: '', port: '', user: '', password: '' })[0] as string;
 
 export interface CommandResult {
   code: number;
