@@ -12,12 +12,13 @@
 #                      rendered templates (haproxy -c, nginx -t, keepalived -t); their services are
 #                      kept from starting on this machine (policy-rc.d during the install)
 #   time               /usr/bin/time for the benchmarks
+#   age                encrypts the shared state (state.file; the lab's inventory uses one)
 #   python3 python3-jinja2 python3-yaml  the Ansible port's inventory script and its templates,
 #                      rendered without Ansible by the unit test that keeps them equal to infra's
 #                      (test/unit/ansible-parity.test.ts, bench/ansible/render.py)
 set -euo pipefail
 
-PACKAGES=(systemd-container debootstrap dpkg-dev openssh-client iproute2 openssl mount util-linux haproxy nginx keepalived curl time python3 python3-jinja2 python3-yaml)
+PACKAGES=(systemd-container debootstrap dpkg-dev openssh-client iproute2 openssl mount util-linux haproxy nginx keepalived curl time age python3 python3-jinja2 python3-yaml)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "system-deps.sh: run as root (it installs packages with apt-get)" >&2

@@ -1,14 +1,21 @@
-import { quoteCommand, quoteWord } from '../core/shell.js';
-import { guardShell } from '../core/mysql-client.js';
-import type { AbsentResource, Change, CommandResource, FileResource, FirewallRuleResource, Handler, OwnedFolderResource, ReadyCondition, Validator } from '../core/types.js';
-import { PENDING_HANDLERS_FILE } from '../facts/probe.js';
-import { INFRA_RULE_COMMENT_PREFIX, ufwDeleteWords } from '../resources/firewall.js';
+import { quoteWord } from '../core/shell.js';
+import type { Change, Handler, ReadyCondition, Validator } from '../core/types.js';
+import { APPLY_FRAGMENTS } from '../resources/index.js';
+import { installPackages } from '../resources/package.js';
 
 /**
  * Shell text that carries out a phase's changes on one host. Every value is quoted by quoteWord;
  * file contents travel base64-encoded inside the script (which goes over stdin, not argv).
  * Markers on stdout tell the controller which step failed: `@@fail <step>` then the output.
+ * Each resource kind's steps come from its module (src/resources/); here are the script's frame,
+ * the safe-write helpers the kinds' steps call, validation and handlers.
  */
+
+/**
+ * The handlers a host owes: recorded by a change script before its changes, cleared by the handler
+ * script once each is confirmed, read by the probe so a run cut short reloads in the next one.
+ */
+export const PENDING_HANDLERS_FILE = '/var/lib/infra/pending-handlers';
 
 /**
  * How a root write on a host is kept from being redirected. A local user who can change a folder
@@ -101,67 +108,6 @@ function recordPending(handlerIds: readonly string[]): string[] {
   ];
 }
 
-function installPackages(names: readonly string[]): string[] {
-  if (names.length === 0) return [];
-  const install = [
-    'apt-get', 'install', '-y', '-q', '--no-install-recommends',
-    '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...names,
-  ];
-  return [
-    `step ${quoteWord(`install packages ${names.join(' ')}`)}`,
-    // Package lists are refreshed only when the install cannot find what it needs.
-    `${quoteCommand(install)} >/dev/null 2>&1 || { must apt-get update -q; must ${quoteCommand(install)}; }`,
-  ];
-}
-
-/** The folder a managed path is in. */
-function parentOf(path: string): string {
-  return path.replace(/\/[^/]*$/, '') || '/';
-}
-
-/** Stages a file's new content in the run's private folder beside it (see WRITE_HELPERS). */
-function stageFile(file: FileResource): string[] {
-  const body = Buffer.from(file.content, 'utf8').toString('base64').replace(/.{1,76}/g, '$&\n');
-  return [
-    `step ${quoteWord(`write ${file.path}`)}`,
-    `stage_file ${quoteCommand([file.path, `${file.owner}:${file.group}`, file.mode])} <<'INFRA_EOF'`,
-    body + 'INFRA_EOF',
-  ];
-}
-
-/** Where entries taken out of owned folders are kept for the operator, one folder per run. */
-const REMOVED_DIR = '/var/lib/infra/removed';
-
-/**
- * Moves the entries of an owned folder that infra did not write out of it (into REMOVED_DIR, so a
- * hand-written file can still be recovered), recording each in `__moved` to put back if the
- * config then fails validation. A rename moves a link itself, never what it points at; the
- * run's own staging folders stay.
- */
-function clearOwnedFolder(folder: OwnedFolderResource): string[] {
-  const keep = folder.keep.map((name) => `[${quoteWord(name)}]=1`).join(' ');
-  return [
-    `step ${quoteWord(`remove what infra did not write from ${folder.path}`)}`,
-    `private_dir ${quoteWord(folder.path)}`,
-    `must install -d -m 0700 "$__removed"`,
-    `declare -A __keep=(${keep})`,
-    'shopt -s nullglob dotglob',
-    `for __p in ${quoteWord(folder.path)}/*; do`,
-    '  __n=${__p##*/}; [[ -n ${__keep[$__n]} || -n ${__staging[$__p]} || $__n == *.infra-new || $__n == *.infra-bak ]] && continue',
-    '  must mv -fT -- "$__p" "$__removed/${__p//\\//%}"; __moved+=("$__p")',
-    'done',
-    'shopt -u nullglob dotglob',
-  ];
-}
-
-/** Puts back what clearOwnedFolder moved. */
-const RESTORE_MOVED = 'for __p in "${__moved[@]}"; do mv -fT -- "$__removed/${__p//\\//%}" "$__p"; done';
-
-/** Renames the staged file over the path, keeping the file it replaces until validation. */
-function activateFile(file: FileResource): string[] {
-  return [`step ${quoteWord(`activate ${file.path}`)}`, `activate_file ${quoteWord(file.path)}`];
-}
-
 /**
  * How a finished script ended, read from its markers: undefined when it reached `@@done`;
  * otherwise the failed step (`@@fail`) or validator (`@@invalid`) with the output after it, or
@@ -187,74 +133,6 @@ export function validationSteps(validators: readonly Validator[], onFailure: str
   ]);
 }
 
-function ufwRuleWords(rule: FirewallRuleResource): string[] {
-  const from = rule.from === 'any' ? 'any' : rule.from;
-  return ['allow', 'proto', rule.proto, 'from', from, 'to', 'any', 'port', String(rule.port)];
-}
-
-/**
- * Runs ufw commands in one Python process through ufw's own front end (what /usr/sbin/ufw does for
- * one command, with its lock): each `ufw` run costs a Python start of 0.1-0.2 s of CPU, and a first
- * install on a small host issues about ten of them. The command lists come as JSON in argv (ufw
- * rules hold no secrets); the first failure prints the command and ufw's message and exits 1.
- */
-const UFW_BATCH = [
-  'import gettext, json, sys',
-  'import ufw.common, ufw.frontend',
-  'from ufw.util import create_lock, release_lock',
-  'gettext.install(ufw.common.programName)',
-  'commands = json.loads(sys.argv[1])',
-  // ufw reads its own path from argv[0] (a delete stats it).
-  "sys.argv = ['/usr/sbin/ufw']",
-  "lock = create_lock(lockfile='/run/ufw.lock', dryrun=False)",
-  'try:',
-  '    for args in commands:',
-  '        try:',
-  "            pr = ufw.frontend.parse_command(['ufw'] + args)",
-  '            ui = ufw.frontend.UFWFrontend(pr.dryrun)',
-  "            if 'rule' in pr.data:",
-  "                ui.do_action(pr.action, pr.data['rule'], pr.data['iptype'], pr.force)",
-  '            else:',
-  "                ui.do_action(pr.action, '', '', pr.force)",
-  '        except BaseException as e:',
-  "            print('ufw %s: %s' % (' '.join(args), getattr(e, 'value', e)))",
-  '            sys.exit(1)',
-  'finally:',
-  '    release_lock(lock)',
-].join('\n');
-
-/**
- * The firewall's changes as one step: rules added first, then ufw turned on (only after the rules
- * that keep SSH open exist), then rules infra no longer wants deleted.
- */
-function firewallSteps(changes: readonly Change[]): string[] {
-  const commands: { what: string; args: string[] }[] = [];
-  for (const { resource, action } of changes) {
-    if (resource.kind === 'firewall-rule' && action === 'create') {
-      commands.push({
-        what: `add rule ${resource.port}/${resource.proto} from ${resource.from}`,
-        args: [...ufwRuleWords(resource), 'comment', INFRA_RULE_COMMENT_PREFIX + resource.purpose],
-      });
-    }
-  }
-  if (changes.some((change) => change.resource.kind === 'firewall-state' && change.action !== 'noop')) {
-    commands.push({ what: 'deny incoming by default', args: ['default', 'deny', 'incoming'] }, { what: 'enable', args: ['--force', 'enable'] });
-  }
-  for (const { resource, action } of changes) {
-    if (resource.kind === 'firewall-rule' && action === 'delete') {
-      const args = resource.found ? ufwDeleteWords(resource.found) : ['delete', ...ufwRuleWords(resource)];
-      commands.push({ what: `delete rule ${resource.port}/${resource.proto} from ${resource.from}`, args });
-    }
-  }
-  if (commands.length === 0) return [];
-  return [
-    `step ${quoteWord(`ufw: ${commands.map((command) => command.what).join(', ')}`)}`,
-    `must python3 - ${quoteWord(JSON.stringify(commands.map((command) => command.args)))} <<'INFRA_UFW'`,
-    UFW_BATCH,
-    'INFRA_UFW',
-  ];
-}
-
 /** The handlers a phase's changes trigger, in the order the handlers are declared. */
 export function triggeredHandlers(changes: readonly Change[], handlers: readonly Handler[]): string[] {
   const notified = new Set<string>();
@@ -272,10 +150,8 @@ export function buildPackagesScript(names: readonly string[]): string {
 }
 
 /**
- * The script for a phase's changes, in this order: record the handlers it will need (so a run cut
- * short still reloads next time), packages (but those `installedEarlier` in this run by
- * buildPackagesScript), directories, files (staged, activated, validated as a whole tree, rolled
- * back if invalid), commands, firewall, services.
+ * The script for a phase's changes: first the handlers it will need are recorded (so a run cut
+ * short still reloads next time), then the changes' steps (changeSteps).
  */
 export function buildChangeScript(
   changes: readonly Change[],
@@ -283,79 +159,33 @@ export function buildChangeScript(
   validators: readonly Validator[],
   installedEarlier: ReadonlySet<string> = new Set(),
 ): string {
-  const active = changes.filter((change) => change.action !== 'noop');
-  const of = <K extends Change['resource']['kind']>(kind: K) =>
-    active.filter((change) => change.resource.kind === kind).map((change) => change.resource as Extract<Change['resource'], { kind: K }>);
-  const files = of('file');
-  const toInstall = of('package').map((p) => p.name).filter((name) => !installedEarlier.has(name));
-  const lines: string[] = [CHANGE_PRELUDE, ...recordPending(handlerIds), ...installPackages(toInstall)];
-  for (const dir of of('directory')) {
-    const path = quoteWord(dir.path);
-    lines.push(
-      `step ${quoteWord(`directory ${dir.path}`)}`,
-      `private_dir ${quoteWord(parentOf(dir.path))} ${path}`,
-      // install would chown and chmod what a link there points at.
-      `if [[ -L ${path} ]]; then fail ${quoteWord(`${dir.path} is a link; infra keeps a folder there`)}; fi`,
-      `must install -d -m ${quoteWord(dir.mode)} -o ${quoteWord(dir.owner)} -g ${quoteWord(dir.group)} ${path}`,
+  return [CHANGE_PRELUDE, ...recordPending(handlerIds), ...changeSteps(changes, validators, installedEarlier), 'echo @@done'].join('\n');
+}
+
+/** The kinds whose steps the phase's validators check run before them all (see ApplyFragment.validated). */
+const LAST_VALIDATED = Math.max(...APPLY_FRAGMENTS.filter(({ fragment }) => fragment.validated).map(({ fragment }) => fragment.order));
+
+/**
+ * Each kind's steps for a phase's changes, in their order: packages (but those `installedEarlier`
+ * in this run by buildPackagesScript), directories, files staged then activated, symlinks, absent
+ * paths, owned folders; then the phase's validators, which put all of those back if the tree is
+ * invalid; then commands, firewall, services.
+ */
+export function changeSteps(changes: readonly Change[], validators: readonly Validator[], installedEarlier: ReadonlySet<string> = new Set()): string[] {
+  const lines: string[] = [];
+  const restores: string[] = [];
+  for (const { fragment, kinds } of APPLY_FRAGMENTS) {
+    const steps = fragment.steps(
+      changes.filter((change) => kinds.has(change.resource.kind)),
+      { phaseChanges: changes, installedEarlier },
     );
+    lines.push(...steps);
+    if (fragment.validated && steps.length > 0) restores.push(fragment.validated.restore ?? '');
+    if (fragment.order === LAST_VALIDATED && restores.length > 0) {
+      lines.push(...validationSteps(validators, ['undo_writes', ...restores].filter(Boolean).join('; ')), '__written=(); discard_staging');
+    }
   }
-  for (const file of files) lines.push(...stageFile(file));
-  for (const file of files) lines.push(...activateFile(file));
-  for (const link of of('symlink')) {
-    // A new link is made in the staging folder beside the old one and renamed over it, so the switch is atomic.
-    const staged = `"$__tmp"/${quoteWord(`link.${link.path.replace(/^.*\//, '')}`)}`;
-    lines.push(
-      `step ${quoteWord(`symlink ${link.path}`)}`,
-      `staging_dir ${quoteWord(link.path)}`,
-      `must ln -s -- ${quoteWord(link.target)} ${staged}`,
-      `must mv -fT -- ${staged} ${quoteWord(link.path)}`,
-    );
-  }
-  // A package installed since the host was read (by this script or earlier in the run) can bring
-  // back a path that was absent then (nginx's default site), so every absent path is enforced.
-  const installs = of('package').length > 0;
-  const absent = changes.filter((c) => c.resource.kind === 'absent' && (installs || c.action !== 'noop')).map((c) => c.resource as AbsentResource);
-  for (const gone of absent) {
-    // rm removes a link, not what it points at, and does not follow links inside a folder it removes.
-    lines.push(`step ${quoteWord(`remove ${gone.path}`)}`, `private_dir ${quoteWord(parentOf(gone.path))} ${quoteWord(gone.path)}`, `must rm -rf -- ${quoteWord(gone.path)}`);
-  }
-  const folders = of('owned-folder');
-  if (folders.length > 0) {
-    lines.push(`__removed=${REMOVED_DIR}/$(date -u +%Y%m%dT%H%M%SZ)-$$; __moved=()`);
-    for (const folder of folders) lines.push(...clearOwnedFolder(folder));
-  }
-  if (files.length > 0 || of('symlink').length > 0 || absent.length > 0 || folders.length > 0) {
-    const restore = ['undo_writes', folders.length > 0 ? RESTORE_MOVED : ''].filter(Boolean).join('; ');
-    lines.push(...validationSteps(validators, restore), '__written=(); discard_staging');
-  }
-  for (const change of active.filter((c) => c.resource.kind === 'command')) {
-    const command = change.resource as CommandResource;
-    // A command the plan updates runs whatever its guard says: a path it follows changed
-    // (CommandResource.runsWhenChanged), which the guard may not see.
-    const guard = change.action === 'update' ? 'false' : guardShell(command.unless);
-    // The script runs inline (not through `bash -c`) so a secret in it never reaches a process's argv.
-    lines.push(
-      `step ${quoteWord(`command ${command.name}`)}`,
-      `if ! ( ${guard} ) >/dev/null 2>&1; then`,
-      `  if ! __out=$( { ${command.script}\n} 2>&1 ); then printf "@@fail %s\\n%s\\n" "$__step" "$__out"; exit 1; fi`,
-      'fi',
-    );
-  }
-  lines.push(...firewallSteps(active));
-  for (const service of of('service')) {
-    const name = quoteWord(service.name);
-    lines.push(
-      `step ${quoteWord(`service ${service.name}`)}`,
-      // A masked unit refuses every start: unmasking one that is not masked changes nothing.
-      `must systemctl unmask ${name}`,
-      service.enabled ? `must systemctl enable ${name}` : `must systemctl disable ${name}`,
-      // A unit its package started before its configuration was written may have crash-looped into
-      // systemd's start limit, which refuses a plain start.
-      ...(service.running ? [`systemctl reset-failed ${name} 2>/dev/null`, `must systemctl start ${name}`] : [`must systemctl stop ${name}`]),
-    );
-  }
-  lines.push('echo @@done');
-  return lines.join('\n');
+  return lines;
 }
 
 /** How long a handler's health check may take to pass after its reload or restart. */

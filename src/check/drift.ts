@@ -1,4 +1,5 @@
-import { resourceLabel, type Facts, type HealthContext, type HostDesire, type HostPlan, type Phase } from '../core/types.js';
+import type { Facts, HealthContext, HostDesire, HostPlan, Phase } from '../core/types.js';
+import { resourceLabel } from '../resources/index.js';
 
 /**
  * Drift: every way a host differs from what the inventory and templates define, as data. A pure

@@ -1,5 +1,5 @@
 import { UserError } from '../core/errors.js';
-import type { GlobalOptions } from './main.js';
+import type { GlobalOptions } from './options.js';
 
 /**
  * Asks the operator on the terminal before hosts change; `--yes` answers for them. With no terminal

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../core/errors.js';
+import { ROLES } from '../inventory/model.js';
 import { INFRA_VERSION } from '../report/run-report.js';
 import { jsonDocument } from '../report/json.js';
 import { registerValidate } from './commands/validate.js';
@@ -16,14 +17,7 @@ import { registerDocs } from './commands/docs.js';
 import { registerRotateCerts } from './commands/rotate-certs.js';
 import { registerRollback } from './commands/rollback.js';
 import { registerDb } from './commands/db.js';
-
-export interface GlobalOptions {
-  limit?: string[];
-  json?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
-  yes?: boolean;
-}
+import { saveSharedStates } from '../state/shared.js';
 
 /** A repeated --limit adds up, like one comma-separated value; one value never takes the words after it. */
 function collectLimit(value: string, previous: string[] | undefined): string[] {
@@ -39,7 +33,7 @@ function buildProgram(): Command {
     .version(INFRA_VERSION, '-V, --version', 'print infra\'s version')
     .option(
       '--limit <pattern>',
-      "only these hosts: names, roles (lb, web, app, db), groups, globs, comma separated, as Ansible reads them: 'web1,db', 'web*', 'web:!web1', 'web:&dc1'",
+      `only these hosts: names, roles (${ROLES.join(', ')}), groups, globs, comma separated, as Ansible reads them: 'web1,db', 'web*', 'web:!web1', 'web:&dc1'`,
       collectLimit,
     )
     .option('--json', 'one JSON document on stdout, errors included, with a format_version (docs/json.md)')
@@ -91,7 +85,12 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   const json = argv.slice(2, argv.includes('--') ? argv.indexOf('--') : undefined).includes('--json');
   try {
-    await program.parseAsync(argv);
+    try {
+      await program.parseAsync(argv);
+    } finally {
+      // Whatever the outcome: a run that made a secret or a certificate and then failed must still share it.
+      await saveSharedStates();
+    }
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {

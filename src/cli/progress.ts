@@ -1,4 +1,5 @@
 import type { Ora, Options as OraOptions } from 'ora';
+import type { PrepareEvent } from '../engine/prepare.js';
 import type { RunEvent } from '../engine/run.js';
 import { colorEnabled } from './color.js';
 
@@ -9,6 +10,7 @@ import { colorEnabled } from './color.js';
 export class Progress {
   private spinner: Ora | undefined;
   private readonly running = new Map<string, string>();
+  private readonly preparing = { selected: 0, rendered: 0, connected: false };
 
   private constructor(
     private readonly enabled: boolean,
@@ -33,6 +35,30 @@ export class Progress {
     if (!this.enabled) return;
     if (this.spinner) this.spinner.text = text;
     else process.stderr.write(`${text}\n`);
+  }
+
+  /**
+   * How far reading the inventory and connecting has got, on the spinner only: without a terminal
+   * the start line said it, and a line per host would only lengthen CI logs.
+   */
+  prepareEvent(event: PrepareEvent): void {
+    switch (event.type) {
+      case 'selected':
+        this.preparing.selected = event.hosts.length;
+        break;
+      case 'rendered':
+        this.preparing.rendered += 1;
+        break;
+      case 'connected':
+        this.preparing.connected = true;
+        break;
+      case 'host-key-replaced':
+        return;
+    }
+    if (this.spinner) {
+      const { selected, rendered, connected } = this.preparing;
+      this.spinner.text = `reading the inventory and connecting: ${rendered}/${selected} rendered${connected ? ', connected' : ''}`;
+    }
   }
 
   event(event: RunEvent): void {

@@ -1,18 +1,19 @@
 /**
  * The types every layer speaks: desired resources, the facts read from a host, and the plan of
- * changes between them. This module imports nothing of the project but the Secret type, so every
- * import arrow points down to it.
+ * changes between them. This module imports nothing of the project but types (Secret, and Role,
+ * which names the role phases), so every import arrow at run time points down to it.
  */
 import type { Secret } from './secret.js';
-import type { SqlGuard } from './mysql-client.js';
+// A type only, erased from the build: no module of the project is loaded from here.
+import type { Role } from '../inventory/model.js';
 
 /**
- * A stage of the run. `firewall` and `monitoring` run on every host before the others; `cleanup`
- * runs on every host after them all: it takes away what only something no longer wanted needed
- * (firewall openings, db accounts), once nothing can send it traffic any more.
+ * A stage of the run: one per role, in the order of src/roles/index.ts (PHASE_ORDER). `firewall`
+ * and `monitoring` run on every host before the roles; `cleanup` runs on every host after them
+ * all: it takes away what only something no longer wanted needed (firewall openings, db
+ * accounts), once nothing can send it traffic any more.
  */
-export type Phase = 'firewall' | 'monitoring' | 'db' | 'app' | 'web' | 'lb' | 'cleanup';
-export const PHASE_ORDER: readonly Phase[] = ['firewall', 'monitoring', 'db', 'app', 'web', 'lb', 'cleanup'];
+export type Phase = 'firewall' | 'monitoring' | Role | 'cleanup';
 
 export interface PackageResource {
   kind: 'package';
@@ -92,6 +93,18 @@ export interface FirewallStateResource {
   kind: 'firewall-state';
   /** The SSH port infra connects to; the plan is refused unless a rule keeps it open to us. */
   sshPort: number;
+}
+
+/**
+ * A command guard that one SQL query answers: it holds when the query's single value is exactly
+ * `expected`. Kept as data (not shell) so the probe reads every such guard of a host with a single
+ * mysql client run instead of one client per guard (see resources/command.ts).
+ */
+export interface SqlGuard {
+  sql: string;
+  expected: string;
+  /** When set, the plan shows what the query found under this label ("to drop: …"). */
+  showsAs?: string;
 }
 
 /**
@@ -358,33 +371,4 @@ export interface HostPlan {
    * (a first install, a new host) has no one to keep serving and goes in parallel.
    */
   serving: Phase[];
-}
-
-export function resourceLabel(resource: Resource): string {
-  switch (resource.kind) {
-    case 'package':
-      return `package ${resource.name}`;
-    case 'directory':
-      return `directory ${resource.path}`;
-    case 'file':
-      return `file ${resource.path}`;
-    case 'symlink':
-      return `symlink ${resource.path} → ${resource.target}`;
-    case 'absent':
-      return `absent ${resource.path}`;
-    case 'service':
-      return `service ${resource.name}`;
-    case 'firewall-rule':
-      return resource.found
-        ? `ufw ${resource.found.action} ${resource.found.port}/${resource.found.proto} from ${resource.found.from} (${resource.purpose})`
-        : `ufw allow ${resource.port}/${resource.proto} from ${resource.from} (${resource.purpose})`;
-    case 'owned-folder':
-      return `folder ${resource.path}`;
-    case 'firewall-state':
-      return 'ufw enabled, incoming denied';
-    case 'command':
-      return `command ${resource.name}`;
-    case 'db-replication':
-      return resource.primary.name === resource.host ? `db primary ${resource.host}` : `db replica of ${resource.primary.name}`;
-  }
 }

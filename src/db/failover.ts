@@ -3,7 +3,7 @@ import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { UserError } from '../core/errors.js';
 import type { DbHostRef, DbReplicationFact } from '../core/types.js';
 import { Fleet } from '../engine/fleet.js';
-import type { Inventory } from '../inventory/model.js';
+import { ROLE, type Inventory } from '../inventory/model.js';
 import { dbFlavor } from '../roles/db.js';
 import type { DbPlatform } from '../roles/db-engines.js';
 import { hostNamed, hostsWithRole } from '../roles/topology.js';
@@ -95,7 +95,7 @@ export function decideFailover(flavor: GtidFlavor, primary: string, replicas: re
 /** Reads every db host: each replica first applies what it had received (bounded), then its state. */
 export async function readDbHosts(inventory: Inventory, fleet: Fleet, flavor: GtidFlavor): Promise<DbHostState[]> {
   return Promise.all(
-    hostsWithRole(inventory, 'db').map(async (host): Promise<DbHostState> => {
+    hostsWithRole(inventory, ROLE.db).map(async (host): Promise<DbHostState> => {
       const ref = { name: host.name, address: host.address };
       const connection = fleet.connections.get(host.name);
       if (!connection) return { host: ref, error: fleet.failures.get(host.name)?.message ?? 'not connected' };

@@ -1,10 +1,11 @@
 import { redact, type Secret } from '../core/secret.js';
-import { PHASE_ORDER, type Change, type DbReplicationResource, type Facts, type HostDesire, type HostPlan, type PackageResource, type Phase } from '../core/types.js';
+import type { Change, DbReplicationResource, Facts, HostDesire, HostPlan, PackageResource, Phase } from '../core/types.js';
 import { errantRefusal, errantTransactions, switchPrimary, type DbHostReading } from '../db/replication.js';
 import { buildChangeScript, buildHandlerScript, buildPackagesScript, buildReadyScript, scriptFailure, triggeredHandlers } from '../apply/scripts.js';
 import { buildProbeScript } from '../facts/probe.js';
 import { parseProbeOutput } from '../facts/parse.js';
 import { planHost } from '../plan/plan-host.js';
+import { PHASE_ORDER } from '../roles/index.js';
 import { mapWithLimit } from '../transport/pool.js';
 import { ConnectionError, type HostConnection } from '../transport/ssh.js';
 import type { Fleet } from './fleet.js';

@@ -1,6 +1,8 @@
 import type { Host, Inventory } from '../inventory/model.js';
 import { resolveSecret } from '../inventory/secrets.js';
+import { definitionsOf, ROLE_REGISTRY, type RoleRegistry } from '../roles/registry.js';
 import type { RoleSecrets } from '../roles/secrets.js';
+import type { SecretPart } from '../roles/definition.js';
 import { dbCaCertificate, dbTlsMaterial, webTlsMaterial } from '../tls/index.js';
 
 export interface RoleSecretOptions {
@@ -12,21 +14,29 @@ export interface RoleSecretOptions {
   reinstalled?: boolean;
 }
 
+type Resolvers = { [P in SecretPart]-?: (inventory: Inventory, host: Host, options: RoleSecretOptions) => Promise<NonNullable<RoleSecrets[P]>> };
+
+/** How each part of RoleSecrets is resolved; a host's parts are resolved in this order. */
+const RESOLVERS: Resolvers = {
+  db: async (inventory) => ({
+    appPassword: await resolveSecret(inventory.db.password, inventory),
+    replicationPassword: await resolveSecret(inventory.db.replicationPassword, inventory),
+    exporterPassword: await resolveSecret({ kind: 'generate', id: 'db.exporter_password' }, inventory),
+  }),
+  dbTls: (inventory, host, options) => dbTlsMaterial(inventory, host, { forceNew: options.reinstalled === true }),
+  dbCaCertificate: (inventory) => dbCaCertificate(inventory),
+  tls: (inventory, host, options) => webTlsMaterial(inventory, host, { forceNew: options.reinstalled === true }),
+};
+
 /**
  * Resolves the secrets and certificates a host's roles write, before rendering, so the roles stay
- * pure. Each host gets only what its roles need.
+ * pure. Each host gets only the parts its roles' definitions name.
  */
-export async function resolveRoleSecrets(inventory: Inventory, host: Host, options: RoleSecretOptions = {}): Promise<RoleSecrets> {
+export async function resolveRoleSecrets(inventory: Inventory, host: Host, options: RoleSecretOptions = {}, registry: RoleRegistry = ROLE_REGISTRY): Promise<RoleSecrets> {
+  const needed = new Set(definitionsOf(host.roles, registry).flatMap((role) => role.secrets));
   const secrets: RoleSecrets = {};
-  if (host.roles.includes('db') || host.roles.includes('app')) {
-    secrets.db = {
-      appPassword: await resolveSecret(inventory.db.password, inventory),
-      replicationPassword: await resolveSecret(inventory.db.replicationPassword, inventory),
-      exporterPassword: await resolveSecret({ kind: 'generate', id: 'db.exporter_password' }, inventory),
-    };
+  for (const part of Object.keys(RESOLVERS) as SecretPart[]) {
+    if (needed.has(part)) Object.assign(secrets, { [part]: await RESOLVERS[part](inventory, host, options) });
   }
-  if (host.roles.includes('db')) secrets.dbTls = await dbTlsMaterial(inventory, host, { forceNew: options.reinstalled === true });
-  if (host.roles.includes('app')) secrets.dbCaCertificate = await dbCaCertificate(inventory);
-  if (host.roles.includes('web')) secrets.tls = await webTlsMaterial(inventory, host, { forceNew: options.reinstalled === true });
   return secrets;
 }

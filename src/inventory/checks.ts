@@ -1,6 +1,6 @@
-import { ROLES, type Role } from './model.js';
+import { ROLE, ROLES, type Role } from './model.js';
 import { isIpv4, isIpv4Source, networkOf, parseIPv4, sameSubnet } from '../core/ipv4.js';
-import { inventorySchema } from './schema.js';
+import { DEFAULT_SSH_PORT, inventorySchema } from './schema.js';
 import type { KeyPath } from './positions.js';
 import { NODE_EXPORTER_PORT, ROLE_LISTENERS, ROLE_PORTS } from './ports.js';
 import { isKnownVar, KNOWN_VARS, varProblem, type KnownVarName } from './vars.js';
@@ -32,9 +32,9 @@ interface HostView {
 
 /** Which role each role sends its traffic to: lb → web → app → db. */
 const NEEDS: readonly [Role, Role][] = [
-  ['lb', 'web'],
-  ['web', 'app'],
-  ['app', 'db'],
+  [ROLE.lb, ROLE.web],
+  [ROLE.web, ROLE.app],
+  [ROLE.app, ROLE.db],
 ];
 
 // Names become file names, template variables and keepalived/MariaDB identifiers: keep them plain.
@@ -94,7 +94,12 @@ function readHosts(raw: Record<string, unknown>, findings: Finding[]): HostView[
         }
       });
     }
-    return { name, roles, raw: rawHost, ...(isIpv4(rawHost.address) ? { address: rawHost.address } : {}) };
+    if (rawHost.ip !== undefined && isIpv4(rawHost.address)) {
+      findings.push({ path: ['hosts', name, 'ip'], message: 'ip pins the address of a host given by name; this host is given by its address, remove ip' });
+    }
+    // A host given by name is checked by the address pinned for it, or once resolved (src/engine/addresses.ts).
+    const address = isIpv4(rawHost.ip) ? rawHost.ip : rawHost.address;
+    return { name, roles, raw: rawHost, ...(isIpv4(address) ? { address } : {}) };
   });
 }
 
@@ -149,7 +154,7 @@ function checkRoleDependencies(hosts: HostView[], findings: Finding[]): void {
 function checkVip(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
   const vip = raw.vip;
   if (!isIpv4(vip)) return;
-  const lbHosts = hosts.filter((host) => hasRole(host, 'lb'));
+  const lbHosts = hosts.filter((host) => hasRole(host, ROLE.lb));
   if (lbHosts.length < 2) {
     findings.push({
       path: ['vip'],
@@ -161,7 +166,7 @@ function checkVip(raw: Record<string, unknown>, hosts: HostView[], findings: Fin
   const beyond = lbHosts[MAX_VRRP_HOSTS];
   if (beyond) {
     findings.push({
-      path: ['hosts', beyond.name, 'roles', beyond.roles.find((entry) => entry.role === 'lb')?.index ?? 0],
+      path: ['hosts', beyond.name, 'roles', beyond.roles.find((entry) => entry.role === ROLE.lb)?.index ?? 0],
       message:
         `a VIP is held by at most ${MAX_VRRP_HOSTS} lb hosts (keepalived priorities from ${TOP_PRIORITY} down by ${PRIORITY_STEP}), ` +
         `and ${beyond.name} is lb host number ${MAX_VRRP_HOSTS + 1}; give the role lb to fewer hosts`,
@@ -188,11 +193,11 @@ function checkVip(raw: Record<string, unknown>, hosts: HostView[], findings: Fin
 
 function checkDatabase(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
   if (!isRecord(raw.db)) return;
-  const dbHostNames = hosts.filter((host) => hasRole(host, 'db')).map((host) => host.name);
+  const dbHostNames = hosts.filter((host) => hasRole(host, ROLE.db)).map((host) => host.name);
   const describeMisfit = (name: string): string | undefined => {
     const host = hosts.find((candidate) => candidate.name === name);
     if (!host) return `${JSON.stringify(name)} is not a host (hosts with role db: ${listNames(dbHostNames)})`;
-    if (!hasRole(host, 'db')) {
+    if (!hasRole(host, ROLE.db)) {
       return `host ${name} does not have role db; add db to its roles or name a db host (${listNames(dbHostNames)})`;
     }
     return undefined;
@@ -223,7 +228,7 @@ function checkDatabase(raw: Record<string, unknown>, hosts: HostView[], findings
   // A db host outside the topology would get MariaDB installed and then sit unused.
   if (primary === undefined) return;
   for (const host of hosts) {
-    const dbRole = host.roles.find((entry) => entry.role === 'db');
+    const dbRole = host.roles.find((entry) => entry.role === ROLE.db);
     if (!dbRole || listed.has(host.name)) continue;
     findings.push({
       path: ['hosts', host.name, 'roles', dbRole.index],
@@ -385,7 +390,6 @@ function checkUsableAddresses(raw: Record<string, unknown>, hosts: HostView[], f
 }
 
 // The schema's defaults, for a host whose ports the inventory leaves out.
-const DEFAULT_SSH_PORT = inventorySchema.shape.ssh.parse(undefined).port;
 const DEFAULT_APP_PORT = inventorySchema.shape.app.shape.port.parse(undefined);
 
 function portOf(value: unknown): number | undefined {
@@ -423,7 +427,7 @@ function checkPorts(raw: Record<string, unknown>, hosts: HostView[], findings: F
       { port: NODE_EXPORTER_PORT, service: 'the node exporter (on every host)' },
     ];
     for (const { role } of host.roles) {
-      if (role === 'app') listening.push({ port: appPort ?? DEFAULT_APP_PORT, service: 'the app', ...(appPort !== undefined ? { path: ['app', 'port'] } : {}) });
+      if (role === ROLE.app) listening.push({ port: appPort ?? DEFAULT_APP_PORT, service: 'the app', ...(appPort !== undefined ? { path: ['app', 'port'] } : {}) });
       listening.push(...ROLE_LISTENERS[role].map((listener) => ({ ...listener, role })));
     }
     listening.forEach((second, index) => {
@@ -497,7 +501,7 @@ function layeredVar(raw: Record<string, unknown>, host: HostView, name: KnownVar
 /** keepalived's lb hosts form one VRRP group only when they share its id. */
 function checkVrrpRouterId(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
   if (!isIpv4(raw.vip)) return;
-  const lbHosts = hosts.filter((host) => hasRole(host, 'lb')).map((host) => {
+  const lbHosts = hosts.filter((host) => hasRole(host, ROLE.lb)).map((host) => {
     const layered = layeredVar(raw, host, 'vrrp_router_id');
     return { name: host.name, value: layered ? layered.value : KNOWN_VARS.vrrp_router_id.fallback, path: layered?.path };
   });

@@ -6,6 +6,11 @@ import type { Secret } from '../core/secret.js';
  */
 export type Role = 'lb' | 'web' | 'app' | 'db';
 export const ROLES: readonly Role[] = ['lb', 'web', 'app', 'db'];
+/**
+ * Each role by its name, for code about one role in particular (a VIP needs lb hosts, a failover
+ * moves between db hosts). What every role has is read from the role registry (src/roles/registry.ts).
+ */
+export const ROLE: { readonly [R in Role]: R } = { lb: 'lb', web: 'web', app: 'app', db: 'db' };
 
 /**
  * Where a secret comes from, as written in the inventory: `env:NAME`, `file:PATH` (absolute once
@@ -16,6 +21,8 @@ export const ROLES: readonly Role[] = ['lb', 'web', 'app', 'db'];
 export type SecretSource =
   | { kind: 'env'; name: string; key?: string }
   | { kind: 'file'; path: string; key?: string }
+  /** The first line a command prints (`pass show db/app`, `op read …`, `vault kv get …`), run from the inventory's folder. */
+  | { kind: 'cmd'; command: string; cwd: string; key?: string }
   | { kind: 'generate'; id: string };
 
 export interface HostKeyPin {
@@ -26,10 +33,25 @@ export interface HostKeyPin {
 }
 
 export interface SshSettings {
+  /**
+   * What SSH connects to and known_hosts is searched for: the address as written (an IPv4
+   * address, a DNS name or an ~/.ssh/config alias), or the HostName an ssh config gives it.
+   */
+  hostName: string;
   user: string;
   port: number;
-  /** Absolute path of the private key. */
-  identityFile: string;
+  /** Which of user and port the inventory left out: an ssh config may set those (src/engine/addresses.ts). */
+  defaulted: ('user' | 'port')[];
+  /** Absolute path of the private key, when one is named; without it the ssh-agent (SSH_AUTH_SOCK) or the default key is used. */
+  identityFile?: string;
+  /** A jump host, `[user@]host[:port]`, that the connection goes through. */
+  jump?: string;
+  /** The jump host as reached, once a run resolved it (src/engine/addresses.ts). */
+  jumpHost?: JumpHost;
+  /** The ssh config file read for this host (absolute path): ssh.config_file, or ~/.ssh/config when it exists. */
+  configFile: string;
+  /** Whether the config file was named in the inventory (then it must exist). */
+  configFileNamed: boolean;
   hostKey: HostKeyPin;
   /** Seconds before a connection attempt counts as a timeout. */
   connectTimeout: number;
@@ -37,11 +59,29 @@ export interface SshSettings {
   sudo?: { password?: SecretSource };
 }
 
+/** A jump host settled for a run: its ssh settings from `ssh.jump`, the ssh config and the host's own. */
+export interface JumpHost {
+  /** As written, `[user@]host[:port]`. */
+  spec: string;
+  /** What SSH connects to and known_hosts is searched for. */
+  hostName: string;
+  address: string;
+  port: number;
+  user: string;
+  identityFile?: string;
+}
+
 export type Vars = Record<string, unknown>;
 
 export interface Host {
   name: string;
+  /**
+   * The host's IPv4 address, which firewall rules and the VIP checks use. As loaded it is the
+   * `address` as written, which may be a name: a run resolves it first (src/engine/addresses.ts).
+   */
   address: string;
+  /** The address pinned by `ip` for a name that resolves to several. */
+  pinnedAddress?: string;
   roles: Role[];
   ssh: SshSettings;
   /** Vars layered defaults < role (in role order) < group (in file order) < host. */
@@ -68,6 +108,8 @@ export interface Inventory {
   file: string;
   /** Absolute path of the state directory (generated secrets, CA, reports). */
   stateDir: string;
+  /** The state directory's secrets, kept encrypted to the recipients in this file (absolute path), if the inventory says so. */
+  sharedState?: { file: string; recipients: string[] };
   /** Absolute path of a folder whose templates override the built-in ones, if any. */
   templatesDir?: string;
   domain: string;

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ export async function resolveSecret(source: SecretSource, inventory: Inventory):
       return fromEnvironment(source.name, source.key);
     case 'file':
       return fromFile(source.path, source.key);
+    case 'cmd':
+      return fromCommand(source.command, source.cwd, source.key);
     case 'generate':
       return generated(source.id, inventory.stateDir);
   }
@@ -51,6 +54,32 @@ async function fromFile(path: string, key: string | undefined): Promise<Secret> 
     throw new UserError(`secret file ${path}${describeKey(key)} is empty: write the secret on its first line`);
   }
   return new Secret(firstLine);
+}
+
+const COMMAND_TIMEOUT_MS = 60_000;
+
+/**
+ * Runs the operator's own command (a password manager's or a vault's client), as Kamal's secret
+ * adapters do: its first line is the secret. Its stderr and the terminal stay the operator's, so
+ * a client that asks for a passphrase or a touch can; its stdout is never shown, and its error
+ * says only the exit status.
+ */
+function fromCommand(command: string, cwd: string, key: string | undefined): Promise<Secret> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', command], { cwd, stdio: ['inherit', 'pipe', 'inherit'], timeout: COMMAND_TIMEOUT_MS });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.on('error', (err) => reject(new UserError(`the secret command for${describeKey(key)} could not start: ${err.message}`)));
+    child.on('close', (code, signal) => {
+      const firstLine = (Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '').replace(/\r$/, '');
+      if (code !== 0) {
+        const why = signal ? `was stopped (${signal}${signal === 'SIGTERM' ? `, after ${COMMAND_TIMEOUT_MS / 1000} s` : ''})` : `exited ${code}`;
+        reject(new UserError(`the secret command${describeKey(key)} ${why}: run it yourself to see why (cmd: in the inventory)`));
+      } else if (firstLine === '') {
+        reject(new UserError(`the secret command${describeKey(key)} printed nothing: it must print the secret on its first line`));
+      } else resolve(new Secret(firstLine));
+    });
+  });
 }
 
 // The id becomes a file name in the state directory: keep it to a key path.

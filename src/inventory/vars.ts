@@ -1,4 +1,4 @@
-import type { Role } from './model.js';
+import { ROLE, type Role } from './model.js';
 
 /**
  * The vars the roles read, each with its default and the check its value must pass. The roles read
@@ -33,7 +33,7 @@ interface IntegerVar {
 export const KNOWN_VARS = {
   os_family: {
     kind: 'string',
-    roles: ['db'],
+    roles: [ROLE.db],
     fallback: 'debian',
     pattern: /^(debian|ubuntu)$/,
     expected: 'debian (MariaDB) or ubuntu (MySQL 8)',
@@ -48,7 +48,7 @@ export const KNOWN_VARS = {
   },
   replication_max_lag_seconds: {
     kind: 'integer',
-    roles: ['db'],
+    roles: [ROLE.db],
     fallback: 30,
     min: 0,
     max: 86_400,
@@ -56,7 +56,7 @@ export const KNOWN_VARS = {
   },
   switchover_catch_up_seconds: {
     kind: 'integer',
-    roles: ['db'],
+    roles: [ROLE.db],
     fallback: 30,
     min: 1,
     max: 3600,
@@ -64,14 +64,14 @@ export const KNOWN_VARS = {
   },
   vrrp_interface: {
     kind: 'string',
-    roles: ['lb'],
+    roles: [ROLE.lb],
     fallback: 'eth0',
     pattern: INTERFACE_NAME,
     expected: 'an interface name such as eth0 or ens18 (letters, digits, _ . : -, at most 15 characters)',
   },
   vrrp_router_id: {
     kind: 'integer',
-    roles: ['lb'],
+    roles: [ROLE.lb],
     fallback: 51,
     min: 1,
     max: 255,

@@ -1,4 +1,5 @@
 import { LAB_DISTROS, type LabRelease } from './distro.js';
+import { ROLE } from '../inventory/model.js';
 import type { LabHostPlan, LabSubnet } from './plan.js';
 import { controllerAddress, vipAddress } from './plan.js';
 
@@ -16,6 +17,8 @@ export interface LabInventoryInput {
   bridge: string;
   /** The lab's release, named in the header; MySQL is pinned (db_engine) on its db hosts. */
   release?: LabRelease;
+  /** The lab key's public line: the recipient of the lab's shared state file, so every run exercises it. */
+  stateRecipient?: string;
 }
 
 function header(bridge: string): string[] {
@@ -28,14 +31,15 @@ function header(bridge: string): string[] {
 export function renderLabInventory(input: LabInventoryInput): string {
   const { subnet, hosts, login } = input;
   const controller = `${controllerAddress(subnet)}/32`;
-  const dbHosts = hosts.filter((h) => h.role === 'db').map((h) => h.name);
-  const lbCount = hosts.filter((h) => h.role === 'lb').length;
+  const dbHosts = hosts.filter((h) => h.role === ROLE.db).map((h) => h.name);
+  const lbCount = hosts.filter((h) => h.role === ROLE.lb).length;
   const lines: string[] = header(input.bridge);
   if (input.release) lines.push(`# Hosts: ${LAB_DISTROS[input.release.distro].title} (${input.release.distro}); db hosts: ${input.release.dbEngine}.`);
   if (login === 'ops') lines.push('# This variant logs in as the non-root user `ops` and runs commands through sudo with a password.');
   lines.push('', 'domain: www.foobar.com');
   // keepalived needs a pair: a lab without lb hosts has no VIP.
   if (lbCount >= 2) lines.push(`vip: ${vipAddress(subnet)}`, 'vip_prefix: 24');
+  if (input.stateRecipient) lines.push('', 'state:', '  file: infra-state.age', '  recipients:', `    - ${input.stateRecipient.trim()}`);
   lines.push('', 'ssh:');
   if (login === 'ops') {
     lines.push('  user: ops', '  sudo:', '    password: file:./ops-password');

@@ -1,6 +1,7 @@
-import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
+import { ROLE } from '../inventory/model.js';
 import { allRolePackages } from '../roles/packages.js';
 import type { DbEngineName } from '../roles/db-engines.js';
 import { fingerprintOf } from '../transport/hostkeys.js';
@@ -122,7 +123,7 @@ function toCounts(partial: Partial<LabCounts> | undefined): LabCounts {
 }
 
 function vipOf(subnet: LabSubnet, hosts: readonly { role: string }[]): string | null {
-  return hosts.filter((h) => h.role === 'lb').length >= 2 ? vipAddress(subnet) : null;
+  return hosts.filter((h) => h.role === ROLE.lb).length >= 2 ? vipAddress(subnet) : null;
 }
 
 /** Brings up the lab: base and repo (cached), bridge, every host booted and answering SSH. Idempotent. */
@@ -258,7 +259,8 @@ async function retireHost(paths: LabPaths, host: LabStateHost, mode: { wipe: boo
 async function writeOutputs(ctx: Context, plan: readonly LabHostPlan[], knownHosts: string): Promise<void> {
   const out = ctx.output;
   await mkdir(out.dir, { recursive: true });
-  const common = { subnet: ctx.subnet, hosts: plan, bridge: ctx.naming.bridge, release: ctx.release };
+  const stateRecipient = await readFile(`${ctx.paths.key}.pub`, 'utf8');
+  const common = { subnet: ctx.subnet, hosts: plan, bridge: ctx.naming.bridge, stateRecipient, release: ctx.release };
   await writeFile(out.inventory, renderLabInventory({ ...common, login: 'root' }));
   await writeFile(out.inventorySudo, renderLabInventory({ ...common, login: 'ops' }));
   await copyFile(knownHosts, out.knownHosts);

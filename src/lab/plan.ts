@@ -1,5 +1,6 @@
 import type { Role } from '../inventory/model.js';
 import { UserError } from '../core/errors.js';
+import { ROLE_REGISTRY, rolesFrontToBack, type RoleRegistry } from '../roles/registry.js';
 
 /**
  * The pure part of the lab: which hosts exist for given counts, their names, addresses, machine
@@ -7,14 +8,10 @@ import { UserError } from '../core/errors.js';
  */
 
 /** How many hosts of each role the lab runs. */
-export interface LabCounts {
-  lb: number;
-  web: number;
-  app: number;
-  db: number;
-}
+export type LabCounts = Record<Role, number>;
 
-export const DEFAULT_COUNTS: Readonly<LabCounts> = { lb: 2, web: 2, app: 2, db: 2 };
+/** The counts of a lab when none are given: each role's default. */
+export const DEFAULT_COUNTS: Readonly<LabCounts> = Object.fromEntries(Object.values(ROLE_REGISTRY).map((role) => [role.name, role.lab.defaultCount])) as LabCounts;
 export const DEFAULT_SUBNET = '10.77.0.0/24';
 
 /**
@@ -44,32 +41,29 @@ export function labNaming(name: string | undefined): LabNaming {
 }
 
 /**
- * Host addresses, as the last octet. The first ten hosts of each role: lb .11-.20, web .21-.30,
- * app .31-.40, db .41-.50. Larger labs (the scale benchmark) continue web at .111-.150, app at
- * .151-.190 and db at .191-.230. The controller is .1 and the VIP .100, outside every range.
+ * Host addresses, as the last octet, from each role's lab needs: the first ten hosts of a role from
+ * its first octet (lb .11-.20, web .21-.30, app .31-.40, db .41-.50), larger labs (the scale
+ * benchmark) on from its overflow octet (web .111-.150, app .151-.190, db .191-.230). The
+ * controller is .1 and the VIP .100, outside every range.
  */
-export const ROLE_FIRST_OCTET: Readonly<Record<Role, number>> = { lb: 11, web: 21, app: 31, db: 41 };
-const ROLE_OVERFLOW_FIRST_OCTET: Readonly<Record<Role, number | undefined>> = { lb: undefined, web: 111, app: 151, db: 191 };
 const FIRST_RANGE_SIZE = 10;
 const OVERFLOW_RANGE_SIZE = 40;
-export const MAX_PER_ROLE: Readonly<Record<Role, number>> = {
-  lb: FIRST_RANGE_SIZE,
-  web: FIRST_RANGE_SIZE + OVERFLOW_RANGE_SIZE,
-  app: FIRST_RANGE_SIZE + OVERFLOW_RANGE_SIZE,
-  db: FIRST_RANGE_SIZE + OVERFLOW_RANGE_SIZE,
-};
 
 /** The last octet of the `index`-th (from 1) host of a role. */
-export function hostOctet(role: Role, index: number): number {
-  if (index <= FIRST_RANGE_SIZE) return ROLE_FIRST_OCTET[role] + index - 1;
-  const overflow = ROLE_OVERFLOW_FIRST_OCTET[role];
-  if (overflow === undefined) throw new Error(`the lab has no address for ${role}${index}`);
-  return overflow + index - FIRST_RANGE_SIZE - 1;
+export function hostOctet(role: Role, index: number, registry: RoleRegistry = ROLE_REGISTRY): number {
+  const { firstOctet, overflowFirstOctet } = registry[role].lab;
+  if (index <= FIRST_RANGE_SIZE) return firstOctet + index - 1;
+  if (overflowFirstOctet === undefined) throw new Error(`the lab has no address for ${role}${index}`);
+  return overflowFirstOctet + index - FIRST_RANGE_SIZE - 1;
 }
+
+/** How many hosts of a role the address plan has room for: its maximum count must stay within. */
+export function addressesFor(role: Role, registry: RoleRegistry = ROLE_REGISTRY): number {
+  return registry[role].lab.overflowFirstOctet === undefined ? FIRST_RANGE_SIZE : FIRST_RANGE_SIZE + OVERFLOW_RANGE_SIZE;
+}
+
 export const CONTROLLER_OCTET = 1;
 export const VIP_OCTET = 100;
-/** Order of roles in the host list: lb first, so the first lb (lb1) is the keepalived master. */
-export const LAB_ROLE_ORDER: readonly Role[] = ['lb', 'web', 'app', 'db'];
 
 export interface LabHostPlan {
   /** Inventory host name and the host's own hostname, e.g. `web1`. */
@@ -121,29 +115,33 @@ export function hostInterfaceName(hostName: string, naming: LabNaming = DEFAULT_
 }
 
 /**
- * Checks the counts the operator asked for. Why these limits: ten addresses per role in the plan;
- * a database tier needs a primary; keepalived needs two lb hosts or none (one lb has no VIP peer).
+ * Checks the counts the operator asked for: within each role's maximum (its addresses in the
+ * plan), and each role's own rule (a database tier needs a primary; keepalived needs two lb hosts
+ * or none: one lb has no VIP peer).
  */
-export function validateCounts(counts: LabCounts): void {
-  for (const role of LAB_ROLE_ORDER) {
-    const n = counts[role];
-    if (!Number.isInteger(n) || n < 0 || n > MAX_PER_ROLE[role]) {
-      throw new UserError(`--${role} ${String(n)}: the lab runs 0 to ${MAX_PER_ROLE[role]} ${role} hosts; pick a count in that range`);
+export function validateCounts(counts: LabCounts, registry: RoleRegistry = ROLE_REGISTRY): void {
+  const roles = rolesFrontToBack(registry);
+  for (const { name, lab } of roles) {
+    const n = counts[name];
+    if (!Number.isInteger(n) || n < 0 || n > lab.maxCount) {
+      throw new UserError(`--${name} ${String(n)}: the lab runs 0 to ${lab.maxCount} ${name} hosts; pick a count in that range`);
     }
   }
-  if (counts.db < 1) {
-    throw new UserError('--db 0: the inventory needs a database primary; run the lab with --db 1 or more');
-  }
-  if (counts.lb === 1) {
-    throw new UserError('--lb 1: the VIP needs two lb hosts (keepalived master and backup); use --lb 2 or --lb 0');
+  // Back to front: with no database and one lb host, the database is what to fix first.
+  for (const { name, lab } of [...roles].reverse()) {
+    const problem = lab.countProblem?.(counts[name]);
+    if (problem) throw new UserError(problem);
   }
 }
 
-/** The hosts of a lab, lb first then web, app, db, numbered from 1 within each role. */
-export function planHosts(counts: LabCounts, subnet: LabSubnet, naming: LabNaming = DEFAULT_NAMING): LabHostPlan[] {
-  validateCounts(counts);
+/**
+ * The hosts of a lab, front to back (lb, web, app, db), numbered from 1 within each role: lb
+ * first, so the first lb (lb1) is the keepalived master.
+ */
+export function planHosts(counts: LabCounts, subnet: LabSubnet, naming: LabNaming = DEFAULT_NAMING, registry: RoleRegistry = ROLE_REGISTRY): LabHostPlan[] {
+  validateCounts(counts, registry);
   const hosts: LabHostPlan[] = [];
-  for (const role of LAB_ROLE_ORDER) {
+  for (const { name: role } of rolesFrontToBack(registry)) {
     for (let i = 1; i <= counts[role]; i++) {
       const name = `${role}${i}`;
       const hostInterface = hostInterfaceName(name, naming);
@@ -153,7 +151,7 @@ export function planHosts(counts: LabCounts, subnet: LabSubnet, naming: LabNamin
       hosts.push({
         name,
         role,
-        address: `${subnet.prefix}.${hostOctet(role, i)}`,
+        address: `${subnet.prefix}.${hostOctet(role, i, registry)}`,
         machine: machineName(name, naming),
         hostInterface,
       });

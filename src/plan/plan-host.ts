@@ -1,47 +1,6 @@
-import type {
-  Change,
-  Facts,
-  FirewallRuleResource,
-  FirewallStateResource,
-  HostDesire,
-  HostPlan,
-  Resource,
-} from '../core/types.js';
-import { planCommand } from '../resources/command.js';
-import { planDbReplication } from '../db/replication.js';
-import { planAbsent, planDirectory, planFile, planSymlink } from '../resources/file.js';
-import { planFirewallRule, planFirewallState, sshLockoutReason, surplusFirewallRules } from '../resources/firewall.js';
-import { planOwnedFolder } from '../resources/owned-folder.js';
-import { planPackage } from '../resources/package.js';
-import { planService } from '../resources/service.js';
-import type { ResourceVerdict } from '../resources/verdict.js';
-
-function planResource(resource: Resource, facts: Facts): ResourceVerdict {
-  switch (resource.kind) {
-    case 'package':
-      return planPackage(resource, facts);
-    case 'directory':
-      return planDirectory(resource, facts);
-    case 'file':
-      return planFile(resource, facts);
-    case 'symlink':
-      return planSymlink(resource, facts);
-    case 'absent':
-      return planAbsent(resource, facts);
-    case 'service':
-      return planService(resource, facts);
-    case 'firewall-rule':
-      return planFirewallRule(resource, facts);
-    case 'firewall-state':
-      return planFirewallState(resource, facts);
-    case 'owned-folder':
-      return planOwnedFolder(resource, facts);
-    case 'command':
-      return planCommand(resource, facts);
-    case 'db-replication':
-      return planDbReplication(resource, facts);
-  }
-}
+import type { Change, Facts, FirewallRuleResource, FirewallStateResource, HostDesire, HostPlan } from '../core/types.js';
+import { sshLockoutReason, surplusFirewallRules } from '../resources/firewall-rule.js';
+import { planResource } from '../resources/index.js';
 
 /**
  * A command whose guard held still runs when a path it follows changes in the same phase: the

@@ -1,4 +1,5 @@
-import { resourceLabel, type Action, type Change, type HostPlan } from '../core/types.js';
+import type { Action, Change, HostPlan } from '../core/types.js';
+import { resourceLabel } from '../resources/index.js';
 import { countChanges } from './plan-host.js';
 
 const SYMBOL: Record<Action, string> = { create: '+', update: '~', delete: '-', noop: ' ' };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { resourceLabel, type Change, type Facts, type HostPlan } from '../core/types.js';
+import type { Change, Facts, HostPlan } from '../core/types.js';
+import { resourceLabel } from '../resources/index.js';
 import { JSON_FORMAT_VERSION } from './json.js';
 
 /**

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { quoteCommand, quoteWord } from '../core/shell.js';
 import type { CommandResource, Handler, PhaseDesire, Resource, Validator } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
+import type { RoleDefinition } from './definition.js';
 import { renderTemplate } from './render.js';
 import { APP_FAIL_TIMEOUT_SECONDS } from './web.js';
 import { requireDbCaCertificate, requireDbSecrets, type RoleSecrets } from './secrets.js';
-import { hostNamed } from './topology.js';
+import { hostNamed, hostsWithRole } from './topology.js';
 
 export const APP_ROOT = '/opt/app';
 export const APP_CURRENT = `${APP_ROOT}/current`;
@@ -292,3 +293,16 @@ export function appPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
   ];
   return { phase: 'app', ...ROLLING_RESTART, resources, handlers: [restart], validators: [releaseParses(dir)] };
 }
+
+export const appRole: RoleDefinition = {
+  name: 'app',
+  tier: 3,
+  // python3-nacl: pymysql's ed25519 authentication (the db accounts' plugin on MariaDB).
+  packages: ['python3', 'python3-pymysql', 'python3-nacl'],
+  openings: [{ port: (inventory) => inventory.app.port, from: [{ role: 'web' }], purpose: 'app (web)' }],
+  secrets: ['db', 'dbCaCertificate'],
+  render: appPhase,
+  healthChecks: () => [],
+  graphTiers: (inventory) => [{ id: 'app', title: 'APP', note: 'application', hosts: hostsWithRole(inventory, 'app') }],
+  lab: { firstOctet: 31, overflowFirstOctet: 151, defaultCount: 2, maxCount: 50, countHelp: 'app hosts' },
+};

@@ -1,10 +1,11 @@
 import { quoteCommand, quoteWord } from '../core/shell.js';
 import { Secret } from '../core/secret.js';
-import type { CommandResource, PhaseDesire, Resource } from '../core/types.js';
+import type { CommandResource, HealthCheck, PhaseDesire, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
-import { ROLE_PORTS } from './firewall.js';
+import { ROLE_PORTS } from '../inventory/ports.js';
+import type { RoleDefinition } from './definition.js';
 import { replicationCheck } from './health.js';
-import { chooseDbFlavor, DB_TLS, dbEngine, type DbEngineName, type DbFlavor, type DbPlatform } from './db-engines.js';
+import { chooseDbFlavor, DB_SERVER_PACKAGES, DB_TLS, dbEngine, type DbEngineName, type DbFlavor, type DbPlatform } from './db-engines.js';
 import { renderTemplate } from './render.js';
 import { requireDbSecrets, requireDbTls, type RoleSecrets } from './secrets.js';
 import { mysqlScript, sqlString } from '../core/mysql-client.js';
@@ -441,8 +442,39 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets, 
       { name: `${flavor.service} config`, script: flavor.validate },
       { name: 'mysqld exporter options', script: `. ${EXPORTER_DEFAULTS} && ${EXPORTER} $ARGS --help >/dev/null` },
     ],
-    healthChecks: isPrimary
-      ? []
-      : [replicationCheck(flavor.replication.status, integerVar(host, 'replication_max_lag_seconds'))],
   };
 }
+
+/** A replica must replicate, and keep up; the primary has nothing to check beyond its configuration. */
+function dbHealthChecks(inventory: Inventory, host: Host, platform?: DbPlatform): HealthCheck[] {
+  if (inventory.db.primary === host.name) return [];
+  return [replicationCheck(dbFlavor(host, platform).replication.status, integerVar(host, 'replication_max_lag_seconds'))];
+}
+
+export const dbRole: RoleDefinition = {
+  name: 'db',
+  tier: 4,
+  packages: [DB_SERVER_PACKAGES.mariadb, EXPORTER],
+  openings: [
+    { port: ROLE_PORTS.mysql, from: [{ role: 'app' }, 'peers'], purpose: 'mysql (app, replicas)' },
+    { port: ROLE_PORTS.mysqldExporter, from: ['monitoring'], purpose: 'mysqld exporter (monitoring)' },
+  ],
+  secrets: ['db', 'dbTls'],
+  render: dbPhase,
+  healthChecks: dbHealthChecks,
+  graphTiers: (inventory) => {
+    const named = (names: readonly string[]) => names.flatMap((name) => inventory.hosts.filter((host) => host.name === name));
+    return [
+      { id: 'db_primary', title: 'DB PRIMARY', note: 'MariaDB, takes writes', hosts: named([inventory.db.primary]) },
+      { id: 'db_replicas', title: 'DB REPLICAS', note: 'MariaDB, read-only', hosts: named(inventory.db.replicas) },
+    ];
+  },
+  lab: {
+    firstOctet: 41,
+    overflowFirstOctet: 191,
+    defaultCount: 2,
+    maxCount: 50,
+    countHelp: 'database hosts (1+; db1 is the primary)',
+    countProblem: (count) => (count < 1 ? '--db 0: the inventory needs a database primary; run the lab with --db 1 or more' : undefined),
+  },
+};

@@ -1,24 +1,29 @@
 import type { FirewallRuleResource, PhaseDesire } from '../core/types.js';
 import type { Host, Inventory, Role } from '../inventory/model.js';
-import { NODE_EXPORTER_PORT, ROLE_PORTS } from '../inventory/ports.js';
+import { NODE_EXPORTER_PORT } from '../inventory/ports.js';
+import type { OpeningSource } from './definition.js';
 import { COMMON_PACKAGES } from './packages.js';
-
-// The roles and the graph read the ports from here, beside the rules that open them.
-export { ROLE_PORTS };
-
-function addressesWithRole(inventory: Inventory, role: Role): string[] {
-  return inventory.hosts.filter((host) => host.roles.includes(role)).map((host) => host.address);
-}
+import { definitionsOf, ROLE_REGISTRY, type RoleRegistry } from './registry.js';
+import { hostsWithRole } from './topology.js';
 
 function allow(port: number, sources: readonly string[], purpose: string): FirewallRuleResource[] {
   return sources.map((from) => ({ kind: 'firewall-rule', proto: 'tcp', port, from, purpose }));
 }
 
+/** The addresses an opening of a host's role admits, in the order of its sources. */
+function sourceAddresses(inventory: Inventory, host: Host, role: Role, from: OpeningSource): string[] {
+  if (from === 'clients') return ['any'];
+  if (from === 'monitoring') return inventory.monitoring.sources;
+  const hosts = hostsWithRole(inventory, from === 'peers' ? role : from.role);
+  return (from === 'peers' ? hosts.filter((peer) => peer.address !== host.address) : hosts).map((source) => source.address);
+}
+
 /**
  * The ufw rules a host needs: SSH from the admin sources, the monitoring agent from the
- * monitoring sources, and each of its roles' ports open only to the hosts that talk to them.
+ * monitoring sources, and each of its roles' openings (from the registry) only to the hosts that
+ * talk to them.
  */
-export function firewallRules(inventory: Inventory, host: Host): FirewallRuleResource[] {
+export function firewallRules(inventory: Inventory, host: Host, registry: RoleRegistry = ROLE_REGISTRY): FirewallRuleResource[] {
   const monitoring = inventory.monitoring.sources;
   const rules = [
     ...allow(host.ssh.port, inventory.firewall.adminSources, 'ssh (admin)'),
@@ -28,36 +33,21 @@ export function firewallRules(inventory: Inventory, host: Host): FirewallRuleRes
     const here = extra.hosts === undefined || extra.hosts.some((name) => name === host.name || host.groups.includes(name) || host.roles.includes(name as Role));
     if (here) rules.push({ kind: 'firewall-rule', proto: extra.proto, port: extra.port, from: extra.from, purpose: 'kept (firewall.extra_rules)' });
   }
-  for (const role of host.roles) {
-    switch (role) {
-      case 'lb':
-        rules.push(...allow(80, ['any'], 'http (clients)'), ...allow(443, ['any'], 'https (clients)'));
-        rules.push(...allow(ROLE_PORTS.haproxyMetrics, monitoring, 'haproxy metrics (monitoring)'));
-        break;
-      case 'web':
-        rules.push(...allow(443, addressesWithRole(inventory, 'lb'), 'https (lb)'));
-        rules.push(...allow(ROLE_PORTS.nginxExporter, monitoring, 'nginx exporter (monitoring)'));
-        break;
-      case 'app':
-        rules.push(...allow(inventory.app.port, addressesWithRole(inventory, 'web'), 'app (web)'));
-        break;
-      case 'db': {
-        const peers = addressesWithRole(inventory, 'db').filter((address) => address !== host.address);
-        rules.push(...allow(ROLE_PORTS.mysql, [...addressesWithRole(inventory, 'app'), ...peers], 'mysql (app, replicas)'));
-        rules.push(...allow(ROLE_PORTS.mysqldExporter, monitoring, 'mysqld exporter (monitoring)'));
-        break;
-      }
+  for (const role of definitionsOf(host.roles, registry)) {
+    for (const opening of role.openings) {
+      const port = typeof opening.port === 'number' ? opening.port : opening.port(inventory);
+      rules.push(...allow(port, opening.from.flatMap((from) => sourceAddresses(inventory, host, role.name, from)), opening.purpose));
     }
   }
   return rules;
 }
 
-export function firewallPhase(inventory: Inventory, host: Host): PhaseDesire {
+export function firewallPhase(inventory: Inventory, host: Host, registry: RoleRegistry = ROLE_REGISTRY): PhaseDesire {
   return {
     phase: 'firewall',
     resources: [
       ...COMMON_PACKAGES.filter((name) => name === 'ufw').map((name) => ({ kind: 'package' as const, name })),
-      ...firewallRules(inventory, host),
+      ...firewallRules(inventory, host, registry),
       { kind: 'firewall-state', sshPort: host.ssh.port },
     ],
     handlers: [],

@@ -1,8 +1,9 @@
 import { quoteWord } from '../core/shell.js';
 import type { CommandResource, PhaseDesire, ReadyCondition, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
+import { ROLE_PORTS } from '../inventory/ports.js';
 import { MAX_VRRP_HOSTS, PRIORITY_STEP, TOP_PRIORITY } from '../inventory/vrrp.js';
-import { ROLE_PORTS } from './firewall.js';
+import type { RoleDefinition } from './definition.js';
 import { loadBalancerCheck } from './health.js';
 import { renderTemplate } from './render.js';
 import { hostsWithRole, integerVar, ownedFolder, stringVar } from './topology.js';
@@ -197,9 +198,8 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
   }
   // One lb host at a time, backups before the master, so the VIP always has a host serving.
   const rank = -lbHosts.findIndex((lb) => lb.name === host.name);
-  const healthChecks = [loadBalancerCheck(inventory.vip, HAPROXY_SOCKET, WEB_BACKEND)];
   const ready = lbReady(inventory.vip, hostsWithRole(inventory, 'web').map((web) => web.name));
-  return { phase: 'lb', resources, handlers, validators, serial: true, rank, healthChecks, ready };
+  return { phase: 'lb', resources, handlers, validators, serial: true, rank, ready };
 }
 
 /** keepalived elects a holder about 4 s after it starts; a new haproxy checks each server twice, 2 s apart. */
@@ -223,3 +223,26 @@ export function lbReady(vip: string | undefined, webServers: readonly string[]):
   const name = vip === undefined ? 'every web host UP in haproxy' : `every web host UP in haproxy and the VIP ${vip} answering`;
   return { name, script: [notUp, ...vipAnswers].join(' && '), seconds: LB_READY_SECONDS };
 }
+
+export const lbRole: RoleDefinition = {
+  name: 'lb',
+  tier: 1,
+  packages: ['haproxy', 'keepalived', 'socat'],
+  openings: [
+    { port: 80, from: ['clients'], purpose: 'http (clients)' },
+    { port: 443, from: ['clients'], purpose: 'https (clients)' },
+    { port: ROLE_PORTS.haproxyMetrics, from: ['monitoring'], purpose: 'haproxy metrics (monitoring)' },
+  ],
+  // TLS is not terminated here.
+  secrets: [],
+  render: lbPhase,
+  healthChecks: (inventory) => [loadBalancerCheck(inventory.vip, HAPROXY_SOCKET, WEB_BACKEND)],
+  graphTiers: (inventory) => [{ id: 'lb', title: 'LB', note: 'HAProxy, keepalived', hosts: hostsWithRole(inventory, 'lb') }],
+  lab: {
+    firstOctet: 11,
+    defaultCount: 2,
+    maxCount: 10,
+    countHelp: 'load balancer hosts (0 or 2+)',
+    countProblem: (count) => (count === 1 ? '--lb 1: the VIP needs two lb hosts (keepalived master and backup); use --lb 2 or --lb 0' : undefined),
+  },
+};

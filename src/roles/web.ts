@@ -1,7 +1,8 @@
 import { quoteCommand } from '../core/shell.js';
 import type { PhaseDesire, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
-import { ROLE_PORTS } from './firewall.js';
+import { ROLE_PORTS } from '../inventory/ports.js';
+import type { RoleDefinition } from './definition.js';
 import { servedCertificateCheck } from './health.js';
 import { drainWebServerScript, readyWebServerScript } from './lb.js';
 import { renderTemplate } from './render.js';
@@ -23,6 +24,11 @@ const STUB_STATUS_PORT = 8080;
 const EXPORTER = 'prometheus-nginx-exporter';
 const EXPORTER_DEFAULTS = `/etc/default/${EXPORTER}`;
 
+/** The certificate chain nginx serves for the domain. */
+function webCertificateFile(inventory: Inventory): string {
+  return `${TLS_DIR}/${inventory.domain}.crt`;
+}
+
 /**
  * The web phase: nginx terminating TLS for the domain (connections arrive from the lb hosts with
  * a PROXY v2 header) and proxying to every app host, plus its Prometheus exporter.
@@ -30,7 +36,7 @@ const EXPORTER_DEFAULTS = `/etc/default/${EXPORTER}`;
 export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets): PhaseDesire {
   const tls = requireTls(secrets, host.name);
   const domain = inventory.domain;
-  const certificateFile = `${TLS_DIR}/${domain}.crt`;
+  const certificateFile = webCertificateFile(inventory);
   const keyFile = `${TLS_DIR}/${domain}.key`;
   const caFile = `${TLS_DIR}/ca.crt`;
   const siteFile = `/etc/nginx/sites-available/${domain}`;
@@ -128,7 +134,6 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
     // Web hosts change one at a time, each drained in HAProxy on every lb host first and put back
     // once healthy, so clients never reach a web host while it reloads.
     serial: true,
-    healthChecks: [servedCertificateCheck(certificateFile, LOCAL_TLS_PORT, domain)],
     rolling: {
       peers: hostsWithRole(inventory, 'lb').map((lb) => lb.name),
       before: drainWebServerScript(host.name),
@@ -136,3 +141,19 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
     },
   };
 }
+
+export const webRole: RoleDefinition = {
+  name: 'web',
+  tier: 2,
+  // openssl: the certificate check and `infra rotate-certs` run it on web hosts.
+  packages: ['nginx', EXPORTER, 'openssl'],
+  openings: [
+    { port: 443, from: [{ role: 'lb' }], purpose: 'https (lb)' },
+    { port: ROLE_PORTS.nginxExporter, from: ['monitoring'], purpose: 'nginx exporter (monitoring)' },
+  ],
+  secrets: ['tls'],
+  render: webPhase,
+  healthChecks: (inventory) => [servedCertificateCheck(webCertificateFile(inventory), LOCAL_TLS_PORT, inventory.domain)],
+  graphTiers: (inventory) => [{ id: 'web', title: 'WEB', note: 'nginx, TLS', hosts: hostsWithRole(inventory, 'web') }],
+  lab: { firstOctet: 21, overflowFirstOctet: 111, defaultCount: 2, maxCount: 50, countHelp: 'web hosts' },
+};

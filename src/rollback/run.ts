@@ -1,8 +1,9 @@
 import { UserError } from '../core/errors.js';
+import type { PassphrasePrompt } from '../transport/keys.js';
 import type { HostDesire } from '../core/types.js';
 import { Fleet } from '../engine/fleet.js';
 import { applyPlans, probeAndPlan, type RunEvent } from '../engine/run.js';
-import type { Host, Inventory } from '../inventory/model.js';
+import { ROLE, type Host, type Inventory } from '../inventory/model.js';
 import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport } from '../report/run-report.js';
 import { appRollbackPhase } from '../roles/app.js';
 import { chooseRollbacks, parseReleasesReading, readReleasesScript, type ReleasesReading, type RollbackDecision } from './releases.js';
@@ -24,10 +25,10 @@ export interface RollbackOutcome extends RollbackDecision {
  * Changes nothing; throws a UserError (connections closed) when a host cannot be reached or has
  * no previous release.
  */
-export async function prepareRollback(inventory: Inventory, hosts: readonly Host[]): Promise<PreparedRollback> {
-  const appHosts = hosts.filter((host) => host.roles.includes('app'));
+export async function prepareRollback(inventory: Inventory, hosts: readonly Host[], askPassphrase?: PassphrasePrompt): Promise<PreparedRollback> {
+  const appHosts = hosts.filter((host) => host.roles.includes(ROLE.app));
   if (appHosts.length === 0) throw new UserError('no app host is selected: rollback puts back the previous release of the app hosts');
-  const fleet = await Fleet.connect(inventory, appHosts, { forks: appHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
+  const fleet = await Fleet.connect(inventory, appHosts, { forks: appHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set(), ...(askPassphrase ? { askPassphrase } : {}) });
   try {
     if (fleet.failures.size > 0) {
       const lines = [...fleet.failures.values()].map((failure) => `  ${failure.message}`);

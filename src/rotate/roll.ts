@@ -92,7 +92,7 @@ export async function rollHost(remotes: Remotes, rotation: HostRotation, options
     await run(backupScript(paths), 'keep the previous pair');
     installing = true;
     step('install');
-    const changes: Change[] = files.map((file) => ({ phase: 'web', resource: file, action: 'update', reason: 'certificate rotation' }));
+    const changes: Change[] = files.map((file) => ({ phase: rotation.phase.phase, resource: file, action: 'update', reason: 'certificate rotation' }));
     await run(buildChangeScript(changes, [reload.id], rotation.phase.validators), 'install');
     step('reload');
     await run(buildHandlerScript([reload], rotation.phase.validators), 'reload');

@@ -31,6 +31,7 @@ beforeAll(async () => {
   // This file starts a new deployment: bare hosts and no infra state (CA, secrets) from earlier runs.
   await labReset({});
   await rm(join(LAB_DIR, '.infra'), { recursive: true, force: true });
+  await rm(join(LAB_DIR, 'infra-state.age'), { force: true });
   hosts = await labHosts();
 });
 

@@ -42,6 +42,7 @@ async function inventoryWith(primary: string, replicas: string[]): Promise<strin
   const dir = await mkdtemp(join(tmpdir(), 'infra-dbfail-'));
   const doc = parseDocument(await readFile(LAB_INVENTORY, 'utf8'));
   doc.set('state_dir', join(LAB_DIR, '.infra'));
+  if (doc.has('state')) doc.setIn(['state', 'file'], join(LAB_DIR, 'infra-state.age'));
   doc.setIn(['ssh', 'identity_file'], join(LAB_DIR, 'id_ed25519'));
   doc.setIn(['ssh', 'known_hosts'], join(dir, 'known_hosts'));
   doc.setIn(['app', 'source'], resolve(LAB_DIR, String(doc.getIn(['app', 'source']))));

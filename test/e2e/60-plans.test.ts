@@ -42,6 +42,7 @@ async function secretValues(): Promise<string[]> {
 beforeAll(async () => {
   await labReset({});
   await rm(join(LAB_DIR, '.infra'), { recursive: true, force: true });
+  await rm(join(LAB_DIR, 'infra-state.age'), { force: true });
   hosts = await labHosts();
   work = await mkdtemp(join(tmpdir(), 'infra-plans-'));
 });

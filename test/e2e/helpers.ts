@@ -107,6 +107,8 @@ export async function labInventoryVariant(edit: (doc: Record<string, any>) => vo
   const dir = await mkdtemp(join(tmpdir(), 'infra-inv-'));
   const doc = parse(await readFile(LAB_INVENTORY, 'utf8')) as Record<string, any>;
   doc.state_dir = join(LAB_DIR, '.infra');
+  // The lab's state directory goes with the lab's shared state file, never with another.
+  if (doc.state) doc.state.file = join(LAB_DIR, 'infra-state.age');
   doc.ssh = { ...doc.ssh, identity_file: join(LAB_DIR, 'id_ed25519'), known_hosts: join(dir, 'known_hosts') };
   if (doc.app?.source) doc.app.source = resolve(LAB_DIR, doc.app.source);
   edit(doc);

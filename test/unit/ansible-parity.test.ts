@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectRun, renderDesires } from '../../src/cli/run-context.js';
+import { selectRun, renderDesires } from '../../src/engine/prepare.js';
 import type { HostDesire } from '../../src/core/types.js';
 import { renderLabInventory } from '../../src/lab/inventory-writer.js';
 import { DEFAULT_COUNTS, parseSubnet, planHosts } from '../../src/lab/plan.js';
@@ -148,7 +148,7 @@ function renderAnsible(file: string, out: string, extraArgs: string[] = []): Rec
 async function renderBoth(inventoryText: string, dir: string): Promise<Rendered> {
   const file = join(dir, 'inventory.yaml');
   writeFileSync(file, inventoryText);
-  const selection = await selectRun(file, {});
+  const selection = await selectRun(file, undefined);
   const desires = await renderDesires(selection);
   const out = join(dir, 'ansible-out');
   const manifest = renderAnsible(file, out, ['--role-var', 'common:firewall_rules', '--role-var', 'db:db_accounts']);
@@ -295,7 +295,7 @@ describe("bench/ansible keeps the app's release history and prunes as infra does
     dir = mkdtempSync(join(tmpdir(), 'ansible-parity-releases-'));
     inventoryFile = join(dir, 'inventory.yaml');
     writeFileSync(inventoryFile, labInventory());
-    const selection = await selectRun(inventoryFile, {});
+    const selection = await selectRun(inventoryFile, undefined);
     // Every host, so that the state dir holds every secret and certificate render.py reads.
     const app1 = (await renderDesires(selection)).find((desire) => desire.host === 'app1');
     const link = app1?.phases.flatMap((phase) => phase.resources).find((resource) => resource.kind === 'symlink' && resource.path === `${APP_ROOT}/current`);

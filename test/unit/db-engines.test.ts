@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CommandResource, FileResource, PhaseDesire } from '../../src/core/types.js';
 import { parseDbPlatform } from '../../src/engine/db-platform.js';
 import { chooseDbFlavor, DB_ENGINES, dbEngine, upstreamVersion, type DbPlatform } from '../../src/roles/db-engines.js';
-import { dbFlavor, dbPhase, dbSecureTransport, platformChangesRendering } from '../../src/roles/db.js';
+import { dbFlavor, dbPhase, dbRole, dbSecureTransport, platformChangesRendering } from '../../src/roles/db.js';
 import { hostOf, testInventory, testSecrets } from './roles-fixture.js';
 
 // Inventory: db1 10.0.0.41 primary, db2 10.0.0.42 and db3 10.0.0.43 replicas (roles-fixture);
@@ -67,7 +67,7 @@ describe('db role on a Debian host pinned to MySQL (db_engine: mysql)', () => {
     const replication = commands(replica).find((c) => c.name === 'replicates from db1');
     expect(replication?.unless).toContain("mysql --vertical <<< 'SHOW REPLICA STATUS'");
     expect(replication?.script).toContain('START REPLICA;');
-    expect((replica.healthChecks ?? []).map((check) => check.script)).toEqual(["printf '%s\\n' 'SHOW REPLICA STATUS' | mysql --vertical"]);
+    expect(dbRole.healthChecks(mysqlInventory, hostOf(mysqlInventory, 'db2')).map((check) => check.script)).toEqual(["printf '%s\\n' 'SHOW REPLICA STATUS' | mysql --vertical"]);
   });
 });
 

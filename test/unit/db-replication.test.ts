@@ -3,13 +3,12 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { DbReplicationFact, DbReplicationResource, Facts } from '../../src/core/types.js';
+import type { DbReplicationFact, DbReplicationResource } from '../../src/core/types.js';
 import {
   dbFactProbe,
   dbTopologyDrift,
   errantTransactions,
   parseStateOutput,
-  planDbReplication,
   switchPrimary,
   type DbHostReading,
   type ScriptResult,
@@ -29,30 +28,8 @@ const writable = (gtidState: string): DbReplicationFact => ({ readOnly: false, g
 const replicaOf = (address: string, gtidState: string): DbReplicationFact => ({
   readOnly: true, gtidState, gtidPosition: gtidState, source: { host: address, ioRunning: 'Yes', sqlRunning: 'Yes', received: gtidState },
 });
-const factsWith = (db?: DbReplicationFact) => ({ db }) as unknown as Facts;
 
-describe('db-replication planning on one host', () => {
-  it('switches the primary when the inventory\'s primary still replicates from another db host', () => {
-    const verdict = planDbReplication(resource('db2', 'db2'), factsWith(replicaOf('10.0.0.41', '0-1-50')));
-    expect(verdict.action).toBe('update');
-    expect(verdict.reason).toMatch(/^switch primary db1 → db2: db1 read-only and drained, db2 applies all of its transactions \(at most 30 s\), then is promoted$/);
-  });
-
-  it('makes a read-only primary that replicates from nobody writable', () => {
-    expect(planDbReplication(resource('db1', 'db1'), factsWith({ ...writable('0-1-5'), readOnly: true }))).toMatchObject({ action: 'update', reason: expect.stringMatching(/made writable/) });
-  });
-
-  it('leaves the writable primary, a replica, and a server that does not answer yet alone', () => {
-    expect(planDbReplication(resource('db1', 'db1'), factsWith(writable('0-1-5'))).action).toBe('noop');
-    expect(planDbReplication(resource('db2', 'db1'), factsWith(writable('0-1-5'))).action).toBe('noop');
-    expect(planDbReplication(resource('db1', 'db1'), factsWith(undefined)).action).toBe('noop');
-  });
-
-  it('does not switch from a source the inventory does not know', () => {
-    expect(planDbReplication(resource('db2', 'db2'), factsWith(replicaOf('10.9.9.9', ''))).reason).toMatch(/no db host of the inventory: switch refused/);
-  });
-});
-
+// Planning on one host: the data cases in test/unit/plan/db-replication/.
 describe('across db hosts', () => {
   const reading = (host: string, primary: string, db?: DbReplicationFact): DbHostReading => ({ resource: resource(host, primary), db });
 

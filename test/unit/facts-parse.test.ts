@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseProbeOutput, parseUfwTuple } from '../../src/facts/parse.js';
+import { parseProbeOutput } from '../../src/facts/parse.js';
+import { parseUfwTuple } from '../../src/resources/firewall-rule.js';
 
 describe('parseProbeOutput', () => {
   const hex = (text: string) => Buffer.from(text).toString('hex');

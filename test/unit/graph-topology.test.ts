@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { colorsFor } from '../../src/cli/color.js';
-import { buildGraph, renderGraphText, renderMermaid, type TopologyGraph } from '../../src/cli/graph.js';
+import { renderGraphText, renderMermaid } from '../../src/cli/graph.js';
 import { main } from '../../src/cli/main.js';
 import { loadInventory, parseInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/model.js';
+import { buildGraph, type TopologyGraph } from '../../src/roles/graph.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = `${ROOT}inventory.example.yaml`;

@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { answersFromFlags, completeWithDefaults, missingFlags, parseHostFlag, renderInventory } from '../../src/cli/init-wizard.js';
+import { answersFromFlags, missingFlags, parseHostFlag } from '../../src/cli/init-flags.js';
+import { completeWithDefaults } from '../../src/inventory/init-answers.js';
+import { renderInventory } from '../../src/inventory/init-render.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { BIN, buildCli } from './init-cli.js';
 
@@ -107,11 +109,16 @@ describe('init answers', () => {
     expect(parseHostFlag('web1=10.0.0.21:web,app', [])).toEqual({ name: 'web1', address: '10.0.0.21', roles: ['web', 'app'] });
     expect(parseHostFlag('db1=10.0.0.41:db+app', []).roles).toEqual(['db', 'app']);
     expect(() => parseHostFlag('web1:10.0.0.21', [])).toThrow('expected NAME=ADDRESS:ROLES');
-    expect(() => parseHostFlag('web1=10.0.0.300:web', [])).toThrow('invalid IPv4 address "10.0.0.300"');
+    expect(() => parseHostFlag('web1=10.0.0.300:web', [])).toThrow('invalid address "10.0.0.300"');
     expect(() => parseHostFlag('web1=10.0.0.21:wbe', [])).toThrow('unknown role "wbe" (expected lb, web, app, db)');
     expect(() => parseHostFlag('1web=10.0.0.21:web', [])).toThrow('a host name starts with a letter');
     const web1 = parseHostFlag('web1=10.0.0.21:web', []);
     expect(() => parseHostFlag('web2=10.0.0.21:web', [web1])).toThrow('10.0.0.21 is already the address of web1');
+  });
+
+  it('takes a DNS name as a host address, resolved when a run starts; a malformed name is refused', () => {
+    expect(parseHostFlag('lb2=lb2.example.org:lb', [])).toEqual({ name: 'lb2', address: 'lb2.example.org', roles: ['lb'] });
+    expect(() => parseHostFlag('lb2=lb2..example.org:lb', [])).toThrow('invalid address "lb2..example.org" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)');
   });
 
   it('checks the VIP against the lb hosts before writing', () => {
@@ -129,7 +136,7 @@ describe('init answers', () => {
       appSource: './app: # not a comment',
     });
     expect(missingFlags(known)).toEqual([]);
-    const text = renderInventory(completeWithDefaults(known), 'inventory.yaml');
+    const text = renderInventory(completeWithDefaults(known), 'inventory.yaml', readFileSync('inventory.example.yaml', 'utf8'));
     const result = parseInventory(text, '/srv/inventory.yaml');
     expect(result.ok && result.inventory.app.source).toBe('/srv/app: # not a comment');
   });

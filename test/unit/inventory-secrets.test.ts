@@ -80,6 +80,31 @@ describe('resolveSecret', () => {
     expect(new Set(values.map((secret) => secret.reveal())).size).toBe(1);
   });
 
+  it('cmd: takes the first line the command prints, run in the inventory folder', async () => {
+    await writeFile(join(dir, 'vault.txt'), 'from-the-vault\nsecond line\n');
+    const secret = await resolveSecret({ kind: 'cmd', command: 'cat vault.txt', cwd: dir, key: 'db.password' }, inventory);
+    expect(secret.reveal()).toBe('from-the-vault');
+  });
+
+  it('cmd: names the key and the exit status when the command fails, never what it printed', async () => {
+    const failing = resolveSecret({ kind: 'cmd', command: 'echo half-a-secret; exit 3', cwd: dir, key: 'db.password' }, inventory);
+    await expect(failing).rejects.toThrow(new UserError('the secret command (db.password) exited 3: run it yourself to see why (cmd: in the inventory)'));
+    await expect(resolveSecret({ kind: 'cmd', command: 'true', cwd: dir, key: 'db.password' }, inventory)).rejects.toThrow(/printed nothing/);
+  });
+
+  it('cmd: is read from the inventory as a command, and an empty one is refused', () => {
+    const parsed = parseInventory(
+      ['domain: www.example.com', 'firewall: {admin_sources: [10.0.0.1/32]}', 'db: {primary: db1, password: "cmd:pass show db/app"}', 'app: {source: ./app}', 'hosts:', '  db1: {address: 10.0.0.41, roles: [db]}'].join('\n'),
+      join(dir, 'inventory.yaml'),
+    );
+    expect(parsed.ok && parsed.inventory.db.password).toEqual({ kind: 'cmd', command: 'pass show db/app', cwd: dir, key: 'db.password' });
+    const empty = parseInventory(
+      ['domain: www.example.com', 'firewall: {admin_sources: [10.0.0.1/32]}', 'db: {primary: db1, password: "cmd:"}', 'app: {source: ./app}', 'hosts:', '  db1: {address: 10.0.0.41, roles: [db]}'].join('\n'),
+      join(dir, 'inventory.yaml'),
+    );
+    expect(empty.ok ? [] : empty.issues.map((issue) => issue.message)).toContain('cmd: needs a command that prints the secret, e.g. cmd:pass show db/app');
+  });
+
   it('never shows the clear value in JSON, strings or inspect', async () => {
     process.env.INFRA_TEST_DB_PASSWORD = 'do-not-print-me';
     const secret = await resolveSecret(inventory.db.password, inventory);

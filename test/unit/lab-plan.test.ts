@@ -165,6 +165,12 @@ describe('lab inventory files', () => {
     expect({ ...sudo, ssh: undefined }).toEqual({ ...root, ssh: undefined });
   });
 
+  it("keeps the state encrypted to the lab key's public line, in infra-state.age beside the inventory", () => {
+    const recipient = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH3CVn5cqQ0DKHnSKjQbYzEmhWZ1V0I8v8JuaYbJ7pXk infra-lab\n';
+    const inv = parse(renderLabInventory({ subnet, hosts, login: 'root', bridge: 'infra-br0', stateRecipient: recipient })) as Record<string, any>;
+    expect(inv.state).toEqual({ file: 'infra-state.age', recipients: [recipient.trim()] });
+  });
+
   it('db replicas are every db host but the first; no VIP without an lb pair', () => {
     const inv = parse(
       renderLabInventory({ subnet, hosts: planHosts({ lb: 0, web: 1, app: 1, db: 3 }, subnet), login: 'root', bridge: 'infra-br0' }),

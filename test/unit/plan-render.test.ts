@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Facts, HostPlan } from '../../src/core/types.js';
-import { sha256Hex } from '../../src/facts/probe.js';
+import { sha256Hex } from '../../src/resources/file.js';
 import { planHost } from '../../src/plan/plan-host.js';
 import { planTotal, renderHostPlan } from '../../src/plan/render.js';
 import { desiredForHost } from '../../src/roles/index.js';

@@ -1,4 +1,4 @@
-import { guardShell } from '../../src/core/mysql-client.js';
+import { guardShell } from '../../src/resources/command.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

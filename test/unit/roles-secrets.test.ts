@@ -1,4 +1,4 @@
-import { guardShell } from '../../src/core/mysql-client.js';
+import { guardShell } from '../../src/resources/command.js';
 import { describe, expect, it } from 'vitest';
 import type { Resource } from '../../src/core/types.js';
 import { desiredForHost } from '../../src/roles/index.js';

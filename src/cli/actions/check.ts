@@ -4,11 +4,13 @@ import { hostDrift, vipCertificateDrift, vipHolderDrift, type DriftItem } from '
 import { dbReadings, probeAndPlan } from '../../engine/run.js';
 import { dbTopologyDrift } from '../../db/replication.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
-import { parseForks, prepareConnectedRun } from '../run-context.js';
+import { prepareConnectedRun } from '../../engine/prepare.js';
 import { Progress } from '../progress.js';
+import { passphrasePrompt } from '../passphrase.js';
 import { hostColumnWidth } from '../columns.js';
+import { ROLE } from '../../inventory/model.js';
 import { jsonDocument } from '../../report/json.js';
-import type { GlobalOptions } from '../main.js';
+import { parseForks, type GlobalOptions } from '../options.js';
 
 export interface CheckOptions {
   expiringWithin: string;
@@ -53,13 +55,18 @@ export async function check(file: string, options: CheckOptions, globals: Global
   const requestedForks = parseForks(options.forks);
   const progress = await Progress.create(!globals.json && !globals.quiet);
   progress.start('reading the inventory and connecting');
-  const { context, fleet, forks } = await prepareConnectedRun(file, globals, { forks: requestedForks, acceptNewHostKeys: false }).catch((err: unknown) => {
+  const { context, fleet, forks } = await prepareConnectedRun(file, globals.limit, {
+    forks: requestedForks,
+    acceptNewHostKeys: false,
+    askPassphrase: passphrasePrompt(progress),
+    onEvent: (event) => progress.prepareEvent(event),
+  }).catch((err: unknown) => {
     progress.stop();
     throw err;
   });
   try {
     const inventory = context.inventory;
-    const needsVipCheck = inventory.vip !== undefined && context.hosts.some((host) => host.roles.includes('web'));
+    const needsVipCheck = inventory.vip !== undefined && context.hosts.some((host) => host.roles.includes(ROLE.web));
     const [{ probes, failures }, viaVip] = await Promise.all([
       probeAndPlan(fleet, context.desires, forks, { health: true }),
       needsVipCheck ? vipFingerprint(inventory.vip as string, inventory.domain) : Promise.resolve(undefined),
@@ -77,13 +84,13 @@ export async function check(file: string, options: CheckOptions, globals: Global
         continue;
       }
       const drift = hostDrift(desire, probe.plan, probe.facts, healthContext);
-      if (desire.phases.some((phase) => phase.phase === 'lb')) lbObservations.set(desire.host, drift.observations['load balancer']);
+      if (desire.phases.some((phase) => phase.phase === ROLE.lb)) lbObservations.set(desire.host, drift.observations['load balancer']);
       const deployed = drift.observations.certificate?.fingerprint;
       if (deployed) deployedCertificates.push(deployed);
       hosts.push({ host: desire.host, status: drift.items.length > 0 ? 'drifted' : 'ok', drift: drift.items });
     }
     // The VIP's holders can be judged only when every lb host was read.
-    const allLbsRead = context.inventory.hosts.filter((h) => h.roles.includes('lb')).every((h) => lbObservations.has(h.name));
+    const allLbsRead = context.inventory.hosts.filter((h) => h.roles.includes(ROLE.lb)).every((h) => lbObservations.has(h.name));
     const fleetDrift = [
       ...(allLbsRead ? vipHolderDrift(inventory.vip, lbObservations) : []),
       ...(viaVip && deployedCertificates.length > 0 ? vipCertificateDrift(viaVip.fingerprint, deployedCertificates, viaVip.error) : []),

@@ -2,11 +2,14 @@ import { UserError } from '../../core/errors.js';
 import { decideFailover, inventoryDbFlavor, promote, readDbHosts, rewriteInventoryFile } from '../../db/failover.js';
 import { readDbPlatforms } from '../../engine/db-platform.js';
 import { Fleet } from '../../engine/fleet.js';
+import { lockFleet, parseWaitLock, type FleetLock } from '../../engine/lock.js';
+import { selectRun } from '../../engine/prepare.js';
+import { ROLE } from '../../inventory/model.js';
 import { hostsWithRole } from '../../roles/topology.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
-import { selectRun } from '../run-context.js';
-import type { GlobalOptions } from '../main.js';
+import { passphrasePrompt } from '../passphrase.js';
+import type { GlobalOptions } from '../options.js';
 import { hostColumnWidth } from '../columns.js';
 import { provision } from './provision.js';
 
@@ -14,14 +17,20 @@ import { provision } from './provision.js';
  * Reads the db hosts, decides, asks, promotes, rewrites the inventory, then provisions the
  * reachable db hosts and the app hosts from it: the same engine and checks as any provision.
  */
-export async function failover(file: string, options: { to?: string }, globals: GlobalOptions): Promise<number> {
-  const { inventory } = await selectRun(file, { ...globals, limit: undefined });
-  const dbHosts = hostsWithRole(inventory, 'db');
+export async function failover(file: string, options: { to?: string; waitLock?: string }, globals: GlobalOptions): Promise<number> {
+  const waitSeconds = parseWaitLock(options.waitLock);
+  const { inventory } = await selectRun(file, undefined);
+  const dbHosts = hostsWithRole(inventory, ROLE.db);
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the db hosts');
-  const fleet = await Fleet.connect(inventory, dbHosts, { forks: dbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
+  const askPassphrase = passphrasePrompt(progress);
+  const fleet = await Fleet.connect(inventory, dbHosts, { forks: dbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set(), ...(askPassphrase ? { askPassphrase } : {}) });
   let newPrimary: string;
+  let lock: FleetLock | undefined;
   try {
+    // Held while the db hosts are read and one is promoted; the provision that follows takes its own.
+    lock = await lockFleet(fleet, dbHosts.map((host) => host.name), { command: 'db failover', waitSeconds, forks: dbHosts.length });
+    for (const { host, leftBy } of lock.takenOver) process.stderr.write(`infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over\n`);
     const flavor = inventoryDbFlavor(inventory, await readDbPlatforms(fleet, dbHosts));
     const readings = await readDbHosts(inventory, fleet, flavor).finally(() => progress.stop());
     const decision = decideFailover(flavor, inventory.db.primary, inventory.db.replicas, readings, options.to);
@@ -43,10 +52,12 @@ export async function failover(file: string, options: { to?: string }, globals: 
     await rewriteInventoryFile(file, decision.newPrimary, decision.replicas);
     out(`${decision.newPrimary} takes writes; ${file} names it db.primary\n\n`);
   } finally {
+    progress.stop();
+    await lock?.release();
     fleet.close();
   }
-  const reachable = new Set([...hostsWithRole(inventory, 'app').map((h) => h.name), ...dbHosts.filter((h) => !fleet.failures.has(h.name)).map((h) => h.name)]);
-  const code = await provision(file, {}, { ...globals, yes: true, limit: [...reachable] });
+  const reachable = new Set([...hostsWithRole(inventory, ROLE.app).map((h) => h.name), ...dbHosts.filter((h) => !fleet.failures.has(h.name)).map((h) => h.name)]);
+  const code = await provision(file, { waitLock: options.waitLock }, { ...globals, yes: true, limit: [...reachable] });
   if (code !== 0) throw new UserError(`${newPrimary} is the primary and the inventory says so, but provisioning the db and app hosts failed (above): fix it and run infra provision`);
   return 0;
 }

@@ -3,20 +3,24 @@ import { isAbsolute, join, relative } from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { buildSavedPlan, savedPlanRefusals, type SavedPlan } from '../../report/saved-plan.js';
 import { stateListing, writePlanFile } from '../plan-file.js';
-import { resourceLabel, type HostPlan } from '../../core/types.js';
+import type { HostPlan } from '../../core/types.js';
+import { resourceLabel } from '../../resources/index.js';
 import { applyPlans, probeAndPlan, type HostProbe, type HostReport } from '../../engine/run.js';
 import { Fleet } from '../../engine/fleet.js';
+import { lockFleet, parseWaitLock, type FleetLock } from '../../engine/lock.js';
 import { hasPendingWork, planToJson, planTotal, renderHostPlan } from '../../plan/render.js';
 import { jsonDocument } from '../../report/json.js';
 import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport, type RunRecord } from '../../report/run-report.js';
 import { describeReplacement, type AcceptedHostKey } from '../../transport/hostkeys.js';
 import { connectionStats } from '../../transport/ssh.js';
-import { parseForks, prepareConnectedRun, type RunContext } from '../run-context.js';
+import { prepareConnectedRun, type RunContext } from '../../engine/prepare.js';
 import { colorEnabled } from '../color.js';
 import { hostColumnWidth } from '../columns.js';
+import { ROLE } from '../../inventory/model.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
-import type { GlobalOptions } from '../main.js';
+import { passphrasePrompt } from '../passphrase.js';
+import { parseForks, type GlobalOptions } from '../options.js';
 
 export interface ProvisionOptions {
   dryRun?: boolean;
@@ -29,6 +33,8 @@ export interface ProvisionOptions {
   out?: string;
   /** A plan saved by --out: apply exactly it, or refuse when anything it was made from moved. */
   saved?: { file: string; plan: SavedPlan };
+  /** Seconds to wait for another run's lock on a host (default: refuse at once). */
+  waitLock?: string;
 }
 
 function hostReportLine(report: HostReport, width: number): string {
@@ -45,18 +51,25 @@ export async function provision(file: string, options: ProvisionOptions, globals
   const command = options.saved ? 'apply' : 'provision';
   const dryRun = Boolean(options.dryRun || options.out);
   const requestedForks = parseForks(options.forks);
+  const waitLockSeconds = parseWaitLock(options.waitLock);
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the inventory and connecting');
-  const { context, fleet, forks } = await prepareConnectedRun(file, globals, {
+  const hostKeys: { host: string; verdict: AcceptedHostKey }[] = [];
+  const { context, fleet, forks } = await prepareConnectedRun(file, globals.limit, {
     forks: requestedForks,
     acceptNewHostKeys: Boolean(options.acceptNewHostKeys),
     replaceHosts: options.replaceHost,
+    askPassphrase: passphrasePrompt(progress),
+    onEvent: (event) => {
+      if (event.type === 'host-key-replaced') hostKeys.push({ host: event.host, verdict: event.verdict });
+      else progress.prepareEvent(event);
+    },
   }).catch((err: unknown) => {
     progress.stop();
     throw err;
   });
+  let lock: FleetLock | undefined;
   try {
-    const hostKeys = replacedHostKeys(context, fleet);
     // Said even with --quiet: taking a new host key is a decision on trust, and goes on record.
     if (!globals.json && hostKeys.length > 0) {
       progress.stop();
@@ -65,8 +78,20 @@ export async function provision(file: string, options: ProvisionOptions, globals
     } else {
       progress.update('reading hosts');
     }
-    const { probes, failures } = await probeAndPlan(fleet, context.desires, forks);
+    // A run that may change hosts holds their lock from before it reads them, so what it applies
+    // was planned on hosts no other run changes meanwhile. Taken beside the probe: no wait added.
+    const [read, locked] = await Promise.allSettled([
+      probeAndPlan(fleet, context.desires, forks),
+      dryRun ? undefined : lockFleet(fleet, context.hosts.map((host) => host.name), { command, waitSeconds: waitLockSeconds, forks }),
+    ]);
+    if (locked.status === 'fulfilled') lock = locked.value;
+    if (locked.status === 'rejected') throw locked.reason;
+    if (read.status === 'rejected') throw read.reason;
+    const { probes, failures } = read.value;
     progress.stop();
+    for (const { host, leftBy } of lock?.takenOver ?? []) {
+      process.stderr.write(`infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over: check what it left undone in this plan\n`);
+    }
     const reports = new Map<string, HostReport>();
     for (const [host, error] of [...fleet.failures, ...failures]) {
       reports.set(host, { host, status: 'unreachable', changed: 0, unchanged: 0, phases: [], ms: 0, error: error.message });
@@ -165,6 +190,7 @@ export async function provision(file: string, options: ProvisionOptions, globals
     return exitCode;
   } finally {
     progress.stop();
+    await lock?.release();
     fleet.close();
   }
 }
@@ -191,14 +217,6 @@ async function writeAuditLines(fleet: Fleet, record: RunRecord, plans: ReadonlyM
   );
 }
 
-/** How each host named by --replace-host had its key taken (one that could not connect is reported with its error instead). */
-function replacedHostKeys(context: RunContext, fleet: Fleet): { host: string; verdict: AcceptedHostKey }[] {
-  return context.hosts.flatMap((host) => {
-    const connection = context.replacedHosts.has(host.name) ? fleet.connections.get(host.name) : undefined;
-    return connection ? [{ host: host.name, verdict: connection.hostKey }] : [];
-  });
-}
-
 /** A path as short as it can be said from here: relative when it is under the current folder. */
 function shownPath(path: string): string {
   const fromHere = relative(process.cwd(), path);
@@ -207,7 +225,7 @@ function shownPath(path: string): string {
 
 /** How to reach the site: the DNS record to publish and a command that tries it before DNS does. */
 function siteSummary(inventory: RunContext['inventory']): string {
-  if (!inventory.vip || !inventory.hosts.some((host) => host.roles.includes('web'))) return '';
+  if (!inventory.vip || !inventory.hosts.some((host) => host.roles.includes(ROLE.web))) return '';
   const ca = inventory.tls.kind === 'ca' ? `--cacert ${shownPath(join(inventory.stateDir, 'ca', 'ca.crt'))} ` : '';
   return (
     `\nDNS: publish ${inventory.domain}. A ${inventory.vip}\n` +

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 export function registerApply(program: Command): void {
   program
@@ -8,6 +8,7 @@ export function registerApply(program: Command): void {
     .argument('<plan>', 'a plan written by infra provision INVENTORY --out PLAN')
     .description('Apply exactly a saved plan, after reading every host again; refuse if anything it was made from moved.')
     .option('--forks <n>', 'hosts worked on at once (default: all)')
+    .option('--wait-lock <seconds>', 'wait this long for another infra run holding a host to finish (default: refuse at once)')
     .addHelpText(
       'after',
       `
@@ -25,11 +26,11 @@ Examples:
   infra provision inventory.yaml --out plan.json     # review plan.json (in a pull request…)
   infra apply plan.json --yes`,
     )
-    .action(async (file: string, options: { forks?: string }, command: Command) => {
+    .action(async (file: string, options: { forks?: string; waitLock?: string }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       if ((globals.limit?.length ?? 0) > 0) throw new UserError(`apply ${file}: --limit cannot be given; the plan covers the hosts it was made for`);
       const [{ readPlanFile }, { provision }] = await Promise.all([import('../plan-file.js'), import('../actions/provision.js')]);
       const plan = await readPlanFile(file);
-      process.exitCode = await provision(plan.inventory.file, { forks: options.forks, saved: { file, plan } }, { ...globals, limit: plan.limit });
+      process.exitCode = await provision(plan.inventory.file, { forks: options.forks, waitLock: options.waitLock, saved: { file, plan } }, { ...globals, limit: plan.limit });
     });
 }

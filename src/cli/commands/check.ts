@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CheckOptions } from '../actions/check.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 const EXIT_HELP = `
 Exit codes (like terraform plan -detailed-exitcode, for CI):

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 export function registerDb(program: Command): void {
   const db = program.command('db').description('Database topology operations (see also: infra provision switches the primary when the inventory moves it).');
   db.command('failover')
     .argument('<inventory>', 'the inventory YAML file')
+    .option('--wait-lock <seconds>', 'wait this long for another infra run holding a db host to finish (default: refuse at once)')
     .option('--to <host>', 'the replica to promote (refused if another reachable replica holds transactions it lacks)')
     .description('Promote a replica when the primary is gone; repoint the replicas and app hosts; rewrite db.primary/db.replicas in the inventory.')
     .addHelpText(

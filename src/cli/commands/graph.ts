@@ -4,7 +4,7 @@ import { UserError } from '../../core/errors.js';
 import { formatIssue } from '../../inventory/model.js';
 import { colorsFor } from '../color.js';
 import { jsonDocument } from '../../report/json.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 export function registerGraph(program: Command): void {
   program
@@ -29,7 +29,11 @@ Examples:
     )
     .action(async (file: string, options: { mermaid?: string }, command: Command) => {
       const { json } = command.optsWithGlobals<GlobalOptions>();
-      const [{ loadInventory }, { buildGraph, renderGraphText, renderMermaid }] = await Promise.all([import('../../inventory/load.js'), import('../graph.js')]);
+      const [{ loadInventory }, { buildGraph }, { renderGraphText, renderMermaid }] = await Promise.all([
+        import('../../inventory/load.js'),
+        import('../../roles/graph.js'),
+        import('../graph.js'),
+      ]);
       const result = await loadInventory(file);
       if (!result.ok) {
         throw new UserError(`${file} is not a valid inventory:\n${result.issues.map((issue) => formatIssue(issue, file)).join('\n')}`);

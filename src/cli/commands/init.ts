@@ -1,10 +1,11 @@
-import { access, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { access, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UserError } from '../../core/errors.js';
+import { PACKAGE_ROOT } from '../../core/package-root.js';
 import { formatIssue, ROLES } from '../../inventory/model.js';
 import { colorsFor } from '../color.js';
-import type { InitFlags } from '../init-wizard.js';
+import type { InitFlags } from '../init-flags.js';
 
 interface InitOptions extends InitFlags {
   force?: boolean;
@@ -75,10 +76,13 @@ Examples:
 }
 
 async function init(file: string, options: InitOptions): Promise<number> {
-  const [{ confirm }, { parseInventory }, { answersFromFlags, appSourceProblem, askAnswers, completeWithDefaults, missingFlags, renderInventory }] = await Promise.all([
+  const [{ confirm }, { parseInventory }, { answersFromFlags, missingFlags }, { askAnswers }, { appSourceProblem, completeWithDefaults }, { renderInventory }] = await Promise.all([
     import('@inquirer/prompts'),
     import('../../inventory/load.js'),
-    import('../init-wizard.js'),
+    import('../init-flags.js'),
+    import('../init-prompts.js'),
+    import('../../inventory/init-answers.js'),
+    import('../../inventory/init-render.js'),
   ]);
   const colors = colorsFor(process.stdout);
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
@@ -102,7 +106,7 @@ async function init(file: string, options: InitOptions): Promise<number> {
   if (appProblem) {
     throw new UserError(`--app-source ${answers.appSource}: ${appProblem} (relative to the inventory's folder); give your app's folder, or leave the flag out for infra's example app; ${file} was not written`);
   }
-  const text = renderInventory(answers, file);
+  const text = renderInventory(answers, file, await readFile(join(PACKAGE_ROOT, 'inventory.example.yaml'), 'utf8'));
   const result = parseInventory(text, file);
   if (!result.ok) {
     // The answers passed their own checks but not together (e.g. a web host with no app host).

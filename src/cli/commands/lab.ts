@@ -1,9 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Ora } from 'ora';
 import type { LabProgress, LabRebuildResult, LabStatus, LabUpResult } from '../../lab/lab.js';
-import type { Role } from '../../inventory/model.js';
+import type { LabCounts } from '../../lab/plan.js';
+import type { RoleDefinition } from '../../roles/definition.js';
+import { rolesFrontToBack } from '../../roles/registry.js';
 import { jsonDocument } from '../../report/json.js';
-import { MAX_PER_ROLE } from '../../lab/plan.js';
 import { DEFAULT_RELEASE, LAB_DB_ENGINES, LAB_DISTRO_NAMES, LAB_DISTROS, type LabDistro } from '../../lab/distro.js';
 import type { DbEngineName } from '../../roles/db-engines.js';
 
@@ -76,11 +77,11 @@ function labApi(): Promise<typeof import('../../lab/lab.js')> {
   return import('../../lab/lab.js');
 }
 
-function parseCount(role: Role) {
+function parseCount({ name, lab }: RoleDefinition) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^\d+$/.test(value) || n > MAX_PER_ROLE[role]) {
-      throw new InvalidArgumentError(`--${role} takes a whole number from 0 to ${MAX_PER_ROLE[role]}`);
+    if (!/^\d+$/.test(value) || n > lab.maxCount) {
+      throw new InvalidArgumentError(`--${name} takes a whole number from 0 to ${lab.maxCount}`);
     }
     return n;
   };
@@ -141,23 +142,19 @@ Example:
   $ infra lab up && infra provision lab/inventory.yaml && infra lab down`,
     );
 
-  lab
-    .command('up')
-    .description('build (once) the base image and apt repo, then boot the hosts and write ./lab/inventory.yaml')
-    .option('--lb <n>', 'load balancer hosts (0 or 2+)', parseCount('lb'), 2)
-    .option('--web <n>', 'web hosts', parseCount('web'), 2)
-    .option('--app <n>', 'app hosts', parseCount('app'), 2)
-    .option('--db <n>', 'database hosts (1+; db1 is the primary)', parseCount('db'), 2)
-    .option('--distro <release>', `the Debian release of every host: ${LAB_DISTRO_NAMES.join(' or ')}`, parseChoice('--distro', LAB_DISTRO_NAMES), DEFAULT_RELEASE.distro)
-    .option(
-      '--db-engine <engine>',
-      `the db hosts' server: ${LAB_DB_ENGINES.join(' or ')} (mysql: Oracle's, from the Debian suite that ships it)`,
-      parseChoice('--db-engine', LAB_DB_ENGINES),
-      DEFAULT_RELEASE.dbEngine,
-    )
-    .addHelpText(
-      'after',
-      `
+  const up = lab.command('up').description('build (once) the base image and apt repo, then boot the hosts and write ./lab/inventory.yaml');
+  // One count option per role, in the order of the lab's host list.
+  for (const role of rolesFrontToBack()) up.option(`--${role.name} <n>`, role.lab.countHelp, parseCount(role), role.lab.defaultCount);
+  up.option('--distro <release>', `the Debian release of every host: ${LAB_DISTRO_NAMES.join(' or ')}`, parseChoice('--distro', LAB_DISTRO_NAMES), DEFAULT_RELEASE.distro);
+  up.option(
+    '--db-engine <engine>',
+    `the db hosts' server: ${LAB_DB_ENGINES.join(' or ')} (mysql: Oracle's, from the Debian suite that ships it)`,
+    parseChoice('--db-engine', LAB_DB_ENGINES),
+    DEFAULT_RELEASE.dbEngine,
+  );
+  up.addHelpText(
+    'after',
+    `
 Idempotent: hosts already running are kept (same host keys); missing ones are booted.
 The first run builds the base (debootstrap, about 1-2 min) and the repo (role packages);
 each release has its own base, and each release and db engine its own repo, all kept.
@@ -171,14 +168,10 @@ Examples:
   $ infra lab up --lb 2 --web 18 --app 18 --db 10   # 48 hosts (web11+ at .111, app11+ at .151)
   $ INFRA_LAB_NAME=alab INFRA_LAB_DIR=/var/lib/infra-lab-b INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up
   $ ssh -i lab/id_ed25519 -o UserKnownHostsFile=lab/known_hosts root@10.77.0.21`,
-    )
-    .action(async (opts: { lb: number; web: number; app: number; db: number; distro: LabDistro; dbEngine: DbEngineName }) => {
-      await withProgress(
-        async (onProgress) =>
-          (await labApi()).labUp({ counts: { lb: opts.lb, web: opts.web, app: opts.app, db: opts.db }, distro: opts.distro, dbEngine: opts.dbEngine, onProgress }),
-        upSummary,
-      );
-    });
+  );
+  up.action(async ({ distro, dbEngine, ...counts }: LabCounts & { distro: LabDistro; dbEngine: DbEngineName }) => {
+    await withProgress(async (onProgress) => (await labApi()).labUp({ counts, distro, dbEngine, onProgress }), upSummary);
+  });
 
   lab
     .command('down')

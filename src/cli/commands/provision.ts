@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ProvisionOptions } from '../actions/provision.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 export function registerProvision(program: Command): void {
   program
@@ -11,6 +11,7 @@ export function registerProvision(program: Command): void {
     .option('--out <plan>', 'plan, write the plan to this file and change nothing; apply it with infra apply PLAN (exit codes as --dry-run)')
     .option('--diff', 'show the content of new files too (changed files always show their diff)')
     .option('--forks <n>', 'hosts worked on at once (default: all)')
+    .option('--wait-lock <seconds>', 'wait this long for another infra run holding a host to finish (default: refuse at once)')
     .option('--accept-new-host-keys', 'trust and record the host key of a host seen for the first time (like ssh accept-new)')
     .option(
       '--replace-host <hosts>',

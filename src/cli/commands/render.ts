@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { redact } from '../../core/secret.js';
 import { jsonDocument } from '../../report/json.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 export function registerRender(program: Command): void {
   program
@@ -22,8 +22,8 @@ Example:
     )
     .action(async (file: string, options: { out: string }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const { prepareRun } = await import('../run-context.js');
-      const context = await prepareRun(file, globals);
+      const { prepareRun } = await import('../../engine/prepare.js');
+      const context = await prepareRun(file, globals.limit);
       const written: string[] = [];
       for (const desire of context.desires) {
         for (const phase of desire.phases) {

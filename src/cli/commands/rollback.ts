@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { hostColumnWidth } from '../columns.js';
 import { jsonDocument } from '../../report/json.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 const AFTERWARDS =
   'infra check now reports the rolled-back hosts as drifted, and infra provision deploys the release\n' +
@@ -36,16 +36,17 @@ Examples:
     )
     .action(async (file: string, _options: object, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const [{ selectRun }, { prepareRollback, applyRollback }, { confirmed }, { Progress }] = await Promise.all([
-        import('../run-context.js'),
+      const [{ selectRun }, { prepareRollback, applyRollback }, { confirmed }, { Progress }, { passphrasePrompt }] = await Promise.all([
+        import('../../engine/prepare.js'),
         import('../../rollback/run.js'),
         import('../confirm.js'),
         import('../progress.js'),
+        import('../passphrase.js'),
       ]);
-      const { inventory, hosts } = await selectRun(file, globals);
+      const { inventory, hosts } = await selectRun(file, globals.limit);
       const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
       progress.start('reading the releases of the app hosts');
-      const prepared = await prepareRollback(inventory, hosts).finally(() => progress.stop());
+      const prepared = await prepareRollback(inventory, hosts, passphrasePrompt(progress)).finally(() => progress.stop());
       try {
         const width = hostColumnWidth(prepared.decisions.map((decision) => decision.host));
         const plan = prepared.decisions.map((decision) => `${decision.host.padEnd(width)} ${decision.from} → ${decision.to}`).join('\n');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { RotateOptions } from '../actions/rotate-certs.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 export function registerRotateCerts(program: Command): void {
   program
@@ -9,6 +9,7 @@ export function registerRotateCerts(program: Command): void {
     .description("Replace the web tier's TLS certificate host by host behind the load balancer, with no failed request.")
     .option('--dry-run', 'show what would change on each host (old → new) and change nothing')
     .option('--only-expiring-within <days>', 'rotate only the web hosts whose certificate expires within this many days')
+    .option('--wait-lock <seconds>', 'wait this long for another infra run holding a host to finish (default: refuse at once)')
     .option('--rotate-ca', "replace infra's CA itself, with an overlap for clients (two runs, see below)")
     .addHelpText(
       'after',

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { formatIssue, ROLES, type Inventory } from '../../inventory/model.js';
 import { jsonDocument } from '../../report/json.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../options.js';
 
 export function registerValidate(program: Command): void {
   program

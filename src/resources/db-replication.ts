@@ -1,0 +1,28 @@
+import { DB_FACT_TAG, dbFactProbe, parseDbFact, planDbReplication } from '../db/replication.js';
+import type { ResourceKind } from './kind.js';
+
+/**
+ * The kind's wiring; its SQL, its reading and its planning live with the rest of replication in
+ * db/replication.ts. It has no steps of its own in a change script: the switchover spans hosts,
+ * so the engine runs it first in the db phase (see applyPlans).
+ */
+export const dbReplicationKind: ResourceKind<'db-replication'> = {
+  kind: 'db-replication',
+  label: (resource) => (resource.primary.name === resource.host ? `db primary ${resource.host}` : `db replica of ${resource.primary.name}`),
+  plan: planDbReplication,
+  probe: {
+    order: 70,
+    tags: [DB_FACT_TAG],
+    script: (resources) => (resources[0] ? [dbFactProbe(resources[0].flavor)] : []),
+    parse(lines, facts) {
+      const db = parseDbFact(lines.map((fields) => fields.slice(1)));
+      if (db) facts.db = db;
+    },
+  },
+  /** The primary ends writable, replicating from nobody; a replica's work is its commands'. */
+  converge(resource, _action, facts) {
+    if (facts.db && resource.primary.name === resource.host) {
+      facts.db = { readOnly: false, gtidState: facts.db.gtidState, gtidPosition: facts.db.gtidPosition };
+    }
+  },
+};
