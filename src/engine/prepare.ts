@@ -4,6 +4,9 @@ import type { HostDesire } from '../core/types.js';
 import { openSharedState } from '../state/shared.js';
 import { loadInventory } from '../inventory/load.js';
 import { formatIssue, type Host, type Inventory } from '../inventory/model.js';
+import { readDbPlatforms } from './db-platform.js';
+import type { DbPlatform } from '../roles/db-engines.js';
+import { platformChangesRendering } from '../roles/db.js';
 import { desiredForHost } from '../roles/index.js';
 import type { AcceptedHostKey } from '../transport/hostkeys.js';
 import type { HostConnection } from '../transport/ssh.js';
@@ -65,17 +68,21 @@ export async function selectRun(file: string, limit: readonly string[] | undefin
   return { inventory, hosts, replacedHosts: selectReplacedHosts(inventory, hosts, replaceHosts) };
 }
 
-/** Resolves each host's secrets and renders what it should have; `reinstalled` hosts get new certificates. */
+/**
+ * Resolves each host's secrets and renders what it should have; `reinstalled` hosts get new
+ * certificates; a db host with its platform read renders for the server it runs.
+ */
 export async function renderDesires(
   { inventory, hosts }: Pick<RunSelection, 'inventory' | 'hosts'>,
   reinstalled: ReadonlySet<string> = new Set(),
   onEvent?: PrepareListener,
+  dbPlatforms: ReadonlyMap<string, DbPlatform> = new Map(),
 ): Promise<HostDesire[]> {
   const desires: HostDesire[] = [];
   for (const host of hosts) {
     const secrets = await resolveRoleSecrets(inventory, host, { reinstalled: reinstalled.has(host.name) });
     try {
-      desires.push(desiredForHost(inventory, host, secrets));
+      desires.push(desiredForHost(inventory, host, secrets, undefined, dbPlatforms.get(host.name)));
     } catch (err) {
       throw new UserError(`rendering the templates for ${host.name} failed; nothing was changed:\n  ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -104,7 +111,9 @@ export interface ConnectedRunOptions {
  * Renders while the connections open (neither needs the other), so a run pays for the slower of
  * the two rather than both. Connections are closed again when rendering fails. A host named by
  * --replace-host is rendered again once it is connected, with a new certificate: a host whose
- * key was refused keeps its certificate, since it is not taken back in this run.
+ * key was refused keeps its certificate, since it is not taken back in this run. A db host is
+ * rendered again too when the server its platform read found (one exec; src/engine/db-platform.ts)
+ * is not the one the inventory alone gives.
  */
 export async function prepareConnectedRun(
   file: string,
@@ -131,7 +140,12 @@ export async function prepareConnectedRun(
   if (fleet.status === 'rejected') throw fleet.reason;
   const takenBack = selection.hosts.filter((host) => selection.replacedHosts.has(host.name) && fleet.value.connections.has(host.name));
   try {
-    const renewed = new Map((await renderDesires({ ...selection, hosts: takenBack }, selection.replacedHosts)).map((desire) => [desire.host, desire]));
+    const dbPlatforms = await readDbPlatforms(fleet.value, selection.hosts);
+    const rendered = selection.hosts.filter((host) => {
+      const platform = dbPlatforms.get(host.name);
+      return takenBack.includes(host) || (platform !== undefined && platformChangesRendering(host, platform));
+    });
+    const renewed = new Map((await renderDesires({ ...selection, hosts: rendered }, selection.replacedHosts, undefined, dbPlatforms)).map((desire) => [desire.host, desire]));
     for (const host of takenBack) {
       const connection = fleet.value.connections.get(host.name) as HostConnection;
       onEvent?.({ type: 'host-key-replaced', host: host.name, verdict: connection.hostKey });

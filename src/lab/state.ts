@@ -1,5 +1,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Role } from '../inventory/model.js';
+import type { DbEngineName } from '../roles/db-engines.js';
+import type { LabDistro } from './distro.js';
 import type { LabCounts } from './plan.js';
 import type { LabPaths } from './paths.js';
 
@@ -19,6 +21,9 @@ export interface LabStateHost extends LabStateMachine {
 export interface LabState {
   subnet: string;
   counts: LabCounts;
+  /** Absent in a state written before releases were recorded: bookworm and mariadb. */
+  distro?: LabDistro;
+  dbEngine?: DbEngineName;
   hosts: LabStateHost[];
   /** The jump host of `infra lab up --bastion`: kept by `reset`, removed by an `up` without --bastion. */
   bastion?: LabStateMachine;

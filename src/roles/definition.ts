@@ -1,5 +1,6 @@
 import type { HealthCheck, PhaseDesire } from '../core/types.js';
 import type { Host, Inventory, Role } from '../inventory/model.js';
+import type { DbPlatform } from './db-engines.js';
 import type { RoleSecrets } from './secrets.js';
 
 /**
@@ -62,10 +63,13 @@ export interface RoleDefinition {
   openings: readonly FirewallOpening[];
   /** What the engine resolves before rendering (src/engine/secrets.ts). */
   secrets: readonly SecretPart[];
-  /** The role's phase on one of its hosts: pure, from the inventory and the resolved secrets. */
-  render: (inventory: Inventory, host: Host, secrets: RoleSecrets) => PhaseDesire;
+  /**
+   * The role's phase on one of its hosts: pure, from the inventory, the resolved secrets and, on a
+   * db host, what it said of its server (src/engine/db-platform.ts).
+   */
+  render: (inventory: Inventory, host: Host, secrets: RoleSecrets, dbPlatform?: DbPlatform) => PhaseDesire;
   /** What `infra check` looks at on one of its hosts beyond its configuration. */
-  healthChecks: (inventory: Inventory, host: Host) => HealthCheck[];
+  healthChecks: (inventory: Inventory, host: Host, dbPlatform?: DbPlatform) => HealthCheck[];
   /** Its tiers in `infra graph`, in the path of a request. */
   graphTiers: (inventory: Inventory) => HostTier[];
   lab: LabNeeds;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROLES } from '../../src/inventory/model.js';
+import { labStatus } from '../../src/lab/lab.js';
 import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, onHost, parseReport, runInfra, type CommandResult, type LabHost } from './helpers.js';
 
 /**
@@ -20,8 +21,8 @@ import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, onHo
  * lab/inventory.yaml (direct, controller-only SSH) is converged, check exits 0.
  */
 let hosts: LabHost[];
-/** `--lb 2 --web 2 …`: the counts of the running lab, so that `lab up` keeps exactly its hosts. */
-let countFlags: string[];
+/** `--lb 2 --web 2 … --distro bookworm --db-engine mariadb`: the running lab's, so that `lab up` keeps exactly its hosts. */
+let labFlags: string[];
 /** Marks each host's running boot: /run is emptied when a host stops or is reset. */
 const BOOT_MARK = '/run/infra-e2e-57-boot';
 
@@ -60,7 +61,8 @@ async function expectSameBoots(): Promise<void> {
 
 beforeAll(async () => {
   hosts = await labHosts();
-  countFlags = ROLES.flatMap((role) => [`--${role}`, String(hosts.filter((host) => host.roles.includes(role)).length)]);
+  const { release } = await labStatus();
+  labFlags = [...ROLES.flatMap((role) => [`--${role}`, String(hosts.filter((host) => host.roles.includes(role)).length)]), '--distro', release.distro, '--db-engine', release.dbEngine];
   if ((await runInfra(['check', LAB_INVENTORY])).code !== 0) await mustRun(['provision', LAB_INVENTORY, '--yes']);
   await Promise.all(hosts.map((host) => mustOnHost(host.address, `touch ${BOOT_MARK}`)));
 }, 900_000);
@@ -69,7 +71,7 @@ describe('a bastion in the running lab', () => {
   let bastion: string;
 
   it('lab up --bastion keeps the hosts as they are and writes an inventory through the bastion, allowing SSH from it only', async () => {
-    const up = await mustRun(['lab', 'up', ...countFlags, '--bastion']);
+    const up = await mustRun(['lab', 'up', ...labFlags, '--bastion']);
     const inventory = inventoryOf(await readFile(LAB_INVENTORY, 'utf8'));
     bastion = (inventory.ssh.jump as string).replace(/^root@/, '');
     expect(inventory.ssh.jump).toMatch(/^root@\d+\.\d+\.\d+\.5$/);
@@ -110,7 +112,7 @@ describe('a bastion in the running lab', () => {
     await mustRun(['provision', await labInventoryVariant((doc) => {
       doc.firewall.admin_sources = [`${bastion}/32`, ...controllerOnly(doc)];
     }), '--yes']);
-    const up = await mustRun(['lab', 'up', ...countFlags]);
+    const up = await mustRun(['lab', 'up', ...labFlags]);
     expect(up.stdout).toContain(`removing the bastion ${bastion} (lab up without --bastion)`);
     expect(up.stdout).not.toContain('(jump host)');
     const inventory = inventoryOf(await readFile(LAB_INVENTORY, 'utf8'));

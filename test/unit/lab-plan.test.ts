@@ -20,6 +20,7 @@ import {
   vipAddress,
 } from '../../src/lab/plan.js';
 import { formatStatus } from '../../src/cli/commands/lab.js';
+import { DEFAULT_RELEASE } from '../../src/lab/distro.js';
 
 const subnet = parseSubnet('10.77.0.0/24');
 
@@ -99,11 +100,11 @@ describe('lab bastion (lab up --bastion)', () => {
   it('lab status lists it after the hosts as the jump host, not as a role', () => {
     const host = { name: 'web1', address: '10.77.0.21', roles: ['web'], state: 'running' as const, machine: 'ilab-web1' };
     const bastion = { name: 'bastion', address: '10.77.0.5', roles: [], state: 'running' as const, machine: 'ilab-bastion' };
-    const lines = formatStatus({ subnet: '10.77.0.0/24', vip: null, hosts: [host], bastion }).split('\n');
+    const lines = formatStatus({ subnet: '10.77.0.0/24', release: DEFAULT_RELEASE, vip: null, hosts: [host], bastion }).split('\n');
     expect(lines[1]).toMatch(/^web1 +10\.77\.0\.21 +web +running +ilab-web1$/);
     expect(lines[2]).toMatch(/^bastion +10\.77\.0\.5 +\(jump host\) +running +ilab-bastion$/);
     expect(lines[4]).toContain('through the bastion');
-    expect(formatStatus({ subnet: '10.77.0.0/24', vip: null, hosts: [host], bastion: null })).not.toContain('bastion');
+    expect(formatStatus({ subnet: '10.77.0.0/24', release: DEFAULT_RELEASE, vip: null, hosts: [host], bastion: null })).not.toContain('bastion');
   });
 });
 
