@@ -23,6 +23,8 @@ import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, onHo
 let hosts: LabHost[];
 /** `--lb 2 --web 2 … --distro bookworm --db-engine mariadb`: the running lab's, so that `lab up` keeps exactly its hosts. */
 let labFlags: string[];
+/** The admin sources of the lab without a bastion: the controller. */
+let controllerSources: string[];
 /** Marks each host's running boot: /run is emptied when a host stops or is reset. */
 const BOOT_MARK = '/run/infra-e2e-57-boot';
 
@@ -42,11 +44,6 @@ function throughBastion(bastion: string, address: string, command: string): Prom
   });
 }
 
-/** The lab's monitoring sources: the controller alone, as the admin sources of a lab without a bastion. */
-function controllerOnly(doc: Record<string, any>): string[] {
-  return doc.monitoring.sources as string[];
-}
-
 async function mustRun(args: string[]): Promise<CommandResult> {
   const result = await runInfra(args);
   expect(result.code, `infra ${args.join(' ')}\n${result.stdout}${result.stderr}`).toBe(0);
@@ -61,6 +58,7 @@ async function expectSameBoots(): Promise<void> {
 
 beforeAll(async () => {
   hosts = await labHosts();
+  controllerSources = inventoryOf(await readFile(LAB_INVENTORY, 'utf8')).firewall.admin_sources as string[];
   const { release } = await labStatus();
   labFlags = [...ROLES.flatMap((role) => [`--${role}`, String(hosts.filter((host) => host.roles.includes(role)).length)]), '--distro', release.distro, '--db-engine', release.dbEngine];
   if ((await runInfra(['check', LAB_INVENTORY])).code !== 0) await mustRun(['provision', LAB_INVENTORY, '--yes']);
@@ -86,7 +84,7 @@ describe('a bastion in the running lab', () => {
   it('provision and check work through the bastion; direct SSH from the controller then fails, SSH through the bastion works', async () => {
     // The converged hosts let SSH in from the controller only: let the bastion in too, directly.
     await mustRun(['provision', await labInventoryVariant((doc) => {
-      doc.firewall.admin_sources = [`${bastion}/32`, ...controllerOnly(doc)];
+      doc.firewall.admin_sources = [`${bastion}/32`, ...controllerSources];
       delete doc.ssh.jump;
     }), '--yes']);
 
@@ -110,14 +108,14 @@ describe('a bastion in the running lab', () => {
   it('leaves the lab as the next files expect: lab up without --bastion removes it, and the direct inventory converges', async () => {
     // Let the controller in again, through the bastion, before the bastion goes.
     await mustRun(['provision', await labInventoryVariant((doc) => {
-      doc.firewall.admin_sources = [`${bastion}/32`, ...controllerOnly(doc)];
+      doc.firewall.admin_sources = [`${bastion}/32`, ...controllerSources];
     }), '--yes']);
     const up = await mustRun(['lab', 'up', ...labFlags]);
     expect(up.stdout).toContain(`removing the bastion ${bastion} (lab up without --bastion)`);
     expect(up.stdout).not.toContain('(jump host)');
     const inventory = inventoryOf(await readFile(LAB_INVENTORY, 'utf8'));
     expect(inventory.ssh.jump).toBeUndefined();
-    expect(inventory.firewall.admin_sources).toEqual(inventory.monitoring.sources);
+    expect(inventory.firewall.admin_sources).toEqual(controllerSources);
     await expectSameBoots();
 
     await mustRun(['provision', LAB_INVENTORY, '--yes']);
