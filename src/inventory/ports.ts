@@ -9,6 +9,8 @@ export const ROLE_PORTS = {
   nginxExporter: 9113,
   mysql: 3306,
   mysqldExporter: 9104,
+  prometheus: 9090,
+  alertmanager: 9093,
 } as const;
 
 /** The node exporter, on every host. */
@@ -39,5 +41,9 @@ export const ROLE_LISTENERS: Readonly<Record<Role, readonly Listener[]>> = {
   db: [
     { port: ROLE_PORTS.mysql, service: 'the database server' },
     { port: ROLE_PORTS.mysqldExporter, service: 'the mysqld exporter' },
+  ],
+  monitor: [
+    { port: ROLE_PORTS.prometheus, service: 'Prometheus' },
+    { port: ROLE_PORTS.alertmanager, service: 'Alertmanager' },
   ],
 };

@@ -37,7 +37,7 @@ function cleanupPhase(inventory: Inventory, host: Host): PhaseDesire {
 export function desiredForHost(inventory: Inventory, host: Host, secrets: RoleSecrets, registry: RoleRegistry = ROLE_REGISTRY): HostDesire {
   const phases: PhaseDesire[] = [firewallPhase(inventory, host, registry), monitoringPhase(inventory, host)];
   for (const role of rolesFrontToBack(registry).reverse()) {
-    if (host.roles.includes(role.name)) phases.push({ ...role.render(inventory, host, secrets), healthChecks: role.healthChecks(inventory, host) });
+    if (host.roles.includes(role.name)) phases.push({ ...role.render(inventory, host, secrets, registry), healthChecks: role.healthChecks(inventory, host) });
   }
   phases.push(cleanupPhase(inventory, host));
   return { host: host.name, address: host.address, phases };

@@ -230,7 +230,7 @@ export const lbRole: RoleDefinition = {
   openings: [
     { port: 80, from: ['clients'], purpose: 'http (clients)' },
     { port: 443, from: ['clients'], purpose: 'https (clients)' },
-    { port: ROLE_PORTS.haproxyMetrics, from: ['monitoring'], purpose: 'haproxy metrics (monitoring)' },
+    { port: ROLE_PORTS.haproxyMetrics, from: ['monitoring'], purpose: 'haproxy metrics (monitoring)', job: 'haproxy' },
   ],
   // TLS is not terminated here.
   secrets: [],

@@ -149,7 +149,7 @@ export const webRole: RoleDefinition = {
   packages: ['nginx', EXPORTER, 'openssl'],
   openings: [
     { port: 443, from: [{ role: 'lb' }], purpose: 'https (lb)' },
-    { port: ROLE_PORTS.nginxExporter, from: ['monitoring'], purpose: 'nginx exporter (monitoring)' },
+    { port: ROLE_PORTS.nginxExporter, from: ['monitoring'], purpose: 'nginx exporter (monitoring)', job: 'nginx' },
   ],
   secrets: ['tls'],
   render: webPhase,

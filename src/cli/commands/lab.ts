@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Ora } from 'ora';
 import type { LabProgress, LabRebuildResult, LabStatus, LabUpResult } from '../../lab/lab.js';
 import type { LabCounts } from '../../lab/plan.js';
@@ -134,7 +134,11 @@ Example:
 
   const up = lab.command('up').description('build (once) the base image and apt repo, then boot the hosts and write ./lab/inventory.yaml');
   // One count option per role, in the order of the lab's host list.
-  for (const role of rolesFrontToBack()) up.option(`--${role.name} <n>`, role.lab.countHelp, parseCount(role), role.lab.defaultCount);
+  for (const role of rolesFrontToBack()) {
+    const { countAlone, countHelp, defaultCount } = role.lab;
+    const option = new Option(`--${role.name} ${countAlone === undefined ? '<n>' : '[n]'}`, countHelp).argParser(parseCount(role)).default(defaultCount);
+    up.addOption(countAlone === undefined ? option : option.preset(String(countAlone)));
+  }
   up.addHelpText(
     'after',
     `
