@@ -1,9 +1,10 @@
-import { quoteCommand } from '../core/shell.js';
-import type { PhaseDesire, Resource } from '../core/types.js';
+import { quoteCommand, quoteWord } from '../core/shell.js';
+import type { CommandResource, PhaseDesire, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { ROLE_PORTS } from '../inventory/ports.js';
 import type { RoleDefinition } from './definition.js';
 import { servedCertificateCheck } from './health.js';
+import { TEXTFILE_DIR } from './monitoring.js';
 import { drainWebServerScript, readyWebServerScript } from './lb.js';
 import { renderTemplate } from './render.js';
 import { requireTls, type RoleSecrets } from './secrets.js';
@@ -23,6 +24,28 @@ export const APP_FAIL_TIMEOUT_SECONDS = 5;
 const STUB_STATUS_PORT = 8080;
 const EXPORTER = 'prometheus-nginx-exporter';
 const EXPORTER_DEFAULTS = `/etc/default/${EXPORTER}`;
+
+/** When the served certificate expires, for the node exporter: the monitor hosts alert 21 days ahead. */
+const CERTIFICATE_METRICS_FILE = `${TEXTFILE_DIR}/infra_tls.prom`;
+
+/**
+ * Writes infra_tls_certificate_not_after_seconds from the deployed certificate; its guard holds
+ * while the file says what the certificate does, so a certificate changed since (a rotation)
+ * rewrites it on the next run.
+ */
+export function certificateMetricsCommand(certificateFile: string, domain: string): CommandResource {
+  const metrics = [
+    `__end=$(openssl x509 -enddate -noout -in ${quoteWord(certificateFile)}) && __t=$(date -d "\${__end#notAfter=}" +%s) &&`,
+    `printf '%s\n' '# HELP infra_tls_certificate_not_after_seconds When the certificate nginx serves expires (Unix time).'`,
+    `'# TYPE infra_tls_certificate_not_after_seconds gauge' "infra_tls_certificate_not_after_seconds{domain=\\"${domain}\\"} $__t"`,
+  ].join(' ');
+  return {
+    kind: 'command',
+    name: 'the certificate\'s expiry written for the node exporter',
+    script: `{ ${metrics}; } > ${CERTIFICATE_METRICS_FILE}.new && mv -f ${CERTIFICATE_METRICS_FILE}.new ${CERTIFICATE_METRICS_FILE}`,
+    unless: `__want=$(${metrics}) && [ "$__want" = "$(cat ${CERTIFICATE_METRICS_FILE} 2>/dev/null)" ]`,
+  };
+}
 
 /** The certificate chain nginx serves for the domain. */
 function webCertificateFile(inventory: Inventory): string {
@@ -104,6 +127,7 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
     ownedFolder(inventory, '/etc/nginx/conf.d', ['infra-stub-status.conf'], [reloadNginx]),
     { kind: 'service', name: 'nginx', enabled: true, running: true },
     { kind: 'service', name: EXPORTER, enabled: true, running: true },
+    certificateMetricsCommand(certificateFile, domain),
   );
 
   // The health check goes through the loopback listener, with the domain's name resolved to it so

@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FileResource, HealthContext, PhaseDesire } from '../../src/core/types.js';
 import type { Inventory } from '../../src/inventory/model.js';
 import { firewallRules } from '../../src/roles/firewall.js';
+import { lbPhase } from '../../src/roles/lb.js';
+import { certificateMetricsCommand } from '../../src/roles/web.js';
 import { desiredForHost } from '../../src/roles/index.js';
 import { ALERTMANAGER_CONFIG, firingAlertsCheck, monitorPhase, PROMETHEUS_CONFIG, RULES_FILE, scrapeJobs } from '../../src/roles/monitor.js';
 import { ROLE_REGISTRY } from '../../src/roles/registry.js';
@@ -153,5 +155,42 @@ describe('infra check on a monitor host', () => {
     expect(check.evaluate('curl: (7) Failed to connect to 10.0.0.51 port 9090', context).problems).toEqual([
       'Prometheus on mon1 gave no alert list: curl: (7) Failed to connect to 10.0.0.51 port 9090',
     ]);
+  });
+});
+
+describe('the metrics infra leaves for the node exporter', () => {
+  const run = (script: string) => spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+
+  it('on web hosts: the deployed certificate\'s expiry, rewritten when the certificate changes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'infra-textfile-'));
+    const certificate = join(dir, 'www.foobar.com.crt');
+    const issue = (days: number) =>
+      expect(run(`openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ${dir}/key -subj /CN=www.foobar.com -days ${days} -out ${certificate} 2>&1`).status).toBe(0);
+    issue(30);
+    const command = certificateMetricsCommand(certificate, 'www.foobar.com');
+    const local = (text: string) => text.replaceAll('/var/lib/prometheus/node-exporter', dir);
+    expect(run(local(command.unless as string)).status).not.toBe(0);
+    expect(run(local(command.script)).status).toBe(0);
+    const notAfter = Number(/infra_tls_certificate_not_after_seconds\{domain="www\.foobar\.com"\} (\d+)\n$/.exec(readFileSync(join(dir, 'infra_tls.prom'), 'utf8'))?.[1]);
+    expect(Math.round((notAfter * 1000 - Date.now()) / 86_400_000)).toBe(30);
+    expect(run(local(command.unless as string)).status).toBe(0);
+    // A rotated certificate: the guard no longer holds.
+    issue(90);
+    expect(run(local(command.unless as string)).status).not.toBe(0);
+  });
+
+  it('on lb hosts: keepalived\'s notify script writes who holds the VIP and the state', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'infra-textfile-'));
+    const inventory = monitoredInventory();
+    const script = file(lbPhase(inventory, hostOf(inventory, 'lb1')), '/etc/keepalived/infra-vrrp-notify.sh').replaceAll('/var/lib/prometheus/node-exporter', dir);
+    writeFileSync(join(dir, 'notify.sh'), script);
+    const stateAfter = (state: string) => {
+      expect(run(`sh ${dir}/notify.sh INSTANCE web_vip ${state}`).status).toBe(0);
+      return readFileSync(join(dir, 'infra_vrrp.prom'), 'utf8').split('\n').filter((line) => !line.startsWith('#') && line !== '');
+    };
+    expect(stateAfter('MASTER')).toEqual(['infra_vrrp_master 1', 'infra_vrrp_state 1']);
+    expect(stateAfter('BACKUP')).toEqual(['infra_vrrp_master 0', 'infra_vrrp_state 0']);
+    expect(stateAfter('FAULT')).toEqual(['infra_vrrp_master 0', 'infra_vrrp_state 2']);
+    expect(file(lbPhase(inventory, hostOf(inventory, 'lb1')), '/etc/keepalived/keepalived.conf')).toContain('notify "/etc/keepalived/infra-vrrp-notify.sh"');
   });
 });
