@@ -7,6 +7,7 @@ import type { Role } from './model.js';
 export const ROLE_PORTS = {
   haproxyMetrics: 8404,
   nginxExporter: 9113,
+  mtail: 3903,
   mysql: 3306,
   mysqldExporter: 9104,
   prometheus: 9090,
@@ -36,6 +37,7 @@ export const ROLE_LISTENERS: Readonly<Record<Role, readonly Listener[]>> = {
   web: [
     { port: 443, service: 'nginx (https)' },
     { port: ROLE_PORTS.nginxExporter, service: 'the nginx exporter' },
+    { port: ROLE_PORTS.mtail, service: 'mtail (nginx responses by status)' },
   ],
   app: [],
   db: [
