@@ -175,7 +175,7 @@ describe('alert rules (promtool test rules)', () => {
   it('RequestRateFarFromUsual: five times the day\'s average for 15 minutes; not a steady rate', () => {
     // A day at 10 requests/s (600 a minute), then 50/s.
     const steadyDay = `0+600x${DAY_SECONDS / 60}`;
-    const series = { 'nginx_http_requests_total{job="nginx",host="web1"}': `${steadyDay} ${(DAY_SECONDS / 60) * 600 + 3000}+3000x40` };
+    const series = { 'infra_nginx_responses_total{job="mtail",host="web1",status="200"}': `${steadyDay} ${(DAY_SECONDS / 60) * 600 + 3000}+3000x40` };
     promtoolTest('1m', series, [
       { at: '23h', alert: 'RequestRateFarFromUsual', firing: [] },
       { at: '24h10m', alert: 'RequestRateFarFromUsual', firing: [] },
