@@ -100,7 +100,7 @@ describe('infra validate', () => {
       expect(code).toBe(0);
       expect(stdout.trimEnd().split('\n')).toEqual([
         `${file}:4:19 firewall.admin_sources[0]: warning: 0.0.0.0/0 lets every address on the internet reach SSH and, since there is no ` +
-          'monitoring block, the node exporter (9100) and the haproxy, nginx and mysqld exporters (8404, 9113, 9104); ' +
+          'monitoring block, the node exporter (9100) and the haproxy, nginx, mtail and mysqld exporters (8404, 9113, 3903, 9104); ' +
           'list the networks you administer from instead, e.g. 203.0.113.0/24',
         'ok: 2 hosts (lb: none; web: web1; app: web1; db: db1; monitor: none)',
       ]);
