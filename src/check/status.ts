@@ -12,9 +12,11 @@ import { prometheusUrl } from '../roles/monitor.js';
 const REQUESTS = 'infra_nginx_responses_total';
 
 export const STATUS_QUERIES = {
-  requestsPerSecond: `sum(rate(${REQUESTS}[1m]))`,
+  // 0 rather than nothing before mtail has counted a first request.
+  requestsPerSecond: `sum(rate(${REQUESTS}[1m])) or vector(0)`,
   requestsPerSecondByHost: `sum by (host) (rate(${REQUESTS}[1m]))`,
-  errorRatio: `sum(rate(${REQUESTS}{status=~"5.."}[5m])) / sum(rate(${REQUESTS}[5m]))`,
+  // No 5xx series yet is none of them, not an unknown ratio.
+  errorRatio: `(sum(rate(${REQUESTS}{status=~"5.."}[5m])) or vector(0)) / sum(rate(${REQUESTS}[5m]))`,
   replicationLagByHost: '{__name__=~"mysql_slave_status_seconds_behind_(master|source)"}',
   certificateDaysByHost: '(infra_tls_certificate_not_after_seconds - time()) / 86400',
   targetsUp: 'sum(up)',

@@ -198,8 +198,8 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
       ownedFolder(inventory, '/etc/keepalived', ['keepalived.conf', 'keepalived.conf.sample', 'infra-vrrp-notify.sh'], [reloadKeepalived]),
       { kind: 'service', name: 'keepalived', enabled: true, running: true },
       // keepalived reports only changes: a host that held its state before the script was there
-      // gets its state written once.
-      { kind: 'command', name: 'the VIP state written for the node exporter', script: VRRP_NOTIFY_SCRIPT, unless: `test -f ${VRRP_METRICS_FILE}` },
+      // gets its state written once, readable by the node exporter.
+      { kind: 'command', name: 'the VIP state written for the node exporter', script: VRRP_NOTIFY_SCRIPT, unless: `[ "$(stat -c %a ${VRRP_METRICS_FILE} 2>/dev/null)" = 644 ]` },
     );
     if (peers.length > 0) resources.push(vrrpFirewallCommand(peers));
     handlers.push({

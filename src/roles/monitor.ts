@@ -169,10 +169,11 @@ export function monitorPhase(inventory: Inventory, host: Host, _secrets: RoleSec
   return {
     phase: 'monitor',
     resources,
+    // Both re-read their config in place on SIGHUP (no new process); promtool and amtool checked it.
     handlers: [
-      { id: reloadPrometheus, service: PROMETHEUS, action: 'reload', healthCheck: ready(ROLE_PORTS.prometheus) },
+      { id: reloadPrometheus, service: PROMETHEUS, action: 'reload', reloadConfirmation: 'active', healthCheck: ready(ROLE_PORTS.prometheus) },
       { id: restartPrometheus, service: PROMETHEUS, action: 'restart', healthCheck: ready(ROLE_PORTS.prometheus) },
-      { id: reloadAlertmanager, service: ALERTMANAGER, action: 'reload', healthCheck: ready(ROLE_PORTS.alertmanager) },
+      { id: reloadAlertmanager, service: ALERTMANAGER, action: 'reload', reloadConfirmation: 'active', healthCheck: ready(ROLE_PORTS.alertmanager) },
       { id: restartAlertmanager, service: ALERTMANAGER, action: 'restart', healthCheck: ready(ROLE_PORTS.alertmanager) },
     ],
     validators: [

@@ -103,6 +103,8 @@ describe('alert rules (promtool test rules)', () => {
         'node_systemd_unit_state{job="node",host="lb2",name="haproxy.service",state="active"}': '1 1 0 0 0 0 0 0 0',
         'node_systemd_unit_state{job="node",host="lb1",name="haproxy.service",state="active"}': '1x8',
         'up{job="haproxy",host="lb1"}': '1 1 1 1 0 0 0 0 0 0 0',
+        // Both signals of one host make one alert.
+        'up{job="haproxy",host="lb2"}': '1 1 0 0 0 0 0 0 0 0 0',
       },
       [
         { at: '20s', alert: 'HaproxyDown', firing: [] },
@@ -110,15 +112,15 @@ describe('alert rules (promtool test rules)', () => {
           at: '60s',
           alert: 'HaproxyDown',
           firing: [
-            { exp_labels: { severity: 'critical', job: 'node', host: 'lb2', name: 'haproxy.service', state: 'active' }, exp_annotations: { summary: 'haproxy is down on lb2' } },
+            { exp_labels: { severity: 'critical', host: 'lb2' }, exp_annotations: { summary: 'haproxy is down on lb2' } },
           ],
         },
         {
           at: '100s',
           alert: 'HaproxyDown',
           firing: [
-            { exp_labels: { severity: 'critical', job: 'node', host: 'lb2', name: 'haproxy.service', state: 'active' }, exp_annotations: { summary: 'haproxy is down on lb2' } },
-            { exp_labels: { severity: 'critical', job: 'haproxy', host: 'lb1' }, exp_annotations: { summary: 'haproxy is down on lb1' } },
+            { exp_labels: { severity: 'critical', host: 'lb2' }, exp_annotations: { summary: 'haproxy is down on lb2' } },
+            { exp_labels: { severity: 'critical', host: 'lb1' }, exp_annotations: { summary: 'haproxy is down on lb1' } },
           ],
         },
       ],

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -186,7 +186,9 @@ describe('the metrics infra leaves for the node exporter', () => {
     const script = file(lbPhase(inventory, hostOf(inventory, 'lb1')), '/etc/keepalived/infra-vrrp-notify.sh').replaceAll('/var/lib/prometheus/node-exporter', dir);
     writeFileSync(join(dir, 'notify.sh'), script);
     const stateAfter = (state: string) => {
-      expect(run(`sh ${dir}/notify.sh INSTANCE web_vip ${state}`).status).toBe(0);
+      // keepalived runs it with umask 077; the node exporter runs as prometheus.
+      expect(run(`umask 077; sh ${dir}/notify.sh INSTANCE web_vip ${state}`).status).toBe(0);
+      expect(statSync(join(dir, 'infra_vrrp.prom')).mode & 0o777).toBe(0o644);
       return readFileSync(join(dir, 'infra_vrrp.prom'), 'utf8').split('\n').filter((line) => !line.startsWith('#') && line !== '');
     };
     expect(stateAfter('MASTER')).toEqual(['infra_vrrp_master 1', 'infra_vrrp_state 1']);
