@@ -2,6 +2,8 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Ora } from 'ora';
 import type { LabProgress, LabRebuildResult, LabStatus, LabUpResult } from '../../lab/lab.js';
 import type { LabCounts } from '../../lab/plan.js';
+import { ROLE } from '../../inventory/model.js';
+import { ROLE_PORTS } from '../../inventory/ports.js';
 import type { RoleDefinition } from '../../roles/definition.js';
 import { rolesFrontToBack } from '../../roles/registry.js';
 import { jsonDocument } from '../../report/json.js';
@@ -111,7 +113,11 @@ function upSummary(r: LabUpResult): string {
   return (
     `lab up: ${running}/${r.hosts.length} hosts running in ${seconds(r.timings.totalMs)} (${parts.join(', ')})\n` +
     formatStatus(r) +
-    `inventory: ${r.output.inventory} (root) and ${r.output.inventorySudo} (ops + sudo password)`
+    `inventory: ${r.output.inventory} (root) and ${r.output.inventorySudo} (ops + sudo password)` +
+    r.hosts
+      .filter((h) => h.roles.includes(ROLE.monitor))
+      .map((h) => `\nPrometheus on ${h.name}, once provisioned: http://${h.address}:${ROLE_PORTS.prometheus}`)
+      .join('')
   );
 }
 
@@ -148,6 +154,7 @@ The first run builds the base (debootstrap, about 1-2 min) and the repo (role pa
 Examples:
   $ infra lab up                          # lb1 lb2 web1 web2 app1 app2 db1 db2 on 10.77.0.0/24
   $ infra lab up --web 3 --db 3           # more web and db hosts
+  $ infra lab up --monitor                # and mon1: Prometheus and Alertmanager (.51)
   $ INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up
   $ infra lab up --lb 2 --web 18 --app 18 --db 10   # 48 hosts (web11+ at .111, app11+ at .151)
   $ INFRA_LAB_NAME=alab INFRA_LAB_DIR=/var/lib/infra-lab-b INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up
