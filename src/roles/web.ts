@@ -32,6 +32,7 @@ const MTAIL_PROGRAM = 'infra-nginx.mtail';
 
 /** When the served certificate expires, for the node exporter: the monitor hosts alert 21 days ahead. */
 const CERTIFICATE_METRICS_FILE = `${TEXTFILE_DIR}/infra_tls.prom`;
+export const CERTIFICATE_METRICS_COMMAND = 'the certificate\'s expiry written for the node exporter';
 
 /**
  * Writes infra_tls_certificate_not_after_seconds from the deployed certificate; its guard holds
@@ -46,7 +47,7 @@ export function certificateMetricsCommand(certificateFile: string, domain: strin
   ].join(' ');
   return {
     kind: 'command',
-    name: 'the certificate\'s expiry written for the node exporter',
+    name: CERTIFICATE_METRICS_COMMAND,
     // Readable by the node exporter, which runs as prometheus, whatever infra's umask.
     script: `{ ${metrics}; } > ${CERTIFICATE_METRICS_FILE}.new && chmod 0644 ${CERTIFICATE_METRICS_FILE}.new && mv -f ${CERTIFICATE_METRICS_FILE}.new ${CERTIFICATE_METRICS_FILE}`,
     unless: `__want=$(${metrics}) && [ "$__want" = "$(cat ${CERTIFICATE_METRICS_FILE} 2>/dev/null)" ]`,
