@@ -47,7 +47,10 @@ function namedPaths(inventory: Inventory, text: string): NamedPath[] {
   for (const host of inventory.hosts) {
     const own: KeyPath = ['hosts', host.name, 'ssh', 'identity_file'];
     const ownKey = written(own);
-    paths.push({ path: host.ssh.identityFile, key: ownKey ? own : ['ssh', 'identity_file'], kind: 'file', what: ownKey ? `SSH private key of ${host.name}` : 'SSH private key' });
+    if (host.ssh.identityFile !== undefined) {
+      paths.push({ path: host.ssh.identityFile, key: ownKey ? own : ['ssh', 'identity_file'], kind: 'file', what: ownKey ? `SSH private key of ${host.name}` : 'SSH private key' });
+    }
+    if (host.ssh.configFileNamed) paths.push({ path: host.ssh.configFile, key: ['ssh', 'config_file'], kind: 'file', what: 'ssh config' });
     const sudo = host.ssh.sudo?.password;
     paths.push(...secretFile(sudo, 'ssh.sudo.password'));
   }

@@ -5,6 +5,7 @@ import type { DbHostRef, DbReplicationFact } from '../core/types.js';
 import { Fleet } from '../engine/fleet.js';
 import { ROLE, type Inventory } from '../inventory/model.js';
 import { dbFlavor } from '../roles/db.js';
+import type { DbPlatform } from '../roles/db-engines.js';
 import { hostNamed, hostsWithRole } from '../roles/topology.js';
 import { formatGtids, gtidsMissing, mostAdvanced, parseGtidState, type GtidFlavor, type GtidState } from './gtid.js';
 import { catchUpScript, parseStateOutput, promoteScript, readStateScript } from './replication.js';
@@ -145,7 +146,12 @@ export async function rewriteInventoryFile(file: string, primary: string, replic
   await rename(staged, file);
 }
 
-/** The flavor of the inventory's db hosts (the primary's: they run the same server). */
-export function inventoryDbFlavor(inventory: Inventory): GtidFlavor {
+/**
+ * The flavor of the inventory's db hosts (they run the same server): the first one whose platform
+ * was read (the primary may be the host that is gone), else the primary's by the inventory.
+ */
+export function inventoryDbFlavor(inventory: Inventory, dbPlatforms: ReadonlyMap<string, DbPlatform> = new Map()): GtidFlavor {
+  const read = hostsWithRole(inventory, 'db').find((host) => dbPlatforms.has(host.name));
+  if (read) return dbFlavor(read, dbPlatforms.get(read.name)).kind;
   return dbFlavor(hostNamed(inventory, inventory.db.primary)).kind;
 }

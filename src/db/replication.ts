@@ -24,7 +24,7 @@ interface ReplicationSql {
 export const REPLICATION_SQL: Record<GtidFlavor, ReplicationSql> = {
   mariadb: {
     state: 'SELECT @@GLOBAL.read_only + 0, @@GLOBAL.gtid_binlog_state, @@GLOBAL.gtid_binlog_pos',
-    status: 'SHOW SLAVE STATUS\\G',
+    status: 'SHOW SLAVE STATUS',
     fields: { source: 'Master_Host', io: 'Slave_IO_Running', sql: 'Slave_SQL_Running', received: 'Gtid_IO_Pos' },
     waitFor: (position, seconds) => `SELECT MASTER_GTID_WAIT(${sqlString(position)}, ${seconds})`,
     promote: ['STOP SLAVE;', 'RESET SLAVE ALL;', 'SET GLOBAL read_only = 0;'],
@@ -32,7 +32,7 @@ export const REPLICATION_SQL: Record<GtidFlavor, ReplicationSql> = {
   mysql: {
     // gtid_executed breaks its lines after each server's set.
     state: "SELECT @@GLOBAL.read_only + 0, REPLACE(@@GLOBAL.gtid_executed, '\\n', ''), REPLACE(@@GLOBAL.gtid_executed, '\\n', '')",
-    status: 'SHOW REPLICA STATUS\\G',
+    status: 'SHOW REPLICA STATUS',
     fields: { source: 'Source_Host', io: 'Replica_IO_Running', sql: 'Replica_SQL_Running', received: 'Retrieved_Gtid_Set' },
     waitFor: (position, seconds) => `SELECT WAIT_FOR_EXECUTED_GTID_SET(${sqlString(position)}, ${seconds})`,
     promote: ['STOP REPLICA;', 'RESET REPLICA ALL;', 'SET GLOBAL super_read_only = 0;', 'SET GLOBAL read_only = 0;'],
@@ -52,8 +52,9 @@ export function dbFactProbe(flavor: GtidFlavor): string {
   return [
     `if __db=$(mysql -N -B <<< ${quoteWord(sql.state)} 2>/dev/null); then`,
     `  printf '${DB_FACT_TAG}\\tstate\\t%s\\n' "$__db"`,
-    // The \G output pads field names with spaces; `read` without IFS= trims them.
-    `  while read -r __l; do case $__l in ${wanted}) printf '${DB_FACT_TAG}\\t%s\\n' "$__l";; esac; done < <(mysql <<< ${quoteWord(sql.status)} 2>/dev/null)`,
+    // The vertical output pads field names with spaces; `read` without IFS= trims them. --vertical,
+    // not \G: MySQL 9's client runs no client command in batch mode.
+    `  while read -r __l; do case $__l in ${wanted}) printf '${DB_FACT_TAG}\\t%s\\n' "$__l";; esac; done < <(mysql --vertical <<< ${quoteWord(sql.status)} 2>/dev/null)`,
     'fi',
   ].join('\n');
 }

@@ -4,9 +4,14 @@ import type { HostDesire } from '../core/types.js';
 import { openSharedState } from '../state/shared.js';
 import { loadInventory } from '../inventory/load.js';
 import { formatIssue, type Host, type Inventory } from '../inventory/model.js';
+import { readDbPlatforms } from './db-platform.js';
+import type { DbPlatform } from '../roles/db-engines.js';
+import { platformChangesRendering } from '../roles/db.js';
 import { desiredForHost } from '../roles/index.js';
 import type { AcceptedHostKey } from '../transport/hostkeys.js';
 import type { HostConnection } from '../transport/ssh.js';
+import type { PassphrasePrompt } from '../transport/keys.js';
+import { resolveHostAddresses } from './addresses.js';
 import { Fleet } from './fleet.js';
 import { resolveRoleSecrets } from './secrets.js';
 import { selectHosts, selectReplacedHosts } from './select.js';
@@ -39,8 +44,11 @@ export type PrepareEvent =
 
 export type PrepareListener = (event: PrepareEvent) => void;
 
-/** Loads and validates the inventory and selects the hosts (`limit`, as --limit reads it) and those reinstalled (--replace-host). */
-export async function selectRun(file: string, limit: readonly string[] | undefined, replaceHosts?: readonly string[], onEvent?: PrepareListener): Promise<RunSelection> {
+/**
+ * Loads and validates the inventory, then settles how each host is reached: its ssh config
+ * settings and its address, resolved once here when it is a name (src/engine/addresses.ts).
+ */
+export async function loadRunInventory(file: string): Promise<Inventory> {
   const loaded = await loadInventory(file);
   if (!loaded.ok) {
     const shown = relative(process.cwd(), file) || file;
@@ -48,23 +56,33 @@ export async function selectRun(file: string, limit: readonly string[] | undefin
       issues: loaded.issues,
     });
   }
-  const hosts = selectHosts(loaded.inventory, limit);
-  await openSharedState(loaded.inventory);
-  onEvent?.({ type: 'selected', hosts: hosts.map((host) => host.name) });
-  return { inventory: loaded.inventory, hosts, replacedHosts: selectReplacedHosts(loaded.inventory, hosts, replaceHosts) };
+  return resolveHostAddresses(loaded.inventory);
 }
 
-/** Resolves each host's secrets and renders what it should have; `reinstalled` hosts get new certificates. */
+/** Loads the inventory (loadRunInventory), selects the hosts (`limit`, as --limit reads it) and those reinstalled (--replace-host), and opens the shared state. */
+export async function selectRun(file: string, limit: readonly string[] | undefined, replaceHosts?: readonly string[], onEvent?: PrepareListener): Promise<RunSelection> {
+  const inventory = await loadRunInventory(file);
+  const hosts = selectHosts(inventory, limit);
+  await openSharedState(inventory);
+  onEvent?.({ type: 'selected', hosts: hosts.map((host) => host.name) });
+  return { inventory, hosts, replacedHosts: selectReplacedHosts(inventory, hosts, replaceHosts) };
+}
+
+/**
+ * Resolves each host's secrets and renders what it should have; `reinstalled` hosts get new
+ * certificates; a db host with its platform read renders for the server it runs.
+ */
 export async function renderDesires(
   { inventory, hosts }: Pick<RunSelection, 'inventory' | 'hosts'>,
   reinstalled: ReadonlySet<string> = new Set(),
   onEvent?: PrepareListener,
+  dbPlatforms: ReadonlyMap<string, DbPlatform> = new Map(),
 ): Promise<HostDesire[]> {
   const desires: HostDesire[] = [];
   for (const host of hosts) {
     const secrets = await resolveRoleSecrets(inventory, host, { reinstalled: reinstalled.has(host.name) });
     try {
-      desires.push(desiredForHost(inventory, host, secrets));
+      desires.push(desiredForHost(inventory, host, secrets, undefined, dbPlatforms.get(host.name)));
     } catch (err) {
       throw new UserError(`rendering the templates for ${host.name} failed; nothing was changed:\n  ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -84,6 +102,8 @@ export interface ConnectedRunOptions {
   forks?: number;
   acceptNewHostKeys: boolean;
   replaceHosts?: readonly string[];
+  /** Asks for an encrypted key's passphrase (see FleetOptions). */
+  askPassphrase?: PassphrasePrompt;
   onEvent?: PrepareListener;
 }
 
@@ -91,7 +111,9 @@ export interface ConnectedRunOptions {
  * Renders while the connections open (neither needs the other), so a run pays for the slower of
  * the two rather than both. Connections are closed again when rendering fails. A host named by
  * --replace-host is rendered again once it is connected, with a new certificate: a host whose
- * key was refused keeps its certificate, since it is not taken back in this run.
+ * key was refused keeps its certificate, since it is not taken back in this run. A db host is
+ * rendered again too when the server its platform read found (one exec; src/engine/db-platform.ts)
+ * is not the one the inventory alone gives.
  */
 export async function prepareConnectedRun(
   file: string,
@@ -105,6 +127,7 @@ export async function prepareConnectedRun(
     forks,
     acceptNewHostKeys: options.acceptNewHostKeys,
     replaceHostKeys: selection.replacedHosts,
+    ...(options.askPassphrase ? { askPassphrase: options.askPassphrase } : {}),
   }).then((fleet) => {
     onEvent?.({ type: 'connected', connected: fleet.connections.size, failed: fleet.failures.size });
     return fleet;
@@ -117,7 +140,12 @@ export async function prepareConnectedRun(
   if (fleet.status === 'rejected') throw fleet.reason;
   const takenBack = selection.hosts.filter((host) => selection.replacedHosts.has(host.name) && fleet.value.connections.has(host.name));
   try {
-    const renewed = new Map((await renderDesires({ ...selection, hosts: takenBack }, selection.replacedHosts)).map((desire) => [desire.host, desire]));
+    const dbPlatforms = await readDbPlatforms(fleet.value, selection.hosts);
+    const rendered = selection.hosts.filter((host) => {
+      const platform = dbPlatforms.get(host.name);
+      return takenBack.includes(host) || (platform !== undefined && platformChangesRendering(host, platform));
+    });
+    const renewed = new Map((await renderDesires({ ...selection, hosts: rendered }, selection.replacedHosts, undefined, dbPlatforms)).map((desire) => [desire.host, desire]));
     for (const host of takenBack) {
       const connection = fleet.value.connections.get(host.name) as HostConnection;
       onEvent?.({ type: 'host-key-replaced', host: host.name, verdict: connection.hostKey });

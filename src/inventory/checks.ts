@@ -1,6 +1,6 @@
 import { ROLE, ROLES, type Role } from './model.js';
 import { isIpv4, isIpv4Source, networkOf, parseIPv4, sameSubnet } from '../core/ipv4.js';
-import { inventorySchema } from './schema.js';
+import { DEFAULT_SSH_PORT, inventorySchema } from './schema.js';
 import type { KeyPath } from './positions.js';
 import { NODE_EXPORTER_PORT, ROLE_LISTENERS, ROLE_PORTS } from './ports.js';
 import { isKnownVar, KNOWN_VARS, varProblem, type KnownVarName } from './vars.js';
@@ -94,7 +94,12 @@ function readHosts(raw: Record<string, unknown>, findings: Finding[]): HostView[
         }
       });
     }
-    return { name, roles, raw: rawHost, ...(isIpv4(rawHost.address) ? { address: rawHost.address } : {}) };
+    if (rawHost.ip !== undefined && isIpv4(rawHost.address)) {
+      findings.push({ path: ['hosts', name, 'ip'], message: 'ip pins the address of a host given by name; this host is given by its address, remove ip' });
+    }
+    // A host given by name is checked by the address pinned for it, or once resolved (src/engine/addresses.ts).
+    const address = isIpv4(rawHost.ip) ? rawHost.ip : rawHost.address;
+    return { name, roles, raw: rawHost, ...(isIpv4(address) ? { address } : {}) };
   });
 }
 
@@ -385,7 +390,6 @@ function checkUsableAddresses(raw: Record<string, unknown>, hosts: HostView[], f
 }
 
 // The schema's defaults, for a host whose ports the inventory leaves out.
-const DEFAULT_SSH_PORT = inventorySchema.shape.ssh.parse(undefined).port;
 const DEFAULT_APP_PORT = inventorySchema.shape.app.shape.port.parse(undefined);
 
 function portOf(value: unknown): number | undefined {

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { isIpv4, isIpv4Source, sameSubnet } from '../core/ipv4.js';
 import { PACKAGE_ROOT } from '../core/package-root.js';
 import { ROLE, type Role } from './model.js';
-import { inventorySchema } from './schema.js';
+import { inventorySchema, isHostAddress } from './schema.js';
 import { varProblem } from './vars.js';
 
 /**
@@ -113,7 +113,7 @@ export function hostNameProblem(name: string, hosts: readonly InitHost[]): strin
 }
 
 export function addressProblem(address: string, hosts: readonly InitHost[]): string | undefined {
-  if (!isIpv4(address)) return `invalid IPv4 address ${JSON.stringify(address)} (expected e.g. 10.0.0.11)`;
+  if (!isHostAddress(address)) return `invalid address ${JSON.stringify(address)} (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)`;
   const owner = hosts.find((host) => host.address === address);
   return owner ? `${address} is already the address of ${owner.name}` : undefined;
 }
@@ -128,7 +128,8 @@ export function vipProblem(vip: string, hosts: readonly InitHost[], prefix: numb
   if (!isIpv4(vip)) return `invalid IPv4 address ${JSON.stringify(vip)} (expected e.g. 10.0.0.100)`;
   const owner = hosts.find((host) => host.address === vip);
   if (owner) return `${vip} is the address of ${owner.name}; the VIP must be an unused address`;
-  const outside = hosts.find((host) => host.roles.includes(ROLE.lb) && !sameSubnet(vip, host.address, prefix));
+  // A host given by name is checked once a run resolved it (src/engine/addresses.ts).
+  const outside = hosts.find((host) => host.roles.includes(ROLE.lb) && isIpv4(host.address) && !sameSubnet(vip, host.address, prefix));
   return outside ? `${vip} is not in the /${prefix} subnet of lb host ${outside.name} (${outside.address})` : undefined;
 }
 

@@ -9,6 +9,8 @@ import { decodeInventory, positionOf } from './encoding.js';
 import { formatKeyPath, YamlSource, type KeyPath, type Position } from './positions.js';
 import {
   acceptedKeysAt,
+  DEFAULT_SSH_PORT,
+  DEFAULT_SSH_USER,
   inventorySchema,
   REQUIRED_KEY_HINTS,
   type RawHost,
@@ -274,6 +276,7 @@ function buildInventory(data: RawInventory, file: string): Inventory {
     return {
       name,
       address: host.address,
+      ...(host.ip !== undefined ? { pinnedAddress: host.ip } : {}),
       roles: host.roles as Host['roles'],
       ssh: buildSsh(data, name, host, resolvePath, secretSource),
       vars: layerVars(data, host, groups),
@@ -329,13 +332,24 @@ function buildSsh(
   secretSource: (spec: SecretSpec, key: string) => SecretSource,
 ): SshSettings {
   const own = host.ssh ?? {};
-  const user = own.user ?? data.ssh.user;
+  const user = own.user ?? data.ssh.user ?? DEFAULT_SSH_USER;
+  const port = own.port ?? data.ssh.port;
+  const identityFile = own.identity_file ?? data.ssh.identity_file;
+  const jump = own.jump ?? data.ssh.jump;
   const sudo = own.sudo ?? data.ssh.sudo;
   const sudoKey = own.sudo !== undefined ? `hosts.${name}.ssh.sudo.password` : 'ssh.sudo.password';
+  const defaulted: SshSettings['defaulted'] = [];
+  if (own.user === undefined && data.ssh.user === undefined) defaulted.push('user');
+  if (port === undefined) defaulted.push('port');
   return {
+    hostName: host.address,
     user,
-    port: own.port ?? data.ssh.port,
-    identityFile: resolvePath(own.identity_file ?? data.ssh.identity_file),
+    port: port ?? DEFAULT_SSH_PORT,
+    defaulted,
+    ...(identityFile !== undefined ? { identityFile: resolvePath(identityFile) } : {}),
+    ...(jump !== undefined ? { jump } : {}),
+    configFile: resolvePath(data.ssh.config_file ?? '~/.ssh/config'),
+    configFileNamed: data.ssh.config_file !== undefined,
     hostKey: {
       knownHostsFile: resolvePath(own.known_hosts ?? data.ssh.known_hosts),
       ...(own.host_key !== undefined ? { fingerprint: own.host_key } : {}),

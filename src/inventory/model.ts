@@ -33,10 +33,25 @@ export interface HostKeyPin {
 }
 
 export interface SshSettings {
+  /**
+   * What SSH connects to and known_hosts is searched for: the address as written (an IPv4
+   * address, a DNS name or an ~/.ssh/config alias), or the HostName an ssh config gives it.
+   */
+  hostName: string;
   user: string;
   port: number;
-  /** Absolute path of the private key. */
-  identityFile: string;
+  /** Which of user and port the inventory left out: an ssh config may set those (src/engine/addresses.ts). */
+  defaulted: ('user' | 'port')[];
+  /** Absolute path of the private key, when one is named; without it the ssh-agent (SSH_AUTH_SOCK) or the default key is used. */
+  identityFile?: string;
+  /** A jump host, `[user@]host[:port]`, that the connection goes through. */
+  jump?: string;
+  /** The jump host as reached, once a run resolved it (src/engine/addresses.ts). */
+  jumpHost?: JumpHost;
+  /** The ssh config file read for this host (absolute path): ssh.config_file, or ~/.ssh/config when it exists. */
+  configFile: string;
+  /** Whether the config file was named in the inventory (then it must exist). */
+  configFileNamed: boolean;
   hostKey: HostKeyPin;
   /** Seconds before a connection attempt counts as a timeout. */
   connectTimeout: number;
@@ -44,11 +59,29 @@ export interface SshSettings {
   sudo?: { password?: SecretSource };
 }
 
+/** A jump host settled for a run: its ssh settings from `ssh.jump`, the ssh config and the host's own. */
+export interface JumpHost {
+  /** As written, `[user@]host[:port]`. */
+  spec: string;
+  /** What SSH connects to and known_hosts is searched for. */
+  hostName: string;
+  address: string;
+  port: number;
+  user: string;
+  identityFile?: string;
+}
+
 export type Vars = Record<string, unknown>;
 
 export interface Host {
   name: string;
+  /**
+   * The host's IPv4 address, which firewall rules and the VIP checks use. As loaded it is the
+   * `address` as written, which may be a name: a run resolves it first (src/engine/addresses.ts).
+   */
   address: string;
+  /** The address pinned by `ip` for a name that resolves to several. */
+  pinnedAddress?: string;
   roles: Role[];
   ssh: SshSettings;
   /** Vars layered defaults < role (in role order) < group (in file order) < host. */

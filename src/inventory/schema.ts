@@ -61,6 +61,33 @@ const ipv4 = z.string().refine(isIpv4, {
   error: (issue) => `invalid IPv4 address ${JSON.stringify(issue.input)} (expected four numbers 0-255, e.g. 10.0.0.11)`,
 });
 
+/** A DNS name (or a single label such as an ~/.ssh/config alias); all digits and dots is an address, never a name. */
+const HOST_NAME = /^(?=.{1,253}$)(?![\d.]+$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+export function isHostAddress(value: unknown): value is string {
+  return isIpv4(value) || (typeof value === 'string' && HOST_NAME.test(value));
+}
+
+/** Where a host is reached: an IPv4 address, or a name resolved once at the start of a run. */
+const hostAddress = z.string().refine(isHostAddress, {
+  error: (issue) =>
+    `invalid address ${JSON.stringify(issue.input)} (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)`,
+});
+
+/** `[user@]host[:port]`, as ssh -J takes it. */
+const JUMP = /^(?:([a-z_][a-z0-9_-]{0,31})@)?([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::(\d{1,5}))?$/;
+const jump = z.string().regex(JUMP, 'expected a jump host as [user@]host[:port], e.g. admin@bastion.example.org:2222');
+
+/** The jump host a `ssh.jump` value names; undefined when it is not `[user@]host[:port]`. */
+export function parseJump(text: string): { user?: string; host: string; port?: number } | undefined {
+  const match = JUMP.exec(text);
+  if (!match) return undefined;
+  const [, user, host, portText] = match;
+  const portNumber = portText === undefined ? undefined : Number(portText);
+  if (portNumber !== undefined && (portNumber < 1 || portNumber > 65535)) return undefined;
+  return { ...(user !== undefined ? { user } : {}), host: host as string, ...(portNumber !== undefined ? { port: portNumber } : {}) };
+}
+
 function ipv4SourceOf() {
   return z.string().refine(isIpv4Source, {
     error: (issue) => `invalid address or CIDR ${JSON.stringify(issue.input)} (expected e.g. 10.0.0.0/24 or 10.0.0.1)`,
@@ -108,11 +135,20 @@ const connectTimeout = z
   .positive('expected a number of seconds greater than 0')
   .max(300, 'expected at most 300 seconds');
 
+export const DEFAULT_SSH_USER = 'root';
+export const DEFAULT_SSH_PORT = 22;
+/** The key used when the inventory and ~/.ssh/config name none and no ssh-agent runs (SSH_AUTH_SOCK). */
+export const DEFAULT_IDENTITY_FILE = '~/.ssh/id_ed25519';
+
+// user, port and identity_file have no schema default: what the inventory leaves out, an ssh
+// config may set (see src/engine/addresses.ts), and only then the defaults above apply.
 const globalSsh = z
   .strictObject({
-    user: sshUser.default('root'),
-    port: port.default(22),
-    identity_file: path.default('~/.ssh/id_ed25519'),
+    user: sshUser.optional(),
+    port: port.optional(),
+    identity_file: path.optional(),
+    config_file: path.optional(),
+    jump: jump.optional(),
     known_hosts: path.default('~/.ssh/known_hosts'),
     connect_timeout: connectTimeout.default(10),
     sudo: sudo.optional(),
@@ -126,6 +162,7 @@ const hostSsh = z.strictObject({
   user: sshUser.optional(),
   port: port.optional(),
   identity_file: path.optional(),
+  jump: jump.optional(),
   known_hosts: path.optional(),
   connect_timeout: connectTimeout.optional(),
   sudo: sudo.optional(),
@@ -136,7 +173,9 @@ const hostSsh = z.strictObject({
 });
 
 export const hostSchema = z.strictObject({
-  address: ipv4,
+  address: hostAddress,
+  /** The address to use when `address` is a name that resolves to several. */
+  ip: ipv4.optional(),
   roles: z.array(role).min(1, `a host needs at least one role (${ROLES.join(', ')})`),
   ssh: hostSsh.optional(),
   vars: vars.optional(),
@@ -240,7 +279,7 @@ export const REQUIRED_KEY_HINTS: Readonly<Record<string, string>> = {
   app: 'a mapping with source, the local folder of the application',
   source: 'the local folder of the application, e.g. ./app',
   hosts: 'a mapping of host name to {address, roles}',
-  address: "the host's IPv4 address, e.g. 10.0.0.11",
+  address: "the host's IPv4 address or DNS name, e.g. 10.0.0.11 or web1.example.org",
   roles: `a list of roles (${ROLES.join(', ')})`,
   sources: 'a list of addresses or CIDRs, e.g. [10.0.0.1/32]',
 };

@@ -38,6 +38,14 @@ export const KNOWN_VARS = {
     pattern: /^(debian|ubuntu)$/,
     expected: 'debian (MariaDB) or ubuntu (MySQL 8)',
   },
+  // Pins the db server; auto: what the host runs (see dbFlavor in src/roles/db.ts).
+  db_engine: {
+    kind: 'string',
+    roles: ['db'],
+    fallback: 'auto',
+    pattern: /^(auto|mariadb|mysql)$/,
+    expected: 'auto (what the host runs), mariadb or mysql',
+  },
   replication_max_lag_seconds: {
     kind: 'integer',
     roles: [ROLE.db],

@@ -3,16 +3,16 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './exec.js';
 import { removeTree, unmountUnder } from './mounts.js';
+import { LAB_DISTROS, type LabDistro } from './distro.js';
 import type { LabPaths } from './paths.js';
 
 /**
- * The cached bare Debian 12 root filesystem every host boots from (as the read-only lower layer of
+ * The cached bare Debian root filesystem of a release (lab/distro.ts) every host boots from (as the read-only lower layer of
  * its overlay). It holds no role package: hosts start as bare servers and the tool under test
  * installs the roles from the lab's apt repository.
  */
 
 export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
-export const DEBIAN_SUITE = 'bookworm';
 export const BASE_INCLUDE = ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'python3', 'sudo', 'ca-certificates'];
 /** The mount point of the lab repository inside every host. */
 export const REPO_MOUNT = '/srv/infra-repo';
@@ -43,25 +43,26 @@ export async function readBaseInfo(paths: LabPaths): Promise<BaseInfo | undefine
  * Returns the cached base, building it first when missing. The build goes to a temporary folder
  * renamed into place only once complete, so an interrupted build is never taken for a cached one.
  */
-export async function ensureBase(paths: LabPaths, log: (line: string) => void): Promise<{ info: BaseInfo; built: boolean; ms: number }> {
+export async function ensureBase(paths: LabPaths, distro: LabDistro, log: (line: string) => void): Promise<{ info: BaseInfo; built: boolean; ms: number }> {
+  const suite = LAB_DISTROS[distro].suite;
   const cached = await readBaseInfo(paths);
-  if (cached) return { info: cached, built: false, ms: 0 };
+  if (cached?.suite === suite) return { info: cached, built: false, ms: 0 };
   const started = Date.now();
   const tmp = `${paths.base}.tmp`;
   // A leftover from an interrupted build (debootstrap leaves /proc mounted inside it).
   await removeTree(tmp);
   await removeTree(paths.base);
   await mkdir(paths.root, { recursive: true });
-  log(`debootstrap ${DEBIAN_SUITE} (minbase) from ${DEBIAN_MIRROR}`);
+  log(`debootstrap ${suite} (minbase) from ${DEBIAN_MIRROR}`);
   try {
-    await run('debootstrap', ['--variant=minbase', `--include=${BASE_INCLUDE.join(',')}`, DEBIAN_SUITE, tmp, DEBIAN_MIRROR]);
+    await run('debootstrap', ['--variant=minbase', `--include=${BASE_INCLUDE.join(',')}`, suite, tmp, DEBIAN_MIRROR]);
   } catch (err) {
     await removeTree(tmp);
     throw err;
   }
   // debootstrap may leave /proc (and more) mounted in the target.
   await unmountUnder(tmp);
-  const info: BaseInfo = { id: randomUUID(), builtAt: new Date().toISOString(), suite: DEBIAN_SUITE, include: BASE_INCLUDE };
+  const info: BaseInfo = { id: randomUUID(), builtAt: new Date().toISOString(), suite, include: BASE_INCLUDE };
   await prepareBase(tmp);
   await writeFile(join(tmp, MARKER), JSON.stringify(info, null, 2) + '\n');
   await rename(tmp, paths.base);

@@ -1,3 +1,4 @@
+import { LAB_DISTROS, type LabRelease } from './distro.js';
 import { ROLE } from '../inventory/model.js';
 import type { LabHostPlan, LabSubnet } from './plan.js';
 import { controllerAddress, vipAddress } from './plan.js';
@@ -14,6 +15,8 @@ export interface LabInventoryInput {
   /** Which login the inventory uses: root by key, or `ops` with a sudo password. */
   login: 'root' | 'ops';
   bridge: string;
+  /** The lab's release, named in the header; MySQL is pinned (db_engine) on its db hosts. */
+  release?: LabRelease;
   /** The lab key's public line: the recipient of the lab's shared state file, so every run exercises it. */
   stateRecipient?: string;
 }
@@ -31,6 +34,7 @@ export function renderLabInventory(input: LabInventoryInput): string {
   const dbHosts = hosts.filter((h) => h.role === ROLE.db).map((h) => h.name);
   const lbCount = hosts.filter((h) => h.role === ROLE.lb).length;
   const lines: string[] = header(input.bridge);
+  if (input.release) lines.push(`# Hosts: ${LAB_DISTROS[input.release.distro].title} (${input.release.distro}); db hosts: ${input.release.dbEngine}.`);
   if (login === 'ops') lines.push('# This variant logs in as the non-root user `ops` and runs commands through sudo with a password.');
   lines.push('', 'domain: www.foobar.com');
   // keepalived needs a pair: a lab without lb hosts has no VIP.
@@ -73,6 +77,8 @@ export function renderLabInventory(input: LabInventoryInput): string {
     'role_vars:',
     '  lb:',
     '    vrrp_interface: host0',
+    // A bare lab host has no apt lists yet: nothing on it tells MySQL from the release's MariaDB.
+    ...(input.release?.dbEngine === 'mysql' ? ['  db:', '    db_engine: mysql'] : []),
     '',
     'hosts:',
   );

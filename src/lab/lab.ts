@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { ROLE, ROLES } from '../inventory/model.js';
 import { allRolePackages } from '../roles/packages.js';
+import type { DbEngineName } from '../roles/db-engines.js';
 import { fingerprintOf } from '../transport/hostkeys.js';
 import { ensureBase } from './base.js';
+import { DEFAULT_RELEASE, LAB_DISTROS, repoPackages, type LabDistro, type LabRelease } from './distro.js';
 import { exists, requireRoot, requireTools } from './exec.js';
 import { ensureHostKeys, ensureLabKey, ensureOpsPassword, readHostPublicKeys, writeHostIdentity } from './identity.js';
 import { renderKnownHosts, renderLabInventory } from './inventory-writer.js';
@@ -51,6 +53,10 @@ export interface LabOptions {
 
 export interface LabUpOptions extends LabOptions {
   counts?: Partial<LabCounts>;
+  /** The Debian release every host runs; `up` default bookworm, `reset` keeps the lab's. */
+  distro?: LabDistro;
+  /** The db hosts' server; `up` default mariadb, `reset` keeps the lab's. */
+  dbEngine?: DbEngineName;
   /** How long to wait for every host to answer SSH. */
   sshTimeoutMs?: number;
 }
@@ -65,6 +71,7 @@ export interface LabHostStatus {
 
 export interface LabStatus {
   subnet: string;
+  release: LabRelease;
   vip: string | null;
   hosts: LabHostStatus[];
 }
@@ -72,6 +79,8 @@ export interface LabStatus {
 export interface LabUpResult extends LabStatus {
   output: OutputPaths;
   timings: { baseMs: number; repoMs: number; bootMs: number; totalMs: number; baseBuilt: boolean; repoBuilt: boolean };
+  /** The db server package of the repository, as resolved from the archive. */
+  dbServer?: { package: string; suite: string; version: string };
 }
 
 const REQUIRED_TOOLS = ['systemd-nspawn', 'debootstrap', 'dpkg-scanpackages', 'ssh-keygen', 'ssh', 'ip', 'openssl', 'mount', 'umount', 'chroot'];
@@ -84,6 +93,7 @@ const GRACEFUL_STOP_MS = 30_000;
 const REPO_EXTRA_PACKAGES = ['python3-apt'];
 
 interface Context {
+  release: LabRelease;
   paths: LabPaths;
   subnet: LabSubnet;
   naming: LabNaming;
@@ -91,11 +101,11 @@ interface Context {
   output: OutputPaths;
 }
 
-function context(opts: LabOptions): Context {
-  const paths = labPaths(opts.labDir ?? labDirFromEnv());
+function context(opts: LabOptions, release: LabRelease = DEFAULT_RELEASE): Context {
+  const paths = labPaths(opts.labDir ?? labDirFromEnv(), release);
   const subnet = opts.subnet ? parseSubnet(opts.subnet) : subnetFromEnv();
   const naming = opts.name !== undefined ? labNaming(opts.name) : namingFromEnv();
-  return { paths, subnet, naming, progress: opts.onProgress ?? (() => undefined), output: outputPaths(opts.cwd) };
+  return { release, paths, subnet, naming, progress: opts.onProgress ?? (() => undefined), output: outputPaths(opts.cwd) };
 }
 
 async function preflight(): Promise<void> {
@@ -119,15 +129,16 @@ function vipOf(subnet: LabSubnet, hosts: readonly { role: string }[]): string | 
 /** Brings up the lab: base and repo (cached), bridge, every host booted and answering SSH. Idempotent. */
 export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   await preflight();
-  const ctx = context(opts);
+  const ctx = context(opts, { distro: opts.distro ?? DEFAULT_RELEASE.distro, dbEngine: opts.dbEngine ?? DEFAULT_RELEASE.dbEngine });
   return withLabLock(ctx.paths.lock, () => upLocked(ctx, toCounts(opts.counts), opts.sshTimeoutMs ?? 180_000));
 }
 
 async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): Promise<LabUpResult> {
   const started = Date.now();
-  const { paths, subnet, naming, progress } = ctx;
+  const { paths, subnet, naming, progress, release } = ctx;
   const plan = planHosts(counts, subnet, naming);
   const previous = await readState(paths);
+  const previousRelease = releaseOf(previous);
   if (previous && previous.subnet !== subnet.cidr && (await anyRunning(previous))) {
     throw new UserError(
       `the lab is running on ${previous.subnet}, not ${subnet.cidr}; run \`infra lab down\` first to move it to another subnet`,
@@ -137,10 +148,11 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
   await checkSubnetFree(subnet, naming.bridge);
   await mkdir(paths.hostsDir, { recursive: true });
 
-  progress('base image (Debian 12 minbase)');
-  const base = await ensureBase(paths, progress);
-  progress('package repository (role packages + dependencies)');
-  const repo = await ensureRepo(paths, base.info, [...allRolePackages(), ...REPO_EXTRA_PACKAGES], progress);
+  const distro = LAB_DISTROS[release.distro];
+  progress(`base image (${distro.title} ${distro.suite} minbase)`);
+  const base = await ensureBase(paths, release.distro, progress);
+  progress(`package repository (role packages + dependencies, db engine ${release.dbEngine})`);
+  const repo = await ensureRepo(paths, base.info, release, repoPackages(allRolePackages(), release.dbEngine, REPO_EXTRA_PACKAGES), progress);
 
   progress('lab key, sudo password and host keys');
   const labPublicKey = await ensureLabKey(paths);
@@ -156,6 +168,13 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
     if (wanted.has(old.name)) continue;
     progress(`removing ${old.name} (not in this lab)`);
     await retireHost(paths, old, { wipe: true, graceful: true });
+  }
+  // A host's layer holds what was installed over its base: on another release's base (or with
+  // another db engine's packages) it would be neither bare nor that release, so it starts bare.
+  const releaseChanged = previousRelease.distro !== release.distro || previousRelease.dbEngine !== release.dbEngine;
+  if (previous && releaseChanged) {
+    progress(`wiping ${previous.hosts.length} hosts of the ${previousRelease.distro}/${previousRelease.dbEngine} lab`);
+    await Promise.all(previous.hosts.map((old) => retireHost(paths, old, { wipe: true, graceful: false })));
   }
 
   progress(`bridge ${subnet.cidr}`);
@@ -182,7 +201,7 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
     }),
   );
   stateHosts.sort((a, b) => plan.findIndex((h) => h.name === a.name) - plan.findIndex((h) => h.name === b.name));
-  await writeState(paths, { subnet: subnet.cidr, counts, hosts: stateHosts });
+  await writeState(paths, { subnet: subnet.cidr, counts, ...release, hosts: stateHosts });
 
   progress(`waiting for SSH on ${plan.length} hosts`);
   const pidOf = new Map(stateHosts.map((h) => [h.name, h.pid]));
@@ -202,6 +221,7 @@ async function upLocked(ctx: Context, counts: LabCounts, sshTimeoutMs: number): 
     ...status,
     output: ctx.output,
     timings: { baseMs: base.ms, repoMs: repo.ms, bootMs, totalMs: Date.now() - started, baseBuilt: base.built, repoBuilt: repo.built },
+    ...(repo.info.dbServer ? { dbServer: repo.info.dbServer } : {}),
   };
 }
 
@@ -240,8 +260,9 @@ async function writeOutputs(ctx: Context, plan: readonly LabHostPlan[], knownHos
   const out = ctx.output;
   await mkdir(out.dir, { recursive: true });
   const stateRecipient = await readFile(`${ctx.paths.key}.pub`, 'utf8');
-  await writeFile(out.inventory, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'root', bridge: ctx.naming.bridge, stateRecipient }));
-  await writeFile(out.inventorySudo, renderLabInventory({ subnet: ctx.subnet, hosts: plan, login: 'ops', bridge: ctx.naming.bridge, stateRecipient }));
+  const common = { subnet: ctx.subnet, hosts: plan, bridge: ctx.naming.bridge, stateRecipient, release: ctx.release };
+  await writeFile(out.inventory, renderLabInventory({ ...common, login: 'root' }));
+  await writeFile(out.inventorySudo, renderLabInventory({ ...common, login: 'ops' }));
   await copyFile(knownHosts, out.knownHosts);
   await copyFile(ctx.paths.key, out.key);
   await chmod(out.key, 0o600);
@@ -257,7 +278,7 @@ async function anyRunning(state: LabState): Promise<boolean> {
 
 async function statusOf(paths: LabPaths): Promise<LabStatus> {
   const state = await readState(paths);
-  if (!state) return { subnet: subnetFromEnv().cidr, vip: null, hosts: [] };
+  if (!state) return { subnet: subnetFromEnv().cidr, release: { ...DEFAULT_RELEASE }, vip: null, hosts: [] };
   const subnet = parseSubnet(state.subnet);
   const hosts = await Promise.all(
     state.hosts.map(async (h) => ({
@@ -268,7 +289,12 @@ async function statusOf(paths: LabPaths): Promise<LabStatus> {
       machine: h.machine,
     })),
   );
-  return { subnet: state.subnet, vip: vipOf(subnet, state.hosts), hosts };
+  return { subnet: state.subnet, release: releaseOf(state), vip: vipOf(subnet, state.hosts), hosts };
+}
+
+/** The release a lab state records; a state written before releases were recorded is the default's. */
+function releaseOf(state: LabState | undefined): LabRelease {
+  return { distro: state?.distro ?? DEFAULT_RELEASE.distro, dbEngine: state?.dbEngine ?? DEFAULT_RELEASE.dbEngine };
 }
 
 /** Hosts, addresses, roles and whether each runs; reads the lab dir only (no root needed to read). */
@@ -295,7 +321,7 @@ export async function labDown(opts: LabOptions = {}): Promise<LabStatus> {
     }
     await unmountUnder(paths.hostsDir);
     // An interrupted repo build leaves an overlay (and its chroot) mounted.
-    await unmountUnder(join(paths.root, 'repo-build'));
+    await unmountUnder(paths.repoBuild);
     progress('deleting bridge');
     await deleteBridge(ctx.naming.bridge);
     if (state) await writeState(paths, { ...state, hosts: state.hosts.map(({ pid: _pid, ...h }) => h) });
@@ -309,12 +335,14 @@ export async function labDown(opts: LabOptions = {}): Promise<LabStatus> {
  */
 export async function labReset(opts: LabUpOptions = {}): Promise<LabUpResult> {
   await preflight();
-  const ctx = context(opts);
-  return withLabLock(ctx.paths.lock, async () => {
-    const state = await readState(ctx.paths);
+  const locking = context(opts);
+  return withLabLock(locking.paths.lock, async () => {
+    const state = await readState(locking.paths);
     if (!state || state.hosts.length === 0) {
       throw new UserError('there is no lab to reset; bring it up with `infra lab up`');
     }
+    const kept = releaseOf(state);
+    const ctx = context(opts, { distro: opts.distro ?? kept.distro, dbEngine: opts.dbEngine ?? kept.dbEngine });
     const counts = opts.counts ? toCounts(opts.counts) : countsOf(state);
     const subnetCtx = { ...ctx, subnet: parseSubnet(state.subnet) };
     // Wipe the hosts the state knows and those the new counts add: a layer left on disk by a lab
@@ -343,10 +371,11 @@ export interface LabRebuildResult {
  */
 export async function labRebuild(name: string, opts: LabOptions & { sshTimeoutMs?: number } = {}): Promise<LabRebuildResult> {
   await preflight();
-  const ctx = context(opts);
-  return withLabLock(ctx.paths.lock, async () => {
+  const locking = context(opts);
+  return withLabLock(locking.paths.lock, async () => {
+    const state = await readState(locking.paths);
+    const ctx = context(opts, releaseOf(state));
     const { paths, progress } = ctx;
-    const state = await readState(paths);
     const old = state?.hosts.find((h) => h.name === name);
     if (!state || !old) {
       throw new UserError(`the lab has no host ${name} (hosts: ${(state?.hosts ?? []).map((h) => h.name).join(', ') || 'none'})`);

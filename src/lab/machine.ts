@@ -58,13 +58,24 @@ export function bootHost(input: BootInput): number {
   }
 }
 
-/** Process state letter from /proc/PID/stat (R, S, Z…), or undefined when the pid is gone. */
-async function procState(pid: number): Promise<{ state: string; ppid: number } | undefined> {
+export interface ProcStat {
+  /** R, S, Z… */
+  state: string;
+  ppid: number;
+  /** Clock ticks after boot: with the pid, it names one process (pids are reused). */
+  startTime: string;
+}
+
+/** Fields of a /proc/PID/stat line. The command name (field 2) may hold spaces and parentheses: read after the last ')'. */
+export function parseProcStat(stat: string): ProcStat {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: rest[0] ?? '?', ppid: Number(rest[1]), startTime: rest[19] ?? '' };
+}
+
+/** The process's stat, or undefined when the pid is gone. */
+async function procState(pid: number): Promise<ProcStat | undefined> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0] ?? '?', ppid: Number(rest[1]) };
+    return parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
@@ -125,13 +136,23 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-async function waitGone(pid: number, machine: string, timeoutMs: number): Promise<boolean> {
+/**
+ * Whether the process that `started` names has exited. Not isHostRunning: an exiting process has
+ * already lost its command line (so looks like another one) while it still tears down its
+ * network and mounts, which is how `lab down` once returned with an nspawn still running.
+ */
+async function hasExited(pid: number, started: ProcStat): Promise<boolean> {
+  const now = await procState(pid);
+  return !now || now.startTime !== started.startTime || now.state === 'Z' || now.state === 'X';
+}
+
+async function waitExited(pid: number, started: ProcStat, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!(await isHostRunning(pid, machine))) return true;
+    if (await hasExited(pid, started)) return true;
     await sleep(100);
   }
-  return !(await isHostRunning(pid, machine));
+  return hasExited(pid, started);
 }
 
 /**
@@ -141,14 +162,16 @@ async function waitGone(pid: number, machine: string, timeoutMs: number): Promis
  */
 export async function stopHost(pid: number, machine: string, mode: { graceful: boolean; timeoutMs: number }): Promise<void> {
   if (!(await isHostRunning(pid, machine))) return;
+  const started = await procState(pid);
+  if (!started) return;
   if (mode.graceful) {
     signal(pid, 'SIGTERM');
-    if (await waitGone(pid, machine, mode.timeoutMs)) return;
+    if (await waitExited(pid, started, mode.timeoutMs)) return;
   }
   for (const child of await childrenOf(pid)) signal(child, 'SIGKILL');
-  if (await waitGone(pid, machine, 10_000)) return;
+  if (await waitExited(pid, started, 10_000)) return;
   signal(pid, 'SIGKILL');
-  await waitGone(pid, machine, 5_000);
+  if (!(await waitExited(pid, started, 5_000))) throw new Error(`the systemd-nspawn of ${machine} (pid ${pid}) did not exit, even killed`);
 }
 
 function tcpOpen(address: string, port: number, timeoutMs: number): Promise<boolean> {

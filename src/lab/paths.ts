@@ -1,5 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { UserError } from '../core/errors.js';
+import { DEFAULT_RELEASE, releaseDirNames, type LabRelease } from './distro.js';
 import { DEFAULT_SUBNET, labNaming, parseSubnet, type LabNaming, type LabSubnet } from './plan.js';
 
 /**
@@ -12,10 +13,12 @@ export const DEFAULT_LAB_DIR = '/var/lib/infra-lab';
 
 export interface LabPaths {
   root: string;
-  /** The cached bare Debian 12 root filesystem (read-only lower layer of every host). */
+  /** The release's cached bare Debian root filesystem (read-only lower layer of every host). */
   base: string;
-  /** The local apt repository bound read-only into every host. */
+  /** The release's (and db engine's) local apt repository, bound read-only into every host. */
   repo: string;
+  /** Where the repository is resolved, in an overlay of the base (one build at a time: the lab lock). */
+  repoBuild: string;
   hostsDir: string;
   /** The lab's SSH key pair (root and ops log in with it). */
   key: string;
@@ -58,11 +61,14 @@ export function namingFromEnv(env: NodeJS.ProcessEnv = process.env): LabNaming {
   return labNaming(env.INFRA_LAB_NAME?.trim());
 }
 
-export function labPaths(root: string): LabPaths {
+/** The lab's paths for one release: each has its own base and repository beside the others. */
+export function labPaths(root: string, release: LabRelease = DEFAULT_RELEASE): LabPaths {
+  const dirs = releaseDirNames(release);
   return {
     root,
-    base: join(root, 'base'),
-    repo: join(root, 'repo'),
+    base: join(root, dirs.base),
+    repo: join(root, dirs.repo),
+    repoBuild: join(root, 'repo-build'),
     hostsDir: join(root, 'hosts'),
     key: join(root, 'id_ed25519'),
     opsPassword: join(root, 'ops-password'),

@@ -1,5 +1,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Role } from '../inventory/model.js';
+import type { DbEngineName } from '../roles/db-engines.js';
+import type { LabDistro } from './distro.js';
 import type { LabCounts } from './plan.js';
 import type { LabPaths } from './paths.js';
 
@@ -16,6 +18,9 @@ export interface LabStateHost {
 export interface LabState {
   subnet: string;
   counts: LabCounts;
+  /** Absent in a state written before releases were recorded: bookworm and mariadb. */
+  distro?: LabDistro;
+  dbEngine?: DbEngineName;
   hosts: LabStateHost[];
 }
 

@@ -5,87 +5,61 @@ import type { Host, Inventory } from '../inventory/model.js';
 import { ROLE_PORTS } from '../inventory/ports.js';
 import type { RoleDefinition } from './definition.js';
 import { replicationCheck } from './health.js';
+import { chooseDbFlavor, DB_SERVER_PACKAGES, DB_TLS, dbEngine, type DbEngineName, type DbFlavor, type DbPlatform } from './db-engines.js';
 import { renderTemplate } from './render.js';
 import { requireDbSecrets, requireDbTls, type RoleSecrets } from './secrets.js';
 import { mysqlScript, sqlString } from '../core/mysql-client.js';
 import { cachingSha2PasswordHash, ed25519PasswordHash, nativePasswordHash, sqlAccount, sqlIdentifier } from './sql.js';
 import { hostNamed, hostsWithRole, integerVar, stringVar } from './topology.js';
 
-/** The database server a host runs: MariaDB on Debian, MySQL on Ubuntu. */
-export interface DbFlavor {
-  kind: 'mariadb' | 'mysql';
-  package: string;
-  service: string;
-  configFile: string;
-  /** Checks the whole option-file tree as the server would read it, without starting it. */
-  validate: string;
-  binlogBase: string;
-  relayLogBase: string;
-  /** Server variables that 60-infra.cnf sets, read back to tell whether the running server uses them. */
-  liveSettings: (settings: { serverId: number; address: string }) => [variable: string, value: string][];
-  /** Global privileges of the exporter's account; it also reads performance_schema (EXPORTER_SCHEMA). */
-  exporterPrivileges: string[];
-  /** The statement that makes the running server read its certificate, key and CA files again. */
-  reloadTls: string;
-}
-
-// read_only is not among them: it changes with the host's place in replication, live, without a
-// restart (see READ_ONLY_FILE).
-const COMMON_SETTINGS = (s: { serverId: number; address: string }): [string, string][] => [
-  ['server_id', String(s.serverId)],
-  ['bind_address', s.address],
-  ['skip_name_resolve', '1'],
-  ['log_bin', '1'],
-  ['binlog_format', 'ROW'],
-  // Read at startup only: a server that runs without it has not loaded its certificate.
-  ['ssl_cert', DB_TLS.certificate],
-];
-
-export const MARIADB: DbFlavor = {
-  kind: 'mariadb',
-  package: 'mariadb-server',
-  service: 'mariadb',
-  configFile: '/etc/mysql/mariadb.conf.d/60-infra.cnf',
-  // MariaDB has no --validate-config; --help --verbose reads every option file and exits non-zero
-  // on an unknown option or an invalid value (checked with 10.11), without touching the data.
-  validate: 'mariadbd --help --verbose >/dev/null',
-  binlogBase: 'mariadb-bin',
-  relayLogBase: 'mariadb-relay-bin',
-  liveSettings: (s) => [...COMMON_SETTINGS(s), ['gtid_strict_mode', '1'], ['log_slave_updates', '1']],
-  // Since 10.5, REPLICATION CLIENT is BINLOG MONITOR, and SHOW SLAVE STATUS needs SLAVE MONITOR.
-  exporterPrivileges: ['BINLOG MONITOR', 'PROCESS', 'SLAVE MONITOR'],
-  // LOCAL: a FLUSH is written to the binlog otherwise, and on a replica that is an errant transaction.
-  reloadTls: 'FLUSH LOCAL SSL;',
-};
-
-export const MYSQL: DbFlavor = {
-  kind: 'mysql',
-  package: 'mysql-server',
-  service: 'mysql',
-  configFile: '/etc/mysql/mysql.conf.d/60-infra.cnf',
-  validate: 'mysqld --validate-config',
-  binlogBase: 'mysql-bin',
-  relayLogBase: 'mysql-relay-bin',
-  liveSettings: (s) => [...COMMON_SETTINGS(s), ['gtid_mode', 'ON'], ['enforce_gtid_consistency', 'ON'], ['log_replica_updates', '1']],
-  exporterPrivileges: ['PROCESS', 'REPLICATION CLIENT'],
-  reloadTls: 'ALTER INSTANCE RELOAD TLS;',
-};
+export { DB_TLS, type DbFlavor } from './db-engines.js';
 
 /**
- * Facts are not available to the pure roles, so the server follows the host's `os_family` var
- * (`debian`, the default, or `ubuntu`).
+ * The server of a db host. With its platform (read from the host before rendering, see
+ * src/engine/db-platform.ts): what is installed, else the `db_engine` pin, else the distribution's
+ * own, at the version installed or to be installed (chooseDbFlavor). Without it (`infra render`,
+ * a host not reached): the pin, else `os_family` (Debian: MariaDB, Ubuntu: MySQL). The differences
+ * between engines and versions are rows of DB_ENGINES.
  */
-export function dbFlavor(host: Host): DbFlavor {
-  return stringVar(host, 'os_family') === 'ubuntu' ? MYSQL : MARIADB;
+export function dbFlavor(host: Host, platform?: DbPlatform): DbFlavor {
+  const pinned = stringVar(host, 'db_engine');
+  const pin = pinned === 'auto' ? undefined : (pinned as DbEngineName);
+  if (platform) return chooseDbFlavor(host.name, pin, platform);
+  return dbEngine(pin ?? (stringVar(host, 'os_family') === 'ubuntu' ? 'mysql' : 'mariadb'));
+}
+
+/**
+ * Server variables that 60-infra.cnf sets, read back to tell whether the running server uses them.
+ * read_only is not among them: it changes with the host's place in replication, live, without a
+ * restart (see readOnlyFile).
+ */
+function liveSettings(flavor: DbFlavor, s: { serverId: number; address: string }): [variable: string, value: string][] {
+  return [
+    ['server_id', String(s.serverId)],
+    ['bind_address', s.address],
+    ['skip_name_resolve', '1'],
+    ['log_bin', '1'],
+    ['binlog_format', 'ROW'],
+    // Read at startup only: a server that runs without it has not loaded its certificate.
+    ['ssl_cert', DB_TLS.certificate],
+    ...flavor.gtidSettings.map(({ variable, live }): [string, string] => [variable, live]),
+  ];
+}
+
+/**
+ * Whether a db host's platform makes it render otherwise than the inventory alone does (another
+ * engine or version row, or a refusal): only then is it rendered again, its secrets resolved and
+ * its password hashes computed a second time.
+ */
+export function platformChangesRendering(host: Host, platform: DbPlatform): boolean {
+  try {
+    return dbFlavor(host, platform) !== dbFlavor(host);
+  } catch {
+    return true;
+  }
 }
 
 const SOCKET = '/run/mysqld/mysqld.sock';
-/**
- * The server's certificate, its key and infra's CA, which replicas verify their primary against.
- * The key is readable by the server's group only: the server reads it as mysql, after startup too
- * (FLUSH SSL).
- */
-export const DB_TLS = { ca: '/etc/mysql/infra-ca.crt', certificate: '/etc/mysql/infra-server.crt', key: '/etc/mysql/infra-server.key' };
 /** The exporter reads these tables, and no other: no global SELECT on the app's data. */
 const EXPORTER_SCHEMA = { name: 'performance_schema', privileges: ['SELECT'] };
 const REPLICATION_USER = 'repl';
@@ -109,8 +83,8 @@ interface Account {
   global: string[];
   /** Privileges on one database, if any. */
   database?: { name: string; privileges: string[] };
-  /** The client cannot speak the flavor's modern plugin: mysql_native_password instead. */
-  nativePassword?: boolean;
+  /** The plugin of the account's password. */
+  plugin: DbFlavor['accountPlugin'] | DbFlavor['exporterPlugin'];
 }
 
 /** The accounts infra creates on the primary, with the name of the secret each one's password is. */
@@ -124,6 +98,7 @@ function desiredAccounts(inventory: Inventory, flavor: DbFlavor): (Omit<Account,
       password: 'appPassword' as const,
       global: [],
       database: { name, privileges: APP_PRIVILEGES },
+      plugin: flavor.accountPlugin,
     })),
     // Every db host, the primary too: any may become a replica of another by a switchover or a
     // failover, and then finds its account on its new primary (it came there by replication).
@@ -132,11 +107,9 @@ function desiredAccounts(inventory: Inventory, flavor: DbFlavor): (Omit<Account,
       host: dbHost.address,
       password: 'replicationPassword' as const,
       global: ['REPLICATION SLAVE'],
+      plugin: flavor.accountPlugin,
     })),
-    // Debian 12's exporter (0.14) has a Go MySQL driver without client_ed25519 ("unknown auth
-    // plugin"): native, whose hash never leaves the host (the account is @localhost, on the socket).
-    // The same on MySQL, where its caching_sha2_password support was not tried.
-    { user: EXPORTER_USER, host: 'localhost', password: 'exporterPassword' as const, global: flavor.exporterPrivileges, database: EXPORTER_SCHEMA, nativePassword: true },
+    { user: EXPORTER_USER, host: 'localhost', password: 'exporterPassword' as const, global: flavor.exporterPrivileges, database: EXPORTER_SCHEMA, plugin: flavor.exporterPlugin },
   ];
 }
 
@@ -149,10 +122,10 @@ const SYSTEM_ACCOUNTS = ['root', 'mysql', 'mariadb.sys', 'mysql.sys', 'mysql.ses
  * inventory keeps (`db.extra_accounts`). DROP USER replicates, so the replicas follow. The guard's
  * query lists the accounts it would drop, so check names them.
  */
-export function dbAccountsCleanup(inventory: Inventory, host: Host): CommandResource | undefined {
+export function dbAccountsCleanup(inventory: Inventory, host: Host, platform?: DbPlatform): CommandResource | undefined {
   if (inventory.db.primary !== host.name || !host.roles.includes('db')) return undefined;
   const kept = [
-    ...desiredAccounts(inventory, dbFlavor(host)).map((account) => `${account.user}@${account.host}`),
+    ...desiredAccounts(inventory, dbFlavor(host, platform)).map((account) => `${account.user}@${account.host}`),
     ...inventory.db.extraAccounts,
   ];
   const systemUsers = SYSTEM_ACCOUNTS.map(sqlString).join(', ');
@@ -169,7 +142,7 @@ export function dbAccountsCleanup(inventory: Inventory, host: Host): CommandReso
 
 /** Where require_secure_transport is kept for restarts; its own file, written last (see dbSecureTransport). */
 function secureTransportFile(flavor: DbFlavor): string {
-  return flavor.configFile.replace(/60-infra\.cnf$/, '62-infra-secure-transport.cnf');
+  return flavor.configFiles.secureTransport;
 }
 
 /**
@@ -179,9 +152,9 @@ function secureTransportFile(flavor: DbFlavor): string {
  * turning it on in a deployment that ran without TLS cuts no client: set live, then kept in a
  * file that restarts nothing.
  */
-export function dbSecureTransport(inventory: Inventory, host: Host): Pick<PhaseDesire, 'resources' | 'validators'> {
+export function dbSecureTransport(inventory: Inventory, host: Host, platform?: DbPlatform): Pick<PhaseDesire, 'resources' | 'validators'> {
   if (!host.roles.includes('db')) return { resources: [], validators: [] };
-  const flavor = dbFlavor(host);
+  const flavor = dbFlavor(host, platform);
   const config = renderTemplate('db/62-infra-secure-transport.cnf.ejs', {}, inventory.templatesDir);
   return {
     resources: [
@@ -205,20 +178,20 @@ export function dbSecureTransport(inventory: Inventory, host: Host): Pick<PhaseD
  * pymysql speaks it with python3-nacl). MySQL: caching_sha2_password, its salted SHA-256 crypt
  * given in hex (the salt may hold any printable character).
  */
-function accountAuthentication(flavor: DbFlavor, account: Account): { plugin: string; hashes: string[]; stored: string; identified: string } {
+function accountAuthentication(account: Account): { plugin: string; hashes: string[]; stored: string; identified: string } {
   const password = account.password.reveal();
-  if (flavor.kind === 'mariadb' && account.nativePassword !== true) {
+  if (account.plugin === 'ed25519') {
     const hash = ed25519PasswordHash(password);
     return { plugin: 'ed25519', hashes: [hash], stored: sqlString(hash), identified: `IDENTIFIED VIA ed25519 USING ${sqlString(hash)}` };
   }
-  if (flavor.kind === 'mysql' && account.nativePassword !== true) {
+  if (account.plugin === 'caching_sha2_password') {
     const hash = cachingSha2PasswordHash(password, `${account.user}@${account.host}`);
     const hex = `0x${Buffer.from(hash).toString('hex').toUpperCase()}`;
     return { plugin: 'caching_sha2_password', hashes: [hash, hex], stored: hex, identified: `IDENTIFIED WITH caching_sha2_password AS ${hex}` };
   }
+  // Only MariaDB's exporter account is native (see DbFlavor.exporterPlugin): MariaDB's syntax.
   const hash = nativePasswordHash(password);
-  const identified = flavor.kind === 'mariadb' ? `IDENTIFIED VIA mysql_native_password USING ${sqlString(hash)}` : `IDENTIFIED WITH mysql_native_password AS ${sqlString(hash)}`;
-  return { plugin: 'mysql_native_password', hashes: [hash], stored: sqlString(hash), identified };
+  return { plugin: 'mysql_native_password', hashes: [hash], stored: sqlString(hash), identified: `IDENTIFIED VIA mysql_native_password USING ${sqlString(hash)}` };
 }
 
 /**
@@ -255,9 +228,9 @@ function edClientPluginCommand(): CommandResource {
  * (ALTER USER moves it, its sessions go on) or a drifted grant is put right. The account is
  * created with the password's hash, never the clear text.
  */
-function accountCommand(flavor: DbFlavor, account: Account): CommandResource {
+function accountCommand(account: Account): CommandResource {
   const who = sqlAccount(account.user, account.host);
-  const { plugin, hashes, stored, identified } = accountAuthentication(flavor, account);
+  const { plugin, hashes, stored, identified } = accountAuthentication(account);
   const grantee = sqlString(`'${account.user}'@'${account.host}'`);
   const schemaGrants = account.database ? account.database.privileges.map((privilege) => `${account.database?.name}:${privilege}`).join(',') : '';
   const guard = [
@@ -296,38 +269,10 @@ function accountCommand(flavor: DbFlavor, account: Account): CommandResource {
  * default); a replica added after they are purged must be seeded from a dump first.
  */
 function replicationCommand(flavor: DbFlavor, primary: Host, password: Secret): CommandResource {
-  const port = String(ROLE_PORTS.mysql);
-  const mariadb = flavor.kind === 'mariadb';
+  const source = { address: primary.address, port: String(ROLE_PORTS.mysql), user: REPLICATION_USER };
   // Configured for this primary AND both threads running: a replica that stopped is restarted.
-  const guard = mariadb
-    ? replicationGuard('SHOW SLAVE STATUS\\G', {
-        Master_Host: primary.address, Master_Port: port, Master_User: REPLICATION_USER, Using_Gtid: 'Slave_Pos',
-        Master_SSL_Allowed: 'Yes', Master_SSL_CA_File: DB_TLS.ca, Master_SSL_Verify_Server_Cert: 'Yes',
-        Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes',
-      })
-    : replicationGuard('SHOW REPLICA STATUS\\G', {
-        Source_Host: primary.address, Source_Port: port, Source_User: REPLICATION_USER, Auto_Position: '1',
-        Source_SSL_Allowed: 'Yes', Source_SSL_CA_File: DB_TLS.ca, Source_SSL_Verify_Server_Cert: 'Yes',
-        Replica_IO_Running: 'Yes', Replica_SQL_Running: 'Yes',
-      });
-  const statements = mariadb
-    ? [
-        'STOP SLAVE;',
-        // An old primary's own transactions are in its binlog, not in gtid_slave_pos: it asks its
-        // new source for what comes after them (on a replica both positions are the same).
-        'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos;',
-        `CHANGE MASTER TO MASTER_HOST = ${sqlString(primary.address)}, MASTER_PORT = ${port}, MASTER_USER = ${sqlString(REPLICATION_USER)},` +
-          ` MASTER_PASSWORD = ${sqlString(password.reveal())}, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 5,` +
-          ` MASTER_SSL = 1, MASTER_SSL_CA = ${sqlString(DB_TLS.ca)}, MASTER_SSL_VERIFY_SERVER_CERT = 1;`,
-        'START SLAVE;',
-      ]
-    : [
-        'STOP REPLICA;',
-        `CHANGE REPLICATION SOURCE TO SOURCE_HOST = ${sqlString(primary.address)}, SOURCE_PORT = ${port}, SOURCE_USER = ${sqlString(REPLICATION_USER)},` +
-          ` SOURCE_PASSWORD = ${sqlString(password.reveal())}, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 5,` +
-          ` SOURCE_SSL = 1, SOURCE_SSL_CA = ${sqlString(DB_TLS.ca)}, SOURCE_SSL_VERIFY_SERVER_CERT = 1;`,
-        'START REPLICA;',
-      ];
+  const guard = replicationGuard(flavor.replication.status, flavor.replication.expected(source));
+  const statements = flavor.replication.statements({ ...source, password: password.reveal() });
   return {
     kind: 'command',
     name: `replicates from ${primary.name}`,
@@ -343,7 +288,7 @@ function readOnlyCommand(flavor: DbFlavor): CommandResource {
   return {
     kind: 'command',
     name: 'read-only replica',
-    script: mysqlScript(flavor.kind === 'mysql' ? ['SET GLOBAL read_only = 1;', 'SET GLOBAL super_read_only = 1;'] : ['SET GLOBAL read_only = 1;']),
+    script: mysqlScript(flavor.readOnly),
     unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' },
   };
 }
@@ -354,7 +299,7 @@ function readOnlyCommand(flavor: DbFlavor): CommandResource {
  * restart would only cut the new primary's first writes.
  */
 function readOnlyFile(flavor: DbFlavor): string {
-  return flavor.configFile.replace(/60-infra\.cnf$/, '61-infra-read-only.cnf');
+  return flavor.configFiles.readOnly;
 }
 
 /**
@@ -365,18 +310,18 @@ function replicationGuard(statement: string, expected: Record<string, string>): 
   const check = Object.entries(expected)
     .map(([field, value]) => `$__status == *$'\\n'${quoteWord(`${field}: ${value}`)}$'\\n'*`)
     .join(' && ');
-  // The \G output pads field names with spaces; `read` without IFS= trims them.
-  return `__status=$'\\n' && while read -r __l; do __status+=$__l$'\\n'; done < <(mysql <<< ${quoteWord(statement)}) && [[ ${check} ]]`;
+  // The vertical output pads field names with spaces; `read` without IFS= trims them.
+  return `__status=$'\\n' && while read -r __l; do __status+=$__l$'\\n'; done < <(mysql --vertical <<< ${quoteWord(statement)}) && [[ ${check} ]]`;
 }
 
 /**
  * The db phase: the server with the replication settings (primary or replica), the app's
  * database and accounts on the primary, replication on each replica, and the mysqld exporter.
  */
-export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets): PhaseDesire {
+export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets, platform?: DbPlatform): PhaseDesire {
   const db = requireDbSecrets(secrets, host.name);
   const tls = requireDbTls(secrets, host.name);
-  const flavor = dbFlavor(host);
+  const flavor = dbFlavor(host, platform);
   const primary = hostNamed(inventory, inventory.db.primary);
   const isPrimary = primary.name === host.name;
   if (!isPrimary && !inventory.db.replicas.includes(host.name)) {
@@ -395,7 +340,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
   // The same on every host whatever its place in replication: a switchover restarts no server.
   const config = renderTemplate('db/60-infra.cnf.ejs', { serverId, address: host.address, flavor, tls: DB_TLS }, inventory.templatesDir);
   const readOnlyConfig = renderTemplate('db/61-infra-read-only.cnf.ejs', { hostName: host.name, primary: isPrimary, flavor }, inventory.templatesDir);
-  const live = flavor.liveSettings({ serverId, address: host.address });
+  const live = liveSettings(flavor, { serverId, address: host.address });
   const dbHosts = hostsWithRole(inventory, 'db').map((dbHost) => ({ name: dbHost.name, address: dbHost.address }));
   const resources: Resource[] = [
     {
@@ -415,7 +360,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
     { kind: 'file', path: DB_TLS.ca, content: tls.caCertificate, mode: '0644', ...root },
     { kind: 'file', path: DB_TLS.certificate, content: tls.certificate, mode: '0644', ...root },
     { kind: 'file', path: DB_TLS.key, content: tls.key.reveal(), mode: '0640', owner: 'root', group: 'mysql', secrets: [tls.key] },
-    { kind: 'file', path: flavor.configFile, content: config, mode: '0644', ...root, notify: [restartServer] },
+    { kind: 'file', path: flavor.configFiles.settings, content: config, mode: '0644', ...root, notify: [restartServer] },
     { kind: 'file', path: readOnlyFile(flavor), content: readOnlyConfig, mode: '0644', ...root },
     { kind: 'directory', path: EXPORTER_CONFIG_DIR, mode: '0755', ...root },
     {
@@ -453,7 +398,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
       },
     },
   ];
-  if (flavor.kind === 'mariadb') resources.push(edPluginCommand(), edClientPluginCommand());
+  if (flavor.ed25519Plugins) resources.push(edPluginCommand(), edClientPluginCommand());
   resources.push({
     kind: 'command',
     name: `${flavor.service} serves the current certificate`,
@@ -471,7 +416,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
       unless: { sql: `SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${sqlString(name)}`, expected: '1' },
     });
     const accounts = desiredAccounts(inventory, flavor).map((account) => ({ ...account, password: db[account.password] }));
-    resources.push(...accounts.map((account) => accountCommand(flavor, account)));
+    resources.push(...accounts.map(accountCommand));
   } else {
     resources.push(readOnlyCommand(flavor), replicationCommand(flavor, primary, db.replicationPassword));
   }
@@ -501,16 +446,15 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets):
 }
 
 /** A replica must replicate, and keep up; the primary has nothing to check beyond its configuration. */
-function dbHealthChecks(inventory: Inventory, host: Host): HealthCheck[] {
+function dbHealthChecks(inventory: Inventory, host: Host, platform?: DbPlatform): HealthCheck[] {
   if (inventory.db.primary === host.name) return [];
-  const flavor = dbFlavor(host);
-  return [replicationCheck(flavor.kind === 'mariadb' ? 'SHOW SLAVE STATUS\\G' : 'SHOW REPLICA STATUS\\G', integerVar(host, 'replication_max_lag_seconds'))];
+  return [replicationCheck(dbFlavor(host, platform).replication.status, integerVar(host, 'replication_max_lag_seconds'))];
 }
 
 export const dbRole: RoleDefinition = {
   name: 'db',
   tier: 4,
-  packages: [MARIADB.package, EXPORTER],
+  packages: [DB_SERVER_PACKAGES.mariadb, EXPORTER],
   openings: [
     { port: ROLE_PORTS.mysql, from: [{ role: 'app' }, 'peers'], purpose: 'mysql (app, replicas)' },
     { port: ROLE_PORTS.mysqldExporter, from: ['monitoring'], purpose: 'mysqld exporter (monitoring)', job: 'mysqld' },

@@ -1,5 +1,6 @@
 import type { HealthCheck, PhaseDesire } from '../core/types.js';
 import type { Host, Inventory, Role } from '../inventory/model.js';
+import type { DbPlatform } from './db-engines.js';
 import type { RoleRegistry } from './registry.js';
 import type { RoleSecrets } from './secrets.js';
 
@@ -71,12 +72,13 @@ export interface RoleDefinition {
   /** What the engine resolves before rendering (src/engine/secrets.ts). */
   secrets: readonly SecretPart[];
   /**
-   * The role's phase on one of its hosts: pure, from the inventory, the resolved secrets and the
-   * registry (the monitor role scrapes what the other roles' openings name).
+   * The role's phase on one of its hosts: pure, from the inventory, the resolved secrets, on a db
+   * host what it said of its server (src/engine/db-platform.ts), and the registry (the monitor role
+   * scrapes what the other roles' openings name).
    */
-  render: (inventory: Inventory, host: Host, secrets: RoleSecrets, registry: RoleRegistry) => PhaseDesire;
+  render: (inventory: Inventory, host: Host, secrets: RoleSecrets, dbPlatform: DbPlatform | undefined, registry: RoleRegistry) => PhaseDesire;
   /** What `infra check` looks at on one of its hosts beyond its configuration. */
-  healthChecks: (inventory: Inventory, host: Host) => HealthCheck[];
+  healthChecks: (inventory: Inventory, host: Host, dbPlatform?: DbPlatform) => HealthCheck[];
   /** Its tiers in `infra graph`, in the path of a request. */
   graphTiers: (inventory: Inventory) => HostTier[];
   lab: LabNeeds;

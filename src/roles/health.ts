@@ -22,7 +22,7 @@ function fields(output: string): Map<string, string> {
 export function replicationCheck(statusQuery: string, maxLagSeconds: number): HealthCheck {
   return {
     name: 'replication',
-    script: `printf '%s\\n' ${quoteWord(statusQuery)} | mysql`,
+    script: `printf '%s\\n' ${quoteWord(statusQuery)} | mysql --vertical`,
     evaluate: (output) => {
       const status = fields(output);
       if (status.size === 0) return { problems: [`replica not replicating: no replication status (${output.trim().slice(0, 200) || 'empty'})`] };

@@ -1,5 +1,6 @@
 import type { HostDesire, Phase, PhaseDesire } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
+import type { DbPlatform } from './db-engines.js';
 import { dbAccountsCleanup, dbSecureTransport } from './db.js';
 import { firewallPhase } from './firewall.js';
 import { monitoringPhase } from './monitoring.js';
@@ -23,22 +24,29 @@ export const PHASE_ORDER: readonly Phase[] = phaseOrder();
  * puts their deletion here), on the db primary the accounts of hosts that left, and on db hosts
  * require_secure_transport, once every client of the server speaks TLS.
  */
-function cleanupPhase(inventory: Inventory, host: Host): PhaseDesire {
-  const accounts = dbAccountsCleanup(inventory, host);
-  const secureTransport = dbSecureTransport(inventory, host);
+function cleanupPhase(inventory: Inventory, host: Host, dbPlatform: DbPlatform | undefined): PhaseDesire {
+  const accounts = dbAccountsCleanup(inventory, host, dbPlatform);
+  const secureTransport = dbSecureTransport(inventory, host, dbPlatform);
   return { phase: 'cleanup', resources: [...secureTransport.resources, ...(accounts ? [accounts] : [])], handlers: [], validators: secureTransport.validators };
 }
 
 /**
  * Everything infra wants on a host, phase by phase: firewall and monitoring on every host, then
  * the host's own roles in phase order. A pure function of the inventory, the secrets the engine
- * resolved for this host, and the templates (and app files) it reads.
+ * resolved for this host, the templates (and app files) it reads, and on a db host what it said of
+ * its server (DbPlatform; without it the inventory decides).
  */
-export function desiredForHost(inventory: Inventory, host: Host, secrets: RoleSecrets, registry: RoleRegistry = ROLE_REGISTRY): HostDesire {
+export function desiredForHost(
+  inventory: Inventory,
+  host: Host,
+  secrets: RoleSecrets,
+  registry: RoleRegistry = ROLE_REGISTRY,
+  dbPlatform?: DbPlatform,
+): HostDesire {
   const phases: PhaseDesire[] = [firewallPhase(inventory, host, registry), monitoringPhase(inventory, host)];
   for (const role of rolesFrontToBack(registry).reverse()) {
-    if (host.roles.includes(role.name)) phases.push({ ...role.render(inventory, host, secrets, registry), healthChecks: role.healthChecks(inventory, host) });
+    if (host.roles.includes(role.name)) phases.push({ ...role.render(inventory, host, secrets, dbPlatform, registry), healthChecks: role.healthChecks(inventory, host, dbPlatform) });
   }
-  phases.push(cleanupPhase(inventory, host));
+  phases.push(cleanupPhase(inventory, host, dbPlatform));
   return { host: host.name, address: host.address, phases };
 }

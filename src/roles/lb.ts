@@ -194,8 +194,9 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
         group: 'root',
       },
       { kind: 'file', path: KEEPALIVED_CONF, content: keepalivedConf, mode: '0644', owner: 'root', group: 'root', notify: [reloadKeepalived] },
-      // The package's own sample stays: keepalived reads keepalived.conf alone.
-      ownedFolder(inventory, '/etc/keepalived', ['keepalived.conf', 'keepalived.conf.sample', 'infra-vrrp-notify.sh'], [reloadKeepalived]),
+      // The package's own files stay: its sample, and the build options keepalived 2.3 (Debian 13)
+      // reads at every start and config test (without them `keepalived -t` fails).
+      ownedFolder(inventory, '/etc/keepalived', ['keepalived.conf', 'keepalived.conf.sample', 'keepalived.config-opts', 'infra-vrrp-notify.sh'], [reloadKeepalived]),
       { kind: 'service', name: 'keepalived', enabled: true, running: true },
       // keepalived reports only changes: a host that held its state before the script was there
       // gets its state written once, readable by the node exporter.

@@ -7,6 +7,7 @@ import { WEB_BACKEND } from './lb.js';
 // Only the type: the registry lists this role, so importing its module here would be a cycle.
 import type { RoleRegistry } from './registry.js';
 import { renderTemplate } from './render.js';
+import type { DbPlatform } from './db-engines.js';
 import type { RoleSecrets } from './secrets.js';
 import { hostsWithRole, integerVar, ownedFolder } from './topology.js';
 
@@ -94,7 +95,7 @@ export function prometheusUrl(host: Host): string {
  * host's own address, which ufw opens to the admin sources only. promtool and amtool check the
  * configs before anything reloads.
  */
-export function monitorPhase(inventory: Inventory, host: Host, _secrets: RoleSecrets, registry: RoleRegistry): PhaseDesire {
+export function monitorPhase(inventory: Inventory, host: Host, _secrets: RoleSecrets, _dbPlatform: DbPlatform | undefined, registry: RoleRegistry): PhaseDesire {
   const reloadPrometheus = `reload:${PROMETHEUS}`;
   const restartPrometheus = `restart:${PROMETHEUS}`;
   const reloadAlertmanager = `reload:${ALERTMANAGER}`;

@@ -1,4 +1,5 @@
 import { UserError } from '../core/errors.js';
+import type { PassphrasePrompt } from '../transport/keys.js';
 import type { HostDesire } from '../core/types.js';
 import { Fleet } from '../engine/fleet.js';
 import { applyPlans, probeAndPlan, type RunEvent } from '../engine/run.js';
@@ -24,10 +25,10 @@ export interface RollbackOutcome extends RollbackDecision {
  * Changes nothing; throws a UserError (connections closed) when a host cannot be reached or has
  * no previous release.
  */
-export async function prepareRollback(inventory: Inventory, hosts: readonly Host[]): Promise<PreparedRollback> {
+export async function prepareRollback(inventory: Inventory, hosts: readonly Host[], askPassphrase?: PassphrasePrompt): Promise<PreparedRollback> {
   const appHosts = hosts.filter((host) => host.roles.includes(ROLE.app));
   if (appHosts.length === 0) throw new UserError('no app host is selected: rollback puts back the previous release of the app hosts');
-  const fleet = await Fleet.connect(inventory, appHosts, { forks: appHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
+  const fleet = await Fleet.connect(inventory, appHosts, { forks: appHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set(), ...(askPassphrase ? { askPassphrase } : {}) });
   try {
     if (fleet.failures.size > 0) {
       const lines = [...fleet.failures.values()].map((failure) => `  ${failure.message}`);

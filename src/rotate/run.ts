@@ -1,4 +1,5 @@
 import { UserError } from '../core/errors.js';
+import type { PassphrasePrompt } from '../transport/keys.js';
 import type { PhaseDesire } from '../core/types.js';
 import { Fleet } from '../engine/fleet.js';
 import { lockFleet, type FleetLock } from '../engine/lock.js';
@@ -47,6 +48,8 @@ export interface RotationHooks {
   onEvent?: (event: RotateEvent) => void;
   /** Asked once, when hosts are due and it is no dry run, before anything changes; false changes nothing. */
   confirm: (reports: readonly HostReport[], due: number) => Promise<boolean>;
+  /** Asks for an encrypted key's passphrase (see FleetOptions). */
+  askPassphrase?: PassphrasePrompt;
 }
 
 /** infra's CA after the first --rotate-ca run, as `--json` shows it. */
@@ -96,7 +99,12 @@ export async function rotateCertificates(inventory: Inventory, request: Rotation
   const phases = new Map(webHosts.map((host) => [host.name, webPhase(inventory, host, { tls: material(host).tls })]));
   const lbHosts = hostsWithRole(inventory, ROLE.lb);
   emit({ type: 'connecting', web: webHosts.length, lb: lbHosts.length });
-  const fleet = await Fleet.connect(inventory, [...webHosts, ...lbHosts], { forks: webHosts.length + lbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
+  const fleet = await Fleet.connect(inventory, [...webHosts, ...lbHosts], {
+    forks: webHosts.length + lbHosts.length,
+    acceptNewHostKeys: false,
+    replaceHostKeys: new Set(),
+    ...(hooks.askPassphrase ? { askPassphrase: hooks.askPassphrase } : {}),
+  });
   let lock: FleetLock | undefined;
   try {
     if (fleet.failures.size > 0) {

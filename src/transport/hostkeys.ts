@@ -77,9 +77,19 @@ export interface HostKeyLines {
   authorities: KnownKey[];
 }
 
-/** What known_hosts lists for a host, by marker (plain lines, `@revoked`, `@cert-authority`). */
-export function keysForHost(knownHostsText: string, address: string, port: number): HostKeyLines {
-  const name = knownHostsName(address, port);
+/**
+ * The known_hosts names a host goes by: the name the operator gave (a DNS name or an ssh config
+ * alias) and the address connected to, as OpenSSH looks both up (CheckHostIP), each as `[name]:port`
+ * off port 22.
+ */
+export function knownHostsNames(address: string, port: number, hostName?: string): string[] {
+  const names = [hostName ?? address, address].map((name) => knownHostsName(name, port));
+  return [...new Set(names)];
+}
+
+/** What known_hosts lists for a host, by marker (plain lines, `@revoked`, `@cert-authority`), under its name or its address. */
+export function keysForHost(knownHostsText: string, address: string, port: number, hostName?: string): HostKeyLines {
+  const names = knownHostsNames(address, port, hostName);
   const found: HostKeyLines = { known: [], revoked: [], authorities: [] };
   knownHostsText.split('\n').forEach((raw, index) => {
     const line = raw.trim();
@@ -87,7 +97,7 @@ export function keysForHost(knownHostsText: string, address: string, port: numbe
     const fields = line.split(/\s+/);
     const marker = fields[0]?.startsWith('@') ? fields.shift() : undefined;
     const [hosts, type, key] = fields;
-    if (!hosts || !type || !key || !hostFieldMatches(hosts, name)) return;
+    if (!hosts || !type || !key || !names.some((name) => hostFieldMatches(hosts, name))) return;
     const entry = { type, blob: Buffer.from(key, 'base64') };
     if (marker === undefined) found.known.push(entry);
     else if (marker === '@revoked') found.revoked.push({ ...entry, line: index + 1 });
@@ -114,6 +124,8 @@ export type AcceptedHostKey = Extract<HostKeyVerdict, { ok: true }>;
 
 export interface HostKeyPolicy {
   address: string;
+  /** The name the operator gave the host, when it is not the address (looked up too, and recorded with it). */
+  hostName?: string;
   port: number;
   fingerprint?: string;
   knownHostsFile?: string;
@@ -172,7 +184,7 @@ export async function verifyHostKey(policy: HostKeyPolicy, offered: Buffer): Pro
   return withKnownHostsLock(file, async () => {
     // Read with a pin too: a pin does not outrank a revocation.
     const text = file ? await readKnownHosts(file) : '';
-    const lines = keysForHost(text, policy.address, policy.port);
+    const lines = keysForHost(text, policy.address, policy.port, policy.hostName);
     const verdict = decideHostKey({
       offered,
       pinned: policy.fingerprint,
@@ -183,13 +195,13 @@ export async function verifyHostKey(policy: HostKeyPolicy, offered: Buffer): Pro
       acceptNew: policy.acceptNew,
       replace: policy.replace,
     });
-    const line = (name: string): string => `${name} ${keyTypeOf(offered)} ${offered.toString('base64')}`;
+    const line = (hosts: string): string => `${hosts} ${keyTypeOf(offered)} ${offered.toString('base64')}`;
     if (file && verdict.ok && verdict.outcome === 'recorded') {
       await mkdir(dirname(file), { recursive: true });
-      await appendFile(file, line(knownHostsName(policy.address, policy.port)) + '\n', { mode: 0o600 });
+      await appendFile(file, line(knownHostsNames(policy.address, policy.port, policy.hostName).join(',')) + '\n', { mode: 0o600 });
     }
     if (file && verdict.ok && verdict.outcome === 'replaced') {
-      await rewriteFile(file, replaceHostLines(text, policy.address, policy.port, line));
+      await rewriteFile(file, replaceHostLines(text, policy.address, policy.port, line, policy.hostName));
     }
     return verdict;
   });
@@ -217,14 +229,14 @@ function hashedName(name: string): string {
 }
 
 /**
- * known_hosts text with every line that names the host (plain, `[address]:port` or hashed) taken
- * out, and one line for the new key, written by `lineFor(name)`, where the first of them stood:
- * hashed if that one was. Like `ssh-keygen -R`, a line is removed whole even when it also lists
+ * known_hosts text with every line that names the host (plain, `[address]:port` or hashed, by its
+ * name or its address) taken out, and one line for the new key, written by `lineFor(hosts)` for
+ * the host field (its name and address), where the first of them stood: hashed if that one was. Like `ssh-keygen -R`, a line is removed whole even when it also lists
  * other names, since its key is this host's old one; marker lines (@cert-authority, @revoked),
  * comments and every other line stay byte for byte.
  */
-export function replaceHostLines(text: string, address: string, port: number, lineFor: (name: string) => string): string {
-  const name = knownHostsName(address, port);
+export function replaceHostLines(text: string, address: string, port: number, lineFor: (hosts: string) => string, hostName?: string): string {
+  const names = knownHostsNames(address, port, hostName);
   const kept: string[] = [];
   let replacementAt = -1;
   let hashed = false;
@@ -237,7 +249,7 @@ export function replaceHostLines(text: string, address: string, port: number, li
     const hosts = line.startsWith('#') || line.startsWith('@') ? undefined : line.split(/\s+/)[0];
     const patterns = hosts ? hosts.split(',') : [];
     // Exact names only: a wildcard line speaks for other hosts too, and stays.
-    const match = patterns.find((pattern) => namesHost(pattern, name));
+    const match = patterns.find((pattern) => names.some((name) => namesHost(pattern, name)));
     if (match === undefined) {
       kept.push(raw);
       return;
@@ -247,7 +259,7 @@ export function replaceHostLines(text: string, address: string, port: number, li
       hashed = match.startsWith('|1|');
     }
   });
-  const replacement = lineFor(hashed ? hashedName(name) : name);
+  const replacement = lineFor((hashed ? names.map(hashedName) : names).join(','));
   if (replacementAt < 0) kept.push(replacement);
   else kept.splice(replacementAt, 0, replacement);
   return kept.join('\n') + '\n';

@@ -1,15 +1,24 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import { readFile } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import type { Secret } from '../core/secret.js';
 import { verifyHostKey, type AcceptedHostKey, type HostKeyVerdict } from './hostkeys.js';
+import { KeyError, KeyStore } from './keys.js';
 
 export interface ConnectionTarget {
   host: string;
+  /** What the operator named the host by (an address, a DNS name, an ssh config alias): known_hosts is searched for it and for `address`. */
+  hostName?: string;
+  /** The IPv4 address connected to. */
   address: string;
   port: number;
   user: string;
-  identityFile: string;
+  /** The private key to offer; without one, the ssh-agent's keys. */
+  identityFile?: string;
+  /** The identity file is the default key, taken because nothing named one and no ssh-agent runs. */
+  defaultKey?: true;
+  /** The ssh-agent's socket (SSH_AUTH_SOCK), whose keys are offered after the identity file's. */
+  agent?: string;
   fingerprint?: string;
   knownHostsFile?: string;
   connectTimeoutSeconds: number;
@@ -21,6 +30,10 @@ export interface ConnectOptions {
   acceptNewHostKeys: boolean;
   /** The operator named this host with --replace-host: it was reinstalled, and its new key is taken. */
   replaceHostKey: boolean;
+  /** Reads (and opens) the private keys; one per run, so a passphrase is asked once per key file. */
+  keys?: KeyStore;
+  /** An open connection to the jump host the connection goes through (ssh -J). */
+  via?: HostConnection;
 }
 
 export type ConnectionFailureKind = 'refused' | 'timeout' | 'auth' | 'host-key' | 'unreachable' | 'lost' | 'other';
@@ -111,14 +124,23 @@ function classify(target: ConnectionTarget, err: unknown): ConnectionError {
   const error = err as NodeJS.ErrnoException & { level?: string };
   const text = error?.message ?? String(err);
   const code = error?.code ?? '';
-  const at = `${target.user}@${target.address}:${target.port}`;
+  const at = `${target.user}@${target.hostName ? `${target.hostName} (${target.address})` : target.address}:${target.port}`;
   if (code === 'ECONNREFUSED') return new ConnectionError(target.host, 'refused', `connection refused by ${at} (is sshd running, is the port right?)`);
   if (code === 'ETIMEDOUT' || /timed out/i.test(text))
     return new ConnectionError(target.host, 'timeout', `no answer from ${at} within ${target.connectTimeoutSeconds}s (host down, or a firewall drops the traffic)`);
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new ConnectionError(target.host, 'unreachable', `${at} is unreachable (${code})`);
-  if (/authentication methods failed/i.test(text) || error?.level === 'client-authentication')
-    return new ConnectionError(target.host, 'auth', `authentication failed for ${at} with key ${target.identityFile}`);
+  if (/authentication methods failed/i.test(text) || error?.level === 'client-authentication') {
+    return new ConnectionError(target.host, 'auth', `authentication failed for ${at} with ${describeCredentials(target)}`);
+  }
   return new ConnectionError(target.host, 'other', `${at}: ${text}`);
+}
+
+/** The keys a connection offered, for an authentication failure. */
+function describeCredentials(target: ConnectionTarget): string {
+  const agent = target.agent ? `the ssh-agent's keys (${target.agent})` : undefined;
+  if (target.identityFile && agent) return `key ${target.identityFile} and ${agent}`;
+  if (target.identityFile) return `key ${target.identityFile}`;
+  return agent ?? 'no key (name ssh.identity_file, or start an ssh-agent and set SSH_AUTH_SOCK)';
 }
 
 /**
@@ -133,6 +155,17 @@ const BUFFERED_CALL = `__infra_out=$(trap 'echo .' EXIT; __infra_main </dev/null
 /** The text bash reads on stdin for `script`: the script as a function, called as BUFFERED_CALL says. */
 export function wrapScript(script: string): string {
   return `__infra_main() {\n${script}\n}\n${BUFFERED_CALL}\n`;
+}
+
+/** The client address sshd recorded for this connection (the first word of SSH_CLIENT), or `fallback`. */
+async function clientAddressSeenBy(ssh: NodeSSH, fallback: string): Promise<string> {
+  try {
+    const result = await ssh.execCommand('printf %s "$SSH_CLIENT"');
+    const address = result.stdout.split(' ')[0];
+    return address ? address : fallback;
+  } catch {
+    return fallback;
+  }
 }
 
 /**
@@ -155,17 +188,31 @@ export class HostConnection {
 
   static async open(target: ConnectionTarget, options: ConnectOptions): Promise<HostConnection> {
     const timeoutMs = target.connectTimeoutSeconds * 1000;
-    let privateKey: string;
-    try {
-      privateKey = await readFile(target.identityFile, 'utf8');
-    } catch {
-      throw new ConnectionError(target.host, 'auth', `cannot read the identity file ${target.identityFile} (ssh.identity_file)`);
+    let credentials: { privateKey?: string; passphrase?: string; agent?: string } = {};
+    if (target.identityFile) {
+      try {
+        const key = await (options.keys ?? new KeyStore()).privateKey(target.identityFile);
+        credentials = { privateKey: key.text, ...(key.passphrase ? { passphrase: key.passphrase.reveal() } : {}) };
+      } catch (err) {
+        if (!(err instanceof KeyError)) throw new ConnectionError(target.host, 'auth', String(err));
+        throw new ConnectionError(
+          target.host,
+          'auth',
+          target.defaultKey && err.unreadable
+            ? `no key to offer: no ssh.identity_file is named, no ssh-agent runs (SSH_AUTH_SOCK is unset), and the default key ${target.identityFile} cannot be read`
+            : err.message,
+        );
+      }
     }
-    let sock: Socket;
+    if (target.agent) credentials.agent = target.agent;
+    if (!credentials.privateKey && !credentials.agent) throw new ConnectionError(target.host, 'auth', `no key to offer: ${describeCredentials(target)}`);
+    let sock: Socket | Duplex;
     try {
-      sock = await openSocket(target.address, target.port, timeoutMs);
+      sock = options.via
+        ? await options.via.forward(target.address, target.port, target.host, timeoutMs)
+        : await openSocket(target.address, target.port, timeoutMs);
     } catch (err) {
-      throw classify(target, err);
+      throw err instanceof ConnectionError ? err : classify(target, err);
     }
     let hostKeyFailure: string | undefined;
     let hostKey: AcceptedHostKey | undefined;
@@ -176,7 +223,7 @@ export class HostConnection {
         host: target.address,
         port: target.port,
         username: target.user,
-        privateKey,
+        ...credentials,
         readyTimeout: timeoutMs,
         // Detects a host that went away in the middle of a step within about 10 s, yet bears a host
         // too busy to answer for a few seconds (seen on the lab at a load of 50).
@@ -186,6 +233,7 @@ export class HostConnection {
           verifyHostKey(
             {
               address: target.address,
+              ...(target.hostName !== undefined ? { hostName: target.hostName } : {}),
               port: target.port,
               fingerprint: target.fingerprint,
               knownHostsFile: target.knownHostsFile,
@@ -216,7 +264,10 @@ export class HostConnection {
     // timeout, a reset) with no listener would crash the whole run: the connection is marked lost
     // instead, and the command running on it fails for this host only.
     // ssh2 completes a connection only after the host verifier said yes, so hostKey is set.
-    const connection = new HostConnection(target, hostKey as AcceptedHostKey, ssh, sock.localAddress ?? '');
+    // Through a jump host, the host sees the connection come from the jump host, from whichever of
+    // its addresses faces the host: sshd tells (SSH_CLIENT), one exec on the connection just made.
+    const localAddress = options.via ? await clientAddressSeenBy(ssh, options.via.target.address) : ((sock as Socket).localAddress ?? '');
+    const connection = new HostConnection(target, hostKey as AcceptedHostKey, ssh, localAddress);
     ssh.connection?.on('error', (err: Error) => {
       connection.lostBecause = err.message;
     });
@@ -293,6 +344,27 @@ export class HostConnection {
           else resolve({ held: false, output: stdout, code, release: async () => undefined });
         });
         stream.write(stdin);
+      });
+    });
+  }
+
+  /**
+   * A TCP stream from this host to `address:port` (a direct-tcpip channel, as ssh -J opens), over
+   * which another host's SSH connection runs.
+   */
+  forward(address: string, port: number, forHost: string, timeoutMs: number): Promise<Duplex> {
+    const client = this.ssh.connection;
+    if (this.lostBecause || !client) return Promise.reject(new ConnectionError(forHost, 'lost', `the jump host ${this.target.host} is gone: ${this.lostBecause ?? 'connection closed'}`));
+    return new Promise((resolve, reject) => {
+      // The jump host's sshd may wait minutes on a firewall that drops the packets: the host's
+      // connect timeout holds here too.
+      const timer = setTimeout(() => {
+        reject(new ConnectionError(forHost, 'timeout', `the jump host ${this.target.host} got no answer from ${address}:${port} within ${timeoutMs / 1000}s`));
+      }, timeoutMs);
+      client.forwardOut('127.0.0.1', 0, address, port, (err: Error | undefined, stream: Duplex) => {
+        clearTimeout(timer);
+        if (err) reject(new ConnectionError(forHost, 'unreachable', `the jump host ${this.target.host} cannot reach ${address}:${port}: ${err.message}`));
+        else resolve(stream);
       });
     });
   }

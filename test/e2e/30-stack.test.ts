@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { labReset } from '../../src/lab/lab.js';
 import { BUILTIN_TEMPLATES_DIR } from '../../src/roles/render.js';
-import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, onHost, parseReport, runInfra, vipHolders, waitFor, type LabHost } from './helpers.js';
+import { LAB_DIR, LAB_INVENTORY, REPLICA_FIELDS, REPLICA_STATUS_COMMAND, labHosts, labInventoryVariant, mustOnHost, onHost, parseReport, runInfra, vipHolders, waitFor, type LabHost } from './helpers.js';
 import { getSite, startLoad, type SiteTarget } from './load.js';
 
 /**
@@ -70,9 +70,9 @@ describe('the web stack from bare hosts', () => {
     const db2 = hosts.find((h) => h.name === 'db2') as LabHost;
     const onPrimary = await mustOnHost(db1.address, 'mysql -N -e "SELECT COUNT(*) FROM app.visits"');
     await waitFor('the replica to catch up', async () => (await mustOnHost(db2.address, 'mysql -N -e "SELECT COUNT(*) FROM app.visits"')).trim() >= onPrimary.trim());
-    const status = await mustOnHost(db2.address, 'mysql -e "SHOW SLAVE STATUS\\G"');
-    expect(status).toMatch(/Slave_IO_Running: Yes/);
-    expect(status).toMatch(/Slave_SQL_Running: Yes/);
+    const status = await mustOnHost(db2.address, REPLICA_STATUS_COMMAND);
+    expect(status).toMatch(new RegExp(`${REPLICA_FIELDS.io}: Yes`));
+    expect(status).toMatch(new RegExp(`${REPLICA_FIELDS.sql}: Yes`));
     expect(status).toMatch(/Last_Error: \n/);
   });
 

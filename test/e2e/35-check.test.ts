@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { setHostNetwork } from '../../src/lab/lab.js';
-import { LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, runInfra, type LabHost } from './helpers.js';
+import { LAB_INVENTORY, STOP_REPLICA, labHosts, labInventoryVariant, mustOnHost, runInfra, type LabHost } from './helpers.js';
 
 /**
  * `infra check` on real hosts. Starting point: the full stack provisioned by 30-stack.test.ts.
@@ -148,7 +148,7 @@ describe('infra check', () => {
   });
 
   it('reports a replica that stopped replicating, and provision restarts it', async () => {
-    await mustOnHost(host('db2').address, 'mysql -e "STOP SLAVE"');
+    await mustOnHost(host('db2').address, `mysql -e '${STOP_REPLICA}'`);
     const { code, report } = await checkJson();
     expect(code).toBe(2);
     expect(driftOf(report, 'db2')).toEqual(

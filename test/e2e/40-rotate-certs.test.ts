@@ -7,7 +7,7 @@ import { quoteCommand } from '../../src/core/shell.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { labStatus } from '../../src/lab/lab.js';
 import { type CertificateAuthority, type CertificateSummary, describeCertificate, ensureCa, issueWebCertificate } from '../../src/tls/index.js';
-import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, type CommandResult, type LabHost } from './helpers.js';
+import { E2E_DB, LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, type CommandResult, type LabHost } from './helpers.js';
 import { startLoad, type SiteTarget } from './load.js';
 
 /**
@@ -272,7 +272,7 @@ describe('rotate-certs --rotate-ca', () => {
 
   it('then a provision gives the db and app hosts the new CA beside the old one, under load with no failed request and no db server restarted; after it, nothing to change', async () => {
     const dbs = (await labHosts()).filter((host) => host.roles.includes('db'));
-    const serverStart = () => Promise.all(dbs.map((db) => mustOnHost(db.address, 'systemctl show -p ExecMainStartTimestampMonotonic mariadb')));
+    const serverStart = () => Promise.all(dbs.map((db) => mustOnHost(db.address, `systemctl show -p ExecMainStartTimestampMonotonic ${E2E_DB.service}`)));
     const before = await serverStart();
     const load = startLoad(await siteWith(join(STATE_DIR, 'ca', 'ca.crt')), 50);
     const result = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);

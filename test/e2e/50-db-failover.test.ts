@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseDocument } from 'yaml';
 import { setHostNetwork } from '../../src/lab/network.js';
-import { LAB_DIR, LAB_INVENTORY, labHosts, mustOnHost, onHost, parseReport, runInfra, type LabHost } from './helpers.js';
+import { LAB_DIR, LAB_INVENTORY, REPLICA_FIELDS, REPLICA_STATUS_COMMAND, labHosts, mustOnHost, onHost, parseReport, runInfra, type LabHost } from './helpers.js';
 import { getSite, startLoad, type SiteTarget } from './load.js';
 
 /**
@@ -59,9 +59,9 @@ async function sql(target: LabHost, query: string): Promise<string> {
 
 /** read_only, and the source it replicates from with both threads' state ('' when none). */
 async function replicationOf(target: LabHost): Promise<{ readOnly: string; source: string; threads: string }> {
-  const status = await mustOnHost(target.address, 'mysql -e "SHOW SLAVE STATUS\\G"');
+  const status = await mustOnHost(target.address, REPLICA_STATUS_COMMAND);
   const field = (name: string) => new RegExp(`^\\s*${name}: (.*)$`, 'm').exec(status)?.[1]?.trim() ?? '';
-  return { readOnly: await sql(target, 'SELECT @@GLOBAL.read_only'), source: field('Master_Host'), threads: `${field('Slave_IO_Running')}/${field('Slave_SQL_Running')}` };
+  return { readOnly: await sql(target, 'SELECT @@GLOBAL.read_only'), source: field(REPLICA_FIELDS.source), threads: `${field(REPLICA_FIELDS.io)}/${field(REPLICA_FIELDS.sql)}` };
 }
 
 async function checkExit(inventory: string): Promise<{ code: number; output: string }> {

@@ -3,11 +3,37 @@ import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { REPLICATION_SQL } from '../../src/db/replication.js';
+import { DEFAULT_RELEASE, parseDbEngine, parseDistro, type LabRelease } from '../../src/lab/distro.js';
+import { dbEngine } from '../../src/roles/db-engines.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const LAB_DIR = join(ROOT, 'lab');
 export const LAB_INVENTORY = join(LAB_DIR, 'inventory.yaml');
 export const LAB_SUDO_INVENTORY = join(LAB_DIR, 'inventory-sudo.yaml');
+
+/**
+ * The release the lab of this e2e run boots: bookworm with MariaDB, or what INFRA_E2E_DISTRO and
+ * INFRA_E2E_DB_ENGINE name (CI's second pass: trixie, mysql).
+ */
+export function e2eRelease(env: NodeJS.ProcessEnv = process.env): LabRelease {
+  return {
+    distro: env.INFRA_E2E_DISTRO ? parseDistro(env.INFRA_E2E_DISTRO) : DEFAULT_RELEASE.distro,
+    dbEngine: env.INFRA_E2E_DB_ENGINE ? parseDbEngine(env.INFRA_E2E_DB_ENGINE) : DEFAULT_RELEASE.dbEngine,
+  };
+}
+
+/** The db server of the run's lab, from the engine table: its service and replication statements. */
+export const E2E_DB = dbEngine(e2eRelease().dbEngine);
+
+/** The replica status fields of the run's engine: its source, and its IO and SQL threads. */
+export const REPLICA_FIELDS = REPLICATION_SQL[E2E_DB.kind].fields;
+
+/** The shell command that prints a db host's replica status, one `Field: value` a line. */
+export const REPLICA_STATUS_COMMAND = `mysql --vertical -e '${E2E_DB.replication.status}'`;
+
+/** The statement that stops a replica (STOP SLAVE on MariaDB, STOP REPLICA on MySQL). */
+export const STOP_REPLICA = E2E_DB.replication.statements({ address: '', port: '', user: '', password: '' })[0] as string;
 
 export interface CommandResult {
   code: number;

@@ -6,19 +6,22 @@
  */
 import { DEFAULT_COUNTS } from '../../src/lab/plan.js';
 import { labDown, labReset, labStatus, labUp, type LabProgress } from '../../src/lab/lab.js';
+import { e2eRelease } from './helpers.js';
 
 const progress: LabProgress = (step) => process.stderr.write(`[lab] ${step}\n`);
 
 export async function setup(): Promise<void> {
   const started = Date.now();
   const status = await labStatus();
+  // The release is named every time: a reset would otherwise keep the one an earlier run left.
+  const release = e2eRelease();
   // A lab left from an earlier run (running or stopped) holds changed hosts: reset them to bare
   // with the default counts. Otherwise build/boot it (labUp throws the reason when it cannot).
   try {
     const result =
       status.hosts.length > 0
-        ? await labReset({ counts: DEFAULT_COUNTS, onProgress: progress })
-        : await labUp({ counts: DEFAULT_COUNTS, onProgress: progress });
+        ? await labReset({ counts: DEFAULT_COUNTS, ...release, onProgress: progress })
+        : await labUp({ counts: DEFAULT_COUNTS, ...release, onProgress: progress });
     const running = result.hosts.filter((h) => h.state === 'running').length;
     if (running !== 8) throw new Error(`lab setup: expected 8 running hosts, got ${running}`);
   } catch (err) {
@@ -26,7 +29,7 @@ export async function setup(): Promise<void> {
     await labDown().catch(() => undefined);
     throw err;
   }
-  process.stderr.write(`[lab] 8 bare hosts up in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(`[lab] 8 bare ${release.distro} hosts (db: ${release.dbEngine}) up in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
 export async function teardown(): Promise<void> {

@@ -49,7 +49,7 @@ describe('the inventory reference generator', () => {
 
   it('falls back to what the key overrides, or the hint of its "missing" message, where the example says nothing', () => {
     expect(rows.get('hosts.<host>.ssh.port')?.description).toBe("This host's own `ssh.port`, instead of the global one.");
-    expect(rows.get('hosts.<host>.address')?.description).toBe("The host's IPv4 address, e.g. 10.0.0.11.");
+    expect(rows.get('hosts.<host>.address')?.description).toBe("The host's IPv4 address or DNS name, e.g. 10.0.0.11 or web1.example.org.");
   });
 
   it('does not take prose that contains "word:" for a commented-out key', () => {

@@ -333,3 +333,45 @@ describe('replacing a host in known_hosts leaves wildcard lines', () => {
     expect(result).toBe(`${wide}\n10.0.0.2 ssh-ed25519 ${fresh.toString('base64')}\n`);
   });
 });
+
+describe('a host given by name is looked up by its name and by its address, as OpenSSH does', () => {
+  const key = fakeKey();
+  const blob = key.toString('base64');
+
+  it('finds keys recorded under the name (plain, hashed, wildcard, [name]:port) or under the address', () => {
+    expect(keysForHost(`web1.example.org ssh-ed25519 ${blob}\n`, '10.0.0.21', 22, 'web1.example.org').known).toHaveLength(1);
+    expect(keysForHost(`${hashedName('web1.example.org')} ssh-ed25519 ${blob}\n`, '10.0.0.21', 22, 'web1.example.org').known).toHaveLength(1);
+    expect(keysForHost(`*.example.org ssh-ed25519 ${blob}\n`, '10.0.0.21', 22, 'web1.example.org').known).toHaveLength(1);
+    expect(keysForHost(`[web1.example.org]:2222 ssh-ed25519 ${blob}\n`, '10.0.0.21', 2222, 'web1.example.org').known).toHaveLength(1);
+    expect(keysForHost(`10.0.0.21 ssh-ed25519 ${blob}\n`, '10.0.0.21', 22, 'web1.example.org').known).toHaveLength(1);
+    // Another name, or the name on another port, is not this host.
+    expect(keysForHost(`web2.example.org ssh-ed25519 ${blob}\n`, '10.0.0.21', 22, 'web1.example.org').known).toHaveLength(0);
+    expect(keysForHost(`web1.example.org ssh-ed25519 ${blob}\n`, '10.0.0.21', 2222, 'web1.example.org').known).toHaveLength(0);
+    // Without a name, only the address counts (as before).
+    expect(keysForHost(`web1.example.org ssh-ed25519 ${blob}\n`, '10.0.0.21', 22).known).toHaveLength(0);
+  });
+
+  it('a revocation under the name refuses the key offered at the address', async () => {
+    const file = await tempKnownHosts(`10.0.0.21 ssh-ed25519 ${blob}\n@revoked web1.example.org ssh-ed25519 ${blob}\n`);
+    const verdict = await verifyHostKey({ address: '10.0.0.21', hostName: 'web1.example.org', port: 22, knownHostsFile: file, acceptNew: false, replace: false }, key);
+    expect(verdict).toMatchObject({ ok: false, reason: 'revoked', line: 2 });
+  });
+
+  it('records a first contact under both, name first, and then knows the host by either', async () => {
+    const file = await tempKnownHosts('');
+    const policy = { address: '10.0.0.21', hostName: 'web1.example.org', port: 22, knownHostsFile: file, acceptNew: true, replace: false };
+    expect(await verifyHostKey(policy, key)).toMatchObject({ ok: true, outcome: 'recorded' });
+    expect(await readFile(file, 'utf8')).toBe(`web1.example.org,10.0.0.21 ssh-ed25519 ${blob}\n`);
+    expect(await verifyHostKey({ ...policy, acceptNew: false }, key)).toMatchObject({ ok: true, outcome: 'known' });
+    expect(await verifyHostKey({ ...policy, hostName: undefined, acceptNew: false }, key)).toMatchObject({ ok: true, outcome: 'known' });
+  });
+
+  it('--replace-host takes out the lines under the name and under the address, and writes one for both', () => {
+    const other = fakeKey().toString('base64');
+    const text = `web1.example.org ssh-ed25519 ${blob}\n10.0.0.21 ssh-rsa ${blob}\n10.0.0.22 ssh-ed25519 ${other}\n`;
+    const newLine = (hosts: string): string => `${hosts} ssh-ed25519 NEW`;
+    expect(replaceHostLines(text, '10.0.0.21', 22, newLine, 'web1.example.org')).toBe(
+      `web1.example.org,10.0.0.21 ssh-ed25519 NEW\n10.0.0.22 ssh-ed25519 ${other}\n`,
+    );
+  });
+});

@@ -109,11 +109,16 @@ describe('init answers', () => {
     expect(parseHostFlag('web1=10.0.0.21:web,app', [])).toEqual({ name: 'web1', address: '10.0.0.21', roles: ['web', 'app'] });
     expect(parseHostFlag('db1=10.0.0.41:db+app', []).roles).toEqual(['db', 'app']);
     expect(() => parseHostFlag('web1:10.0.0.21', [])).toThrow('expected NAME=ADDRESS:ROLES');
-    expect(() => parseHostFlag('web1=10.0.0.300:web', [])).toThrow('invalid IPv4 address "10.0.0.300"');
+    expect(() => parseHostFlag('web1=10.0.0.300:web', [])).toThrow('invalid address "10.0.0.300"');
     expect(() => parseHostFlag('web1=10.0.0.21:wbe', [])).toThrow('unknown role "wbe" (expected lb, web, app, db, monitor)');
     expect(() => parseHostFlag('1web=10.0.0.21:web', [])).toThrow('a host name starts with a letter');
     const web1 = parseHostFlag('web1=10.0.0.21:web', []);
     expect(() => parseHostFlag('web2=10.0.0.21:web', [web1])).toThrow('10.0.0.21 is already the address of web1');
+  });
+
+  it('takes a DNS name as a host address, resolved when a run starts; a malformed name is refused', () => {
+    expect(parseHostFlag('lb2=lb2.example.org:lb', [])).toEqual({ name: 'lb2', address: 'lb2.example.org', roles: ['lb'] });
+    expect(() => parseHostFlag('lb2=lb2..example.org:lb', [])).toThrow('invalid address "lb2..example.org" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)');
   });
 
   it('checks the VIP against the lb hosts before writing', () => {

@@ -67,10 +67,14 @@ describe('loadInventory', () => {
     expect(inventory.extraFiles).toEqual([]);
     expect(inventory.app).toEqual({ source: join(FIXTURES, 'app'), port: 8000, keepReleases: 5 });
     expect(inventory.monitoring.sources).toEqual(['10.0.0.1/32']);
+    // No key file named: a run uses the ssh-agent, or ~/.ssh/id_ed25519 without one (credentialsFor).
     expect(inventory.hosts[0]!.ssh).toEqual({
+      hostName: '10.0.0.21',
       user: 'root',
       port: 22,
-      identityFile: join(home, '.ssh/id_ed25519'),
+      defaulted: ['user', 'port'],
+      configFile: join(home, '.ssh/config'),
+      configFileNamed: false,
       hostKey: { knownHostsFile: join(home, '.ssh/known_hosts') },
       connectTimeout: 10,
     });
@@ -100,9 +104,12 @@ describe('loadInventory', () => {
     `);
     const [web1, db1] = inventory.hosts;
     expect(web1!.ssh).toEqual({
+      hostName: '10.0.0.21',
       user: 'deploy',
       port: 22,
-      identityFile: join(process.env.HOME!, '.ssh/id_ed25519'),
+      defaulted: [],
+      configFile: join(process.env.HOME!, '.ssh/config'),
+      configFileNamed: false,
       hostKey: {
         knownHostsFile: '/srv/site/known_hosts',
         fingerprint: 'SHA256:Qm9ndXNGaW5nZXJwcmludEV4YW1wbGVPbmx5AAAAAAA',
@@ -171,7 +178,7 @@ describe('loadInventory', () => {
     expect(result.ok ? [] : result.issues.map((issue) => formatIssue(issue, 'many-problems.yaml'))).toEqual([
       'many-problems.yaml:7:13 db.password: a secret must not be written in clear in the inventory; use env:NAME, file:PATH, cmd:COMMAND or generate',
       'many-problems.yaml:13:13 hosts.web1.roles[0]: unknown role "wbe" (expected lb, web, app, db, monitor)',
-      'many-problems.yaml:15:14 hosts.db1.address: invalid IPv4 address "10.0.0.300" (expected four numbers 0-255, e.g. 10.0.0.11)',
+      'many-problems.yaml:15:14 hosts.db1.address: invalid address "10.0.0.300" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)',
     ]);
   });
 });
@@ -217,8 +224,8 @@ describe('inventory issues', () => {
         hostz: {}
       `)),
     ).toEqual([
-      'inventory.yaml:6:3 hosts.web1.address: missing required key "address"; expected the host\'s IPv4 address, e.g. 10.0.0.11',
-      'inventory.yaml:6:10 hosts.web1.adress: unknown key "adress" (did you mean "address"? accepted keys: address, roles, ssh, vars)',
+      'inventory.yaml:6:3 hosts.web1.address: missing required key "address"; expected the host\'s IPv4 address or DNS name, e.g. 10.0.0.11 or web1.example.org',
+      'inventory.yaml:6:10 hosts.web1.adress: unknown key "adress" (did you mean "address"? accepted keys: address, ip, roles, ssh, vars)',
       'inventory.yaml:8:1 hostz: unknown key "hostz" (did you mean "hosts"? accepted keys: domain, vip, vip_prefix, state_dir, state, ' +
         'templates_dir, ssh, firewall, extra_files, monitoring, alerting, tls, db, app, vars, role_vars, groups, hosts)',
     ]);
@@ -290,14 +297,14 @@ describe('inventory issues', () => {
       issues(base(yaml`
         hosts:
           web1: {address: 10.0.0.021, roles: [web, app]}
-          1db: {address: db1.example.com, roles: [db]}
+          1db: {address: db_1.example.com, roles: [db]}
       `)),
     ).toEqual([
-      'inventory.yaml:6:19 hosts.web1.address: invalid IPv4 address "10.0.0.021" (expected four numbers 0-255, e.g. 10.0.0.11)',
+      'inventory.yaml:6:19 hosts.web1.address: invalid address "10.0.0.021" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)',
       'inventory.yaml:3:15 db.primary: "db1" is not a host (hosts with role db: 1db)',
       'inventory.yaml:7:3 hosts.1db: host name "1db" must start with a letter and contain only letters, digits, _ and -',
-      'inventory.yaml:7:18 hosts.1db.address: invalid IPv4 address "db1.example.com" (expected four numbers 0-255, e.g. 10.0.0.11)',
-      'inventory.yaml:7:43 hosts.1db.roles[0]: host 1db has role db but is neither db.primary nor in db.replicas; add it to db.replicas',
+      'inventory.yaml:7:18 hosts.1db.address: invalid address "db_1.example.com" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)',
+      'inventory.yaml:7:44 hosts.1db.roles[0]: host 1db has role db but is neither db.primary nor in db.replicas; add it to db.replicas',
     ].sort(byLine));
   });
 

@@ -22,7 +22,7 @@ describe('infra validate', () => {
     expect(stdout.trimEnd().split('\n')).toEqual([
       `${file}:7:13 db.password: a secret must not be written in clear in the inventory; use env:NAME, file:PATH, cmd:COMMAND or generate`,
       `${file}:13:13 hosts.web1.roles[0]: unknown role "wbe" (expected lb, web, app, db, monitor)`,
-      `${file}:15:14 hosts.db1.address: invalid IPv4 address "10.0.0.300" (expected four numbers 0-255, e.g. 10.0.0.11)`,
+      `${file}:15:14 hosts.db1.address: invalid address "10.0.0.300" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)`,
     ]);
   });
 

@@ -109,7 +109,7 @@ describe('a role definition\'s packages', () => {
     const inventory = monitoredInventory();
     for (const role of Object.values(ROLE_REGISTRY)) {
       const host = hostsWithRole(inventory, role.name)[0] as Host;
-      const installed = role.render(inventory, host, testSecrets(), ROLE_REGISTRY).resources.flatMap((resource) => (resource.kind === 'package' ? [resource.name] : []));
+      const installed = role.render(inventory, host, testSecrets(), undefined, ROLE_REGISTRY).resources.flatMap((resource) => (resource.kind === 'package' ? [resource.name] : []));
       expect(installed.length, role.name).toBeGreaterThan(0);
       expect(role.packages, role.name).toEqual(expect.arrayContaining(installed));
     }

@@ -255,7 +255,7 @@ describe('db role on Ubuntu (host var os_family: ubuntu)', () => {
   it('uses MySQL: its package, config directory, GTID settings, validator and replication statements', () => {
     const replica = phaseOf('db2', ubuntu);
     expect(replica.resources).toContainEqual({ kind: 'package', name: 'mysql-server' });
-    const config = file(replica, '/etc/mysql/mysql.conf.d/60-infra.cnf')?.content ?? '';
+    const config = file(replica, '/etc/mysql/mysql.conf.d/z60-infra.cnf')?.content ?? '';
     expect(config).toMatch(/^gtid_mode = ON$/m);
     expect(config).toMatch(/^enforce_gtid_consistency = ON$/m);
     expect(replica.validators.map((v) => v.script)).toContain('mysqld --validate-config');
@@ -278,7 +278,10 @@ describe('db role on Ubuntu (host var os_family: ubuntu)', () => {
     // Another account with the same password gets another salt.
     expect(cachingSha2PasswordHash(CLEAR.replicationPassword, 'repl@10.0.0.43').slice(7, 27)).not.toBe(hash.slice(7, 27));
     const exporter = commands(phaseOf('db1', ubuntu)).find((c) => c.name === 'db account exporter@localhost');
-    expect(exporter?.script).toContain('IDENTIFIED WITH mysql_native_password AS');
+    // MySQL 8.4 has mysql_native_password off, 9.x has none: the exporter's account is caching_sha2_password too.
+    const exporterHash = cachingSha2PasswordHash(CLEAR.exporterPassword, 'exporter@localhost');
+    expect(exporter?.script).toContain(`IDENTIFIED WITH caching_sha2_password AS 0x${Buffer.from(exporterHash).toString('hex').toUpperCase()};`);
+    expect(exporter?.script).not.toContain('mysql_native_password');
   });
 
   it('computes SHA-256 crypt as crypt(3) does (values from openssl passwd -5), salts longer than 16 taken whole', () => {

@@ -13,7 +13,17 @@ function host(name: string, address: string, roles: Role[], vars: Vars = {}): Ho
     roles,
     vars,
     groups: [],
-    ssh: { user: 'root', port: 22, identityFile: '/root/.ssh/id_ed25519', hostKey: {}, connectTimeout: 10 },
+    ssh: {
+      hostName: address,
+      user: 'root',
+      port: 22,
+      defaulted: [],
+      identityFile: '/root/.ssh/id_ed25519',
+      configFile: '/root/.ssh/config',
+      configFileNamed: false,
+      hostKey: {},
+      connectTimeout: 10,
+    },
   };
 }
 

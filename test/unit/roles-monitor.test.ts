@@ -20,7 +20,7 @@ function file(phase: PhaseDesire, path: string): string {
 }
 
 function phaseOf(inventory: Inventory): PhaseDesire {
-  return monitorPhase(inventory, hostOf(inventory, 'mon1'), {}, ROLE_REGISTRY);
+  return monitorPhase(inventory, hostOf(inventory, 'mon1'), {}, undefined, ROLE_REGISTRY);
 }
 
 /** Runs a checker; on failure the assertion shows its own output. */

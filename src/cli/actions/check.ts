@@ -6,6 +6,7 @@ import { dbTopologyDrift } from '../../db/replication.js';
 import { INFRA_VERSION, operator, saveRunReport } from '../../report/run-report.js';
 import { prepareConnectedRun } from '../../engine/prepare.js';
 import { Progress } from '../progress.js';
+import { passphrasePrompt } from '../passphrase.js';
 import { hostColumnWidth } from '../columns.js';
 import { ROLE } from '../../inventory/model.js';
 import { jsonDocument } from '../../report/json.js';
@@ -54,7 +55,12 @@ export async function check(file: string, options: CheckOptions, globals: Global
   const requestedForks = parseForks(options.forks);
   const progress = await Progress.create(!globals.json && !globals.quiet);
   progress.start('reading the inventory and connecting');
-  const { context, fleet, forks } = await prepareConnectedRun(file, globals.limit, { forks: requestedForks, acceptNewHostKeys: false, onEvent: (event) => progress.prepareEvent(event) }).catch((err: unknown) => {
+  const { context, fleet, forks } = await prepareConnectedRun(file, globals.limit, {
+    forks: requestedForks,
+    acceptNewHostKeys: false,
+    askPassphrase: passphrasePrompt(progress),
+    onEvent: (event) => progress.prepareEvent(event),
+  }).catch((err: unknown) => {
     progress.stop();
     throw err;
   });

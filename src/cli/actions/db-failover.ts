@@ -1,5 +1,6 @@
 import { UserError } from '../../core/errors.js';
 import { decideFailover, inventoryDbFlavor, promote, readDbHosts, rewriteInventoryFile } from '../../db/failover.js';
+import { readDbPlatforms } from '../../engine/db-platform.js';
 import { Fleet } from '../../engine/fleet.js';
 import { lockFleet, parseWaitLock, type FleetLock } from '../../engine/lock.js';
 import { selectRun } from '../../engine/prepare.js';
@@ -7,6 +8,7 @@ import { ROLE } from '../../inventory/model.js';
 import { hostsWithRole } from '../../roles/topology.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
+import { passphrasePrompt } from '../passphrase.js';
 import type { GlobalOptions } from '../options.js';
 import { hostColumnWidth } from '../columns.js';
 import { provision } from './provision.js';
@@ -18,17 +20,18 @@ import { provision } from './provision.js';
 export async function failover(file: string, options: { to?: string; waitLock?: string }, globals: GlobalOptions): Promise<number> {
   const waitSeconds = parseWaitLock(options.waitLock);
   const { inventory } = await selectRun(file, undefined);
-  const flavor = inventoryDbFlavor(inventory);
   const dbHosts = hostsWithRole(inventory, ROLE.db);
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the db hosts');
-  const fleet = await Fleet.connect(inventory, dbHosts, { forks: dbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set() });
+  const askPassphrase = passphrasePrompt(progress);
+  const fleet = await Fleet.connect(inventory, dbHosts, { forks: dbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set(), ...(askPassphrase ? { askPassphrase } : {}) });
   let newPrimary: string;
   let lock: FleetLock | undefined;
   try {
     // Held while the db hosts are read and one is promoted; the provision that follows takes its own.
     lock = await lockFleet(fleet, dbHosts.map((host) => host.name), { command: 'db failover', waitSeconds, forks: dbHosts.length });
     for (const { host, leftBy } of lock.takenOver) process.stderr.write(`infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over\n`);
+    const flavor = inventoryDbFlavor(inventory, await readDbPlatforms(fleet, dbHosts));
     const readings = await readDbHosts(inventory, fleet, flavor).finally(() => progress.stop());
     const decision = decideFailover(flavor, inventory.db.primary, inventory.db.replicas, readings, options.to);
     newPrimary = decision.newPrimary;

@@ -21,6 +21,7 @@ import { prometheusUrl } from '../../roles/monitor.js';
 import { hostsWithRole } from '../../roles/topology.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
+import { passphrasePrompt } from '../passphrase.js';
 import { parseForks, type GlobalOptions } from '../options.js';
 
 export interface ProvisionOptions {
@@ -60,6 +61,7 @@ export async function provision(file: string, options: ProvisionOptions, globals
     forks: requestedForks,
     acceptNewHostKeys: Boolean(options.acceptNewHostKeys),
     replaceHosts: options.replaceHost,
+    askPassphrase: passphrasePrompt(progress),
     onEvent: (event) => {
       if (event.type === 'host-key-replaced') hostKeys.push({ host: event.host, verdict: event.verdict });
       else progress.prepareEvent(event);

@@ -1,12 +1,12 @@
-import { relative } from 'node:path';
 import { UserError } from '../../core/errors.js';
-import { loadInventory } from '../../inventory/load.js';
-import { formatIssue, type Inventory } from '../../inventory/model.js';
+import { loadRunInventory } from '../../engine/prepare.js';
+import type { Inventory } from '../../inventory/model.js';
 import { caRotationPaths } from '../../rotate/ca.js';
 import { type HostReport, renderHostReport } from '../../rotate/plan.js';
 import { type CaPreparation, type CaSwitch, type RotateEvent, rotateCertificates } from '../../rotate/run.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
+import { passphrasePrompt } from '../passphrase.js';
 import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../options.js';
 import { parseWaitLock } from '../../engine/lock.js';
@@ -17,16 +17,6 @@ export interface RotateOptions {
   onlyExpiringWithin?: string;
   rotateCa?: boolean;
   waitLock?: string;
-}
-
-async function loadValidInventory(file: string): Promise<Inventory> {
-  const loaded = await loadInventory(file);
-  if (loaded.ok) {
-    await openSharedState(loaded.inventory);
-    return loaded.inventory;
-  }
-  const shown = relative(process.cwd(), file) || file;
-  throw new UserError(`${file} is not valid; nothing was changed:\n${loaded.issues.map((issue) => '  ' + formatIssue(issue, shown)).join('\n')}`);
 }
 
 function parseDays(text: string | undefined): number | undefined {
@@ -60,7 +50,8 @@ function showEvent(progress: Progress, event: RotateEvent): void {
 
 /** `infra rotate-certs`; returns the exit code: 0 when every host to rotate was rotated (or a dry run), 1 otherwise. */
 export async function rotateCerts(file: string, options: RotateOptions, globals: GlobalOptions): Promise<number> {
-  const inventory = await loadValidInventory(file);
+  const inventory = await loadRunInventory(file);
+  await openSharedState(inventory);
   const request = {
     limit: globals.limit,
     onlyExpiringWithinDays: parseDays(options.onlyExpiringWithin),
@@ -69,7 +60,9 @@ export async function rotateCerts(file: string, options: RotateOptions, globals:
     waitLockSeconds: parseWaitLock(options.waitLock),
   };
   const progress = await Progress.create(!globals.json && !globals.quiet);
+  const askPassphrase = passphrasePrompt(progress);
   const outcome = await rotateCertificates(inventory, request, {
+    ...(askPassphrase ? { askPassphrase } : {}),
     onEvent: (event) => showEvent(progress, event),
     confirm: async (reports, due) => {
       progress.stop();

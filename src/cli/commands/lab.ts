@@ -7,6 +7,8 @@ import { ROLE_PORTS } from '../../inventory/ports.js';
 import type { RoleDefinition } from '../../roles/definition.js';
 import { rolesFrontToBack } from '../../roles/registry.js';
 import { jsonDocument } from '../../report/json.js';
+import { DEFAULT_RELEASE, LAB_DB_ENGINES, LAB_DISTRO_NAMES, LAB_DISTROS, type LabDistro } from '../../lab/distro.js';
+import type { DbEngineName } from '../../roles/db-engines.js';
 
 /**
  * `infra lab up|down|status|reset|rebuild`: a local replica of the topology as real booted hosts
@@ -87,6 +89,13 @@ function parseCount({ name, lab }: RoleDefinition) {
   };
 }
 
+function parseChoice<T extends string>(option: string, choices: readonly T[]) {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`${option} takes ${choices.join(' or ')}`);
+    return value as T;
+  };
+}
+
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -101,7 +110,7 @@ export function formatStatus(status: LabStatus): string {
     line(header),
     ...rows.map(line),
     '',
-    `subnet ${status.subnet}, VIP ${status.vip ?? '(none: fewer than two lb hosts)'}`,
+    `${LAB_DISTROS[status.release.distro].title} (${status.release.distro}), db engine ${status.release.dbEngine}; subnet ${status.subnet}, VIP ${status.vip ?? '(none: fewer than two lb hosts)'}`,
   ].join('\n') + '\n';
 }
 
@@ -110,6 +119,7 @@ function upSummary(r: LabUpResult): string {
   const parts = [`boot+ssh ${seconds(r.timings.bootMs)}`];
   if (r.timings.baseBuilt) parts.push(`base built in ${seconds(r.timings.baseMs)}`);
   if (r.timings.repoBuilt) parts.push(`repo built in ${seconds(r.timings.repoMs)}`);
+  if (r.dbServer) parts.push(`${r.dbServer.package} ${r.dbServer.version} from ${r.dbServer.suite}`);
   return (
     `lab up: ${running}/${r.hosts.length} hosts running in ${seconds(r.timings.totalMs)} (${parts.join(', ')})\n` +
     formatStatus(r) +
@@ -124,7 +134,7 @@ function upSummary(r: LabUpResult): string {
 export function registerLab(program: Command): void {
   const lab = program
     .command('lab')
-    .description('a local lab: the topology as real booted Debian 12 hosts (systemd-nspawn) on a private bridge')
+    .description('a local lab: the topology as real booted Debian 12 or 13 hosts (systemd-nspawn) on a private bridge')
     .addHelpText(
       'after',
       `
@@ -145,23 +155,33 @@ Example:
     const option = new Option(`--${role.name} ${countAlone === undefined ? '<n>' : '[n]'}`, countHelp).argParser(parseCount(role)).default(defaultCount);
     up.addOption(countAlone === undefined ? option : option.preset(String(countAlone)));
   }
+  up.option('--distro <release>', `the Debian release of every host: ${LAB_DISTRO_NAMES.join(' or ')}`, parseChoice('--distro', LAB_DISTRO_NAMES), DEFAULT_RELEASE.distro);
+  up.option(
+    '--db-engine <engine>',
+    `the db hosts' server: ${LAB_DB_ENGINES.join(' or ')} (mysql: Oracle's, from the Debian suite that ships it)`,
+    parseChoice('--db-engine', LAB_DB_ENGINES),
+    DEFAULT_RELEASE.dbEngine,
+  );
   up.addHelpText(
     'after',
     `
 Idempotent: hosts already running are kept (same host keys); missing ones are booted.
-The first run builds the base (debootstrap, about 1-2 min) and the repo (role packages).
+The first run builds the base (debootstrap, about 1-2 min) and the repo (role packages);
+each release has its own base, and each release and db engine its own repo, all kept.
+Another release or engine than the running lab's starts every host bare.
 
 Examples:
   $ infra lab up                          # lb1 lb2 web1 web2 app1 app2 db1 db2 on 10.77.0.0/24
   $ infra lab up --web 3 --db 3           # more web and db hosts
   $ infra lab up --monitor                # and mon1: Prometheus and Alertmanager (.51)
+  $ infra lab up --distro trixie --db-engine mysql   # Debian 13 hosts, MySQL on the db hosts
   $ INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up
   $ infra lab up --lb 2 --web 18 --app 18 --db 10   # 48 hosts (web11+ at .111, app11+ at .151)
   $ INFRA_LAB_NAME=alab INFRA_LAB_DIR=/var/lib/infra-lab-b INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up
   $ ssh -i lab/id_ed25519 -o UserKnownHostsFile=lab/known_hosts root@10.77.0.21`,
   );
-  up.action(async (counts: LabCounts) => {
-    await withProgress(async (onProgress) => (await labApi()).labUp({ counts, onProgress }), upSummary);
+  up.action(async ({ distro, dbEngine, ...counts }: LabCounts & { distro: LabDistro; dbEngine: DbEngineName }) => {
+    await withProgress(async (onProgress) => (await labApi()).labUp({ counts, distro, dbEngine, onProgress }), upSummary);
   });
 
   lab

@@ -36,16 +36,17 @@ Examples:
     )
     .action(async (file: string, _options: object, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const [{ selectRun }, { prepareRollback, applyRollback }, { confirmed }, { Progress }] = await Promise.all([
+      const [{ selectRun }, { prepareRollback, applyRollback }, { confirmed }, { Progress }, { passphrasePrompt }] = await Promise.all([
         import('../../engine/prepare.js'),
         import('../../rollback/run.js'),
         import('../confirm.js'),
         import('../progress.js'),
+        import('../passphrase.js'),
       ]);
       const { inventory, hosts } = await selectRun(file, globals.limit);
       const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
       progress.start('reading the releases of the app hosts');
-      const prepared = await prepareRollback(inventory, hosts).finally(() => progress.stop());
+      const prepared = await prepareRollback(inventory, hosts, passphrasePrompt(progress)).finally(() => progress.stop());
       try {
         const width = hostColumnWidth(prepared.decisions.map((decision) => decision.host));
         const plan = prepared.decisions.map((decision) => `${decision.host.padEnd(width)} ${decision.from} → ${decision.to}`).join('\n');
