@@ -11,6 +11,9 @@
 #   haproxy nginx keepalived  only their config checkers, used by the unit tests that validate the
 #                      rendered templates (haproxy -c, nginx -t, keepalived -t); their services are
 #                      kept from starting on this machine (policy-rc.d during the install)
+#   prometheus prometheus-alertmanager  only promtool and amtool, used by the unit tests that check
+#                      the monitor role's config and run its alert rules' tests (promtool test rules);
+#                      their services are kept from starting like haproxy's
 #   time               /usr/bin/time for the benchmarks
 #   age                encrypts the shared state (state.file; the lab's inventory uses one)
 #   python3 python3-jinja2 python3-yaml  the Ansible port's inventory script and its templates,
@@ -18,7 +21,7 @@
 #                      (test/unit/ansible-parity.test.ts, bench/ansible/render.py)
 set -euo pipefail
 
-PACKAGES=(systemd-container debootstrap dpkg-dev openssh-client iproute2 openssl mount util-linux haproxy nginx keepalived curl time age python3 python3-jinja2 python3-yaml)
+PACKAGES=(systemd-container debootstrap dpkg-dev openssh-client iproute2 openssl mount util-linux haproxy nginx keepalived prometheus prometheus-alertmanager curl time age python3 python3-jinja2 python3-yaml)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "system-deps.sh: run as root (it installs packages with apt-get)" >&2

@@ -8,6 +8,7 @@ import { registerLab } from './commands/lab.js';
 import { registerProvision } from './commands/provision.js';
 import { registerApply } from './commands/apply.js';
 import { registerCheck } from './commands/check.js';
+import { registerStatus } from './commands/status.js';
 import { registerHistory } from './commands/history.js';
 import { registerRender } from './commands/render.js';
 import { registerInit } from './commands/init.js';
@@ -48,6 +49,7 @@ function buildProgram(): Command {
   registerProvision(program);
   registerApply(program);
   registerCheck(program);
+  registerStatus(program);
   registerHistory(program);
   registerRotateCerts(program);
   registerRollback(program);

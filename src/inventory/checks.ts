@@ -528,8 +528,8 @@ const WORLD = /\/0$/;
 function checkWorldOpenSources(raw: Record<string, unknown>, findings: Finding[]): void {
   const monitoringSet = isRecord(raw.monitoring);
   const exporters =
-    `the node exporter (${NODE_EXPORTER_PORT}) and the haproxy, nginx and mysqld exporters ` +
-    `(${ROLE_PORTS.haproxyMetrics}, ${ROLE_PORTS.nginxExporter}, ${ROLE_PORTS.mysqldExporter})`;
+    `the node exporter (${NODE_EXPORTER_PORT}) and the haproxy, nginx, mtail and mysqld exporters ` +
+    `(${ROLE_PORTS.haproxyMetrics}, ${ROLE_PORTS.nginxExporter}, ${ROLE_PORTS.mtail}, ${ROLE_PORTS.mysqldExporter})`;
   const sources = (path: KeyPath): [number, string][] => {
     const list = valueAt(raw, path);
     return Array.isArray(list) ? list.flatMap((value, index): [number, string][] => (isIpv4Source(value) && WORLD.test(value) ? [[index, value]] : [])) : [];

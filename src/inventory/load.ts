@@ -297,6 +297,7 @@ function buildInventory(data: RawInventory, file: string): Inventory {
     extraFiles: data.extra_files,
     // Without a monitoring block the exporters answer the admin sources, never the world.
     monitoring: { sources: data.monitoring?.sources ?? adminSources },
+    ...(data.alerting !== undefined ? { alerting: data.alerting } : {}),
     tls:
       data.tls.source === 'files'
         ? {

@@ -4,13 +4,13 @@ import type { Secret } from '../core/secret.js';
  * The validated inventory that every later layer reads. It is produced by `loadInventory`
  * (src/inventory/load.ts) from YAML; nothing else builds it except tests.
  */
-export type Role = 'lb' | 'web' | 'app' | 'db';
-export const ROLES: readonly Role[] = ['lb', 'web', 'app', 'db'];
+export type Role = 'lb' | 'web' | 'app' | 'db' | 'monitor';
+export const ROLES: readonly Role[] = ['lb', 'web', 'app', 'db', 'monitor'];
 /**
  * Each role by its name, for code about one role in particular (a VIP needs lb hosts, a failover
  * moves between db hosts). What every role has is read from the role registry (src/roles/registry.ts).
  */
-export const ROLE: { readonly [R in Role]: R } = { lb: 'lb', web: 'web', app: 'app', db: 'db' };
+export const ROLE: { readonly [R in Role]: R } = { lb: 'lb', web: 'web', app: 'app', db: 'db', monitor: 'monitor' };
 
 /**
  * Where a secret comes from, as written in the inventory: `env:NAME`, `file:PATH` (absolute once
@@ -103,6 +103,13 @@ export interface ExtraFirewallRule {
   hosts?: string[];
 }
 
+export interface AlertReceivers {
+  /** A URL Alertmanager POSTs its webhook payload to. */
+  webhook?: string;
+  /** Mail through an SMTP relay that needs no login (host:port). */
+  email?: { to: string; from: string; smarthost: string };
+}
+
 export interface Inventory {
   /** Absolute path of the YAML file it was read from. */
   file: string;
@@ -121,6 +128,8 @@ export interface Inventory {
   /** Files in the config folders infra owns that it keeps although it did not write them. */
   extraFiles: string[];
   monitoring: { sources: string[] };
+  /** Where the monitor hosts' Alertmanager sends alerts; none: it keeps them (its UI, `infra check`). */
+  alerting?: AlertReceivers;
   tls: TlsSource;
   db: {
     primary: string;

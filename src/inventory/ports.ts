@@ -7,8 +7,11 @@ import type { Role } from './model.js';
 export const ROLE_PORTS = {
   haproxyMetrics: 8404,
   nginxExporter: 9113,
+  mtail: 3903,
   mysql: 3306,
   mysqldExporter: 9104,
+  prometheus: 9090,
+  alertmanager: 9093,
 } as const;
 
 /** The node exporter, on every host. */
@@ -34,10 +37,15 @@ export const ROLE_LISTENERS: Readonly<Record<Role, readonly Listener[]>> = {
   web: [
     { port: 443, service: 'nginx (https)' },
     { port: ROLE_PORTS.nginxExporter, service: 'the nginx exporter' },
+    { port: ROLE_PORTS.mtail, service: 'mtail (nginx responses by status)' },
   ],
   app: [],
   db: [
     { port: ROLE_PORTS.mysql, service: 'the database server' },
     { port: ROLE_PORTS.mysqldExporter, service: 'the mysqld exporter' },
+  ],
+  monitor: [
+    { port: ROLE_PORTS.prometheus, service: 'Prometheus' },
+    { port: ROLE_PORTS.alertmanager, service: 'Alertmanager' },
   ],
 };

@@ -184,6 +184,10 @@ export const hostSchema = z.strictObject({
 const STATE_RECIPIENT = /^(?:(?:ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}(?: .*)?|age1[02-9ac-hj-np-z]{58})$/;
 const DOMAIN = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const DB_IDENTIFIER = /^[A-Za-z0-9_]{1,32}$/;
+// They land in alertmanager.yml as quoted YAML strings: no quotes, backslashes or spaces.
+const WEBHOOK_URL = /^https?:\/\/[^\s"'\\]+$/;
+const MAIL_ADDRESS = /^[^\s@"'\\]+@[^\s@"'\\]+$/;
+const SMARTHOST = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 
 export const inventorySchema = z.strictObject({
   domain: z.string().regex(DOMAIN, 'expected a DNS name such as www.example.com'),
@@ -212,6 +216,19 @@ export const inventorySchema = z.strictObject({
   // /etc/keepalived) that it keeps although it did not write them.
   extra_files: z.array(z.string().regex(/^\/[^\0]*[^/]$/, 'expected an absolute file path, e.g. /etc/nginx/conf.d/status.conf')).default([]),
   monitoring: z.strictObject({ sources: z.array(ipv4Source) }).optional(),
+  // Where the monitor hosts' Alertmanager sends firing alerts; none: they are only shown.
+  alerting: z
+    .strictObject({
+      webhook: z.string().regex(WEBHOOK_URL, 'expected an http or https URL, e.g. https://hooks.example.com/infra').optional(),
+      email: z
+        .strictObject({
+          to: z.string().regex(MAIL_ADDRESS, 'expected a mail address, e.g. ops@example.com'),
+          from: z.string().regex(MAIL_ADDRESS, 'expected a mail address, e.g. alerts@example.com'),
+          smarthost: z.string().regex(SMARTHOST, 'expected an SMTP relay as host:port, e.g. mail.example.com:25'),
+        })
+        .optional(),
+    })
+    .optional(),
   tls: z
     .strictObject({
       source: z.enum(['ca', 'files'], {
@@ -243,7 +260,7 @@ export const inventorySchema = z.strictObject({
     keep_releases: z.int().min(2, 'expected at least 2 releases (the current one and the previous one, for infra rollback)').default(5),
   }),
   vars: vars.default({}),
-  role_vars: z.strictObject({ lb: vars.optional(), web: vars.optional(), app: vars.optional(), db: vars.optional() }).default({}),
+  role_vars: z.strictObject({ lb: vars.optional(), web: vars.optional(), app: vars.optional(), db: vars.optional(), monitor: vars.optional() }).default({}),
   groups: z.record(z.string(), z.strictObject({ hosts: z.array(z.string()), vars: vars.default({}) })).default({}),
   hosts: z.record(z.string(), hostSchema),
 });

@@ -1,7 +1,7 @@
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
-import { ROLE } from '../inventory/model.js';
+import { ROLE, ROLES } from '../inventory/model.js';
 import { allRolePackages } from '../roles/packages.js';
 import type { DbEngineName } from '../roles/db-engines.js';
 import { fingerprintOf } from '../transport/hostkeys.js';
@@ -437,7 +437,7 @@ function withoutPids(state: LabState): LabState {
 }
 
 function countsOf(state: LabState): LabCounts {
-  const counts: LabCounts = { lb: 0, web: 0, app: 0, db: 0 };
+  const counts = Object.fromEntries(ROLES.map((role) => [role, 0])) as LabCounts;
   for (const h of state.hosts) counts[h.role]++;
   return counts;
 }

@@ -145,9 +145,9 @@ export function validateCounts(counts: LabCounts, registry: RoleRegistry = ROLE_
 export function planHosts(counts: LabCounts, subnet: LabSubnet, naming: LabNaming = DEFAULT_NAMING, registry: RoleRegistry = ROLE_REGISTRY): LabHostPlan[] {
   validateCounts(counts, registry);
   const hosts: LabHostPlan[] = [];
-  for (const { name: role } of rolesFrontToBack(registry)) {
+  for (const { name: role, lab } of rolesFrontToBack(registry)) {
     for (let i = 1; i <= counts[role]; i++) {
-      const name = `${role}${i}`;
+      const name = `${lab.hostPrefix ?? role}${i}`;
       const hostInterface = hostInterfaceName(name, naming);
       // Linux limits interface names to 15 characters (IFNAMSIZ - 1); nspawn would truncate it
       // and our `ip link set vb-…` helper would miss it.

@@ -457,7 +457,7 @@ export const dbRole: RoleDefinition = {
   packages: [DB_SERVER_PACKAGES.mariadb, EXPORTER],
   openings: [
     { port: ROLE_PORTS.mysql, from: [{ role: 'app' }, 'peers'], purpose: 'mysql (app, replicas)' },
-    { port: ROLE_PORTS.mysqldExporter, from: ['monitoring'], purpose: 'mysqld exporter (monitoring)' },
+    { port: ROLE_PORTS.mysqldExporter, from: ['monitoring'], purpose: 'mysqld exporter (monitoring)', job: 'mysqld' },
   ],
   secrets: ['db', 'dbTls'],
   render: dbPhase,

@@ -4,7 +4,7 @@ import { NODE_EXPORTER_PORT } from '../inventory/ports.js';
 import type { OpeningSource } from './definition.js';
 import { COMMON_PACKAGES } from './packages.js';
 import { definitionsOf, ROLE_REGISTRY, type RoleRegistry } from './registry.js';
-import { hostsWithRole } from './topology.js';
+import { hostsWithRole, monitoringSources } from './topology.js';
 
 function allow(port: number, sources: readonly string[], purpose: string): FirewallRuleResource[] {
   return sources.map((from) => ({ kind: 'firewall-rule', proto: 'tcp', port, from, purpose }));
@@ -13,18 +13,19 @@ function allow(port: number, sources: readonly string[], purpose: string): Firew
 /** The addresses an opening of a host's role admits, in the order of its sources. */
 function sourceAddresses(inventory: Inventory, host: Host, role: Role, from: OpeningSource): string[] {
   if (from === 'clients') return ['any'];
-  if (from === 'monitoring') return inventory.monitoring.sources;
+  if (from === 'admin') return inventory.firewall.adminSources;
+  if (from === 'monitoring') return monitoringSources(inventory);
   const hosts = hostsWithRole(inventory, from === 'peers' ? role : from.role);
   return (from === 'peers' ? hosts.filter((peer) => peer.address !== host.address) : hosts).map((source) => source.address);
 }
 
 /**
- * The ufw rules a host needs: SSH from the admin sources, the monitoring agent from the
- * monitoring sources, and each of its roles' openings (from the registry) only to the hosts that
+ * The ufw rules a host needs: SSH from the admin sources, the monitoring agent from the monitor
+ * hosts and the monitoring sources, and each of its roles' openings (from the registry) only to the hosts that
  * talk to them.
  */
 export function firewallRules(inventory: Inventory, host: Host, registry: RoleRegistry = ROLE_REGISTRY): FirewallRuleResource[] {
-  const monitoring = inventory.monitoring.sources;
+  const monitoring = monitoringSources(inventory);
   const rules = [
     ...allow(host.ssh.port, inventory.firewall.adminSources, 'ssh (admin)'),
     ...allow(NODE_EXPORTER_PORT, monitoring, 'node exporter (monitoring)'),

@@ -2,7 +2,7 @@ import type { Host, Inventory, Role } from '../inventory/model.js';
 import { ROLE_PORTS } from '../inventory/ports.js';
 import { firewallRules } from './firewall.js';
 import { ROLE_REGISTRY, rolesFrontToBack, type RoleRegistry } from './registry.js';
-import { hostsWithRole } from './topology.js';
+import { hostsWithRole, monitoringSources } from './topology.js';
 
 /**
  * The topology of an inventory as data (`infra graph`): its tiers of hosts from the role
@@ -134,7 +134,7 @@ export function buildGraph(inventory: Inventory, displayFile: string, registry: 
     inventory: displayFile,
     domain: inventory.domain,
     ...(inventory.vip !== undefined ? { vip: inventory.vip } : {}),
-    sources: { admin: inventory.firewall.adminSources, monitoring: inventory.monitoring.sources },
+    sources: { admin: inventory.firewall.adminSources, monitoring: monitoringSources(inventory) },
     tiers,
     flows,
     hosts,

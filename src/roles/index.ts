@@ -45,7 +45,7 @@ export function desiredForHost(
 ): HostDesire {
   const phases: PhaseDesire[] = [firewallPhase(inventory, host, registry), monitoringPhase(inventory, host)];
   for (const role of rolesFrontToBack(registry).reverse()) {
-    if (host.roles.includes(role.name)) phases.push({ ...role.render(inventory, host, secrets, dbPlatform), healthChecks: role.healthChecks(inventory, host, dbPlatform) });
+    if (host.roles.includes(role.name)) phases.push({ ...role.render(inventory, host, secrets, dbPlatform, registry), healthChecks: role.healthChecks(inventory, host, dbPlatform) });
   }
   phases.push(cleanupPhase(inventory, host, dbPlatform));
   return { host: host.name, address: host.address, phases };

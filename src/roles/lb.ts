@@ -5,11 +5,15 @@ import { ROLE_PORTS } from '../inventory/ports.js';
 import { MAX_VRRP_HOSTS, PRIORITY_STEP, TOP_PRIORITY } from '../inventory/vrrp.js';
 import type { RoleDefinition } from './definition.js';
 import { loadBalancerCheck } from './health.js';
+import { TEXTFILE_DIR } from './monitoring.js';
 import { renderTemplate } from './render.js';
 import { hostsWithRole, integerVar, ownedFolder, stringVar } from './topology.js';
 
 const HAPROXY_CFG = '/etc/haproxy/haproxy.cfg';
 const KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf';
+const VRRP_NOTIFY_SCRIPT = '/etc/keepalived/infra-vrrp-notify.sh';
+/** infra_vrrp_master and infra_vrrp_state, which the notify script writes for the node exporter. */
+const VRRP_METRICS_FILE = `${TEXTFILE_DIR}/infra_vrrp.prom`;
 const UFW_BEFORE_RULES = '/etc/ufw/before.rules';
 /** Where systemd tells keepalived that haproxy stops (1) or runs (0); in /run, which only root writes. */
 const HAPROXY_STATE_FILE = '/run/infra-haproxy-stopping';
@@ -156,6 +160,7 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
         vipPrefix: inventory.vipPrefix,
         stateFile: HAPROXY_STATE_FILE,
         dropInName: HAPROXY_DROP_IN_NAME,
+        notifyScript: VRRP_NOTIFY_SCRIPT,
       },
       inventory.templatesDir,
     );
@@ -179,11 +184,23 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
         runsWhenChanged: [dropIn],
       },
       { kind: 'package', name: 'keepalived' },
+      {
+        kind: 'file',
+        path: VRRP_NOTIFY_SCRIPT,
+        content: renderTemplate('lb/infra-vrrp-notify.sh.ejs', { vip: inventory.vip, metricsFile: VRRP_METRICS_FILE }, inventory.templatesDir),
+        // keepalived's script security runs only scripts no other user can change.
+        mode: '0755',
+        owner: 'root',
+        group: 'root',
+      },
       { kind: 'file', path: KEEPALIVED_CONF, content: keepalivedConf, mode: '0644', owner: 'root', group: 'root', notify: [reloadKeepalived] },
       // The package's own files stay: its sample, and the build options keepalived 2.3 (Debian 13)
       // reads at every start and config test (without them `keepalived -t` fails).
-      ownedFolder(inventory, '/etc/keepalived', ['keepalived.conf', 'keepalived.conf.sample', 'keepalived.config-opts'], [reloadKeepalived]),
+      ownedFolder(inventory, '/etc/keepalived', ['keepalived.conf', 'keepalived.conf.sample', 'keepalived.config-opts', 'infra-vrrp-notify.sh'], [reloadKeepalived]),
       { kind: 'service', name: 'keepalived', enabled: true, running: true },
+      // keepalived reports only changes: a host that held its state before the script was there
+      // gets its state written once, readable by the node exporter.
+      { kind: 'command', name: 'the VIP state written for the node exporter', script: VRRP_NOTIFY_SCRIPT, unless: `[ "$(stat -c %a ${VRRP_METRICS_FILE} 2>/dev/null)" = 644 ]` },
     );
     if (peers.length > 0) resources.push(vrrpFirewallCommand(peers));
     handlers.push({
@@ -231,7 +248,7 @@ export const lbRole: RoleDefinition = {
   openings: [
     { port: 80, from: ['clients'], purpose: 'http (clients)' },
     { port: 443, from: ['clients'], purpose: 'https (clients)' },
-    { port: ROLE_PORTS.haproxyMetrics, from: ['monitoring'], purpose: 'haproxy metrics (monitoring)' },
+    { port: ROLE_PORTS.haproxyMetrics, from: ['monitoring'], purpose: 'haproxy metrics (monitoring)', job: 'haproxy' },
   ],
   // TLS is not terminated here.
   secrets: [],

@@ -6,6 +6,8 @@ import { renderTemplate } from './render.js';
 
 const NODE_EXPORTER = 'prometheus-node-exporter';
 const NODE_EXPORTER_DEFAULTS = '/etc/default/prometheus-node-exporter';
+/** Where the roles leave metrics for the node exporter to serve (`*.prom`); the package makes it. */
+export const TEXTFILE_DIR = '/var/lib/prometheus/node-exporter';
 
 /** The monitoring agent on every host: node exporter on the host's address, restarted when its options change. */
 export function monitoringPhase(inventory: Inventory, host: Host): PhaseDesire {
@@ -20,7 +22,7 @@ export function monitoringPhase(inventory: Inventory, host: Host): PhaseDesire {
         path: NODE_EXPORTER_DEFAULTS,
         content: renderTemplate(
           'monitoring/prometheus-node-exporter.default.ejs',
-          { address: host.address, port: NODE_EXPORTER_PORT, vars: host.vars },
+          { address: host.address, port: NODE_EXPORTER_PORT, textfileDir: TEXTFILE_DIR, vars: host.vars },
           inventory.templatesDir,
         ),
         mode: '0644',

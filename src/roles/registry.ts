@@ -3,6 +3,7 @@ import { appRole } from './app.js';
 import { dbRole } from './db.js';
 import type { RoleDefinition } from './definition.js';
 import { lbRole } from './lb.js';
+import { monitorRole } from './monitor.js';
 import { webRole } from './web.js';
 
 /** Every role by name. The readers take a registry, this one by default, so a test can add a role. */
@@ -14,6 +15,7 @@ export const ROLE_REGISTRY: RoleRegistry = {
   web: webRole,
   app: appRole,
   db: dbRole,
+  monitor: monitorRole,
 };
 
 /** The roles in the path of a request, from the clients in: lb, web, app, db. */

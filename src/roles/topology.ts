@@ -7,6 +7,14 @@ export function hostsWithRole(inventory: Inventory, role: Role): Host[] {
   return inventory.hosts.filter((host) => host.roles.includes(role));
 }
 
+/**
+ * Who may scrape the exporters: the monitor hosts (over their private addresses) and the
+ * inventory's monitoring sources, without repeats.
+ */
+export function monitoringSources(inventory: Inventory): string[] {
+  return [...new Set([...hostsWithRole(inventory, 'monitor').map((host) => host.address), ...inventory.monitoring.sources])];
+}
+
 export function hostNamed(inventory: Inventory, name: string): Host {
   const host = inventory.hosts.find((candidate) => candidate.name === name);
   if (!host) throw new Error(`the inventory names a host "${name}" that it does not define`);

@@ -1,9 +1,10 @@
-import { quoteCommand } from '../core/shell.js';
-import type { PhaseDesire, Resource } from '../core/types.js';
+import { quoteCommand, quoteWord } from '../core/shell.js';
+import type { CommandResource, PhaseDesire, Resource } from '../core/types.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import { ROLE_PORTS } from '../inventory/ports.js';
 import type { RoleDefinition } from './definition.js';
 import { servedCertificateCheck } from './health.js';
+import { TEXTFILE_DIR } from './monitoring.js';
 import { drainWebServerScript, readyWebServerScript } from './lb.js';
 import { renderTemplate } from './render.js';
 import { requireTls, type RoleSecrets } from './secrets.js';
@@ -23,6 +24,35 @@ export const APP_FAIL_TIMEOUT_SECONDS = 5;
 const STUB_STATUS_PORT = 8080;
 const EXPORTER = 'prometheus-nginx-exporter';
 const EXPORTER_DEFAULTS = `/etc/default/${EXPORTER}`;
+const STATUS_LOG = '/var/log/nginx/infra-status.log';
+const STATUS_LOG_CONF = 'infra-status-log.conf';
+const MTAIL = 'mtail';
+const MTAIL_DEFAULTS = `/etc/default/${MTAIL}`;
+const MTAIL_PROGRAM = 'infra-nginx.mtail';
+
+/** When the served certificate expires, for the node exporter: the monitor hosts alert 21 days ahead. */
+const CERTIFICATE_METRICS_FILE = `${TEXTFILE_DIR}/infra_tls.prom`;
+export const CERTIFICATE_METRICS_COMMAND = 'the certificate\'s expiry written for the node exporter';
+
+/**
+ * Writes infra_tls_certificate_not_after_seconds from the deployed certificate; its guard holds
+ * while the file says what the certificate does, so a certificate changed since (a rotation)
+ * rewrites it on the next run.
+ */
+export function certificateMetricsCommand(certificateFile: string, domain: string): CommandResource {
+  const metrics = [
+    `__end=$(openssl x509 -enddate -noout -in ${quoteWord(certificateFile)}) && __t=$(date -d "\${__end#notAfter=}" +%s) &&`,
+    `printf '%s\n' '# HELP infra_tls_certificate_not_after_seconds When the certificate nginx serves expires (Unix time).'`,
+    `'# TYPE infra_tls_certificate_not_after_seconds gauge' "infra_tls_certificate_not_after_seconds{domain=\\"${domain}\\"} $__t"`,
+  ].join(' ');
+  return {
+    kind: 'command',
+    name: CERTIFICATE_METRICS_COMMAND,
+    // Readable by the node exporter, which runs as prometheus, whatever infra's umask.
+    script: `{ ${metrics}; } > ${CERTIFICATE_METRICS_FILE}.new && chmod 0644 ${CERTIFICATE_METRICS_FILE}.new && mv -f ${CERTIFICATE_METRICS_FILE}.new ${CERTIFICATE_METRICS_FILE}`,
+    unless: `__want=$(${metrics}) && [ "$__want" = "$(cat ${CERTIFICATE_METRICS_FILE} 2>/dev/null)" ]`,
+  };
+}
 
 /** The certificate chain nginx serves for the domain. */
 function webCertificateFile(inventory: Inventory): string {
@@ -42,6 +72,7 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
   const siteFile = `/etc/nginx/sites-available/${domain}`;
   const reloadNginx = 'reload:nginx';
   const restartExporter = `restart:${EXPORTER}`;
+  const restartMtail = `restart:${MTAIL}`;
   const appServers = hostsWithRole(inventory, 'app').map((app) => `${app.address}:${inventory.app.port}`);
   if (appServers.length === 0) throw new Error(`${host.name}: a web host needs at least one app host to proxy to`);
 
@@ -63,6 +94,7 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
   const resources: Resource[] = [
     { kind: 'package', name: 'nginx' },
     { kind: 'package', name: EXPORTER },
+    { kind: 'package', name: MTAIL },
     { kind: 'directory', path: TLS_DIR, mode: '0755', ...root },
     { kind: 'file', path: certificateFile, content: tls.certificateChain, mode: '0644', ...root, notify: [reloadNginx] },
     { kind: 'file', path: keyFile, content: tls.key.reveal(), mode: '0600', ...root, secrets: [tls.key], notify: [reloadNginx] },
@@ -100,10 +132,38 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
       ...root,
       notify: [restartExporter],
     },
+    {
+      kind: 'file',
+      path: `/etc/nginx/conf.d/${STATUS_LOG_CONF}`,
+      content: renderTemplate('web/infra-status-log.conf.ejs', { logFile: STATUS_LOG }, inventory.templatesDir),
+      mode: '0644',
+      ...root,
+      notify: [reloadNginx],
+    },
+    {
+      kind: 'file',
+      path: `/etc/mtail/${MTAIL_PROGRAM}`,
+      content: renderTemplate('web/infra-nginx.mtail.ejs', { logFile: STATUS_LOG }, inventory.templatesDir),
+      mode: '0644',
+      ...root,
+      notify: [restartMtail],
+    },
+    {
+      kind: 'file',
+      path: MTAIL_DEFAULTS,
+      content: renderTemplate('web/mtail.default.ejs', { logFile: STATUS_LOG, address: host.address, port: ROLE_PORTS.mtail }, inventory.templatesDir),
+      mode: '0644',
+      ...root,
+      notify: [restartMtail],
+    },
     ownedFolder(inventory, '/etc/nginx/sites-enabled', [domain], [reloadNginx]),
-    ownedFolder(inventory, '/etc/nginx/conf.d', ['infra-stub-status.conf'], [reloadNginx]),
+    ownedFolder(inventory, '/etc/nginx/conf.d', ['infra-stub-status.conf', STATUS_LOG_CONF], [reloadNginx]),
+    // mtail runs every program in its folder; the package's README is not one.
+    ownedFolder(inventory, '/etc/mtail', ['README', MTAIL_PROGRAM], [restartMtail]),
     { kind: 'service', name: 'nginx', enabled: true, running: true },
     { kind: 'service', name: EXPORTER, enabled: true, running: true },
+    { kind: 'service', name: MTAIL, enabled: true, running: true },
+    certificateMetricsCommand(certificateFile, domain),
   );
 
   // The health check goes through the loopback listener, with the domain's name resolved to it so
@@ -125,11 +185,19 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
         action: 'restart',
         healthCheck: quoteCommand(['curl', '-fsS', '-o', '/dev/null', `http://${host.address}:${ROLE_PORTS.nginxExporter}/metrics`]),
       },
+      {
+        id: restartMtail,
+        service: MTAIL,
+        action: 'restart',
+        healthCheck: quoteCommand(['curl', '-fsS', '-o', '/dev/null', `http://${host.address}:${ROLE_PORTS.mtail}/metrics`]),
+      },
     ],
     validators: [
       { name: 'nginx config', script: 'nginx -t -q' },
       // The exporter has no config check; its flags are parsed by --help, which exits before serving.
       { name: 'nginx exporter options', script: `. ${EXPORTER_DEFAULTS} && ${EXPORTER} $ARGS --help >/dev/null` },
+      // Compiles the programs and exits; on a port of its own choosing, since the running mtail holds its port.
+      { name: 'mtail programs', script: `${MTAIL} --compile_only --progs /etc/mtail --address 127.0.0.1 --port 0 >/dev/null 2>&1` },
     ],
     // Web hosts change one at a time, each drained in HAProxy on every lb host first and put back
     // once healthy, so clients never reach a web host while it reloads.
@@ -146,10 +214,12 @@ export const webRole: RoleDefinition = {
   name: 'web',
   tier: 2,
   // openssl: the certificate check and `infra rotate-certs` run it on web hosts.
-  packages: ['nginx', EXPORTER, 'openssl'],
+  // mtail: nginx's responses by status, for the monitor hosts' 5xx ratio.
+  packages: ['nginx', EXPORTER, MTAIL, 'openssl'],
   openings: [
     { port: 443, from: [{ role: 'lb' }], purpose: 'https (lb)' },
-    { port: ROLE_PORTS.nginxExporter, from: ['monitoring'], purpose: 'nginx exporter (monitoring)' },
+    { port: ROLE_PORTS.nginxExporter, from: ['monitoring'], purpose: 'nginx exporter (monitoring)', job: 'nginx' },
+    { port: ROLE_PORTS.mtail, from: ['monitoring'], purpose: 'mtail (monitoring)', job: 'mtail' },
   ],
   secrets: ['tls'],
   render: webPhase,

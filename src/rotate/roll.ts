@@ -1,7 +1,7 @@
 import { buildChangeScript, buildHandlerScript, scriptFailure } from '../apply/scripts.js';
 import { redact, type Secret } from '../core/secret.js';
 import type { Change, FileResource, Handler, PhaseDesire, RollingHandlers } from '../core/types.js';
-import { ROTATION_PREVIOUS_SUFFIX } from '../roles/web.js';
+import { CERTIFICATE_METRICS_COMMAND, ROTATION_PREVIOUS_SUFFIX } from '../roles/web.js';
 import type { ExecResult } from '../transport/ssh.js';
 import { type CertificateFacts, servedMismatch } from './plan.js';
 import { backupScript, discardPreviousScript, parseCertificatesReading, readCertificatesScript, restoreScript } from './scripts.js';
@@ -92,7 +92,9 @@ export async function rollHost(remotes: Remotes, rotation: HostRotation, options
     await run(backupScript(paths), 'keep the previous pair');
     installing = true;
     step('install');
-    const changes: Change[] = files.map((file) => ({ phase: rotation.phase.phase, resource: file, action: 'update', reason: 'certificate rotation' }));
+    // The certificate's expiry for the node exporter follows the files (its guard runs after them).
+    const metrics = rotation.phase.resources.filter((r) => r.kind === 'command' && r.name === CERTIFICATE_METRICS_COMMAND);
+    const changes: Change[] = [...files, ...metrics].map((resource) => ({ phase: rotation.phase.phase, resource, action: 'update', reason: 'certificate rotation' }));
     await run(buildChangeScript(changes, [reload.id], rotation.phase.validators), 'install');
     step('reload');
     await run(buildHandlerScript([reload], rotation.phase.validators), 'reload');

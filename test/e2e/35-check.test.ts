@@ -122,7 +122,7 @@ describe('infra check', () => {
     await repair();
     expect((await checkJson()).code).toBe(0);
     // The file is kept on the host for the operator, out of nginx's reach; the account is gone from the replica too.
-    expect(await mustOnHost(host('web2').address, 'ls /etc/nginx/conf.d; ls /var/lib/infra/removed/*/')).toMatch(/^infra-stub-status\.conf\n%etc%nginx%conf\.d%by-hand\.conf\n$/);
+    expect(await mustOnHost(host('web2').address, 'ls /etc/nginx/conf.d; ls /var/lib/infra/removed/*/')).toMatch(/^infra-status-log\.conf\ninfra-stub-status\.conf\n%etc%nginx%conf\.d%by-hand\.conf\n$/);
     expect(await mustOnHost(host('web2').address, 'ss -ltn')).not.toContain('127.0.0.1:8099');
     expect(await mustOnHost(host('db2').address, `mysql -N -e "SELECT COUNT(*) FROM mysql.user WHERE User = 'by_hand'"`)).toBe('0\n');
   });

@@ -24,7 +24,7 @@ describe('the inventory reference generator', () => {
     expect(rows.get('tls.source')).toMatchObject({ type: 'one of `ca`, `files`', default: '`ca`' });
     expect(rows.get('domain')).toMatchObject({ type: 'string: a DNS name such as www.example.com', default: 'required' });
     expect(rows.get('firewall.admin_sources')).toMatchObject({ type: 'list of IPv4 address or CIDR', default: 'required' });
-    expect(rows.get('hosts.<host>.roles')).toMatchObject({ type: 'list of one of `lb`, `web`, `app`, `db`' });
+    expect(rows.get('hosts.<host>.roles')).toMatchObject({ type: 'list of one of `lb`, `web`, `app`, `db`, `monitor`' });
     // Which secret sources a key takes comes from the schema itself: sudo passwords cannot be generated.
     expect(rows.get('db.password')).toMatchObject({ type: 'secret: `env:NAME`, `file:PATH`, `generate`', default: '`generate`' });
     expect(rows.get('ssh.sudo.password')?.type).toBe('secret: `env:NAME`, `file:PATH`');

@@ -66,7 +66,7 @@ describe('infra graph of inventory.example.yaml', () => {
     ]);
     expect(sources!.split('\n')).toEqual([
       'admin       from 10.0.0.1/32: tcp 22 → lb, web, app, db primary, db replicas',
-      'monitoring  from 10.0.0.1/32: tcp 8404, 9100 → lb; tcp 9100, 9113 → web; tcp 9100 → app; tcp 9100, 9104 → db primary, db replicas',
+      'monitoring  from 10.0.0.1/32: tcp 8404, 9100 → lb; tcp 3903, 9100, 9113 → web; tcp 9100 → app; tcp 9100, 9104 → db primary, db replicas',
     ]);
   });
 
@@ -112,7 +112,7 @@ describe('infra graph of inventory.example.yaml', () => {
         '  db_replicas -->|"tcp 3306 replication (replicas connect to the primary)"| db_primary',
         '  admin[/"admin: 10.0.0.1/32"/]',
         '  admin -.->|"tcp 22 ssh"| web',
-        '  monitoring -.->|"tcp 9100, 9113 exporters"| web',
+        '  monitoring -.->|"tcp 3903, 9100, 9113 exporters"| web',
       ]),
     );
     // Every subgraph is closed.

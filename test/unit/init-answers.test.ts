@@ -167,6 +167,6 @@ describe('the inventory text init writes', () => {
 
   it('says on which interface keepalived holds the VIP, from the vars the example describes', () => {
     const text = renderInventory(completeWithDefaults(RENDER_CASES[1]!.known), 'inventory.yaml', EXAMPLE);
-    expect(text).toContain('# per role: lb, web, app, db\n# vrrp_interface: lb hosts: the interface keepalived holds the VIP on (default eth0)\nrole_vars:\n  lb:\n    vrrp_interface: ens18\n');
+    expect(text).toContain('# per role: lb, web, app, db, monitor\n# vrrp_interface: lb hosts: the interface keepalived holds the VIP on (default eth0)\nrole_vars:\n  lb:\n    vrrp_interface: ens18\n');
   });
 });

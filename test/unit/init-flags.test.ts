@@ -110,7 +110,7 @@ describe('init answers', () => {
     expect(parseHostFlag('db1=10.0.0.41:db+app', []).roles).toEqual(['db', 'app']);
     expect(() => parseHostFlag('web1:10.0.0.21', [])).toThrow('expected NAME=ADDRESS:ROLES');
     expect(() => parseHostFlag('web1=10.0.0.300:web', [])).toThrow('invalid address "10.0.0.300"');
-    expect(() => parseHostFlag('web1=10.0.0.21:wbe', [])).toThrow('unknown role "wbe" (expected lb, web, app, db)');
+    expect(() => parseHostFlag('web1=10.0.0.21:wbe', [])).toThrow('unknown role "wbe" (expected lb, web, app, db, monitor)');
     expect(() => parseHostFlag('1web=10.0.0.21:web', [])).toThrow('a host name starts with a letter');
     const web1 = parseHostFlag('web1=10.0.0.21:web', []);
     expect(() => parseHostFlag('web2=10.0.0.21:web', [web1])).toThrow('10.0.0.21 is already the address of web1');

@@ -177,7 +177,7 @@ describe('loadInventory', () => {
     const result = await loadInventory(join(FIXTURES, 'many-problems.yaml'));
     expect(result.ok ? [] : result.issues.map((issue) => formatIssue(issue, 'many-problems.yaml'))).toEqual([
       'many-problems.yaml:7:13 db.password: a secret must not be written in clear in the inventory; use env:NAME, file:PATH, cmd:COMMAND or generate',
-      'many-problems.yaml:13:13 hosts.web1.roles[0]: unknown role "wbe" (expected lb, web, app, db)',
+      'many-problems.yaml:13:13 hosts.web1.roles[0]: unknown role "wbe" (expected lb, web, app, db, monitor)',
       'many-problems.yaml:15:14 hosts.db1.address: invalid address "10.0.0.300" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)',
     ]);
   });
@@ -212,7 +212,7 @@ describe('inventory issues', () => {
           web1: {address: 10.0.0.21, roles: [wbe, app]}
           db1: {address: 10.0.0.41, roles: [db]}
       `)),
-    ).toEqual(['inventory.yaml:6:38 hosts.web1.roles[0]: unknown role "wbe" (expected lb, web, app, db)']);
+    ).toEqual(['inventory.yaml:6:38 hosts.web1.roles[0]: unknown role "wbe" (expected lb, web, app, db, monitor)']);
   });
 
   it('unknown keys, listing the accepted ones', () => {
@@ -227,7 +227,7 @@ describe('inventory issues', () => {
       'inventory.yaml:6:3 hosts.web1.address: missing required key "address"; expected the host\'s IPv4 address or DNS name, e.g. 10.0.0.11 or web1.example.org',
       'inventory.yaml:6:10 hosts.web1.adress: unknown key "adress" (did you mean "address"? accepted keys: address, ip, roles, ssh, vars)',
       'inventory.yaml:8:1 hostz: unknown key "hostz" (did you mean "hosts"? accepted keys: domain, vip, vip_prefix, state_dir, state, ' +
-        'templates_dir, ssh, firewall, extra_files, monitoring, tls, db, app, vars, role_vars, groups, hosts)',
+        'templates_dir, ssh, firewall, extra_files, monitoring, alerting, tls, db, app, vars, role_vars, groups, hosts)',
     ]);
   });
 
@@ -440,7 +440,7 @@ describe('inventory issues', () => {
       `)),
     ).toEqual([
       'inventory.yaml:6:24 groups.edge.hosts[1]: unknown host "web9" (hosts: web1, db1, spare)',
-      'inventory.yaml:10:38 hosts.spare.roles: a host needs at least one role (lb, web, app, db)',
+      'inventory.yaml:10:38 hosts.spare.roles: a host needs at least one role (lb, web, app, db, monitor)',
     ]);
   });
 

@@ -224,7 +224,7 @@ describe('sources open to the whole internet: a warning, not an error', () => {
     expect(result.ok).toBe(true);
     expect(formatted(result).warnings).toEqual([
       'inventory.yaml:3:41 firewall.admin_sources[1]: warning: 0.0.0.0/0 lets every address on the internet reach SSH and, since there is ' +
-        'no monitoring block, the node exporter (9100) and the haproxy, nginx and mysqld exporters (8404, 9113, 9104); ' +
+        'no monitoring block, the node exporter (9100) and the haproxy, nginx, mtail and mysqld exporters (8404, 9113, 3903, 9104); ' +
         'list the networks you administer from instead, e.g. 203.0.113.0/24',
     ]);
   });
@@ -234,7 +234,7 @@ describe('sources open to the whole internet: a warning, not an error', () => {
     expect(result.ok).toBe(true);
     expect(formatted(result).warnings).toEqual([
       'inventory.yaml:6:24 monitoring.sources[0]: warning: 0.0.0.0/0 lets every address on the internet reach the node exporter (9100) and ' +
-        'the haproxy, nginx and mysqld exporters (8404, 9113, 9104), which describe the hosts and the database; ' +
+        'the haproxy, nginx, mtail and mysqld exporters (8404, 9113, 3903, 9104), which describe the hosts and the database; ' +
         'list your Prometheus servers instead, e.g. 10.0.0.5/32',
     ]);
   });

@@ -21,7 +21,7 @@ describe('infra validate', () => {
     expect(code).toBe(1);
     expect(stdout.trimEnd().split('\n')).toEqual([
       `${file}:7:13 db.password: a secret must not be written in clear in the inventory; use env:NAME, file:PATH, cmd:COMMAND or generate`,
-      `${file}:13:13 hosts.web1.roles[0]: unknown role "wbe" (expected lb, web, app, db)`,
+      `${file}:13:13 hosts.web1.roles[0]: unknown role "wbe" (expected lb, web, app, db, monitor)`,
       `${file}:15:14 hosts.db1.address: invalid address "10.0.0.300" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)`,
     ]);
   });
@@ -29,7 +29,7 @@ describe('infra validate', () => {
   it('prints ok and the hosts per role for a valid inventory, and exits 0', async () => {
     const { code, stdout } = await infraInProcess('validate', `${ROOT}inventory.example.yaml`);
     expect(code).toBe(0);
-    expect(stdout).toBe('ok: 8 hosts (lb: lb1, lb2; web: web1, web2; app: app1, app2; db: db1, db2)\n');
+    expect(stdout).toBe('ok: 8 hosts (lb: lb1, lb2; web: web1, web2; app: app1, app2; db: db1, db2; monitor: none)\n');
   });
 
   it('prints {format_version, command, ok, exitCode, issues} with --json', async () => {
@@ -100,9 +100,9 @@ describe('infra validate', () => {
       expect(code).toBe(0);
       expect(stdout.trimEnd().split('\n')).toEqual([
         `${file}:4:19 firewall.admin_sources[0]: warning: 0.0.0.0/0 lets every address on the internet reach SSH and, since there is no ` +
-          'monitoring block, the node exporter (9100) and the haproxy, nginx and mysqld exporters (8404, 9113, 9104); ' +
+          'monitoring block, the node exporter (9100) and the haproxy, nginx, mtail and mysqld exporters (8404, 9113, 3903, 9104); ' +
           'list the networks you administer from instead, e.g. 203.0.113.0/24',
-        'ok: 2 hosts (lb: none; web: web1; app: web1; db: db1)',
+        'ok: 2 hosts (lb: none; web: web1; app: web1; db: db1; monitor: none)',
       ]);
       const json = await infraInProcess('--json', 'validate', file);
       expect(json.code).toBe(0);

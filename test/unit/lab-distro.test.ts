@@ -100,7 +100,7 @@ describe('lab repository build: the db server from the suite that ships it', () 
 
 describe('lab inventory: the db engine', () => {
   const subnet = parseSubnet('10.81.0.0/24');
-  const hosts = planHosts({ lb: 0, web: 1, app: 1, db: 2 }, subnet);
+  const hosts = planHosts({ lb: 0, web: 1, app: 1, db: 2, monitor: 0 }, subnet);
   const render = (dbEngine: 'mariadb' | 'mysql') =>
     parse(renderLabInventory({ subnet, hosts, login: 'root', bridge: 'dlab-br0', release: { distro: 'trixie', dbEngine } })) as Record<string, any>;
 

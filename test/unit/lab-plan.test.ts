@@ -42,7 +42,7 @@ describe('lab host plan: names and addresses from counts', () => {
   });
 
   it('counts from flags: --web 3 --app 2 --db 3 --lb 2 gives web3 at .23 and db3 at .43', () => {
-    const hosts = planHosts({ lb: 2, web: 3, app: 2, db: 3 }, subnet);
+    const hosts = planHosts({ lb: 2, web: 3, app: 2, db: 3, monitor: 0 }, subnet);
     expect(hosts).toHaveLength(10);
     expect(hosts.find((h) => h.name === 'web3')?.address).toBe('10.77.0.23');
     expect(hosts.find((h) => h.name === 'db3')?.address).toBe('10.77.0.43');
@@ -50,20 +50,20 @@ describe('lab host plan: names and addresses from counts', () => {
   });
 
   it('the largest lab (10 lb, 50 web, 50 app, 50 db) keeps every address unique, off .1 and the VIP, and every interface name within 15 characters', () => {
-    const largest = planHosts({ lb: 10, web: 50, app: 50, db: 50 }, subnet);
+    const largest = planHosts({ lb: 10, web: 50, app: 50, db: 50, monitor: 0 }, subnet);
     const addresses = largest.map((h) => h.address);
     expect(new Set(addresses).size).toBe(160);
     expect(addresses).not.toContain(controllerAddress(subnet));
     expect(addresses).not.toContain(vipAddress(subnet));
     for (const h of largest) expect(h.hostInterface.length).toBeLessThanOrEqual(15);
     expect(hostInterfaceName('web10')).toBe('vb-ilab-web10');
-    for (const h of planHosts({ lb: 10, web: 50, app: 50, db: 50 }, subnet, labNaming('alab9'))) {
+    for (const h of planHosts({ lb: 10, web: 50, app: 50, db: 50, monitor: 0 }, subnet, labNaming('alab9'))) {
       expect(h.hostInterface.length).toBeLessThanOrEqual(15);
     }
   });
 
   it('the eleventh host of a role and beyond continue in that role\'s second range: web11 .111, app11 .151, db50 .230', () => {
-    const hosts = planHosts({ lb: 2, web: 11, app: 11, db: 50 }, subnet);
+    const hosts = planHosts({ lb: 2, web: 11, app: 11, db: 50, monitor: 0 }, subnet);
     expect(hosts.find((h) => h.name === 'web10')?.address).toBe('10.77.0.30');
     expect(hosts.find((h) => h.name === 'web11')?.address).toBe('10.77.0.111');
     expect(hosts.find((h) => h.name === 'app11')?.address).toBe('10.77.0.151');
@@ -77,7 +77,7 @@ describe('lab host plan: names and addresses from counts', () => {
     expect(() => planHosts({ ...DEFAULT_COUNTS, lb: 1 }, subnet)).toThrow(/two lb hosts/);
     expect(() => planHosts({ ...DEFAULT_COUNTS, app: -1 }, subnet)).toThrow(UserError);
     expect(() => planHosts({ ...DEFAULT_COUNTS, app: 1.5 }, subnet)).toThrow(UserError);
-    expect(planHosts({ lb: 0, web: 0, app: 0, db: 1 }, subnet).map((h) => h.name)).toEqual(['db1']);
+    expect(planHosts({ lb: 0, web: 0, app: 0, db: 1, monitor: 0 }, subnet).map((h) => h.name)).toEqual(['db1']);
   });
 });
 
@@ -216,7 +216,7 @@ describe('lab inventory files', () => {
 
   it('db replicas are every db host but the first; no VIP without an lb pair', () => {
     const inv = parse(
-      renderLabInventory({ subnet, hosts: planHosts({ lb: 0, web: 1, app: 1, db: 3 }, subnet), login: 'root', bridge: 'infra-br0' }),
+      renderLabInventory({ subnet, hosts: planHosts({ lb: 0, web: 1, app: 1, db: 3, monitor: 0 }, subnet), login: 'root', bridge: 'infra-br0' }),
     ) as Record<string, any>;
     expect(inv.db.primary).toBe('db1');
     expect(inv.db.replicas).toEqual(['db2', 'db3']);

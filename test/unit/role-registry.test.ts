@@ -9,7 +9,7 @@ import { desiredForHost, phaseOrder, PHASE_ORDER } from '../../src/roles/index.j
 import { allRolePackages } from '../../src/roles/packages.js';
 import { ROLE_REGISTRY, type RoleRegistry } from '../../src/roles/registry.js';
 import { hostsWithRole } from '../../src/roles/topology.js';
-import { hostOf, testInventory, testSecrets } from './roles-fixture.js';
+import { hostOf, monitoredInventory, testInventory, testSecrets } from './roles-fixture.js';
 
 /** A role the model does not know, as a new one would be before inventory/model.ts lists it. */
 const CACHE = 'cache' as Role;
@@ -70,7 +70,7 @@ describe('a role added by one registry entry', () => {
 
   it('renders its phase on its hosts, in phase order between the roles around its tier', () => {
     const { inventory, cache1 } = inventoryWithCache();
-    expect(phaseOrder(registry)).toEqual(['firewall', 'monitoring', 'db', CACHE, 'app', 'web', 'lb', 'cleanup']);
+    expect(phaseOrder(registry)).toEqual(['firewall', 'monitoring', 'db', CACHE, 'app', 'web', 'lb', 'monitor', 'cleanup']);
     const desire = desiredForHost(inventory, cache1, {}, registry);
     expect(desire.phases.map((phase) => phase.phase)).toEqual(['firewall', 'monitoring', CACHE, 'cleanup']);
     expect(desire.phases.find((phase) => phase.phase === CACHE)?.resources).toContainEqual({ kind: 'package', name: 'redis-server' });
@@ -91,7 +91,7 @@ describe('a role added by one registry entry', () => {
 
 describe('the role registry', () => {
   it('runs the roles back to front: a host serves before anything is sent to it', () => {
-    expect(PHASE_ORDER).toEqual(['firewall', 'monitoring', 'db', 'app', 'web', 'lb', 'cleanup']);
+    expect(PHASE_ORDER).toEqual(['firewall', 'monitoring', 'db', 'app', 'web', 'lb', 'monitor', 'cleanup']);
   });
 
   it('gives every role lab addresses of its own, within the /24 and clear of the controller and the VIP', () => {
@@ -106,10 +106,10 @@ describe('the role registry', () => {
 
 describe('a role definition\'s packages', () => {
   it('hold every package its phase installs, so the lab repository never misses one', () => {
-    const inventory = testInventory();
+    const inventory = monitoredInventory();
     for (const role of Object.values(ROLE_REGISTRY)) {
       const host = hostsWithRole(inventory, role.name)[0] as Host;
-      const installed = role.render(inventory, host, testSecrets()).resources.flatMap((resource) => (resource.kind === 'package' ? [resource.name] : []));
+      const installed = role.render(inventory, host, testSecrets(), undefined, ROLE_REGISTRY).resources.flatMap((resource) => (resource.kind === 'package' ? [resource.name] : []));
       expect(installed.length, role.name).toBeGreaterThan(0);
       expect(role.packages, role.name).toEqual(expect.arrayContaining(installed));
     }

@@ -68,6 +68,12 @@ export function testInventory(overrides: Partial<Inventory> = {}): Inventory {
   };
 }
 
+/** The test inventory with a monitor host, mon1 at 10.0.0.51. */
+export function monitoredInventory(overrides: Partial<Inventory> = {}): Inventory {
+  const inventory = testInventory(overrides);
+  return { ...inventory, hosts: [...inventory.hosts, host('mon1', '10.0.0.51', ['monitor'])] };
+}
+
 export function hostOf(inventory: Inventory, name: string): Host {
   const found = inventory.hosts.find((candidate) => candidate.name === name);
   if (!found) throw new Error(`no host ${name} in the test inventory`);

@@ -138,6 +138,8 @@ describe('rolling one web host', () => {
     expect(install).toContain('activate_file /etc/ssl/infra/www.foobar.com.crt');
     expect(install).toContain('activate_file /etc/ssl/infra/ca.crt');
     expect(install).toContain('nginx -t -q');
+    // The node exporter's copy of the certificate's expiry follows the new certificate.
+    expect(install).toContain('infra_tls_certificate_not_after_seconds');
     expect(scripts.join('\n')).not.toContain(next.key.reveal());
     const backup = scripts.find((script) => kindOf(script) === 'backup') ?? '';
     expect(backup).toContain('cp -a -- /etc/ssl/infra/www.foobar.com.key /etc/ssl/infra/www.foobar.com.key.infra-previous');

@@ -17,6 +17,8 @@ import { prepareConnectedRun, type RunContext } from '../../engine/prepare.js';
 import { colorEnabled } from '../color.js';
 import { hostColumnWidth } from '../columns.js';
 import { ROLE } from '../../inventory/model.js';
+import { prometheusUrl } from '../../roles/monitor.js';
+import { hostsWithRole } from '../../roles/topology.js';
 import { confirmed } from '../confirm.js';
 import { Progress } from '../progress.js';
 import { passphrasePrompt } from '../passphrase.js';
@@ -223,13 +225,18 @@ function shownPath(path: string): string {
   return fromHere && !fromHere.startsWith('..') && !isAbsolute(fromHere) ? fromHere : path;
 }
 
-/** How to reach the site: the DNS record to publish and a command that tries it before DNS does. */
+/**
+ * How to reach the site: the DNS record to publish and a command that tries it before DNS does;
+ * and where to look at it, Prometheus's UI on each monitor host.
+ */
 function siteSummary(inventory: RunContext['inventory']): string {
-  if (!inventory.vip || !inventory.hosts.some((host) => host.roles.includes(ROLE.web))) return '';
+  const monitors = hostsWithRole(inventory, ROLE.monitor).map((host) => `Monitoring: ${prometheusUrl(host)}  (Prometheus on ${host.name}, for the admin sources; infra status ${shownPath(inventory.file)})\n`);
+  if (!inventory.vip || !inventory.hosts.some((host) => host.roles.includes(ROLE.web))) return monitors.length > 0 ? `\n${monitors.join('')}` : '';
   const ca = inventory.tls.kind === 'ca' ? `--cacert ${shownPath(join(inventory.stateDir, 'ca', 'ca.crt'))} ` : '';
   return (
     `\nDNS: publish ${inventory.domain}. A ${inventory.vip}\n` +
-    `Site: https://${inventory.domain}/  (before DNS: curl ${ca}--resolve ${inventory.domain}:443:${inventory.vip} https://${inventory.domain}/)\n`
+    `Site: https://${inventory.domain}/  (before DNS: curl ${ca}--resolve ${inventory.domain}:443:${inventory.vip} https://${inventory.domain}/)\n` +
+    monitors.join('')
   );
 }
 

@@ -13,7 +13,8 @@ packages, services (running, enabled), ufw rules (missing, and rules infra did n
 reloads left pending by a failed run; and what configuration alone cannot show: replicas
 replicating and not lagging, exactly one lb host holding the VIP, haproxy's web servers UP,
 the certificate nginx serves equal to the deployed one and the one served through the VIP,
-certificates expiring soon. check never changes anything on any host.
+certificates expiring soon; on a monitor host, the alerts its Prometheus has firing. check never
+changes anything on any host.
 
 --json prints {exitCode, seconds, hosts: [{host, status: ok|drifted|unreachable, error?,
 drift: [{phase, kind: resource|health|pending-handler|foreign-rule, subject, message, diff?}]}],

@@ -1,7 +1,9 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Ora } from 'ora';
 import type { LabProgress, LabRebuildResult, LabStatus, LabUpResult } from '../../lab/lab.js';
 import type { LabCounts } from '../../lab/plan.js';
+import { ROLE } from '../../inventory/model.js';
+import { ROLE_PORTS } from '../../inventory/ports.js';
 import type { RoleDefinition } from '../../roles/definition.js';
 import { rolesFrontToBack } from '../../roles/registry.js';
 import { jsonDocument } from '../../report/json.js';
@@ -123,7 +125,11 @@ function upSummary(r: LabUpResult): string {
   return (
     `lab up: ${running}/${r.hosts.length} hosts running in ${seconds(r.timings.totalMs)} (${parts.join(', ')})\n` +
     formatStatus(r) +
-    `inventory: ${r.output.inventory} (root) and ${r.output.inventorySudo} (ops + sudo password)`
+    `inventory: ${r.output.inventory} (root) and ${r.output.inventorySudo} (ops + sudo password)` +
+    r.hosts
+      .filter((h) => h.roles.includes(ROLE.monitor))
+      .map((h) => `\nPrometheus on ${h.name}, once provisioned: http://${h.address}:${ROLE_PORTS.prometheus}`)
+      .join('')
   );
 }
 
@@ -146,7 +152,11 @@ Example:
 
   const up = lab.command('up').description('build (once) the base image and apt repo, then boot the hosts and write ./lab/inventory.yaml');
   // One count option per role, in the order of the lab's host list.
-  for (const role of rolesFrontToBack()) up.option(`--${role.name} <n>`, role.lab.countHelp, parseCount(role), role.lab.defaultCount);
+  for (const role of rolesFrontToBack()) {
+    const { countAlone, countHelp, defaultCount } = role.lab;
+    const option = new Option(`--${role.name} ${countAlone === undefined ? '<n>' : '[n]'}`, countHelp).argParser(parseCount(role)).default(defaultCount);
+    up.addOption(countAlone === undefined ? option : option.preset(String(countAlone)));
+  }
   up.option('--distro <release>', `the Debian release of every host: ${LAB_DISTRO_NAMES.join(' or ')}`, parseChoice('--distro', LAB_DISTRO_NAMES), DEFAULT_RELEASE.distro);
   up.option(
     '--db-engine <engine>',
@@ -170,6 +180,7 @@ added to firewall.admin_sources, then with the bastion's inventory (docs/own-ser
 Examples:
   $ infra lab up                          # lb1 lb2 web1 web2 app1 app2 db1 db2 on 10.77.0.0/24
   $ infra lab up --web 3 --db 3           # more web and db hosts
+  $ infra lab up --monitor                # and mon1: Prometheus and Alertmanager (.51)
   $ infra lab up --distro trixie --db-engine mysql   # Debian 13 hosts, MySQL on the db hosts
   $ INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up
   $ infra lab up --lb 2 --web 18 --app 18 --db 10   # 48 hosts (web11+ at .111, app11+ at .151)
