@@ -85,7 +85,7 @@ describe('lab bastion (lab up --bastion)', () => {
   it('is bastion at .5, apart from every host of the largest lab, the controller and the VIP', () => {
     const bastion = planBastion(subnet);
     expect(bastion).toEqual({ name: 'bastion', address: '10.77.0.5', machine: 'ilab-bastion', hostInterface: 'vb-ilab-bastion' });
-    const largest = planHosts({ lb: 10, web: 50, app: 50, db: 50 }, subnet);
+    const largest = planHosts({ lb: 10, web: 50, app: 50, db: 50, monitor: 2 }, subnet);
     expect(largest.map((h) => h.address)).not.toContain(bastion.address);
     expect(largest.map((h) => h.name)).not.toContain(bastion.name);
     expect([controllerAddress(subnet), vipAddress(subnet)]).not.toContain(bastion.address);
