@@ -51,6 +51,8 @@ export function certificateMetricsCommand(certificateFile: string, domain: strin
     // Readable by the node exporter, which runs as prometheus, whatever infra's umask.
     script: `{ ${metrics}; } > ${CERTIFICATE_METRICS_FILE}.new && chmod 0644 ${CERTIFICATE_METRICS_FILE}.new && mv -f ${CERTIFICATE_METRICS_FILE}.new ${CERTIFICATE_METRICS_FILE}`,
     unless: `__want=$(${metrics}) && [ "$__want" = "$(cat ${CERTIFICATE_METRICS_FILE} 2>/dev/null)" ]`,
+    // The guard was read against the certificate before the run: a new one rewrites the metric.
+    runsWhenChanged: [certificateFile],
   };
 }
 

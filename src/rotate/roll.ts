@@ -1,6 +1,6 @@
 import { buildChangeScript, buildHandlerScript, scriptFailure } from '../apply/scripts.js';
 import { redact, type Secret } from '../core/secret.js';
-import type { Change, FileResource, Handler, PhaseDesire, RollingHandlers } from '../core/types.js';
+import type { Change, CommandResource, FileResource, Handler, PhaseDesire, RollingHandlers } from '../core/types.js';
 import { CERTIFICATE_METRICS_COMMAND, ROTATION_PREVIOUS_SUFFIX } from '../roles/web.js';
 import type { ExecResult } from '../transport/ssh.js';
 import { type CertificateFacts, servedMismatch } from './plan.js';
@@ -87,13 +87,13 @@ export async function rollHost(remotes: Remotes, rotation: HostRotation, options
     throw new Error(`drain: ${messageOf(error)}; nothing was installed`);
   }
 
+  const metrics = rotation.phase.resources.filter((r): r is CommandResource => r.kind === 'command' && r.name === CERTIFICATE_METRICS_COMMAND);
   let installing = false;
   try {
     await run(backupScript(paths), 'keep the previous pair');
     installing = true;
     step('install');
     // The certificate's expiry for the node exporter follows the files (its guard runs after them).
-    const metrics = rotation.phase.resources.filter((r) => r.kind === 'command' && r.name === CERTIFICATE_METRICS_COMMAND);
     const changes: Change[] = [...files, ...metrics].map((resource) => ({ phase: rotation.phase.phase, resource, action: 'update', reason: 'certificate rotation' }));
     await run(buildChangeScript(changes, [reload.id], rotation.phase.validators), 'install');
     step('reload');
@@ -108,7 +108,10 @@ export async function rollHost(remotes: Remotes, rotation: HostRotation, options
     if (installing) {
       step('restore');
       try {
-        await run(restoreScript(paths), 'restore');
+        // The expiry metric was written from the new certificate: written again from the restored
+        // one (a metric left stale is check's to report, not a reason to call the restore failed).
+        const metricScripts = metrics.map((command) => `{ ${command.script}; } || true`);
+        await run(restoreScript(paths, metricScripts), 'restore');
         await run(buildHandlerScript([reload], rotation.phase.validators), 'reload the previous pair');
       } catch (restoreError) {
         throw new Error(

@@ -52,14 +52,14 @@ export function backupScript(paths: readonly string[]): string {
  * Puts each file back from its `.infra-previous`, by a copy renamed into place so that nginx never
  * reads half a file; a file that had no previous copy did not exist before, and is removed.
  */
-export function restoreScript(paths: readonly string[]): string {
+export function restoreScript(paths: readonly string[], thenRun: readonly string[] = []): string {
   const lines = paths.map((path) => {
     const file = quoteWord(path);
     const previous = quoteWord(path + ROTATION_PREVIOUS_SUFFIX);
     const staged = quoteWord(path + ROTATION_RESTORE_SUFFIX);
     return `if [ -e ${previous} ]; then rm -f -- ${staged} && cp -a -- ${previous} ${staged} && mv -f -- ${staged} ${file} || exit 1; else rm -f -- ${file} || exit 1; fi`;
   });
-  return [...lines, 'echo @@done'].join('\n');
+  return [...lines, ...thenRun, 'echo @@done'].join('\n');
 }
 
 /**

@@ -226,7 +226,7 @@ describe('changes, validation and interrupted runs', () => {
     }
     const onDisk = await mustOnHost(web2.address, `cat ${EXPORTER_DEFAULTS}; ls -a /etc/default | grep infra- || true; cat /var/lib/infra/pending-handlers`);
     expect(onDisk).not.toContain('# drift');
-    expect(onDisk).toContain('--collector.processes"');
+    expect(onDisk).toContain('--collector.textfile.directory=/var/lib/prometheus/node-exporter"');
     expect(onDisk).not.toMatch(/infra-(new|bak)/);
     expect(onDisk).toContain(`restart:${EXPORTER}`);
     expect(await exporterPid(web2)).toBe(pidBefore);

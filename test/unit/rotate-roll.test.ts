@@ -148,8 +148,9 @@ describe('rolling one web host', () => {
   it('on a config nginx -t refuses, restores the previous pair, reloads it, puts the host back and says why', async () => {
     const invalid = { code: 3, stdout: '@@invalid nginx config\nnginx: [emerg] cannot load certificate key\n', stderr: '' };
     const hosts = new FakeHosts(old.certificatePem, next.certificatePem, { install: () => invalid });
+    const { recording, scripts } = recordingScripts(hosts);
     let stored = false;
-    const error = await rollHost(hosts, rotation, { ...quick, store: async () => void (stored = true) }).catch((caught: Error) => caught);
+    const error = await rollHost(recording, rotation, { ...quick, store: async () => void (stored = true) }).catch((caught: Error) => caught);
     expect(error?.message).toBe(
       'install: validation failed, nothing activated: nginx config\nnginx: [emerg] cannot load certificate key\n' +
         'the previous certificate was restored; web1 is back in service',
@@ -158,6 +159,9 @@ describe('rolling one web host', () => {
     expect(hosts.serving).toBe(old.certificatePem);
     expect(hosts.previousKept).toBe(false);
     expect(stored).toBe(false);
+    // The expiry metric written from the new certificate is written again from the restored one.
+    const restore = scripts.find((script) => kindOf(script) === 'restore') ?? '';
+    expect(restore).toContain('infra_tls_certificate_not_after_seconds');
   });
 
   it('when the host still serves the old certificate after the reload, restores it and names both serials', async () => {
