@@ -289,7 +289,7 @@ function readOnlyCommand(flavor: DbFlavor): CommandResource {
     kind: 'command',
     name: 'read-only replica',
     script: mysqlScript(flavor.readOnly),
-    unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' },
+    unless: flavor.readOnlyHeld,
   };
 }
 
