@@ -25,9 +25,10 @@ import pymysql
 
 CONNECT_TIMEOUT = 3
 # The server's error for a write on a read-only server; those for a connection killed (a primary
-# going read-only cuts them), refused or lost.
+# going read-only cuts them), refused (1040: every connection slot taken, as while the primary
+# moves under load every request retries on each db host) or lost.
 READ_ONLY = 1290
-UNREACHABLE = (1927, 2003, 2013)
+UNREACHABLE = (1040, 1927, 2003, 2013)
 NO_SUCH_TABLE = 1146
 CREATE_VISITS = (
     "CREATE TABLE IF NOT EXISTS visits ("
