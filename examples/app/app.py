@@ -25,9 +25,18 @@ import pymysql
 
 CONNECT_TIMEOUT = 3
 # The server's error for a write on a read-only server; those for a connection killed (a primary
-# going read-only cuts them), refused or lost.
+# going read-only cuts them), refused (1040: every connection slot taken, as while the primary
+# moves under load every request retries on each db host) or lost.
 READ_ONLY = 1290
-UNREACHABLE = (1927, 2003, 2013)
+UNREACHABLE = (1040, 1927, 2003, 2013)
+NO_SUCH_TABLE = 1146
+CREATE_VISITS = (
+    "CREATE TABLE IF NOT EXISTS visits ("
+    " id BIGINT AUTO_INCREMENT PRIMARY KEY,"
+    " app_host VARCHAR(255) NOT NULL,"
+    " at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+)
+INSERT_VISIT = "INSERT INTO visits (app_host) VALUES (%s)"
 # While the primary moves (infra's switchover, or infra db failover), the old one refuses writes
 # and the new one takes them a moment before this host is restarted with its address: a write
 # goes to the first db host of this host's list that takes it (only the primary does: every other
@@ -83,16 +92,22 @@ def record_visit():
 
 
 def insert_visit(host):
+    """Inserts one visit row; creates the table first only when the insert finds none.
+
+    Not CREATE TABLE IF NOT EXISTS before every insert: MySQL writes that statement to its binlog
+    even when the table exists, so each visit was two transactions, one a DDL that every replica
+    applies alone under an exclusive lock on the table, and connections piled up under load.
+    """
     connection = connect(host)
     try:
         with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TABLE IF NOT EXISTS visits ("
-                " id BIGINT AUTO_INCREMENT PRIMARY KEY,"
-                " app_host VARCHAR(255) NOT NULL,"
-                " at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-            )
-            cursor.execute("INSERT INTO visits (app_host) VALUES (%s)", (HOSTNAME,))
+            try:
+                cursor.execute(INSERT_VISIT, (HOSTNAME,))
+            except pymysql.err.ProgrammingError as error:
+                if not error.args or error.args[0] != NO_SUCH_TABLE:
+                    raise
+                cursor.execute(CREATE_VISITS)
+                cursor.execute(INSERT_VISIT, (HOSTNAME,))
             return cursor.lastrowid
     finally:
         connection.close()

@@ -44,17 +44,20 @@ export const DB_FACT_TAG = 'DB';
 
 /**
  * Prints `DB<TAB>state<TAB>read_only<TAB>gtid state<TAB>position` and one `DB<TAB>Field: value`
- * line per replication status field, only when the server answers. Builtins but the mysql client.
+ * line per replication status field, only when the server answered both queries. A status that
+ * could not be read (the server refusing connections under load: "Too many connections") is not
+ * an empty one: read as "replicates from nobody", a switchover would promote a replica without
+ * draining the old primary. Builtins but the mysql client.
  */
 export function dbFactProbe(flavor: GtidFlavor): string {
   const sql = REPLICATION_SQL[flavor];
   const wanted = Object.values(sql.fields).map((field) => `${field}:*`).join('|');
   return [
-    `if __db=$(mysql -N -B <<< ${quoteWord(sql.state)} 2>/dev/null); then`,
+    `if __db=$(mysql -N -B <<< ${quoteWord(sql.state)} 2>/dev/null) && __status=$(mysql --vertical <<< ${quoteWord(sql.status)} 2>/dev/null); then`,
     `  printf '${DB_FACT_TAG}\\tstate\\t%s\\n' "$__db"`,
     // The vertical output pads field names with spaces; `read` without IFS= trims them. --vertical,
     // not \G: MySQL 9's client runs no client command in batch mode.
-    `  while read -r __l; do case $__l in ${wanted}) printf '${DB_FACT_TAG}\\t%s\\n' "$__l";; esac; done < <(mysql --vertical <<< ${quoteWord(sql.status)} 2>/dev/null)`,
+    `  while read -r __l; do case $__l in ${wanted}) printf '${DB_FACT_TAG}\\t%s\\n' "$__l";; esac; done <<< "$__status"`,
     'fi',
   ].join('\n');
 }

@@ -65,6 +65,11 @@ export interface DbFlavor {
   ed25519Plugins: boolean;
   /** What makes a replica read-only for clients (root included, on MySQL: super_read_only). */
   readOnly: string[];
+  /**
+   * One value, `expected` once every setting of `readOnly` holds. On MySQL both: lifting
+   * super_read_only by hand (as dropping errant transactions does) leaves read_only ON.
+   */
+  readOnlyHeld: { sql: string; expected: string };
   replication: {
     /** Read with `mysql --vertical`: MySQL 9's client runs no `\\G` (no client command) in batch mode. */
     status: string;
@@ -105,6 +110,7 @@ const MARIADB: DbFlavor = {
   exporterPlugin: 'mysql_native_password',
   ed25519Plugins: true,
   readOnly: ['SET GLOBAL read_only = 1;'],
+  readOnlyHeld: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' },
   replication: {
     status: 'SHOW SLAVE STATUS',
     expected: (source) => ({
@@ -151,6 +157,7 @@ const MYSQL: DbFlavor = {
   exporterPlugin: 'caching_sha2_password',
   ed25519Plugins: false,
   readOnly: ['SET GLOBAL read_only = 1;', 'SET GLOBAL super_read_only = 1;'],
+  readOnlyHeld: { sql: 'SELECT @@GLOBAL.read_only + @@GLOBAL.super_read_only', expected: '2' },
   replication: {
     status: 'SHOW REPLICA STATUS',
     expected: (source) => ({

@@ -276,8 +276,13 @@ function replicationCommand(flavor: DbFlavor, primary: Host, password: Secret): 
   return {
     kind: 'command',
     name: `replicates from ${primary.name}`,
-    // The IO thread takes a moment to connect: the command succeeds once both threads run.
-    script: `${mysqlScript(statements)} && __ok= && for __i in $(seq 40); do if ( ${guard} ); then __ok=1; break; fi; sleep 0.5; done && [ -n "$__ok" ]`,
+    // The IO thread takes a moment to connect: the command succeeds once both threads run, and
+    // still do a second later (an applier runs until the first transaction it cannot apply: both
+    // threads showed Yes for an instant on a MySQL replica whose GTID record had been reset, and
+    // the verify after the command failed). When they do not, the threads' last errors say why.
+    script:
+      `${mysqlScript(statements)} && __ok= && for __i in $(seq 40); do if ( ${guard} ); then sleep 1; ( ${guard} ) && __ok=1; break; fi; sleep 0.5; done && ` +
+      `{ [ -n "$__ok" ] || { mysql --vertical <<< ${quoteWord(flavor.replication.status)} | grep -E '^ *Last_(IO|SQL)_Error: .' >&2; false; }; }`,
     unless: guard,
     secrets: [password],
   };
@@ -289,7 +294,7 @@ function readOnlyCommand(flavor: DbFlavor): CommandResource {
     kind: 'command',
     name: 'read-only replica',
     script: mysqlScript(flavor.readOnly),
-    unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' },
+    unless: flavor.readOnlyHeld,
   };
 }
 

@@ -69,6 +69,12 @@ describe('db role on a Debian host pinned to MySQL (db_engine: mysql)', () => {
     expect(replication?.script).toContain('START REPLICA;');
     expect(dbRole.healthChecks(mysqlInventory, hostOf(mysqlInventory, 'db2')).map((check) => check.script)).toEqual(["printf '%s\\n' 'SHOW REPLICA STATUS' | mysql --vertical"]);
   });
+
+  it('holds a replica read-only only while both read_only and super_read_only are on (dropping errant transactions lifts super_read_only alone)', () => {
+    const readOnly = commands(phaseOf('db2')).find((c) => c.name === 'read-only replica');
+    expect(readOnly?.script).toContain('SET GLOBAL super_read_only = 1;');
+    expect(readOnly?.unless).toEqual({ sql: 'SELECT @@GLOBAL.read_only + @@GLOBAL.super_read_only', expected: '2' });
+  });
 });
 
 describe('db engine from the host (DbPlatform, read before rendering)', () => {

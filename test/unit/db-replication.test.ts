@@ -103,6 +103,24 @@ describe('the replication facts in the probe', () => {
     expect(run.stdout).toBe('');
     expect(parseStateOutput(run.stdout)).toBeUndefined();
   });
+
+  it('says nothing when the server answers the state but refuses the status (a replica is never read as replicating from nobody)', () => {
+    const bin = mkdtempSync(join(tmpdir(), 'infra-dbfact-'));
+    writeFileSync(
+      join(bin, 'mysql'),
+      [
+        '#!/bin/bash',
+        'sql=$(cat)',
+        'if [[ $sql == SELECT* ]]; then printf "1\\tu1:1-40\\tu1:1-40\\n"; exit 0; fi',
+        'echo "ERROR 1040 (HY000): Too many connections" >&2',
+        'exit 1',
+      ].join('\n'),
+    );
+    chmodSync(join(bin, 'mysql'), 0o755);
+    const run = spawnSync('bash', ['-c', dbFactProbe('mysql')], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' });
+    expect(run.stdout).toBe('');
+    expect(parseStateOutput(run.stdout)).toBeUndefined();
+  });
 });
 
 describe('the switchover, run on the hosts in order', () => {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,10 +18,16 @@ import os, time
 class MySQLError(Exception): pass
 class err:
     ProgrammingError = type("ProgrammingError", (MySQLError,), {})
+# STUB_LOG: each statement executed, one a line. STUB_NO_TABLE: no visits table until a CREATE TABLE.
+TABLE = {"exists": not os.environ.get("STUB_NO_TABLE")}
 class _Cursor:
     def __enter__(self): return self
     def __exit__(self, *a): return False
-    def execute(self, *a): pass
+    def execute(self, sql, *a):
+        if os.environ.get("STUB_LOG"):
+            with open(os.environ["STUB_LOG"], "a") as log: log.write(sql.split("(")[0].strip() + "\\n")
+        if sql.startswith("CREATE TABLE"): TABLE["exists"] = True
+        elif "visits" in sql and not TABLE["exists"]: raise err.ProgrammingError(1146, "Table 'app.visits' doesn't exist")
     def fetchone(self): return ("db-stub",)
     lastrowid = 1
 class _Connection:
@@ -46,7 +52,7 @@ afterEach(() => {
   app = undefined;
 });
 
-async function startApp(delaySeconds: number): Promise<{ port: number; exited: Promise<number | null> }> {
+async function startApp(delaySeconds: number, stub: Record<string, string> = {}): Promise<{ port: number; exited: Promise<number | null> }> {
   const stubDir = mkdtempSync(join(tmpdir(), 'infra-app-'));
   writeFileSync(join(stubDir, 'pymysql.py'), STUB_PYMYSQL);
   const port = await freePort();
@@ -62,6 +68,7 @@ async function startApp(delaySeconds: number): Promise<{ port: number; exited: P
     DB_USER: 'app',
     DB_PASSWORD: 'stub',
     DB_SSL_CA: '/etc/app/db-ca.crt',
+    ...stub,
   };
   const child = spawn('python3', [join(EXAMPLE_APP_DIR, 'app.py')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   app = child;
@@ -110,5 +117,15 @@ describe('the example app, stopped by SIGTERM (systemctl stop or restart)', () =
     app?.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(Date.now() - stopped).toBeLessThan(5000);
+  });
+});
+
+describe('the example app and its visits table', () => {
+  it('creates the table only when an insert finds none: no DDL per request (MySQL binlogs CREATE TABLE IF NOT EXISTS even when the table exists)', async () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'infra-app-log-')), 'statements');
+    const { port } = await startApp(0, { STUB_NO_TABLE: '1', STUB_LOG: log });
+    for (let i = 0; i < 3; i++) expect((await get(port)).status).toBe(200);
+    const written = readFileSync(log, 'utf8').split('\n').filter((line) => !line.startsWith('SELECT') && line !== '');
+    expect(written).toEqual(['INSERT INTO visits', 'CREATE TABLE IF NOT EXISTS visits', 'INSERT INTO visits', 'INSERT INTO visits', 'INSERT INTO visits']);
   });
 });

@@ -162,6 +162,30 @@ describe('db role, replicas', () => {
     expect(holds({})).toBe(false);
   });
 
+  it('the replication command fails, with the threads\' last errors, when the applier stops right after both threads showed Yes', () => {
+    const replication = commands(phaseOf('db3')).find((c) => c.name === 'replicates from db1');
+    const dir = mkdtempSync(join(tmpdir(), 'infra-repl-command-'));
+    const running = [
+      'Master_Host: 10.0.0.41', 'Master_User: repl', 'Master_Port: 3306', 'Using_Gtid: Slave_Pos', 'Master_SSL_Allowed: Yes',
+      'Master_SSL_CA_File: /etc/mysql/infra-ca.crt', 'Master_SSL_Verify_Server_Cert: Yes', 'Slave_IO_Running: Yes',
+    ];
+    // The first status read shows both threads running, every later one the applier stopped on a duplicate row.
+    const status = (sql: string, error: string) => [...running, `Slave_SQL_Running: ${sql}`, `Last_SQL_Error: ${error}`].map((l) => `'${l.padStart(50)}'`).join(' ');
+    writeFileSync(
+      join(dir, 'mysql'),
+      [
+        '#!/bin/bash',
+        'sql=$(cat)',
+        '[[ $sql == SHOW* ]] || exit 0',
+        `if [ -e "${dir}/read" ]; then printf '%s\\n' ${status('No', "Could not execute Write_rows event: Duplicate entry 344 for key visits.PRIMARY")}; else touch "${dir}/read"; printf '%s\\n' ${status('Yes', '')}; fi`,
+      ].join('\n'),
+    );
+    chmodSync(join(dir, 'mysql'), 0o755);
+    const run = spawnSync('bash', ['-c', String(replication?.script)], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: 'utf8' });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('Last_SQL_Error: Could not execute Write_rows event: Duplicate entry 344 for key visits.PRIMARY');
+  });
+
   it('replicate from the primary by GTID, guarded by the current master settings, without accounts of their own', () => {
     const list = commands(phaseOf('db3'));
     expect(list.map((c) => c.name)).toEqual([
