@@ -149,7 +149,7 @@ if (noopRuns > 0 || checkRuns > 0) {
   // on it (which must change nothing: a port that writes other bytes is caught here, before any
   // figure), then infra's again.
   infraRun(['provision', inventory, '--yes'], 'infra provision (converging)');
-  if (noopRuns > 0) requireNoChange(ansibleRun([], 'ansible-playbook site.yml (on infra\'s stack)'), 'ansible-playbook site.yml on the stack infra converged');
+  if (noopRuns > 0) requireNoChange(ansibleRun([], "ansible-playbook site.yml (on infra's stack)"), 'ansible-playbook site.yml on the stack infra converged');
 }
 scenario(
   'no-change',
@@ -175,7 +175,10 @@ for (const { name, runs, samples } of results) {
   const cell = (s) => `${s.wall.toFixed(2)} s (${s.cpu.toFixed(2)} s, ${s.maxMb.toFixed(0)} MB)`.padEnd(32);
   console.log(`${name.padEnd(11)} ${String(runs).padStart(4)}  ${cell(i)}${cell(a)}${(a.wall / i.wall).toFixed(2)}×`);
 }
-const changedCheck = results.filter((r) => r.name === 'check').flatMap((r) => r.samples.ansible).filter((s) => s.changed > 0);
+const changedCheck = results
+  .filter((r) => r.name === 'check')
+  .flatMap((r) => r.samples.ansible)
+  .filter((s) => s.changed > 0);
 if (changedCheck.length > 0) {
   console.log(`\nnote: ${changedCheck.length} Ansible --check run(s) on the converged stack reported changes (changed= above).`);
 }

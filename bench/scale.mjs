@@ -39,8 +39,12 @@ for (const counts of sizes) {
   for (const [name, m] of Object.entries(measured)) {
     const perHost = ((m.cpu / hosts) * 1000).toFixed(0);
     const added = previous ? ` ; each added host +${(((m.cpu - previous.measured[name].cpu) / (hosts - previous.hosts)) * 1000).toFixed(1)} ms CPU` : '';
-    console.log(`  ${name.padEnd(20)} median ${m.wall.toFixed(2)} s wall, ${m.cpu.toFixed(2)} s CPU (${perHost} ms per host${added}), ${m.maxMb.toFixed(0)} MB peak`);
-    console.log(`  ${''.padEnd(20)} the hosts and the kernel meanwhile: ${m.hostsCpu.toFixed(2)} s CPU (${((m.hostsCpu / hosts) * 1000).toFixed(0)} ms per host) of the 2 shared cores`);
+    console.log(
+      `  ${name.padEnd(20)} median ${m.wall.toFixed(2)} s wall, ${m.cpu.toFixed(2)} s CPU (${perHost} ms per host${added}), ${m.maxMb.toFixed(0)} MB peak`,
+    );
+    console.log(
+      `  ${''.padEnd(20)} the hosts and the kernel meanwhile: ${m.hostsCpu.toFixed(2)} s CPU (${((m.hostsCpu / hosts) * 1000).toFixed(0)} ms per host) of the 2 shared cores`,
+    );
   }
   previous = { hosts, measured };
 }

@@ -8,6 +8,8 @@ bash scripts/setup.sh
 if [ $# -gt 0 ]; then
   exec npx vitest run "$@"
 fi
+# The code as the formatter writes it (npm run format rewrites it so).
+npm run -s format:check
 # Unit tests first, then the end-to-end files on the lab, so the two never compete for the 2 cores
 # the lab's hosts share (a load test through the VIP counts requests per second).
 npx vitest run --project unit

@@ -101,9 +101,7 @@ function recordPending(handlerIds: readonly string[]): string[] {
   return [
     'step "record pending handlers"',
     `must mkdir -p ${quoteWord(PENDING_HANDLERS_FILE.replace(/\/[^/]+$/, ''))}`,
-    ...handlerIds.map(
-      (id) => `grep -qxF ${quoteWord(id)} ${PENDING_HANDLERS_FILE} 2>/dev/null || echo ${quoteWord(id)} >> ${PENDING_HANDLERS_FILE}`,
-    ),
+    ...handlerIds.map((id) => `grep -qxF ${quoteWord(id)} ${PENDING_HANDLERS_FILE} 2>/dev/null || echo ${quoteWord(id)} >> ${PENDING_HANDLERS_FILE}`),
     'sync',
   ];
 }
@@ -117,7 +115,11 @@ export function scriptFailure(result: { code: number; stdout: string; stderr: st
   if (result.code === 0 && /^@@done$/m.test(result.stdout)) return undefined;
   const marker = result.stdout.search(/^@@(fail|invalid) /m);
   if (marker >= 0) {
-    return result.stdout.slice(marker).replace(/^@@fail /, 'step failed: ').replace(/^@@invalid /, 'validation failed, nothing activated: ').trim();
+    return result.stdout
+      .slice(marker)
+      .replace(/^@@fail /, 'step failed: ')
+      .replace(/^@@invalid /, 'validation failed, nothing activated: ')
+      .trim();
   }
   return `exit ${result.code}: ${(result.stderr || result.stdout).trim()}`;
 }
@@ -205,7 +207,12 @@ function retryUntil(check: string, seconds: number, label: string): string[] {
 
 /** Waits on a host until a phase's ready condition holds (see PhaseDesire.ready). */
 export function buildReadyScript(ready: ReadyCondition): string {
-  return [PRELUDE, `step ${quoteWord(ready.name)}`, ...retryUntil(ready.script, ready.seconds, `"$__step (not within ${ready.seconds} s)"`), 'echo @@done'].join('\n');
+  return [
+    PRELUDE,
+    `step ${quoteWord(ready.name)}`,
+    ...retryUntil(ready.script, ready.seconds, `"$__step (not within ${ready.seconds} s)"`),
+    'echo @@done',
+  ].join('\n');
 }
 
 /**
@@ -215,11 +222,7 @@ export function buildReadyScript(ready: ReadyCondition): string {
  * the handler's health check must pass. Each confirmed handler is cleared from the pending list.
  */
 export function buildHandlerScript(handlers: readonly Handler[], validators: readonly Validator[]): string {
-  const lines: string[] = [
-    PRELUDE,
-    'children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d " " | sort; }',
-    ...validationSteps(validators, ''),
-  ];
+  const lines: string[] = [PRELUDE, 'children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d " " | sort; }', ...validationSteps(validators, '')];
   for (const handler of handlers) {
     const unit = quoteWord(`${handler.service}.service`);
     lines.push(
@@ -250,9 +253,7 @@ export function buildHandlerScript(handlers: readonly Handler[], validators: rea
         'fi',
       );
     }
-    lines.push(
-      `if [ -z "$__ok" ]; then printf "@@fail %s\\n%s\\n" "$__step" "$(systemctl status --no-pager -n 20 ${unit} 2>&1)"; exit 1; fi`,
-    );
+    lines.push(`if [ -z "$__ok" ]; then printf "@@fail %s\\n%s\\n" "$__step" "$(systemctl status --no-pager -n 20 ${unit} 2>&1)"; exit 1; fi`);
     if (handler.healthCheck) lines.push(...retryUntil(handler.healthCheck, HEALTH_CHECK_SECONDS, '"$__step health check"'));
     lines.push(
       `if [ -f ${PENDING_HANDLERS_FILE} ]; then grep -vxF ${quoteWord(handler.id)} ${PENDING_HANDLERS_FILE} > ${PENDING_HANDLERS_FILE}.new; mv -f ${PENDING_HANDLERS_FILE}.new ${PENDING_HANDLERS_FILE}; fi`,

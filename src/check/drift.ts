@@ -57,7 +57,10 @@ export function vipHolderDrift(vip: string | undefined, lbObservations: Readonly
   if (!vip || lbObservations.size === 0) return [];
   const holders = [...lbObservations].filter(([, observed]) => observed?.vip === 'held').map(([host]) => host);
   if (holders.length === 1) return [];
-  const message = holders.length === 0 ? `the VIP ${vip} is held by no lb host` : `the VIP ${vip} is held by ${holders.length} lb hosts at once (${holders.join(', ')}): split brain`;
+  const message =
+    holders.length === 0
+      ? `the VIP ${vip} is held by no lb host`
+      : `the VIP ${vip} is held by ${holders.length} lb hosts at once (${holders.join(', ')}): split brain`;
   return [{ phase: 'fleet', kind: 'health', subject: 'vip', message }];
 }
 

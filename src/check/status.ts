@@ -116,7 +116,11 @@ export function parseStatus(output: string): FleetStatus {
   status.targetsUp = single('targetsUp');
   status.targets = single('targets');
   try {
-    const alerts = (JSON.parse(sections.get('alerts') ?? '') as { data: { alerts: { labels: Record<string, string>; annotations?: Record<string, string>; state: string }[] } }).data.alerts;
+    const alerts = (
+      JSON.parse(sections.get('alerts') ?? '') as {
+        data: { alerts: { labels: Record<string, string>; annotations?: Record<string, string>; state: string }[] };
+      }
+    ).data.alerts;
     status.alerts = alerts
       .filter((alert) => alert.state === 'firing')
       .map((alert) => ({

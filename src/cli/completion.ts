@@ -82,11 +82,7 @@ function sharedFunctions(specs: CommandSpec[], print: string): string[] {
   lines.push('  esac', '}', '', '_infra_options() {', '  case $1 in');
   for (const spec of specs) lines.push(`    ${quote(spec.path)}) ${print} ${quote(spec.options.flatMap((option) => option.names).join(' '))} ;;`);
   lines.push('  esac', '}', '');
-  lines.push(
-    '# What the value of option $2 under command path $1 completes to; fails for an option without a value.',
-    '_infra_value() {',
-    '  case "$1|$2" in',
-  );
+  lines.push('# What the value of option $2 under command path $1 completes to; fails for an option without a value.', '_infra_value() {', '  case "$1|$2" in');
   for (const spec of specs) {
     for (const option of spec.options) {
       if (!option.value) continue;

@@ -60,7 +60,9 @@ export function renderGraphText(graph: TopologyGraph, colors: Colors): string {
     const portWidth = Math.max(...host.openings.map((opening) => openingText(opening).length));
     const fromWidth = Math.max(...host.openings.map((opening) => opening.from.join(', ').length));
     for (const opening of host.openings) {
-      lines.push(`  ${colors.yellow(openingText(opening).padEnd(portWidth))}  from ${opening.from.join(', ').padEnd(fromWidth)}  ${colors.dim(opening.purpose)}`);
+      lines.push(
+        `  ${colors.yellow(openingText(opening).padEnd(portWidth))}  from ${opening.from.join(', ').padEnd(fromWidth)}  ${colors.dim(opening.purpose)}`,
+      );
     }
   }
   return lines.map((line) => line.trimEnd()).join('\n') + '\n';
@@ -79,9 +81,7 @@ function openPorts(openings: readonly GraphOpening[]): string {
     if (opening.port !== undefined) ports.add(opening.port);
     byProto.set(opening.proto, ports);
   }
-  return [...byProto]
-    .map(([proto, ports]) => (ports.size ? `${proto} ${[...ports].sort((a, b) => a - b).join(', ')}` : proto))
-    .join('; ');
+  return [...byProto].map(([proto, ports]) => (ports.size ? `${proto} ${[...ports].sort((a, b) => a - b).join(', ')}` : proto)).join('; ');
 }
 
 /** A Mermaid flowchart: one subgraph per host tier, one node per host with its open ports. */

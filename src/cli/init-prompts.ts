@@ -82,11 +82,13 @@ async function askTls(): Promise<TlsAnswer> {
  * relative paths in the answers start from.
  */
 export async function askAnswers(partial: KnownAnswers, inventoryDir = '.'): Promise<InitAnswers> {
-  const domain = partial.domain ?? (await input({ message: "The site's public name (domain):", validate: (value) => valid(domainProblem(value.trim())) })).trim();
+  const domain =
+    partial.domain ?? (await input({ message: "The site's public name (domain):", validate: (value) => valid(domainProblem(value.trim())) })).trim();
   const hosts = partial.hosts ?? (await askHosts());
 
   const sshUser =
-    partial.sshUser ?? (await input({ message: 'SSH user on the hosts:', default: INIT_DEFAULTS.sshUser, validate: (value) => valid(sshUserProblem(value.trim())) })).trim();
+    partial.sshUser ??
+    (await input({ message: 'SSH user on the hosts:', default: INIT_DEFAULTS.sshUser, validate: (value) => valid(sshUserProblem(value.trim())) })).trim();
   const identityFile = partial.identityFile ?? (await input({ message: 'SSH private key file:', default: INIT_DEFAULTS.identityFile })).trim();
   const knownHosts = partial.knownHosts ?? (await input({ message: 'known_hosts file for host key checks:', default: INIT_DEFAULTS.knownHosts })).trim();
   let sudo = partial.sudo ?? { kind: 'none' };
@@ -153,8 +155,7 @@ export async function askAnswers(partial: KnownAnswers, inventoryDir = '.'): Pro
       `Who may reach SSH (addresses or CIDRs, comma-separated; must include this machine${controller ? `, ${controller}` : ''}):`,
       controller ? `${controller}/32` : undefined,
     ));
-  const monitoringSources =
-    partial.monitoringSources ?? (await askSources('Who may scrape the exporters (addresses or CIDRs):', adminSources.join(', ')));
+  const monitoringSources = partial.monitoringSources ?? (await askSources('Who may scrape the exporters (addresses or CIDRs):', adminSources.join(', ')));
   const tls = partial.tls ?? (await askTls());
   const appSource =
     partial.appSource ??

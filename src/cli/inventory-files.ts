@@ -13,7 +13,12 @@ interface NamedPath {
 
 /** `db.extra_accounts[0].password` → ['db', 'extra_accounts', 0, 'password']. */
 function keyPathOf(key: string): KeyPath {
-  return key.split('.').flatMap((part) => part.split(/\[(\d+)\]/).filter(Boolean).map((piece) => (/^\d+$/.test(piece) ? Number(piece) : piece)));
+  return key.split('.').flatMap((part) =>
+    part
+      .split(/\[(\d+)\]/)
+      .filter(Boolean)
+      .map((piece) => (/^\d+$/.test(piece) ? Number(piece) : piece)),
+  );
 }
 
 function secretFile(source: SecretSource | undefined, fallbackKey: string): NamedPath[] {
@@ -48,7 +53,12 @@ function namedPaths(inventory: Inventory, text: string): NamedPath[] {
     const own: KeyPath = ['hosts', host.name, 'ssh', 'identity_file'];
     const ownKey = written(own);
     if (host.ssh.identityFile !== undefined) {
-      paths.push({ path: host.ssh.identityFile, key: ownKey ? own : ['ssh', 'identity_file'], kind: 'file', what: ownKey ? `SSH private key of ${host.name}` : 'SSH private key' });
+      paths.push({
+        path: host.ssh.identityFile,
+        key: ownKey ? own : ['ssh', 'identity_file'],
+        kind: 'file',
+        what: ownKey ? `SSH private key of ${host.name}` : 'SSH private key',
+      });
     }
     if (host.ssh.configFileNamed) paths.push({ path: host.ssh.configFile, key: ['ssh', 'config_file'], kind: 'file', what: 'ssh config' });
     const sudo = host.ssh.sudo?.password;

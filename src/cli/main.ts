@@ -31,7 +31,7 @@ function buildProgram(): Command {
       'Provision and keep a highly available web stack (HAProxy+keepalived VIP, nginx TLS, app, MySQL ' +
         'primary and replicas, ufw and monitoring on every host) over SSH from an inventory.',
     )
-    .version(INFRA_VERSION, '-V, --version', 'print infra\'s version')
+    .version(INFRA_VERSION, '-V, --version', "print infra's version")
     .option(
       '--limit <pattern>',
       `only these hosts: names, roles (${ROLES.join(', ')}), groups, globs, comma separated, as Ansible reads them: 'web1,db', 'web*', 'web:!web1', 'web:&dc1'`,
@@ -73,7 +73,14 @@ function commandOf(program: Command, argv: readonly string[]): string {
  * With --json, every outcome is one JSON document on stdout, errors too: a script reads stdout
  * and never has to parse the text meant for a person.
  */
-function jsonError(program: Command, argv: readonly string[], exitCode: number, kind: 'usage' | 'error' | 'internal', message: string, details?: Record<string, unknown>): void {
+function jsonError(
+  program: Command,
+  argv: readonly string[],
+  exitCode: number,
+  kind: 'usage' | 'error' | 'internal',
+  message: string,
+  details?: Record<string, unknown>,
+): void {
   process.stdout.write(jsonDocument(commandOf(program, argv), { ok: false, exitCode, error: { kind, message, ...details } }));
 }
 

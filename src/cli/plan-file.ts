@@ -44,7 +44,9 @@ export async function writePlanFile(file: string, plan: SavedPlan): Promise<void
 
 export async function readPlanFile(file: string): Promise<SavedPlan> {
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new UserError(`${file}: cannot read the plan: ${err.code === 'ENOENT' ? 'no such file' : err.message}; make one with infra provision INVENTORY --out ${file}`);
+    throw new UserError(
+      `${file}: cannot read the plan: ${err.code === 'ENOENT' ? 'no such file' : err.message}; make one with infra provision INVENTORY --out ${file}`,
+    );
   });
   try {
     return parseSavedPlan(text);

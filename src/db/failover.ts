@@ -47,7 +47,13 @@ function stateOf(flavor: GtidFlavor, reading: DbHostState): GtidState {
  * takes writes (that is a switchover), when no replica can be read, or when the choice would lose
  * what another replica has. Pure.
  */
-export function decideFailover(flavor: GtidFlavor, primary: string, replicas: readonly string[], readings: readonly DbHostState[], to?: string): FailoverDecision {
+export function decideFailover(
+  flavor: GtidFlavor,
+  primary: string,
+  replicas: readonly string[],
+  readings: readonly DbHostState[],
+  to?: string,
+): FailoverDecision {
   const old = readings.find((reading) => reading.host.name === primary);
   if (old?.db && !old.db.readOnly && !old.db.source) {
     throw new UserError(
@@ -56,7 +62,9 @@ export function decideFailover(flavor: GtidFlavor, primary: string, replicas: re
     );
   }
   if (to !== undefined && !replicas.includes(to)) throw new UserError(`--to ${to}: not one of db.replicas (${replicas.join(', ')}); nothing was changed`);
-  const candidates = readings.filter((reading) => reading.db && replicas.includes(reading.host.name)).map((reading) => ({ reading, state: stateOf(flavor, reading) }));
+  const candidates = readings
+    .filter((reading) => reading.db && replicas.includes(reading.host.name))
+    .map((reading) => ({ reading, state: stateOf(flavor, reading) }));
   if (candidates.length === 0) {
     const why = readings.filter((r) => replicas.includes(r.host.name)).map((r) => `${r.host.name}: ${r.error ?? 'not read'}`);
     throw new UserError(`no replica could be read, none can be promoted; nothing was changed:\n  ${why.join('\n  ')}`);
@@ -64,11 +72,14 @@ export function decideFailover(flavor: GtidFlavor, primary: string, replicas: re
   let chosen;
   if (to !== undefined) {
     chosen = candidates.find((candidate) => candidate.reading.host.name === to);
-    if (!chosen) throw new UserError(`--to ${to}: it could not be read (${readings.find((r) => r.host.name === to)?.error ?? 'not read'}); nothing was changed`);
+    if (!chosen)
+      throw new UserError(`--to ${to}: it could not be read (${readings.find((r) => r.host.name === to)?.error ?? 'not read'}); nothing was changed`);
     for (const other of candidates) {
       const missing = gtidsMissing(other.state, chosen.state);
       if (missing.size > 0) {
-        throw new UserError(`--to ${to}: ${other.reading.host.name} holds transactions ${to} lacks (${formatGtids(flavor, missing)}): promoting ${to} would lose them; promote ${other.reading.host.name}, or let it catch up; nothing was changed`);
+        throw new UserError(
+          `--to ${to}: ${other.reading.host.name} holds transactions ${to} lacks (${formatGtids(flavor, missing)}): promoting ${to} would lose them; promote ${other.reading.host.name}, or let it catch up; nothing was changed`,
+        );
       }
     }
   } else {
@@ -82,7 +93,10 @@ export function decideFailover(flavor: GtidFlavor, primary: string, replicas: re
   let lost: string;
   if (old?.db) {
     const missing = gtidsMissing(stateOf(flavor, old), chosen.state);
-    lost = missing.size > 0 ? `${primary} holds transactions ${newPrimary} never received, lost to the site: ${formatGtids(flavor, missing)}` : `nothing: ${newPrimary} holds every transaction of ${primary}`;
+    lost =
+      missing.size > 0
+        ? `${primary} holds transactions ${newPrimary} never received, lost to the site: ${formatGtids(flavor, missing)}`
+        : `nothing: ${newPrimary} holds every transaction of ${primary}`;
   } else {
     const position = chosen.reading.db?.gtidPosition || '(none)';
     lost =

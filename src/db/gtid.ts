@@ -15,7 +15,10 @@ export type GtidState = Map<string, [number, number][]>;
 
 export function parseGtidState(flavor: GtidFlavor, text: string): GtidState {
   const state: GtidState = new Map();
-  for (const item of text.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const item of text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     if (flavor === 'mariadb') {
       const match = /^(\d+)-(\d+)-(\d+)$/.exec(item);
       if (!match) throw new Error(`not a MariaDB GTID: "${item}"`);

@@ -51,7 +51,9 @@ export const DB_FACT_TAG = 'DB';
  */
 export function dbFactProbe(flavor: GtidFlavor): string {
   const sql = REPLICATION_SQL[flavor];
-  const wanted = Object.values(sql.fields).map((field) => `${field}:*`).join('|');
+  const wanted = Object.values(sql.fields)
+    .map((field) => `${field}:*`)
+    .join('|');
   return [
     `if __db=$(mysql -N -B <<< ${quoteWord(sql.state)} 2>/dev/null) && __status=$(mysql --vertical <<< ${quoteWord(sql.status)} 2>/dev/null); then`,
     `  printf '${DB_FACT_TAG}\\tstate\\t%s\\n' "$__db"`,
@@ -68,10 +70,12 @@ export function parseDbFact(lines: readonly string[][]): DbReplicationFact | und
   if (!state) return undefined;
   const fact: DbReplicationFact = { readOnly: state[1] === '1', gtidState: state[2] ?? '', gtidPosition: state[3] ?? '' };
   const status = new Map(
-    lines.filter((fields) => fields[0] !== 'state').map((fields) => {
-      const [key = '', value = ''] = fields.join('\t').split(/:\s?(.*)/s);
-      return [key, value.trim()];
-    }),
+    lines
+      .filter((fields) => fields[0] !== 'state')
+      .map((fields) => {
+        const [key = '', value = ''] = fields.join('\t').split(/:\s?(.*)/s);
+        return [key, value.trim()];
+      }),
   );
   const host = status.get('Master_Host') ?? status.get('Source_Host');
   if (host) {
@@ -100,7 +104,8 @@ export function planDbReplication(resource: DbReplicationResource, facts: Facts)
   if (!isPrimary(resource)) return { action: 'noop', reason: 'a replica: its commands make it read-only and point it at the primary' };
   if (db.source) {
     const from = dbHostAt(resource, db.source.host);
-    if (!from) return { action: 'update', reason: `replicates from ${db.source.host}, which is no db host of the inventory: switch refused (see infra db failover)` };
+    if (!from)
+      return { action: 'update', reason: `replicates from ${db.source.host}, which is no db host of the inventory: switch refused (see infra db failover)` };
     return {
       action: 'update',
       reason: `switch primary ${from.name} → ${resource.host}: ${from.name} read-only and drained, ${resource.host} applies all of its transactions (at most ${resource.catchUpSeconds} s), then is promoted`,
@@ -173,7 +178,9 @@ export function dbTopologyDrift(readings: readonly DbHostReading[]): string[] {
     else if (!source) problems.push(`${host} replicates from nobody, not from the primary ${name}`);
     else if (source !== primary.resource.primary.address) {
       const known = reading.resource.dbHosts.find((h) => h.address === source);
-      problems.push(`${host} replicates from ${known ? `${known.name} (${source})` : source}, not from the primary ${name} (${primary.resource.primary.address})`);
+      problems.push(
+        `${host} replicates from ${known ? `${known.name} (${source})` : source}, not from the primary ${name} (${primary.resource.primary.address})`,
+      );
     }
   }
   return problems;
@@ -199,7 +206,13 @@ export function readStateScript(flavor: GtidFlavor): string {
 }
 
 export function parseStateOutput(stdout: string): DbReplicationFact | undefined {
-  return parseDbFact(stdout.split('\n').map((line) => line.split('\t')).filter((fields) => fields[0] === DB_FACT_TAG).map((fields) => fields.slice(1)));
+  return parseDbFact(
+    stdout
+      .split('\n')
+      .map((line) => line.split('\t'))
+      .filter((fields) => fields[0] === DB_FACT_TAG)
+      .map((fields) => fields.slice(1)),
+  );
 }
 
 /**
@@ -261,7 +274,10 @@ export async function switchPrimary(resource: DbReplicationResource, run: RunOnH
   if (!state) throw new Error(`${self.name}: its server does not answer: ${failure(read)}`);
   if (state.source) {
     const from = dbHostAt(resource, state.source.host);
-    if (!from) throw new Error(`${self.name} replicates from ${state.source.host}, which is no db host of the inventory: nothing was switched (infra db failover promotes a replica whose primary is gone)`);
+    if (!from)
+      throw new Error(
+        `${self.name} replicates from ${state.source.host}, which is no db host of the inventory: nothing was switched (infra db failover promotes a replica whose primary is gone)`,
+      );
     onStep(`${from.name}: read-only, app connections cut`);
     const demoted = await run(from, demoteScript(flavor, resource.appUser));
     const position = new RegExp(`^${POSITION_MARK}\\t(.*)$`, 'm').exec(demoted.stdout)?.[1];

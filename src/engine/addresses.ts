@@ -128,7 +128,14 @@ async function readSshConfig(file: string, named: boolean): Promise<(destination
 }
 
 /** The one IPv4 address `name` stands for; undefined (and a problem noted) when there is not exactly one. */
-async function resolveOne(name: string, pinned: string | undefined, resolver: Resolver, path: KeyPath, problems: Located[], what = ''): Promise<string | undefined> {
+async function resolveOne(
+  name: string,
+  pinned: string | undefined,
+  resolver: Resolver,
+  path: KeyPath,
+  problems: Located[],
+  what = '',
+): Promise<string | undefined> {
   if (isIpv4(name)) return name;
   let addresses: string[];
   try {
@@ -137,7 +144,10 @@ async function resolveOne(name: string, pinned: string | undefined, resolver: Re
     // A pinned address stands for the name when the resolver cannot answer.
     if (pinned !== undefined) return pinned;
     const code = (err as NodeJS.ErrnoException).code;
-    problems.push({ path, message: `${what}${name} does not resolve to an IPv4 address (${code ?? (err as Error).message}); fix the name or write the address` });
+    problems.push({
+      path,
+      message: `${what}${name} does not resolve to an IPv4 address (${code ?? (err as Error).message}); fix the name or write the address`,
+    });
     return undefined;
   }
   if (pinned !== undefined) {
@@ -201,7 +211,10 @@ function resolvedAddressProblems(inventory: Inventory, hosts: readonly Host[]): 
   for (const host of hosts) {
     const owner = owners.get(host.address);
     if (owner !== undefined && (givenByName.has(host.name) || givenByName.has(owner))) {
-      problems.push({ path: ['hosts', host.name, 'address'], message: `${host.name} resolves to ${host.address}, the address of ${owner} too; each host needs its own address` });
+      problems.push({
+        path: ['hosts', host.name, 'address'],
+        message: `${host.name} resolves to ${host.address}, the address of ${owner} too; each host needs its own address`,
+      });
     }
     if (owner === undefined) owners.set(host.address, host.name);
   }
@@ -210,7 +223,10 @@ function resolvedAddressProblems(inventory: Inventory, hosts: readonly Host[]): 
   for (const host of hosts.filter((candidate) => givenByName.has(candidate.name) && candidate.roles.includes('lb'))) {
     if (host.address === vip) problems.push({ path: ['hosts', host.name, 'address'], message: `${host.name} resolves to ${host.address}, the vip itself` });
     else if (!sameSubnet(vip, host.address, inventory.vipPrefix)) {
-      problems.push({ path: ['hosts', host.name, 'address'], message: `${host.name} resolves to ${host.address}, outside the /${inventory.vipPrefix} subnet of vip ${vip}` });
+      problems.push({
+        path: ['hosts', host.name, 'address'],
+        message: `${host.name} resolves to ${host.address}, outside the /${inventory.vipPrefix} subnet of vip ${vip}`,
+      });
     }
   }
   return problems;

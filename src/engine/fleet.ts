@@ -103,7 +103,11 @@ export class Fleet {
 
   close(): void {
     for (const connection of this.connections.values()) connection.close();
-    for (const jump of this.jumps.values()) jump.then((connection) => connection.close(), () => undefined);
+    for (const jump of this.jumps.values())
+      jump.then(
+        (connection) => connection.close(),
+        () => undefined,
+      );
   }
 }
 
@@ -115,7 +119,10 @@ function connectOptions(options: FleetOptions, host: Host): ConnectOptions {
  * The keys a connection offers, as ssh does: the named key file and the ssh-agent's keys; with
  * neither a named key nor an agent (SSH_AUTH_SOCK), the default key file.
  */
-export function credentialsFor(identityFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Pick<ConnectionTarget, 'identityFile' | 'agent' | 'defaultKey'> {
+export function credentialsFor(
+  identityFile: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<ConnectionTarget, 'identityFile' | 'agent' | 'defaultKey'> {
   const agent = env.SSH_AUTH_SOCK || undefined;
   if (identityFile !== undefined) return { identityFile, ...(agent ? { agent } : {}) };
   if (agent) return { agent };

@@ -43,9 +43,7 @@ export function lockScript(holder: string, waitSeconds: number, lockFile: string
 
 /** What a host said to the lock script. */
 export type LockOutcome =
-  | { host: string; state: 'held'; leftBy?: string }
-  | { host: string; state: 'busy'; holder: string }
-  | { host: string; state: 'failed'; message: string };
+  { host: string; state: 'held'; leftBy?: string } | { host: string; state: 'busy'; holder: string } | { host: string; state: 'failed'; message: string };
 
 export function lockOutcome(host: string, command: Pick<HeldCommand, 'held' | 'output' | 'code'>): LockOutcome {
   const output = command.output.trim();
@@ -97,7 +95,9 @@ export async function lockFleet(fleet: Fleet, hosts: readonly string[], options:
     );
   }
   const takenOver = results.flatMap((result) =>
-    result.status === 'fulfilled' && result.value.outcome.state === 'held' && result.value.outcome.leftBy ? [{ host: result.value.outcome.host, leftBy: result.value.outcome.leftBy }] : [],
+    result.status === 'fulfilled' && result.value.outcome.state === 'held' && result.value.outcome.leftBy
+      ? [{ host: result.value.outcome.host, leftBy: result.value.outcome.leftBy }]
+      : [],
   );
   return { takenOver, release };
 }

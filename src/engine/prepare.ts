@@ -60,7 +60,12 @@ export async function loadRunInventory(file: string): Promise<Inventory> {
 }
 
 /** Loads the inventory (loadRunInventory), selects the hosts (`limit`, as --limit reads it) and those reinstalled (--replace-host), and opens the shared state. */
-export async function selectRun(file: string, limit: readonly string[] | undefined, replaceHosts?: readonly string[], onEvent?: PrepareListener): Promise<RunSelection> {
+export async function selectRun(
+  file: string,
+  limit: readonly string[] | undefined,
+  replaceHosts?: readonly string[],
+  onEvent?: PrepareListener,
+): Promise<RunSelection> {
   const inventory = await loadRunInventory(file);
   const hosts = selectHosts(inventory, limit);
   await openSharedState(inventory);
@@ -145,7 +150,9 @@ export async function prepareConnectedRun(
       const platform = dbPlatforms.get(host.name);
       return takenBack.includes(host) || (platform !== undefined && platformChangesRendering(host, platform));
     });
-    const renewed = new Map((await renderDesires({ ...selection, hosts: rendered }, selection.replacedHosts, undefined, dbPlatforms)).map((desire) => [desire.host, desire]));
+    const renewed = new Map(
+      (await renderDesires({ ...selection, hosts: rendered }, selection.replacedHosts, undefined, dbPlatforms)).map((desire) => [desire.host, desire]),
+    );
     for (const host of takenBack) {
       const connection = fleet.value.connections.get(host.name) as HostConnection;
       onEvent?.({ type: 'host-key-replaced', host: host.name, verdict: connection.hostKey });

@@ -242,7 +242,11 @@ async function applyAcrossHosts(
  */
 async function installLaterPackages(fleet: Fleet, host: string, plan: HostPlan, options: ApplyOptions): Promise<Set<string>> {
   const names = [
-    ...new Set(plan.changes.filter((c) => c.phase !== 'firewall' && c.action !== 'noop' && c.resource.kind === 'package').map((c) => (c.resource as PackageResource).name)),
+    ...new Set(
+      plan.changes
+        .filter((c) => c.phase !== 'firewall' && c.action !== 'noop' && c.resource.kind === 'package')
+        .map((c) => (c.resource as PackageResource).name),
+    ),
   ];
   const connection = fleet.connections.get(host);
   if (names.length === 0 || !connection) return new Set();

@@ -32,7 +32,12 @@ const RESOLVERS: Resolvers = {
  * Resolves the secrets and certificates a host's roles write, before rendering, so the roles stay
  * pure. Each host gets only the parts its roles' definitions name.
  */
-export async function resolveRoleSecrets(inventory: Inventory, host: Host, options: RoleSecretOptions = {}, registry: RoleRegistry = ROLE_REGISTRY): Promise<RoleSecrets> {
+export async function resolveRoleSecrets(
+  inventory: Inventory,
+  host: Host,
+  options: RoleSecretOptions = {},
+  registry: RoleRegistry = ROLE_REGISTRY,
+): Promise<RoleSecrets> {
   const needed = new Set(definitionsOf(host.roles, registry).flatMap((role) => role.secrets));
   const secrets: RoleSecrets = {};
   for (const part of Object.keys(RESOLVERS) as SecretPart[]) {

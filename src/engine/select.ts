@@ -27,7 +27,10 @@ export function didYouMean(word: string, known: readonly string[]): string[] {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const escaped = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${escaped}$`);
 }
 
@@ -46,7 +49,10 @@ function hostsNamed(inventory: Inventory, word: string): Host[] {
  */
 export function selectHosts(inventory: Inventory, limit: readonly string[] | undefined): Host[] {
   if (!limit || limit.length === 0) return inventory.hosts;
-  const terms = limit.flatMap((value) => value.split(/[,:]/)).map((term) => term.trim()).filter(Boolean);
+  const terms = limit
+    .flatMap((value) => value.split(/[,:]/))
+    .map((term) => term.trim())
+    .filter(Boolean);
   if (terms.length === 0) throw new UserError(`--limit ${limit.join(',')}: no host, group or role named; e.g. --limit web1,db or --limit 'web*:!web2'`);
   const known = [...inventory.hosts.map((host) => host.name), ...Object.keys(inventory.groups), ...ROLES];
   const named = (term: string): Set<string> => {
@@ -69,7 +75,8 @@ export function selectHosts(inventory: Inventory, limit: readonly string[] | und
   }
   for (const term of terms.filter((t) => t.startsWith('!'))) for (const name of named(term.slice(1))) selected.delete(name);
   const hosts = inventory.hosts.filter((host) => selected.has(host.name));
-  if (hosts.length === 0) throw new UserError(`--limit ${limit.join(',')}: selects no host (each term names hosts, but together they leave none); nothing was changed`);
+  if (hosts.length === 0)
+    throw new UserError(`--limit ${limit.join(',')}: selects no host (each term names hosts, but together they leave none); nothing was changed`);
   return hosts;
 }
 
@@ -82,12 +89,19 @@ export function selectReplacedHosts(inventory: Inventory, selected: readonly Hos
   const words = (names ?? []).flatMap((word) => word.split(',')).filter(Boolean);
   for (const word of words) {
     if (!inventory.hosts.some((host) => host.name === word)) {
-      const close = didYouMean(word, inventory.hosts.map((h) => h.name));
+      const close = didYouMean(
+        word,
+        inventory.hosts.map((h) => h.name),
+      );
       const hint = close.length > 0 ? `; did you mean ${close.join(' or ')}?` : '';
-      throw new UserError(`--replace-host ${word}: no host of that name in the inventory (hosts: ${inventory.hosts.map((h) => h.name).join(', ')})${hint}; nothing was changed`);
+      throw new UserError(
+        `--replace-host ${word}: no host of that name in the inventory (hosts: ${inventory.hosts.map((h) => h.name).join(', ')})${hint}; nothing was changed`,
+      );
     }
     if (!selected.some((host) => host.name === word)) {
-      throw new UserError(`--replace-host ${word}: ${word} is outside --limit; a host taken back is provisioned in the same run, so add it to --limit; nothing was changed`);
+      throw new UserError(
+        `--replace-host ${word}: ${word} is outside --limit; a host taken back is provisioned in the same run, so add it to --limit; nothing was changed`,
+      );
     }
   }
   return new Set(words);

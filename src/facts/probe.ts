@@ -20,7 +20,12 @@ export function buildProbeScript(desire: HostDesire, options: { health?: boolean
     'printf "OS\\t%s\\t%s\\t%s\\n" "${ID:-}" "${VERSION_ID:-}" "${VERSION_CODENAME:-}"',
   ];
   for (const { fragment, kinds } of PROBE_FRAGMENTS) {
-    lines.push(...fragment.script(resources.filter((resource) => kinds.has(resource.kind)), desire));
+    lines.push(
+      ...fragment.script(
+        resources.filter((resource) => kinds.has(resource.kind)),
+        desire,
+      ),
+    );
   }
   if (options.health) {
     for (const check of desire.phases.flatMap((phase) => phase.healthChecks ?? [])) {

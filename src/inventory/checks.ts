@@ -427,7 +427,8 @@ function checkPorts(raw: Record<string, unknown>, hosts: HostView[], findings: F
       { port: NODE_EXPORTER_PORT, service: 'the node exporter (on every host)' },
     ];
     for (const { role } of host.roles) {
-      if (role === ROLE.app) listening.push({ port: appPort ?? DEFAULT_APP_PORT, service: 'the app', ...(appPort !== undefined ? { path: ['app', 'port'] } : {}) });
+      if (role === ROLE.app)
+        listening.push({ port: appPort ?? DEFAULT_APP_PORT, service: 'the app', ...(appPort !== undefined ? { path: ['app', 'port'] } : {}) });
       listening.push(...ROLE_LISTENERS[role].map((listener) => ({ ...listener, role })));
     }
     listening.forEach((second, index) => {
@@ -437,14 +438,21 @@ function checkPorts(raw: Record<string, unknown>, hosts: HostView[], findings: F
       if (written?.path) {
         const other = written === second ? first : second;
         const key = written.path.slice(-2).join('.');
-        clash(`${written.path.join('.')} ${other.service}`, host.name, written.path, (names) =>
-          `${key} ${written.port} is also the port of ${other.service} on ${names}; choose another ${key}`,
+        clash(
+          `${written.path.join('.')} ${other.service}`,
+          host.name,
+          written.path,
+          (names) => `${key} ${written.port} is also the port of ${other.service} on ${names}; choose another ${key}`,
         );
         return;
       }
       const roleIndex = host.roles.find((entry) => entry.role === second.role)?.index ?? 0;
-      clash(`${host.name} ${second.port}`, host.name, ['hosts', host.name, 'roles', roleIndex], () =>
-        `roles ${first.role} and ${second.role} both listen on port ${second.port} (${first.service}; ${second.service}) on ${host.name}; put them on different hosts`,
+      clash(
+        `${host.name} ${second.port}`,
+        host.name,
+        ['hosts', host.name, 'roles', roleIndex],
+        () =>
+          `roles ${first.role} and ${second.role} both listen on port ${second.port} (${first.service}; ${second.service}) on ${host.name}; put them on different hosts`,
       );
     });
   }
@@ -487,7 +495,9 @@ function layeredVar(raw: Record<string, unknown>, host: HostView, name: KnownVar
   const layers: KeyPath[] = [
     ['vars'],
     ...ROLES.filter((role) => hasRole(host, role)).map((role) => ['role_vars', role]),
-    ...groups.filter(([, group]) => isRecord(group) && Array.isArray(group.hosts) && group.hosts.includes(host.name)).map(([group]) => ['groups', group, 'vars']),
+    ...groups
+      .filter(([, group]) => isRecord(group) && Array.isArray(group.hosts) && group.hosts.includes(host.name))
+      .map(([group]) => ['groups', group, 'vars']),
     ['hosts', host.name, 'vars'],
   ];
   let found: { value: unknown; path: KeyPath } | undefined;
@@ -501,10 +511,12 @@ function layeredVar(raw: Record<string, unknown>, host: HostView, name: KnownVar
 /** keepalived's lb hosts form one VRRP group only when they share its id. */
 function checkVrrpRouterId(raw: Record<string, unknown>, hosts: HostView[], findings: Finding[]): void {
   if (!isIpv4(raw.vip)) return;
-  const lbHosts = hosts.filter((host) => hasRole(host, ROLE.lb)).map((host) => {
-    const layered = layeredVar(raw, host, 'vrrp_router_id');
-    return { name: host.name, value: layered ? layered.value : KNOWN_VARS.vrrp_router_id.fallback, path: layered?.path };
-  });
+  const lbHosts = hosts
+    .filter((host) => hasRole(host, ROLE.lb))
+    .map((host) => {
+      const layered = layeredVar(raw, host, 'vrrp_router_id');
+      return { name: host.name, value: layered ? layered.value : KNOWN_VARS.vrrp_router_id.fallback, path: layered?.path };
+    });
   const [first, ...others] = lbHosts;
   if (!first || varProblem('vrrp_router_id', first.value)) return;
   const reported = new Set<string>();

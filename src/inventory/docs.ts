@@ -140,10 +140,7 @@ function bounds(schema: Schema): string {
   const min = checksOf(schema).find((check) => check.check === 'greater_than');
   const max = checksOf(schema).find((check) => check.check === 'less_than');
   if (min?.inclusive && max?.inclusive) return ` ${String(min.value)}–${String(max.value)}`;
-  const parts = [
-    ...(min ? [`${min.inclusive ? '≥' : '>'} ${String(min.value)}`] : []),
-    ...(max ? [`${max.inclusive ? '≤' : '<'} ${String(max.value)}`] : []),
-  ];
+  const parts = [...(min ? [`${min.inclusive ? '≥' : '>'} ${String(min.value)}`] : []), ...(max ? [`${max.inclusive ? '≤' : '<'} ${String(max.value)}`] : [])];
   return parts.length ? ` ${parts.join(', ')}` : '';
 }
 
@@ -168,7 +165,9 @@ function describeType(schema: Schema): string {
     case 'number':
       return `${checksOf(schema).some((check) => check.format === 'safeint') || d.format === 'safeint' ? 'integer' : 'number'}${bounds(schema)}`;
     case 'enum':
-      return `one of ${Object.values(d.entries as Record<string, string>).map((value) => `\`${value}\``).join(', ')}`;
+      return `one of ${Object.values(d.entries as Record<string, string>)
+        .map((value) => `\`${value}\``)
+        .join(', ')}`;
     case 'array':
       return `list of ${describeType(unwrap(d.element as Schema).schema)}`;
     case 'record':
@@ -258,9 +257,7 @@ function fallbackDescription(row: KeyShape, known: ReadonlySet<string>): string 
 
 /** The comments of a key's places, one text: a sentence cut across two commented lines stays one. */
 function joinPlaces(places: string[][]): string {
-  return places
-    .map((lines) => lines.join(' '))
-    .reduce((text, part) => (text === '' ? part : `${text}${/(,|\bor|\band)$/.test(text) ? ' ' : '; '}${part}`), '');
+  return places.map((lines) => lines.join(' ')).reduce((text, part) => (text === '' ? part : `${text}${/(,|\bor|\band)$/.test(text) ? ' ' : '; '}${part}`), '');
 }
 
 export function inventoryRows(exampleText: string): Row[] {
@@ -302,9 +299,7 @@ export function inventoryReference(exampleText: string): string {
     '',
     '| Key | Type | Default | Description | Example |',
     '|---|---|---|---|---|',
-    ...rows.map(
-      (row) => `| \`${row.path}\` | ${cell(row.type)} | ${cell(row.default)} | ${cell(row.description) || '—'} | ${cell(row.example) || '—'} |`,
-    ),
+    ...rows.map((row) => `| \`${row.path}\` | ${cell(row.type)} | ${cell(row.default)} | ${cell(row.description) || '—'} | ${cell(row.example) || '—'} |`),
     '',
   ].join('\n');
 }

@@ -85,7 +85,10 @@ export function appSourceProblem(folder: string, base: string): string | undefin
 }
 
 /** The schema's own message for a value, so the wizard and `infra validate` say the same thing. */
-function schemaProblem(schema: { safeParse(value: unknown): { success: boolean; error?: { issues: { message: string }[] } } }, value: unknown): string | undefined {
+function schemaProblem(
+  schema: { safeParse(value: unknown): { success: boolean; error?: { issues: { message: string }[] } } },
+  value: unknown,
+): string | undefined {
   const result = schema.safeParse(value);
   return result.success ? undefined : (result.error?.issues[0]?.message ?? 'invalid value');
 }
@@ -113,7 +116,8 @@ export function hostNameProblem(name: string, hosts: readonly InitHost[]): strin
 }
 
 export function addressProblem(address: string, hosts: readonly InitHost[]): string | undefined {
-  if (!isHostAddress(address)) return `invalid address ${JSON.stringify(address)} (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)`;
+  if (!isHostAddress(address))
+    return `invalid address ${JSON.stringify(address)} (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)`;
   const owner = hosts.find((host) => host.address === address);
   return owner ? `${address} is already the address of ${owner.name}` : undefined;
 }

@@ -19,9 +19,7 @@ import {
 } from './schema.js';
 
 /** Warnings (a world-open source…) do not fail the load; they come with either outcome. */
-export type LoadResult =
-  | { ok: true; inventory: Inventory; warnings: InventoryIssue[] }
-  | { ok: false; issues: InventoryIssue[]; warnings: InventoryIssue[] };
+export type LoadResult = { ok: true; inventory: Inventory; warnings: InventoryIssue[] } | { ok: false; issues: InventoryIssue[]; warnings: InventoryIssue[] };
 
 /**
  * The largest inventory read. A fleet of a thousand hosts fits in well under half of it; a
@@ -37,8 +35,7 @@ export const MAX_INVENTORY_SCALARS = 50_000;
  */
 export async function loadInventory(file: string): Promise<LoadResult> {
   const absolute = resolve(file);
-  const unreadable = (message: string, position: Position = { line: 1, column: 1 }): LoadResult =>
-    fail([{ file: absolute, ...position, path: '', message }]);
+  const unreadable = (message: string, position: Position = { line: 1, column: 1 }): LoadResult => fail([{ file: absolute, ...position, path: '', message }]);
   let read: { bytes: Buffer } | { tooLarge: number | undefined };
   try {
     read = await readAtMost(absolute, MAX_INVENTORY_BYTES);
@@ -217,10 +214,7 @@ function describeTypeIssue(issue: z.core.$ZodRawIssue): string | undefined {
   return `expected ${expected}, got ${describeValue(issue.input)}`;
 }
 
-function translateSchemaIssue(
-  issue: z.core.$ZodIssue,
-  issueAt: (path: KeyPath, message: string, atKey?: boolean) => InventoryIssue,
-): InventoryIssue[] {
+function translateSchemaIssue(issue: z.core.$ZodIssue, issueAt: (path: KeyPath, message: string, atKey?: boolean) => InventoryIssue): InventoryIssue[] {
   const path = issue.path.map((segment) => (typeof segment === 'number' ? segment : String(segment)));
   if (issue.code !== 'unrecognized_keys') return [issueAt(path, issue.message)];
   const accepted = acceptedKeysAt(path) ?? [];
@@ -356,9 +350,7 @@ function buildSsh(
     },
     connectTimeout: own.connect_timeout ?? data.ssh.connect_timeout,
     // root needs no sudo; checks.ts guarantees a non-root user has a sudo block.
-    ...(user !== 'root' && sudo !== undefined
-      ? { sudo: sudo.password !== undefined ? { password: secretSource(sudo.password, sudoKey) } : {} }
-      : {}),
+    ...(user !== 'root' && sudo !== undefined ? { sudo: sudo.password !== undefined ? { password: secretSource(sudo.password, sudoKey) } : {} } : {}),
   };
 }
 

@@ -89,9 +89,7 @@ export interface Host {
   groups: string[];
 }
 
-export type TlsSource =
-  | { kind: 'ca'; keyType: KeyType; days: number }
-  | { kind: 'files'; certFile: string; keyFile: string; chainFile?: string };
+export type TlsSource = { kind: 'ca'; keyType: KeyType; days: number } | { kind: 'files'; certFile: string; keyFile: string; chainFile?: string };
 
 export type KeyType = 'ecdsa-p256' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
 

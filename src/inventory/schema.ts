@@ -70,8 +70,7 @@ export function isHostAddress(value: unknown): value is string {
 
 /** Where a host is reached: an IPv4 address, or a name resolved once at the start of a run. */
 const hostAddress = z.string().refine(isHostAddress, {
-  error: (issue) =>
-    `invalid address ${JSON.stringify(issue.input)} (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)`,
+  error: (issue) => `invalid address ${JSON.stringify(issue.input)} (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)`,
 });
 
 /** `[user@]host[:port]`, as ssh -J takes it. */
@@ -121,19 +120,13 @@ const vars = z.record(z.string(), z.unknown());
 const sudo = z.strictObject(
   { password: secretSpec({ allowGenerate: false }).optional() },
   {
-    error: (issue) =>
-      issue.code === 'invalid_type'
-        ? 'expected a mapping: `sudo: {}` for passwordless sudo or `sudo: {password: env:NAME}`'
-        : undefined,
+    error: (issue) => (issue.code === 'invalid_type' ? 'expected a mapping: `sudo: {}` for passwordless sudo or `sudo: {password: env:NAME}`' : undefined),
   },
 );
 
 const SSH_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const sshUser = z.string().regex(SSH_USER, 'expected a Unix user name (lowercase letters, digits, _ and -)');
-const connectTimeout = z
-  .number()
-  .positive('expected a number of seconds greater than 0')
-  .max(300, 'expected at most 300 seconds');
+const connectTimeout = z.number().positive('expected a number of seconds greater than 0').max(300, 'expected at most 300 seconds');
 
 export const DEFAULT_SSH_USER = 'root';
 export const DEFAULT_SSH_PORT = 22;
@@ -200,8 +193,10 @@ export const inventorySchema = z.strictObject({
     .strictObject({
       file: path.default('infra-state.age'),
       recipients: z
-        .array(z.string().regex(STATE_RECIPIENT, 'expected an SSH public key line ("ssh-ed25519 AAAA… comment", as in ~/.ssh/id_ed25519.pub) or an age key (age1…)'))
-        .min(1, "must list at least one recipient: your SSH public key (~/.ssh/id_ed25519.pub) or an age key"),
+        .array(
+          z.string().regex(STATE_RECIPIENT, 'expected an SSH public key line ("ssh-ed25519 AAAA… comment", as in ~/.ssh/id_ed25519.pub) or an age key (age1…)'),
+        )
+        .min(1, 'must list at least one recipient: your SSH public key (~/.ssh/id_ed25519.pub) or an age key'),
     })
     .optional(),
   templates_dir: path.optional(),
@@ -231,12 +226,16 @@ export const inventorySchema = z.strictObject({
     .optional(),
   tls: z
     .strictObject({
-      source: z.enum(['ca', 'files'], {
-        error: (issue) => `unknown TLS source ${JSON.stringify(issue.input)} (expected ca or files)`,
-      }).default('ca'),
-      key_type: z.enum(KEY_TYPES, {
-        error: (issue) => `unknown key type ${JSON.stringify(issue.input)} (expected ${KEY_TYPES.join(', ')})`,
-      }).optional(),
+      source: z
+        .enum(['ca', 'files'], {
+          error: (issue) => `unknown TLS source ${JSON.stringify(issue.input)} (expected ca or files)`,
+        })
+        .default('ca'),
+      key_type: z
+        .enum(KEY_TYPES, {
+          error: (issue) => `unknown key type ${JSON.stringify(issue.input)} (expected ${KEY_TYPES.join(', ')})`,
+        })
+        .optional(),
       // Browsers refuse certificates valid for more than 825 days.
       days: z.int().min(1, 'expected a number of days from 1 to 825').max(825, 'expected a number of days from 1 to 825').optional(),
       cert_file: path.optional(),
@@ -307,11 +306,7 @@ export function acceptedKeysAt(path: readonly (string | number)[]): string[] | u
 
 function unwrap(schema: z.core.$ZodType): z.core.$ZodType {
   let current = schema;
-  while (
-    current instanceof z.ZodOptional ||
-    current instanceof z.ZodDefault ||
-    current instanceof z.ZodPrefault
-  ) {
+  while (current instanceof z.ZodOptional || current instanceof z.ZodDefault || current instanceof z.ZodPrefault) {
     current = current.unwrap() as z.core.$ZodType;
   }
   return current;

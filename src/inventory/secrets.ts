@@ -45,8 +45,7 @@ async function fromFile(path: string, key: string | undefined): Promise<Secret> 
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read';
     throw new UserError(
-      `secret file ${path}${describeKey(key)} ${reason}: create it with the secret on its first line, ` +
-        'or change the inventory to env:NAME or generate',
+      `secret file ${path}${describeKey(key)} ${reason}: create it with the secret on its first line, ` + 'or change the inventory to env:NAME or generate',
     );
   }
   const firstLine = (text.split('\n')[0] ?? '').replace(/\r$/, '');

@@ -61,12 +61,14 @@ export function releaseDirNames(release: LabRelease): { base: string; repo: stri
 /** The apt sources of the repository build: the release, its updates and security, and the fallback suites. */
 export function buildAptSources(distro: LabDistro, mirror: string, securityMirror: string, fallbackSuites: readonly string[]): string {
   const { suite, securitySuite } = LAB_DISTROS[distro];
-  return [
-    `deb ${mirror} ${suite} main`,
-    `deb ${mirror} ${suite}-updates main`,
-    `deb ${securityMirror} ${securitySuite} main`,
-    ...fallbackSuites.map((fallback) => `deb ${mirror} ${fallback} main`),
-  ].join('\n') + '\n';
+  return (
+    [
+      `deb ${mirror} ${suite} main`,
+      `deb ${mirror} ${suite}-updates main`,
+      `deb ${securityMirror} ${securitySuite} main`,
+      ...fallbackSuites.map((fallback) => `deb ${mirror} ${fallback} main`),
+    ].join('\n') + '\n'
+  );
 }
 
 /** apt preferences that keep the fallback suites out of every choice but the packages asked from them. */

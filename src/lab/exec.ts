@@ -110,10 +110,7 @@ export async function requireTools(commands: readonly string[]): Promise<void> {
   const missing: string[] = [];
   for (const c of commands) if (!(await onPath(c))) missing.push(c);
   if (missing.length > 0) {
-    throw new UserError(
-      `the lab needs ${missing.join(', ')} on this machine; install with:\n  ${SYSTEM_DEPS_LINE}\n` +
-        `(or run scripts/system-deps.sh)`,
-    );
+    throw new UserError(`the lab needs ${missing.join(', ')} on this machine; install with:\n  ${SYSTEM_DEPS_LINE}\n` + `(or run scripts/system-deps.sh)`);
   }
 }
 

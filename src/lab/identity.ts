@@ -100,11 +100,7 @@ export async function writeHostIdentity(hp: HostPaths, input: IdentityInput): Pr
   const root = hp.merged;
   const at = (p: string): string => join(root, p);
   await writeOwned(at('etc/hostname'), `${host.name}\n`, 0o644);
-  await writeOwned(
-    at('etc/hosts'),
-    `127.0.0.1\tlocalhost\n127.0.1.1\t${host.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
-    0o644,
-  );
+  await writeOwned(at('etc/hosts'), `127.0.0.1\tlocalhost\n127.0.1.1\t${host.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`, 0o644);
   await writeOwned(at('etc/machine-id'), `${await ensureMachineId(hp)}\n`, 0o444);
   // No Gateway: a lab host reaches only the bridge, never beyond the controller.
   await writeOwned(

@@ -49,12 +49,7 @@ export function renderLabInventory(input: LabInventoryInput): string {
   } else {
     lines.push('  user: root');
   }
-  lines.push(
-    '  port: 22',
-    '  identity_file: ./id_ed25519',
-    '  known_hosts: ./known_hosts',
-    '  connect_timeout: 10',
-  );
+  lines.push('  port: 22', '  identity_file: ./id_ed25519', '  known_hosts: ./known_hosts', '  connect_timeout: 10');
   if (input.bastion) {
     lines.push(
       '  # The lab has a bastion (infra lab up --bastion): the hosts are reached through it, and allow SSH from it only.',

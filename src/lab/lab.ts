@@ -151,9 +151,7 @@ async function upLocked(ctx: Context, counts: LabCounts, withBastion: boolean, s
   const previous = await readState(paths);
   const previousRelease = releaseOf(previous);
   if (previous && previous.subnet !== subnet.cidr && (await anyRunning(previous))) {
-    throw new UserError(
-      `the lab is running on ${previous.subnet}, not ${subnet.cidr}; run \`infra lab down\` first to move it to another subnet`,
-    );
+    throw new UserError(`the lab is running on ${previous.subnet}, not ${subnet.cidr}; run \`infra lab down\` first to move it to another subnet`);
   }
   // Fail before minutes of building when the bridge could not get its subnet anyway.
   await checkSubnetFree(subnet, naming.bridge);
@@ -227,9 +225,7 @@ async function upLocked(ctx: Context, counts: LabCounts, withBastion: boolean, s
   progress(`waiting for SSH on ${machines.length} machines`);
   await Promise.all(
     machines.map((h) =>
-      waitForSsh(h, hostPaths(paths, h.name), { keyFile: paths.key, knownHosts }, sshTimeoutMs, () =>
-        isHostRunning(pidOf.get(h.name), h.machine),
-      ),
+      waitForSsh(h, hostPaths(paths, h.name), { keyFile: paths.key, knownHosts }, sshTimeoutMs, () => isHostRunning(pidOf.get(h.name), h.machine)),
     ),
   );
   const bootMs = Date.now() - bootStarted;
@@ -246,9 +242,7 @@ async function upLocked(ctx: Context, counts: LabCounts, withBastion: boolean, s
 }
 
 async function knownHostsText(paths: LabPaths, plan: readonly LabMachinePlan[]): Promise<string> {
-  const entries = await Promise.all(
-    plan.map(async (h) => ({ address: h.address, keys: await readHostPublicKeys(hostPaths(paths, h.name)) })),
-  );
+  const entries = await Promise.all(plan.map(async (h) => ({ address: h.address, keys: await readHostPublicKeys(hostPaths(paths, h.name)) })));
   return renderKnownHosts(entries);
 }
 
@@ -374,7 +368,9 @@ export async function labReset(opts: LabUpOptions = {}): Promise<LabUpResult> {
     // Wipe the machines the state knows and those the new counts add: a layer left on disk by a lab
     // whose state was lost must not come back as a "bare" host.
     const known = new Set(machinesOf(state).map((h) => h.name));
-    const added = [...planHosts(counts, subnetCtx.subnet, ctx.naming), ...(withBastion ? [planBastion(subnetCtx.subnet, ctx.naming)] : [])].filter((h) => !known.has(h.name));
+    const added = [...planHosts(counts, subnetCtx.subnet, ctx.naming), ...(withBastion ? [planBastion(subnetCtx.subnet, ctx.naming)] : [])].filter(
+      (h) => !known.has(h.name),
+    );
     const toWipe: LabStateMachine[] = [...machinesOf(state), ...added.map((h) => ({ name: h.name, address: h.address, machine: h.machine }))];
     ctx.progress(`wiping ${toWipe.length} machines`);
     await Promise.all(toWipe.map((h) => retireHost(ctx.paths, h, { wipe: true, graceful: false })));

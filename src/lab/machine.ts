@@ -190,13 +190,20 @@ function tcpOpen(address: string, port: number, timeoutMs: number): Promise<bool
 /** ssh options that verify the host key against the lab's known_hosts and never prompt. */
 export function labSshArgs(keyFile: string, knownHosts: string): string[] {
   return [
-    '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'ConnectTimeout=3',
-    '-o', 'LogLevel=ERROR',
-    '-i', keyFile,
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${knownHosts}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'ConnectTimeout=3',
+    '-o',
+    'LogLevel=ERROR',
+    '-i',
+    keyFile,
   ];
 }
 

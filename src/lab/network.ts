@@ -41,12 +41,7 @@ export async function checkSubnetFree(subnet: LabSubnet, bridge: string): Promis
  * Pure: what, if anything, already uses the lab subnet — an address on an interface other than
  * the lab's own (bridge, host veths), or a route through one. `ip -j addr` / `ip -j route` data in.
  */
-export function findSubnetConflict(
-  subnet: LabSubnet,
-  addrs: readonly IpAddrEntry[],
-  routes: readonly IpRouteEntry[],
-  bridge: string,
-): string | undefined {
+export function findSubnetConflict(subnet: LabSubnet, addrs: readonly IpAddrEntry[], routes: readonly IpRouteEntry[], bridge: string): string | undefined {
   for (const iface of addrs) {
     if (iface.ifname === bridge || iface.ifname.startsWith('vb-')) continue;
     for (const a of iface.addr_info ?? []) {
@@ -63,8 +58,7 @@ export function findSubnetConflict(
 
 function subnetInUse(subnet: LabSubnet, why: string): UserError {
   return new UserError(
-    `the lab subnet ${subnet.cidr} is already in use on this machine (${why}); ` +
-      `choose a free /24, e.g. INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up`,
+    `the lab subnet ${subnet.cidr} is already in use on this machine (${why}); ` + `choose a free /24, e.g. INFRA_LAB_SUBNET=10.78.0.0/24 infra lab up`,
   );
 }
 

@@ -11,7 +11,9 @@ import { ROLE_REGISTRY, rolesFrontToBack, type RoleRegistry } from '../roles/reg
 export type LabCounts = Record<Role, number>;
 
 /** The counts of a lab when none are given: each role's default. */
-export const DEFAULT_COUNTS: Readonly<LabCounts> = Object.fromEntries(Object.values(ROLE_REGISTRY).map((role) => [role.name, role.lab.defaultCount])) as LabCounts;
+export const DEFAULT_COUNTS: Readonly<LabCounts> = Object.fromEntries(
+  Object.values(ROLE_REGISTRY).map((role) => [role.name, role.lab.defaultCount]),
+) as LabCounts;
 export const DEFAULT_SUBNET = '10.77.0.0/24';
 
 /**
@@ -93,8 +95,7 @@ export function parseSubnet(text: string): LabSubnet {
   const octets = m ? m.slice(1, 5).map(Number) : [];
   if (!m || octets.some((o) => o > 255) || octets[3] !== 0) {
     throw new UserError(
-      `lab subnet "${text}" is not a /24 network address such as 10.77.0.0/24; ` +
-        `set INFRA_LAB_SUBNET to one (the lab needs a whole /24 for itself)`,
+      `lab subnet "${text}" is not a /24 network address such as 10.77.0.0/24; ` + `set INFRA_LAB_SUBNET to one (the lab needs a whole /24 for itself)`,
     );
   }
   const prefix = octets.slice(0, 3).join('.');
@@ -193,7 +194,7 @@ export function cidrsOverlap(a: string, b: string): boolean {
   if (!pa || !pb) return false;
   const len = Math.min(pa.len, pb.len);
   const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return ((pa.addr & mask) >>> 0) === ((pb.addr & mask) >>> 0);
+  return (pa.addr & mask) >>> 0 === (pb.addr & mask) >>> 0;
 }
 
 function parseCidr(text: string): { addr: number; len: number } | undefined {

@@ -97,7 +97,9 @@ async function pinFromFallback(root: string, packages: readonly string[], server
       if (versionInSuite(madison, suite) === version) added.push(name);
     }
     if (added.length === 0) {
-      throw new Error(`apt finds no way to install ${server} from ${suite} beside the rest of the release (pinned to ${suite}: ${pinned.join(' ')}):\n${output.trim().split('\n').slice(-25).join('\n')}`);
+      throw new Error(
+        `apt finds no way to install ${server} from ${suite} beside the rest of the release (pinned to ${suite}: ${pinned.join(' ')}):\n${output.trim().split('\n').slice(-25).join('\n')}`,
+      );
     }
     pinned.push(...added);
   }

@@ -7,7 +7,11 @@ import { planResource } from '../resources/index.js';
  * guard was read before the change (systemd must re-read a unit file once it is rewritten).
  */
 function followChangedPaths(changes: Change[]): void {
-  const changed = new Set(changes.filter((c) => c.action !== 'noop' && (c.resource.kind === 'file' || c.resource.kind === 'symlink')).map((c) => (c.resource as { path: string }).path));
+  const changed = new Set(
+    changes
+      .filter((c) => c.action !== 'noop' && (c.resource.kind === 'file' || c.resource.kind === 'symlink'))
+      .map((c) => (c.resource as { path: string }).path),
+  );
   for (const change of changes) {
     const resource = change.resource;
     if (change.action !== 'noop' || resource.kind !== 'command') continue;

@@ -26,7 +26,9 @@ export const errorDocument = z
     ok: z.literal(false),
     exitCode: z.number().int().min(1),
     error: z.looseObject({
-      kind: z.enum(['usage', 'error', 'internal']).describe('usage: a bad command line; error: the operator can fix it (the message says how); internal: a bug'),
+      kind: z
+        .enum(['usage', 'error', 'internal'])
+        .describe('usage: a bad command line; error: the operator can fix it (the message says how); internal: a bug'),
       message: z.string().describe('the text infra prints without --json'),
       issues: z.array(inventoryIssue).optional().describe('a bad inventory: each problem by file, line and key'),
       refusals: z.array(z.string()).optional().describe('apply of a saved plan that moved: one line per host or input that changed'),
@@ -81,7 +83,7 @@ export const validateDocument = z
     issues: z.array(inventoryIssue),
     warnings: z.array(inventoryIssue).describe('what is valid but unwise, e.g. a source open to the whole internet'),
   })
-  .describe('validate: the inventory\'s problems, then each file it names that is missing or unreadable.');
+  .describe("validate: the inventory's problems, then each file it names that is missing or unreadable.");
 
 const driftItem = z.looseObject({ phase: z.string(), kind: z.string(), subject: z.string(), message: z.string(), diff: z.string().optional() });
 
@@ -91,7 +93,9 @@ export const checkDocument = z
     command: z.literal('check'),
     exitCode: z.union([z.literal(0), z.literal(1), z.literal(2)]).describe('0 no drift, 2 drift, 1 error'),
     seconds: z.number(),
-    hosts: z.array(z.looseObject({ host: z.string(), status: z.enum(['ok', 'drifted', 'unreachable']), error: z.string().optional(), drift: z.array(driftItem) })),
+    hosts: z.array(
+      z.looseObject({ host: z.string(), status: z.enum(['ok', 'drifted', 'unreachable']), error: z.string().optional(), drift: z.array(driftItem) }),
+    ),
     fleet: z.array(driftItem),
   })
   .describe('check.');
@@ -99,6 +103,9 @@ export const checkDocument = z
 /** The text of docs/json.schema.json: a JSON Schema that every document above satisfies. */
 export function jsonSchemaText(): string {
   const documents = z.union([errorDocument, provisionDocument, checkDocument, validateDocument]);
-  const schema = { title: `infra --json documents, format_version ${JSON_FORMAT_VERSION}`, ...z.toJSONSchema(documents, { target: 'draft-2020-12', unrepresentable: 'any' }) };
+  const schema = {
+    title: `infra --json documents, format_version ${JSON_FORMAT_VERSION}`,
+    ...z.toJSONSchema(documents, { target: 'draft-2020-12', unrepresentable: 'any' }),
+  };
   return `${JSON.stringify(schema, null, 2)}\n`;
 }

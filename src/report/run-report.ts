@@ -31,8 +31,7 @@ export interface RunRecord {
 }
 
 /** infra's version, from its package.json. */
-export const INFRA_VERSION: string = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string })
-  .version;
+export const INFRA_VERSION: string = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 export const AUDIT_LOG = '/var/log/infra/audit.log';
 
 /** Who runs infra and from which machine, as the report and the audit lines say it. */
@@ -51,7 +50,11 @@ export async function saveRunReport(stateDir: string, record: RunRecord): Promis
 /** The most recent runs first. Files that are not reports are passed over. */
 export async function listRunReports(stateDir: string, limit: number): Promise<RunRecord[]> {
   const dir = join(stateDir, 'reports');
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((name) => name.endsWith('.json')).sort().reverse().slice(0, limit);
+  const names = (await readdir(dir).catch(() => [] as string[]))
+    .filter((name) => name.endsWith('.json'))
+    .sort()
+    .reverse()
+    .slice(0, limit);
   const records: RunRecord[] = [];
   for (const name of names) {
     try {
@@ -64,7 +67,11 @@ export async function listRunReports(stateDir: string, limit: number): Promise<R
 }
 
 /** One line of a host's audit log: when, who from where, which command and version, what changed. */
-export function auditLine(record: Pick<RunRecord, 'startedAt' | 'user' | 'controller' | 'command' | 'version'>, from: string, changes: readonly string[]): string {
+export function auditLine(
+  record: Pick<RunRecord, 'startedAt' | 'user' | 'controller' | 'command' | 'version'>,
+  from: string,
+  changes: readonly string[],
+): string {
   const what = changes.join('; ').replace(/[\r\n]+/g, ' ');
   return `${record.startedAt} ${record.user}@${record.controller} from ${from} infra ${record.version} ${record.command}: ${what}`;
 }

@@ -57,7 +57,12 @@ function sha256(text: string): string {
  * decide nothing in a plan but whether a replica is errant, which its refusal already covers.
  */
 export function factDigests(facts: Facts): Record<string, string> {
-  const parts: Record<string, unknown> = { os: facts.os, 'controller address': facts.controllerAddress, firewall: facts.firewall, 'pending handlers': facts.pendingHandlers };
+  const parts: Record<string, unknown> = {
+    os: facts.os,
+    'controller address': facts.controllerAddress,
+    firewall: facts.firewall,
+    'pending handlers': facts.pendingHandlers,
+  };
   for (const [path, fact] of Object.entries(facts.files)) {
     const { content: _readOnlyToShowADiff, ...rest } = fact;
     parts[`file ${path}`] = rest;
@@ -67,7 +72,11 @@ export function factDigests(facts: Facts): Record<string, string> {
   for (const [name, code] of Object.entries(facts.guards)) parts[`guard of ${name}`] = code;
   for (const [name, value] of Object.entries(facts.queries)) parts[`query of ${name}`] = value;
   for (const [path, entries] of Object.entries(facts.folders)) parts[`folder ${path}`] = entries;
-  if (facts.db) parts['db replication'] = { readOnly: facts.db.readOnly, source: facts.db.source && { host: facts.db.source.host, io: facts.db.source.ioRunning, sql: facts.db.source.sqlRunning } };
+  if (facts.db)
+    parts['db replication'] = {
+      readOnly: facts.db.readOnly,
+      source: facts.db.source && { host: facts.db.source.host, io: facts.db.source.ioRunning, sql: facts.db.source.sqlRunning },
+    };
   return Object.fromEntries(Object.entries(parts).map(([name, value]) => [name, sha256(JSON.stringify(value ?? null)).slice(0, 16)]));
 }
 

@@ -20,10 +20,16 @@ export const absentKind: ResourceKind<'absent'> = {
       // A package installed since the host was read (by this script or earlier in the run) can bring
       // back a path that was absent then (nginx's default site), so every absent path is enforced.
       const installs = phaseChanges.some((change) => change.resource.kind === 'package' && change.action !== 'noop');
-      return changes
-        .filter((change) => installs || change.action !== 'noop')
-        // rm removes a link, not what it points at, and does not follow links inside a folder it removes.
-        .flatMap(({ resource: gone }) => [`step ${quoteWord(`remove ${gone.path}`)}`, `private_dir ${quoteWord(parentOf(gone.path))} ${quoteWord(gone.path)}`, `must rm -rf -- ${quoteWord(gone.path)}`]);
+      return (
+        changes
+          .filter((change) => installs || change.action !== 'noop')
+          // rm removes a link, not what it points at, and does not follow links inside a folder it removes.
+          .flatMap(({ resource: gone }) => [
+            `step ${quoteWord(`remove ${gone.path}`)}`,
+            `private_dir ${quoteWord(parentOf(gone.path))} ${quoteWord(gone.path)}`,
+            `must rm -rf -- ${quoteWord(gone.path)}`,
+          ])
+      );
     },
     validated: {},
   },

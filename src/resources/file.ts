@@ -68,7 +68,10 @@ export const PATH_PROBE: ProbeFragment<PathResource> = {
     }
     if (wanted.size === 0) return [];
     const paths = [...wanted.keys()].map(quoteWord).join(' ');
-    const hashes = [...wanted].filter(([, hash]) => hash !== '-').map(([path, hash]) => `[${quoteWord(path)}]=${hash}`).join(' ');
+    const hashes = [...wanted]
+      .filter(([, hash]) => hash !== '-')
+      .map(([path, hash]) => `[${quoteWord(path)}]=${hash}`)
+      .join(' ');
     return [
       `QUOTING_STYLE=literal stat --printf 'F\\t%n\\t%F\\t%a\\t%U\\t%G\\t%N\\n' -- ${paths} 2>/dev/null`,
       `declare -A want=(${hashes})`,
@@ -126,7 +129,9 @@ export function planFile(resource: FileResource, facts: Facts): ResourceVerdict 
  */
 function fileSteps(files: readonly FileResource[]): string[] {
   const staged = files.flatMap((file) => {
-    const body = Buffer.from(file.content, 'utf8').toString('base64').replace(/.{1,76}/g, '$&\n');
+    const body = Buffer.from(file.content, 'utf8')
+      .toString('base64')
+      .replace(/.{1,76}/g, '$&\n');
     return [
       `step ${quoteWord(`write ${file.path}`)}`,
       `stage_file ${quoteCommand([file.path, `${file.owner}:${file.group}`, file.mode])} <<'INFRA_EOF'`,
@@ -148,6 +153,13 @@ export const fileKind: ResourceKind<'file'> = {
     validated: {},
   },
   converge(resource, _action, facts) {
-    facts.files[resource.path] = { exists: true, type: 'file', sha256: sha256Hex(resource.content), mode: resource.mode, owner: resource.owner, group: resource.group };
+    facts.files[resource.path] = {
+      exists: true,
+      type: 'file',
+      sha256: sha256Hex(resource.content),
+      mode: resource.mode,
+      owner: resource.owner,
+      group: resource.group,
+    };
   },
 };

@@ -35,7 +35,14 @@ export function ruleFromUfw(rule: UfwRule): FirewallRuleResource {
 }
 
 function writtenByInfra(rule: UfwRule): boolean {
-  return rule.comment.startsWith(INFRA_RULE_COMMENT_PREFIX) && rule.action === 'allow' && /^\d+$/.test(rule.port) && rule.to === 'any' && rule.fromPort === 'any' && rule.iface === '';
+  return (
+    rule.comment.startsWith(INFRA_RULE_COMMENT_PREFIX) &&
+    rule.action === 'allow' &&
+    /^\d+$/.test(rule.port) &&
+    rule.to === 'any' &&
+    rule.fromPort === 'any' &&
+    rule.iface === ''
+  );
 }
 
 /**
@@ -68,14 +75,8 @@ export function ufwDeleteWords(rule: UfwRule): string[] {
  * infra never cuts its own access: with ufw on, some desired rule must keep the SSH port open to
  * the address this controller connects from. Returns why the plan is refused, or undefined.
  */
-export function sshLockoutReason(
-  desired: readonly FirewallRuleResource[],
-  state: FirewallStateResource,
-  facts: Facts,
-): string | undefined {
-  const kept = desired.some(
-    (rule) => rule.proto === 'tcp' && rule.port === state.sshPort && sourceAllows(rule.from, facts.controllerAddress),
-  );
+export function sshLockoutReason(desired: readonly FirewallRuleResource[], state: FirewallStateResource, facts: Facts): string | undefined {
+  const kept = desired.some((rule) => rule.proto === 'tcp' && rule.port === state.sshPort && sourceAllows(rule.from, facts.controllerAddress));
   if (kept) return undefined;
   return (
     `refusing to apply: with ufw enabled, no rule would allow SSH (port ${state.sshPort}/tcp) from this controller ` +
@@ -213,7 +214,16 @@ export const firewallRuleKind: ResourceKind<'firewall-rule'> = {
     if (action === 'delete') {
       facts.firewall.rules = rules.filter((rule) => (resource.found ? JSON.stringify(rule) !== JSON.stringify(resource.found) : !sameRule(rule, resource)));
     } else {
-      rules.push({ action: 'allow', proto: resource.proto, port: String(resource.port), from: resource.from, comment: INFRA_RULE_COMMENT_PREFIX + resource.purpose, to: 'any', fromPort: 'any', iface: '' });
+      rules.push({
+        action: 'allow',
+        proto: resource.proto,
+        port: String(resource.port),
+        from: resource.from,
+        comment: INFRA_RULE_COMMENT_PREFIX + resource.purpose,
+        to: 'any',
+        fromPort: 'any',
+        iface: '',
+      });
     }
   },
 };

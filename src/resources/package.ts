@@ -12,8 +12,16 @@ export function planPackage(resource: PackageResource, facts: Facts): ResourceVe
 export function installPackages(names: readonly string[]): string[] {
   if (names.length === 0) return [];
   const install = [
-    'apt-get', 'install', '-y', '-q', '--no-install-recommends',
-    '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...names,
+    'apt-get',
+    'install',
+    '-y',
+    '-q',
+    '--no-install-recommends',
+    '-o',
+    'Dpkg::Options::=--force-confdef',
+    '-o',
+    'Dpkg::Options::=--force-confold',
+    ...names,
   ];
   return [
     `step ${quoteWord(`install packages ${names.join(' ')}`)}`,
@@ -42,7 +50,12 @@ export const packageKind: ResourceKind<'package'> = {
   apply: {
     order: 10,
     steps: (changes, { installedEarlier }) =>
-      installPackages(changes.filter((change) => change.action !== 'noop').map((change) => change.resource.name).filter((name) => !installedEarlier.has(name))),
+      installPackages(
+        changes
+          .filter((change) => change.action !== 'noop')
+          .map((change) => change.resource.name)
+          .filter((name) => !installedEarlier.has(name)),
+      ),
   },
   converge(resource, _action, facts) {
     facts.packages[resource.name] = 'installed';

@@ -234,11 +234,7 @@ export function appPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
     ['DB_PASSWORD', db.appPassword.reveal()],
     ['DB_SSL_CA', APP_DB_CA_FILE],
   ];
-  const environment = renderTemplate(
-    'app/app.env.ejs',
-    { settings: settings.map(([name, value]) => [name, environmentValue(value)]) },
-    inventory.templatesDir,
-  );
+  const environment = renderTemplate('app/app.env.ejs', { settings: settings.map(([name, value]) => [name, environmentValue(value)]) }, inventory.templatesDir);
   const unit = renderTemplate('app/app.service.ejs', { domain: inventory.domain, envFile: APP_ENV_FILE, currentDir: APP_CURRENT }, inventory.templatesDir);
   const unitHash = createHash('sha256').update(unit).digest('hex');
 

@@ -114,9 +114,15 @@ const MARIADB: DbFlavor = {
   replication: {
     status: 'SHOW SLAVE STATUS',
     expected: (source) => ({
-      Master_Host: source.address, Master_Port: source.port, Master_User: source.user, Using_Gtid: 'Slave_Pos',
-      Master_SSL_Allowed: 'Yes', Master_SSL_CA_File: TLS_CHECKED.ca, Master_SSL_Verify_Server_Cert: 'Yes',
-      Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes',
+      Master_Host: source.address,
+      Master_Port: source.port,
+      Master_User: source.user,
+      Using_Gtid: 'Slave_Pos',
+      Master_SSL_Allowed: 'Yes',
+      Master_SSL_CA_File: TLS_CHECKED.ca,
+      Master_SSL_Verify_Server_Cert: 'Yes',
+      Slave_IO_Running: 'Yes',
+      Slave_SQL_Running: 'Yes',
     }),
     statements: (source) => [
       'STOP SLAVE;',
@@ -161,9 +167,15 @@ const MYSQL: DbFlavor = {
   replication: {
     status: 'SHOW REPLICA STATUS',
     expected: (source) => ({
-      Source_Host: source.address, Source_Port: source.port, Source_User: source.user, Auto_Position: '1',
-      Source_SSL_Allowed: 'Yes', Source_SSL_CA_File: TLS_CHECKED.ca, Source_SSL_Verify_Server_Cert: 'Yes',
-      Replica_IO_Running: 'Yes', Replica_SQL_Running: 'Yes',
+      Source_Host: source.address,
+      Source_Port: source.port,
+      Source_User: source.user,
+      Auto_Position: '1',
+      Source_SSL_Allowed: 'Yes',
+      Source_SSL_CA_File: TLS_CHECKED.ca,
+      Source_SSL_Verify_Server_Cert: 'Yes',
+      Replica_IO_Running: 'Yes',
+      Replica_SQL_Running: 'Yes',
     }),
     // caching_sha2_password sends the password only over TLS (or encrypted with the source's
     // public key): SOURCE_SSL is what lets the replica log in at all.
@@ -183,7 +195,10 @@ export const DB_ENGINES: readonly DbFlavor[] = [MARIADB, MYSQL];
 /** `1:10.11.6-0+deb12u1` → [10, 11, 6]: the upstream version of a Debian package version, as numbers. */
 export function upstreamVersion(version: string): number[] {
   const upstream = version.replace(/^\d+:/, '');
-  return (/^\d+(\.\d+)*/.exec(upstream)?.[0] ?? '').split('.').filter((part) => part !== '').map(Number);
+  return (/^\d+(\.\d+)*/.exec(upstream)?.[0] ?? '')
+    .split('.')
+    .filter((part) => part !== '')
+    .map(Number);
 }
 
 function compareVersions(a: readonly number[], b: readonly number[]): number {
@@ -208,7 +223,9 @@ export function dbEngine(kind: DbEngineName, version?: string): DbFlavor {
       (candidate.versions.below === undefined || compareVersions(parsed, upstreamVersion(candidate.versions.below)) < 0),
   );
   if (!row) {
-    const ranges = rows.map((candidate) => `${candidate.versions.min}${candidate.versions.below ? ` to before ${candidate.versions.below}` : ' or later'}`).join(', ');
+    const ranges = rows
+      .map((candidate) => `${candidate.versions.min}${candidate.versions.below ? ` to before ${candidate.versions.below}` : ' or later'}`)
+      .join(', ');
     throw new Error(`${rows[0]?.title ?? kind} ${version} is not supported (supported: ${ranges})`);
   }
   return row;

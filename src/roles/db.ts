@@ -88,7 +88,10 @@ interface Account {
 }
 
 /** The accounts infra creates on the primary, with the name of the secret each one's password is. */
-function desiredAccounts(inventory: Inventory, flavor: DbFlavor): (Omit<Account, 'password'> & { password: 'appPassword' | 'replicationPassword' | 'exporterPassword' })[] {
+function desiredAccounts(
+  inventory: Inventory,
+  flavor: DbFlavor,
+): (Omit<Account, 'password'> & { password: 'appPassword' | 'replicationPassword' | 'exporterPassword' })[] {
   const name = inventory.db.name;
   return [
     // Reads go to the replicas too: these accounts reach them by replication.
@@ -109,7 +112,14 @@ function desiredAccounts(inventory: Inventory, flavor: DbFlavor): (Omit<Account,
       global: ['REPLICATION SLAVE'],
       plugin: flavor.accountPlugin,
     })),
-    { user: EXPORTER_USER, host: 'localhost', password: 'exporterPassword' as const, global: flavor.exporterPrivileges, database: EXPORTER_SCHEMA, plugin: flavor.exporterPlugin },
+    {
+      user: EXPORTER_USER,
+      host: 'localhost',
+      password: 'exporterPassword' as const,
+      global: flavor.exporterPrivileges,
+      database: EXPORTER_SCHEMA,
+      plugin: flavor.exporterPlugin,
+    },
   ];
 }
 
@@ -124,10 +134,7 @@ const SYSTEM_ACCOUNTS = ['root', 'mysql', 'mariadb.sys', 'mysql.sys', 'mysql.ses
  */
 export function dbAccountsCleanup(inventory: Inventory, host: Host, platform?: DbPlatform): CommandResource | undefined {
   if (inventory.db.primary !== host.name || !host.roles.includes('db')) return undefined;
-  const kept = [
-    ...desiredAccounts(inventory, dbFlavor(host, platform)).map((account) => `${account.user}@${account.host}`),
-    ...inventory.db.extraAccounts,
-  ];
+  const kept = [...desiredAccounts(inventory, dbFlavor(host, platform)).map((account) => `${account.user}@${account.host}`), ...inventory.db.extraAccounts];
   const systemUsers = SYSTEM_ACCOUNTS.map(sqlString).join(', ');
   const where = `WHERE NOT (Host = 'localhost' AND User IN (${systemUsers})) AND CONCAT(User, '@', Host) NOT IN (${kept.map(sqlString).join(', ')})`;
   const list = `SELECT COALESCE(GROUP_CONCAT(CONCAT(User, '@', Host) ORDER BY User, Host SEPARATOR ', '), '') FROM mysql.user ${where}`;
@@ -191,7 +198,12 @@ function accountAuthentication(account: Account): { plugin: string; hashes: stri
   }
   // Only MariaDB's exporter account is native (see DbFlavor.exporterPlugin): MariaDB's syntax.
   const hash = nativePasswordHash(password);
-  return { plugin: 'mysql_native_password', hashes: [hash], stored: sqlString(hash), identified: `IDENTIFIED VIA mysql_native_password USING ${sqlString(hash)}` };
+  return {
+    plugin: 'mysql_native_password',
+    hashes: [hash],
+    stored: sqlString(hash),
+    identified: `IDENTIFIED VIA mysql_native_password USING ${sqlString(hash)}`,
+  };
 }
 
 /**
@@ -216,7 +228,7 @@ const CLIENT_ED25519 = '/usr/lib/mysql/plugin/client_ed25519.so';
 function edClientPluginCommand(): CommandResource {
   return {
     kind: 'command',
-    name: 'ed25519 client plugin in the server\'s plugin folder',
+    name: "ed25519 client plugin in the server's plugin folder",
     script: `__so=$(dpkg -L libmariadb3 | grep -m1 '/plugin/client_ed25519\\.so$') && ln -sfn -- "$__so" ${quoteWord(CLIENT_ED25519)}`,
     unless: `[ -e ${quoteWord(CLIENT_ED25519)} ]`,
   };
@@ -425,10 +437,7 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets, 
   } else {
     resources.push(readOnlyCommand(flavor), replicationCommand(flavor, primary, db.replicationPassword));
   }
-  resources.push(
-    { kind: 'service', name: flavor.service, enabled: true, running: true },
-    { kind: 'service', name: EXPORTER, enabled: true, running: true },
-  );
+  resources.push({ kind: 'service', name: flavor.service, enabled: true, running: true }, { kind: 'service', name: EXPORTER, enabled: true, running: true });
 
   return {
     phase: 'db',

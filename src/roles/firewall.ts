@@ -37,7 +37,13 @@ export function firewallRules(inventory: Inventory, host: Host, registry: RoleRe
   for (const role of definitionsOf(host.roles, registry)) {
     for (const opening of role.openings) {
       const port = typeof opening.port === 'number' ? opening.port : opening.port(inventory);
-      rules.push(...allow(port, opening.from.flatMap((from) => sourceAddresses(inventory, host, role.name, from)), opening.purpose));
+      rules.push(
+        ...allow(
+          port,
+          opening.from.flatMap((from) => sourceAddresses(inventory, host, role.name, from)),
+          opening.purpose,
+        ),
+      );
     }
   }
   return rules;

@@ -68,7 +68,9 @@ function openingsOf(inventory: Inventory, host: Host, registry: RoleRegistry): G
   }
   // The lb role lets keepalived's peers in through ufw's before.rules when there is a VIP.
   if (inventory.vip !== undefined && host.roles.includes('lb')) {
-    const peers = hostsWithRole(inventory, 'lb').filter((peer) => peer.name !== host.name).map((peer) => peer.address);
+    const peers = hostsWithRole(inventory, 'lb')
+      .filter((peer) => peer.name !== host.name)
+      .map((peer) => peer.address);
     if (peers.length > 0) openings.push({ proto: 'vrrp', from: peers, purpose: 'keepalived VRRP (lb peers)' });
   }
   return openings;
@@ -80,9 +82,7 @@ export function buildGraph(inventory: Inventory, displayFile: string, registry: 
   const brief = (hosts: Host[]) => hosts.map(({ name, address }) => ({ name, address }));
 
   const publicAddresses = inventory.vip !== undefined ? [inventory.vip] : (lbs.length > 0 ? lbs : webs).map((host) => host.address);
-  const tiers: GraphTier[] = [
-    { id: 'dns', title: 'DNS', hosts: [], note: `${inventory.domain} A ${publicAddresses.join(', ') || '(no public address)'}` },
-  ];
+  const tiers: GraphTier[] = [{ id: 'dns', title: 'DNS', hosts: [], note: `${inventory.domain} A ${publicAddresses.join(', ') || '(no public address)'}` }];
   if (inventory.vip !== undefined) {
     const roles = lbs.map((lb, index) => `${lb.name} ${index === 0 ? 'master' : 'backup'}`);
     tiers.push({ id: 'vip', title: 'VIP', hosts: [], note: `${inventory.vip}/${inventory.vipPrefix} keepalived VRRP: ${roles.join(', ')}` });

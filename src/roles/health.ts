@@ -57,7 +57,13 @@ export function loadBalancerCheck(vip: string | undefined, socket: string, backe
       const problems: string[] = [];
       const lines = output.split('\n').map((line) => line.trim());
       const servers = lines.filter((line) => line.startsWith('server='));
-      if (servers.length === 0) problems.push(`haproxy backend ${backend}: no server state (is haproxy running?) ${lines.filter((l) => !l.startsWith('vip=')).join(' ').slice(0, 200)}`);
+      if (servers.length === 0)
+        problems.push(
+          `haproxy backend ${backend}: no server state (is haproxy running?) ${lines
+            .filter((l) => !l.startsWith('vip='))
+            .join(' ')
+            .slice(0, 200)}`,
+        );
       for (const line of servers) {
         const [name, state] = line.slice('server='.length).split(',');
         if (state !== 'UP') problems.push(`haproxy backend ${backend}: server ${name} is ${state || 'unknown'}`);
@@ -95,13 +101,19 @@ export function servedCertificateCheck(certificateFile: string, localPort: numbe
       if (!deployed.fingerprint) problems.push(`no readable certificate at ${certificateFile}`);
       if (!served.fingerprint) problems.push(`nginx serves no certificate for ${domain} on 127.0.0.1:${localPort}`);
       else if (deployed.fingerprint && served.fingerprint !== deployed.fingerprint) {
-        problems.push(`nginx serves a certificate (${served.fingerprint.slice(0, 23)}…) other than the deployed one (${deployed.fingerprint.slice(0, 23)}…): reload pending?`);
+        problems.push(
+          `nginx serves a certificate (${served.fingerprint.slice(0, 23)}…) other than the deployed one (${deployed.fingerprint.slice(0, 23)}…): reload pending?`,
+        );
       }
       const notAfter = served.notAfter ?? deployed.notAfter;
       if (notAfter) {
         const days = Math.floor((notAfter.getTime() - context.now.getTime()) / DAY_MS);
         if (days < context.expiryWarningDays) {
-          problems.push(days < 0 ? `certificate expired on ${notAfter.toISOString().slice(0, 10)}` : `certificate expires in ${days} days (${notAfter.toISOString().slice(0, 10)}), within ${context.expiryWarningDays}`);
+          problems.push(
+            days < 0
+              ? `certificate expired on ${notAfter.toISOString().slice(0, 10)}`
+              : `certificate expires in ${days} days (${notAfter.toISOString().slice(0, 10)}), within ${context.expiryWarningDays}`,
+          );
         }
       }
       return {

@@ -14,7 +14,14 @@ export type { RoleSecrets } from './secrets.js';
  * front (db first: nothing is sent to a host before it can serve), cleanup last.
  */
 export function phaseOrder(registry: RoleRegistry = ROLE_REGISTRY): Phase[] {
-  return ['firewall', 'monitoring', ...rolesFrontToBack(registry).reverse().map((role) => role.name), 'cleanup'];
+  return [
+    'firewall',
+    'monitoring',
+    ...rolesFrontToBack(registry)
+      .reverse()
+      .map((role) => role.name),
+    'cleanup',
+  ];
 }
 
 export const PHASE_ORDER: readonly Phase[] = phaseOrder();
@@ -45,7 +52,8 @@ export function desiredForHost(
 ): HostDesire {
   const phases: PhaseDesire[] = [firewallPhase(inventory, host, registry), monitoringPhase(inventory, host)];
   for (const role of rolesFrontToBack(registry).reverse()) {
-    if (host.roles.includes(role.name)) phases.push({ ...role.render(inventory, host, secrets, dbPlatform, registry), healthChecks: role.healthChecks(inventory, host, dbPlatform) });
+    if (host.roles.includes(role.name))
+      phases.push({ ...role.render(inventory, host, secrets, dbPlatform, registry), healthChecks: role.healthChecks(inventory, host, dbPlatform) });
   }
   phases.push(cleanupPhase(inventory, host, dbPlatform));
   return { host: host.name, address: host.address, phases };

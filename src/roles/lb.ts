@@ -196,11 +196,21 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
       { kind: 'file', path: KEEPALIVED_CONF, content: keepalivedConf, mode: '0644', owner: 'root', group: 'root', notify: [reloadKeepalived] },
       // The package's own files stay: its sample, and the build options keepalived 2.3 (Debian 13)
       // reads at every start and config test (without them `keepalived -t` fails).
-      ownedFolder(inventory, '/etc/keepalived', ['keepalived.conf', 'keepalived.conf.sample', 'keepalived.config-opts', 'infra-vrrp-notify.sh'], [reloadKeepalived]),
+      ownedFolder(
+        inventory,
+        '/etc/keepalived',
+        ['keepalived.conf', 'keepalived.conf.sample', 'keepalived.config-opts', 'infra-vrrp-notify.sh'],
+        [reloadKeepalived],
+      ),
       { kind: 'service', name: 'keepalived', enabled: true, running: true },
       // keepalived reports only changes: a host that held its state before the script was there
       // gets its state written once, readable by the node exporter.
-      { kind: 'command', name: 'the VIP state written for the node exporter', script: VRRP_NOTIFY_SCRIPT, unless: `[ "$(stat -c %a ${VRRP_METRICS_FILE} 2>/dev/null)" = 644 ]` },
+      {
+        kind: 'command',
+        name: 'the VIP state written for the node exporter',
+        script: VRRP_NOTIFY_SCRIPT,
+        unless: `[ "$(stat -c %a ${VRRP_METRICS_FILE} 2>/dev/null)" = 644 ]`,
+      },
     );
     if (peers.length > 0) resources.push(vrrpFirewallCommand(peers));
     handlers.push({
@@ -215,7 +225,10 @@ export function lbPhase(inventory: Inventory, host: Host): PhaseDesire {
   }
   // One lb host at a time, backups before the master, so the VIP always has a host serving.
   const rank = -lbHosts.findIndex((lb) => lb.name === host.name);
-  const ready = lbReady(inventory.vip, hostsWithRole(inventory, 'web').map((web) => web.name));
+  const ready = lbReady(
+    inventory.vip,
+    hostsWithRole(inventory, 'web').map((web) => web.name),
+  );
   return { phase: 'lb', resources, handlers, validators, serial: true, rank, ready };
 }
 
@@ -236,7 +249,8 @@ export function lbReady(vip: string | undefined, webServers: readonly string[]):
     'END { for (s in need) { if (!(s in status)) state = "not listed"; else if (status[s] != "UP") state = status[s]; else continue; print "server " s " is " state; bad = 1 } exit bad }',
   ].join('\n');
   const notUp = `${runtimeCommand('show stat')} | awk -F, -v want=${quoteWord(webServers.join(' '))} ${quoteWord(program)}`;
-  const vipAnswers = vip === undefined ? [] : [`timeout 2 bash -c ${quoteWord(`exec 3<>/dev/tcp/${vip}/443`)} || { echo "the VIP ${vip} does not answer on 443"; false; }`];
+  const vipAnswers =
+    vip === undefined ? [] : [`timeout 2 bash -c ${quoteWord(`exec 3<>/dev/tcp/${vip}/443`)} || { echo "the VIP ${vip} does not answer on 443"; false; }`];
   const name = vip === undefined ? 'every web host UP in haproxy' : `every web host UP in haproxy and the VIP ${vip} answering`;
   return { name, script: [notUp, ...vipAnswers].join(' && '), seconds: LB_READY_SECONDS };
 }

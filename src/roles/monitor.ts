@@ -95,7 +95,13 @@ export function prometheusUrl(host: Host): string {
  * host's own address, which ufw opens to the admin sources only. promtool and amtool check the
  * configs before anything reloads.
  */
-export function monitorPhase(inventory: Inventory, host: Host, _secrets: RoleSecrets, _dbPlatform: DbPlatform | undefined, registry: RoleRegistry): PhaseDesire {
+export function monitorPhase(
+  inventory: Inventory,
+  host: Host,
+  _secrets: RoleSecrets,
+  _dbPlatform: DbPlatform | undefined,
+  registry: RoleRegistry,
+): PhaseDesire {
   const reloadPrometheus = `reload:${PROMETHEUS}`;
   const restartPrometheus = `restart:${PROMETHEUS}`;
   const reloadAlertmanager = `reload:${ALERTMANAGER}`;
@@ -233,5 +239,12 @@ export const monitorRole: RoleDefinition = {
   render: monitorPhase,
   healthChecks: (_inventory, host) => [firingAlertsCheck(host)],
   graphTiers: (inventory) => [{ id: 'monitor', title: 'MONITOR', note: 'Prometheus, Alertmanager', hosts: hostsWithRole(inventory, 'monitor') }],
-  lab: { hostPrefix: 'mon', firstOctet: 51, defaultCount: 0, countAlone: 1, maxCount: 2, countHelp: 'monitor hosts, Prometheus and Alertmanager (--monitor alone: 1)' },
+  lab: {
+    hostPrefix: 'mon',
+    firstOctet: 51,
+    defaultCount: 0,
+    countAlone: 1,
+    maxCount: 2,
+    countHelp: 'monitor hosts, Prometheus and Alertmanager (--monitor alone: 1)',
+  },
 };

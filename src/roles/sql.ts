@@ -109,7 +109,18 @@ export function sha256Crypt(password: string, salt: string, rounds = 5000): stri
     parts.push(i & 1 ? c : pBytes);
     c = sha(...parts);
   }
-  const order = [[0, 10, 20], [21, 1, 11], [12, 22, 2], [3, 13, 23], [24, 4, 14], [15, 25, 5], [6, 16, 26], [27, 7, 17], [18, 28, 8], [9, 19, 29]];
+  const order = [
+    [0, 10, 20],
+    [21, 1, 11],
+    [12, 22, 2],
+    [3, 13, 23],
+    [24, 4, 14],
+    [15, 25, 5],
+    [6, 16, 26],
+    [27, 7, 17],
+    [18, 28, 8],
+    [9, 19, 29],
+  ];
   let out = '';
   const emit = (word: number, count: number) => {
     for (let k = 0; k < count; k++, word >>= 6) out += CRYPT_ALPHABET[word & 63];

@@ -32,7 +32,7 @@ const MTAIL_PROGRAM = 'infra-nginx.mtail';
 
 /** When the served certificate expires, for the node exporter: the monitor hosts alert 21 days ahead. */
 const CERTIFICATE_METRICS_FILE = `${TEXTFILE_DIR}/infra_tls.prom`;
-export const CERTIFICATE_METRICS_COMMAND = 'the certificate\'s expiry written for the node exporter';
+export const CERTIFICATE_METRICS_COMMAND = "the certificate's expiry written for the node exporter";
 
 /**
  * Writes infra_tls_certificate_not_after_seconds from the deployed certificate; its guard holds
@@ -173,8 +173,14 @@ export function webPhase(inventory: Inventory, host: Host, secrets: RoleSecrets)
   // verified against infra's CA when infra issued the certificate.
   const verify = tls.caCertificate !== undefined ? ['--cacert', caFile] : ['--insecure'];
   const healthCheck = quoteCommand([
-    'curl', '-fsS', '-o', '/dev/null', ...verify,
-    '--resolve', `${domain}:${LOCAL_TLS_PORT}:127.0.0.1`, `https://${domain}:${LOCAL_TLS_PORT}/health`,
+    'curl',
+    '-fsS',
+    '-o',
+    '/dev/null',
+    ...verify,
+    '--resolve',
+    `${domain}:${LOCAL_TLS_PORT}:127.0.0.1`,
+    `https://${domain}:${LOCAL_TLS_PORT}/health`,
   ]);
   return {
     phase: 'web',

@@ -28,7 +28,12 @@ export interface RollbackOutcome extends RollbackDecision {
 export async function prepareRollback(inventory: Inventory, hosts: readonly Host[], askPassphrase?: PassphrasePrompt): Promise<PreparedRollback> {
   const appHosts = hosts.filter((host) => host.roles.includes(ROLE.app));
   if (appHosts.length === 0) throw new UserError('no app host is selected: rollback puts back the previous release of the app hosts');
-  const fleet = await Fleet.connect(inventory, appHosts, { forks: appHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set(), ...(askPassphrase ? { askPassphrase } : {}) });
+  const fleet = await Fleet.connect(inventory, appHosts, {
+    forks: appHosts.length,
+    acceptNewHostKeys: false,
+    replaceHostKeys: new Set(),
+    ...(askPassphrase ? { askPassphrase } : {}),
+  });
   try {
     if (fleet.failures.size > 0) {
       const lines = [...fleet.failures.values()].map((failure) => `  ${failure.message}`);
@@ -37,7 +42,8 @@ export async function prepareRollback(inventory: Inventory, hosts: readonly Host
     const readings = await Promise.all(
       appHosts.map(async (host): Promise<[string, ReleasesReading]> => {
         const result = await (await fleet.connectionTo(host.name)).run(readReleasesScript());
-        if (result.code !== 0) throw new UserError(`${host.name}: reading its releases failed (exit ${result.code}): ${result.stderr.trim()}; nothing was changed`);
+        if (result.code !== 0)
+          throw new UserError(`${host.name}: reading its releases failed (exit ${result.code}): ${result.stderr.trim()}; nothing was changed`);
         return [host.name, parseReleasesReading(result.stdout)];
       }),
     );

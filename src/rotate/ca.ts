@@ -48,7 +48,6 @@ export async function pendingCa(inventory: Inventory): Promise<CertificateAuthor
   return ensureCa(nextCaInventory(inventory));
 }
 
-
 /** Step 1: makes the next CA (in the inventory's key type) and writes the bundle of both. */
 export async function prepareNextCa(inventory: Inventory): Promise<{ current: CertificateAuthority; next: CertificateAuthority; bundleFile: string }> {
   const current = await ensureCa(inventory);

@@ -2,13 +2,7 @@ import { UserError } from '../core/errors.js';
 import type { Host, Inventory } from '../inventory/model.js';
 import type { RoleSecrets } from '../roles/secrets.js';
 import { CLOCK_SKEW_MS } from '../tls/certificates.js';
-import {
-  type CertificateAuthority,
-  type IssuedCertificate,
-  issueWebCertificate,
-  verifyTlsMaterial,
-  webTlsMaterial,
-} from '../tls/index.js';
+import { type CertificateAuthority, type IssuedCertificate, issueWebCertificate, verifyTlsMaterial, webTlsMaterial } from '../tls/index.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -48,7 +42,7 @@ export async function newMaterial(
     for (const host of hosts) materials.set(host.name, { tls: { certificateChain: files.certificateChain, key: files.key } });
     return materials;
   }
-  if (!issuer) throw new Error('infra\'s CA source needs the CA that issues the new certificates');
+  if (!issuer) throw new Error("infra's CA source needs the CA that issues the new certificates");
   const problems: string[] = [];
   for (const host of hosts) {
     const issued = await issueWebCertificate({

@@ -94,7 +94,12 @@ export async function rollHost(remotes: Remotes, rotation: HostRotation, options
     installing = true;
     step('install');
     // The certificate's expiry for the node exporter follows the files (its guard runs after them).
-    const changes: Change[] = [...files, ...metrics].map((resource) => ({ phase: rotation.phase.phase, resource, action: 'update', reason: 'certificate rotation' }));
+    const changes: Change[] = [...files, ...metrics].map((resource) => ({
+      phase: rotation.phase.phase,
+      resource,
+      action: 'update',
+      reason: 'certificate rotation',
+    }));
     await run(buildChangeScript(changes, [reload.id], rotation.phase.validators), 'install');
     step('reload');
     await run(buildHandlerScript([reload], rotation.phase.validators), 'reload');

@@ -56,7 +56,8 @@ export interface RotationHooks {
 export type CaPreparation = { step: 'would-prepare'; bundle: string } | { step: 'prepared'; bundle: string; current: CertificateFacts; next: CertificateFacts };
 
 /** infra's CA after the second --rotate-ca run, as `--json` and the run report show it. */
-export type CaSwitch = { step: 'pending'; bundle: string; next: CertificateFacts } | { step: 'switched'; bundle: string; previous: string; current: CertificateFacts };
+export type CaSwitch =
+  { step: 'pending'; bundle: string; next: CertificateFacts } | { step: 'switched'; bundle: string; previous: string; current: CertificateFacts };
 
 export type RotationOutcome =
   /** The first --rotate-ca run: the next CA made (or, in a dry run, only described); no host touched. */
@@ -113,7 +114,11 @@ export async function rotateCertificates(inventory: Inventory, request: Rotation
     }
     // Held from before the hosts are read: the rotation decides on what no other run changes.
     if (!request.dryRun) {
-      lock = await lockFleet(fleet, [...webHosts, ...lbHosts].map((host) => host.name), { command: 'rotate-certs', waitSeconds: request.waitLockSeconds, forks: webHosts.length + lbHosts.length });
+      lock = await lockFleet(
+        fleet,
+        [...webHosts, ...lbHosts].map((host) => host.name),
+        { command: 'rotate-certs', waitSeconds: request.waitLockSeconds, forks: webHosts.length + lbHosts.length },
+      );
       for (const { host, leftBy } of lock.takenOver) emit({ type: 'lock-taken-over', host, leftBy });
     }
     emit({ type: 'reading' });
@@ -122,7 +127,9 @@ export async function rotateCertificates(inventory: Inventory, request: Rotation
         const chain = material(host).tls.certificateChain;
         const { certificateFile } = tlsFiles(phases.get(host.name) as PhaseDesire, chain);
         const failed = (why: string) => new UserError(`${host.name}: reading the certificate it serves failed (${why}); nothing was changed`);
-        const result = await (await fleet.connectionTo(host.name))
+        const result = await (
+          await fleet.connectionTo(host.name)
+        )
           .run(readCertificatesScript(inventory.domain, certificateFile))
           .catch((error: Error) => Promise.reject(failed(error.message)));
         if (result.code !== 0) throw failed(`exit ${result.code}: ${result.stderr.trim()}`);

@@ -77,10 +77,15 @@ async function exists(path: string): Promise<boolean> {
 export async function stateIdentities(inventory: Inventory, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
   const named = env.INFRA_STATE_IDENTITY?.trim();
   if (named) return [named];
-  const candidates = [...new Set([...inventory.hosts.map((host) => host.ssh.identityFile), join(homedir(), '.ssh', 'id_ed25519'), join(homedir(), '.ssh', 'id_rsa')])];
+  const candidates = [
+    ...new Set([...inventory.hosts.map((host) => host.ssh.identityFile), join(homedir(), '.ssh', 'id_ed25519'), join(homedir(), '.ssh', 'id_rsa')]),
+  ];
   const found: string[] = [];
   for (const candidate of candidates) if (candidate && (await exists(candidate))) found.push(candidate);
-  if (found.length === 0) throw new UserError(`no identity to decrypt the shared state ${inventory.sharedState?.file} with: set INFRA_STATE_IDENTITY to your age key or SSH private key`);
+  if (found.length === 0)
+    throw new UserError(
+      `no identity to decrypt the shared state ${inventory.sharedState?.file} with: set INFRA_STATE_IDENTITY to your age key or SSH private key`,
+    );
   return found;
 }
 
@@ -180,7 +185,12 @@ export async function saveSharedState(inventory: Inventory): Promise<boolean> {
   const temporary = `${shared.file}.${process.pid}.tmp`;
   await writeFile(temporary, ciphertext, { mode: 0o644 });
   await rename(temporary, shared.file);
-  await writeRecord(inventory.stateDir, { file: shared.file, fileHash: bundleHash(ciphertext), filesHash: filesHash(bundle), recipients: [...shared.recipients] });
+  await writeRecord(inventory.stateDir, {
+    file: shared.file,
+    fileHash: bundleHash(ciphertext),
+    filesHash: filesHash(bundle),
+    recipients: [...shared.recipients],
+  });
   return true;
 }
 

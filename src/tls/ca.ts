@@ -83,8 +83,7 @@ async function readCa(paths: ReturnType<typeof caPaths>): Promise<CertificateAut
   const [certificatePem, keyPem] = await Promise.all([readIfPresent(paths.certificateFile), readIfPresent(paths.keyFile)]);
   if (certificatePem === undefined && keyPem === undefined) return undefined;
   const restore =
-    `restore it from a backup, or delete ${paths.dir} to create a new CA ` +
-    '(every web host then gets a new certificate, and clients must trust the new CA)';
+    `restore it from a backup, or delete ${paths.dir} to create a new CA ` + '(every web host then gets a new certificate, and clients must trust the new CA)';
   if (certificatePem === undefined) {
     throw new UserError(`the infra CA has a key but no certificate (${paths.certificateFile} is missing): ${restore}`);
   }

@@ -69,7 +69,11 @@ export async function dbTlsMaterial(inventory: Inventory, host: Host, options: {
   const stored = await readStored(certificateFile, keyFile);
   const previous = await previousCaCertificate(inventory);
   const alsoTrusted = previous ? [previous] : [];
-  const issuedBecause = options.forceNew ? 'a new certificate was asked for' : stored ? await reasonToReissue(stored, { ca, alsoTrusted, names, keyType, now }) : 'there was none';
+  const issuedBecause = options.forceNew
+    ? 'a new certificate was asked for'
+    : stored
+      ? await reasonToReissue(stored, { ca, alsoTrusted, names, keyType, now })
+      : 'there was none';
   let material: IssuedCertificate;
   if (stored && issuedBecause === undefined) {
     material = stored;
@@ -87,12 +91,23 @@ export async function dbTlsMaterial(inventory: Inventory, host: Host, options: {
     await replaceFile(keyFile, material.key.reveal(), 0o600);
     await replaceFile(certificateFile, material.certificatePem, 0o644);
   }
-  const problems = await verifyTlsMaterial({ certificateChain: material.certificatePem, key: material.key, domain: host.name, caCertificates: [ca.certificatePem, ...alsoTrusted], now });
+  const problems = await verifyTlsMaterial({
+    certificateChain: material.certificatePem,
+    key: material.key,
+    domain: host.name,
+    caCertificates: [ca.certificatePem, ...alsoTrusted],
+    now,
+  });
   if (problems.length > 0) {
     throw new UserError(
       `the db certificate infra issued for ${host.name} (${certificateFile}) fails its check: ${problems.map((problem) => problem.message).join('; ')}. ` +
         `Delete ${certificateFile} and ${keyFile} to issue a new one`,
     );
   }
-  return { certificate: material.certificatePem, key: material.key, caCertificate: trustBundle([ca.certificatePem, ...alsoTrusted]), ...(issuedBecause !== undefined ? { issuedBecause } : {}) };
+  return {
+    certificate: material.certificatePem,
+    key: material.key,
+    caCertificate: trustBundle([ca.certificatePem, ...alsoTrusted]),
+    ...(issuedBecause !== undefined ? { issuedBecause } : {}),
+  };
 }

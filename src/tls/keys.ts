@@ -20,11 +20,10 @@ export async function generateKey(keyType: KeyType): Promise<GeneratedKey> {
   const pair =
     keyType === 'ecdsa-p256'
       ? await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])
-      : await webcrypto.subtle.generateKey(
-          { ...RSA_SHA256, modulusLength: RSA_BITS[keyType], publicExponent: new Uint8Array([1, 0, 1]) },
-          true,
-          ['sign', 'verify'],
-        );
+      : await webcrypto.subtle.generateKey({ ...RSA_SHA256, modulusLength: RSA_BITS[keyType], publicExponent: new Uint8Array([1, 0, 1]) }, true, [
+          'sign',
+          'verify',
+        ]);
   const pem = KeyObject.from(pair.privateKey).export({ type: 'pkcs8', format: 'pem' });
   return { pair, privateKeyPem: new Secret(pem.toString()) };
 }

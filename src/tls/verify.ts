@@ -129,14 +129,9 @@ function trustedRoots(): Certificate[] {
 }
 
 function checkName(leaf: Certificate, domain: string): TlsProblem | undefined {
-  const dnsNames = leaf.subjectAltNames
-    .filter((name) => name.type === 'dns')
-    .map((name) => name.value);
+  const dnsNames = leaf.subjectAltNames.filter((name) => name.type === 'dns').map((name) => name.value);
   if (dnsNames.some((name) => covers(name, domain))) return undefined;
-  const covered =
-    dnsNames.length > 0
-      ? `it covers: ${dnsNames.join(', ')}`
-      : `it has no DNS subjectAltName, and clients ignore its subject ${leaf.subject}`;
+  const covered = dnsNames.length > 0 ? `it covers: ${dnsNames.join(', ')}` : `it has no DNS subjectAltName, and clients ignore its subject ${leaf.subject}`;
   return { kind: 'name', message: `certificate does not cover ${domain} (${covered})` };
 }
 

@@ -102,9 +102,7 @@ export async function issueServerCertificate(request: ServerCertificateRequest):
   const { pair, privateKeyPem } = await generateKey(request.keyType);
   // RSA keys may also be used for RSA key exchange by old clients; ECDSA keys only sign.
   const keyUsages =
-    request.keyType === 'ecdsa-p256'
-      ? x509.KeyUsageFlags.digitalSignature
-      : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment;
+    request.keyType === 'ecdsa-p256' ? x509.KeyUsageFlags.digitalSignature : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment;
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerialNumber(),
     subject: [{ CN: [request.commonName] }],
@@ -149,9 +147,7 @@ async function fromInfraCa(
   now: Date,
 ): Promise<WebTlsMaterial> {
   if (!DNS_NAME.test(host.name)) {
-    throw new UserError(
-      `host name ${JSON.stringify(host.name)} cannot go in a TLS certificate: rename the host with letters, digits, - and . only`,
-    );
+    throw new UserError(`host name ${JSON.stringify(host.name)} cannot go in a TLS certificate: rename the host with letters, digits, - and . only`);
   }
   const ca = await ensureCa(inventory);
   const dir = await prepareStateSubdir(inventory.stateDir, 'tls');
@@ -172,14 +168,16 @@ async function fromInfraCa(
     material = stored;
     await tightenKeyMode(keyFile);
   } else {
-    material = options.replaceWith ?? await issueWebCertificate({
-      ca,
-      domain: inventory.domain,
-      host,
-      keyType: tls.keyType,
-      notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
-      notAfter: new Date(now.getTime() + tls.days * 24 * 60 * 60 * 1000),
-    });
+    material =
+      options.replaceWith ??
+      (await issueWebCertificate({
+        ca,
+        domain: inventory.domain,
+        host,
+        keyType: tls.keyType,
+        notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
+        notAfter: new Date(now.getTime() + tls.days * 24 * 60 * 60 * 1000),
+      }));
     // The key first: if the run stops in between, the old certificate no longer matches the key
     // and the next run issues again, instead of serving a certificate for a key it lost.
     await replaceFile(keyFile, material.key.reveal(), 0o600);

@@ -31,7 +31,10 @@ function namesHost(pattern: string, name: string): boolean {
 
 /** An OpenSSH wildcard pattern (`*` any run, `?` one character) as a regular expression. */
 function wildcardPattern(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 'i');
 }
 
@@ -299,6 +302,9 @@ const knownHostsQueues = new Map<string, Promise<unknown>>();
 function withKnownHostsLock<T>(file: string | undefined, work: () => Promise<T>): Promise<T> {
   if (file === undefined) return work();
   const next = (knownHostsQueues.get(file) ?? Promise.resolve()).then(work);
-  knownHostsQueues.set(file, next.catch(() => undefined));
+  knownHostsQueues.set(
+    file,
+    next.catch(() => undefined),
+  );
   return next;
 }

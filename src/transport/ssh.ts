@@ -127,7 +127,11 @@ function classify(target: ConnectionTarget, err: unknown): ConnectionError {
   const at = `${target.user}@${target.hostName ? `${target.hostName} (${target.address})` : target.address}:${target.port}`;
   if (code === 'ECONNREFUSED') return new ConnectionError(target.host, 'refused', `connection refused by ${at} (is sshd running, is the port right?)`);
   if (code === 'ETIMEDOUT' || /timed out/i.test(text))
-    return new ConnectionError(target.host, 'timeout', `no answer from ${at} within ${target.connectTimeoutSeconds}s (host down, or a firewall drops the traffic)`);
+    return new ConnectionError(
+      target.host,
+      'timeout',
+      `no answer from ${at} within ${target.connectTimeoutSeconds}s (host down, or a firewall drops the traffic)`,
+    );
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new ConnectionError(target.host, 'unreachable', `${at} is unreachable (${code})`);
   if (/authentication methods failed/i.test(text) || error?.level === 'client-authentication') {
     return new ConnectionError(target.host, 'auth', `authentication failed for ${at} with ${describeCredentials(target)}`);
@@ -354,7 +358,8 @@ export class HostConnection {
    */
   forward(address: string, port: number, forHost: string, timeoutMs: number): Promise<Duplex> {
     const client = this.ssh.connection;
-    if (this.lostBecause || !client) return Promise.reject(new ConnectionError(forHost, 'lost', `the jump host ${this.target.host} is gone: ${this.lostBecause ?? 'connection closed'}`));
+    if (this.lostBecause || !client)
+      return Promise.reject(new ConnectionError(forHost, 'lost', `the jump host ${this.target.host} is gone: ${this.lostBecause ?? 'connection closed'}`));
     return new Promise((resolve, reject) => {
       // The jump host's sshd may wait minutes on a firewall that drops the packets: the host's
       // connect timeout holds here too.

@@ -34,12 +34,18 @@ interface Result {
 
 function sshArgs(knownHosts: string): string[] {
   return [
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'BatchMode=yes',
-    '-o', 'ConnectTimeout=5',
-    '-i', join(LAB, 'id_ed25519'),
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${knownHosts}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=5',
+    '-i',
+    join(LAB, 'id_ed25519'),
   ];
 }
 
@@ -181,7 +187,11 @@ describe('infra lab status and a second up', () => {
   it('status --json lists 8 running hosts with their roles, and the VIP', async () => {
     const { code, stdout } = await infra('lab', 'status', '--json');
     expect(code).toBe(0);
-    const status = JSON.parse(stdout) as { subnet: string; vip: string; hosts: { name: string; address: string; roles: string[]; state: string; machine: string }[] };
+    const status = JSON.parse(stdout) as {
+      subnet: string;
+      vip: string;
+      hosts: { name: string; address: string; roles: string[]; state: string; machine: string }[];
+    };
     expect(status.subnet).toBe(subnetFromEnv().cidr);
     expect(status.vip).toBe(vipAddress(subnetFromEnv()));
     expect(status.hosts).toHaveLength(8);
@@ -201,7 +211,9 @@ describe('infra lab status and a second up', () => {
     expect(code).toBe(0);
     expect(await readFile(join(LAB, 'inventory.yaml'), 'utf8')).toBe(before.inventory);
     expect(await readFile(KNOWN_HOSTS, 'utf8')).toBe(before.knownHosts);
-    const results = await Promise.all(hosts.map(async ([name, h]) => ({ name, r: await ssh(`root@${h.address}`, 'test -e /run/lab-test-not-rebooted && hostname') })));
+    const results = await Promise.all(
+      hosts.map(async ([name, h]) => ({ name, r: await ssh(`root@${h.address}`, 'test -e /run/lab-test-not-rebooted && hostname') })),
+    );
     for (const { name, r } of results) {
       expect(r.code, `${name}: ${r.stderr}`).toBe(0);
       expect(r.stdout.trim()).toBe(name);

@@ -10,17 +10,7 @@ import type { Inventory } from '../../src/inventory/model.js';
 import { setHostNetwork } from '../../src/lab/lab.js';
 import { desiredForHost } from '../../src/roles/index.js';
 import { BUILTIN_TEMPLATES_DIR } from '../../src/roles/render.js';
-import {
-  LAB_INVENTORY,
-  LAB_SUDO_INVENTORY,
-  labHosts,
-  labInventoryVariant,
-  mustOnHost,
-  onHost,
-  parseReport,
-  runInfra,
-  type LabHost,
-} from './helpers.js';
+import { LAB_INVENTORY, LAB_SUDO_INVENTORY, labHosts, labInventoryVariant, mustOnHost, onHost, parseReport, runInfra, type LabHost } from './helpers.js';
 
 /**
  * The engine on real hosts: from the bare 8-host lab, firewall and monitoring converge, a second
@@ -123,7 +113,12 @@ describe('safety', () => {
     const forged = knownHosts
       .split('\n')
       .filter((line) => !line.startsWith(`${web1.address} `))
-      .concat(knownHosts.split('\n').filter((line) => line.startsWith(`${web2.address} `)).map((line) => line.replace(web2.address, web1.address)))
+      .concat(
+        knownHosts
+          .split('\n')
+          .filter((line) => line.startsWith(`${web2.address} `))
+          .map((line) => line.replace(web2.address, web1.address)),
+      )
       .join('\n');
     const inventory = await labInventoryVariant(() => undefined, forged);
     const result = await runInfra(['provision', inventory, '--limit', 'web1,web2', '--yes', '--json']);

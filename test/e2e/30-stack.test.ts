@@ -4,7 +4,21 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { labReset } from '../../src/lab/lab.js';
 import { BUILTIN_TEMPLATES_DIR } from '../../src/roles/render.js';
-import { LAB_DIR, LAB_INVENTORY, REPLICA_FIELDS, REPLICA_STATUS_COMMAND, labHosts, labInventoryVariant, mustOnHost, onHost, parseReport, runInfra, vipHolders, waitFor, type LabHost } from './helpers.js';
+import {
+  LAB_DIR,
+  LAB_INVENTORY,
+  REPLICA_FIELDS,
+  REPLICA_STATUS_COMMAND,
+  labHosts,
+  labInventoryVariant,
+  mustOnHost,
+  onHost,
+  parseReport,
+  runInfra,
+  vipHolders,
+  waitFor,
+  type LabHost,
+} from './helpers.js';
 import { getSite, startLoad, type SiteTarget } from './load.js';
 
 /**
@@ -56,20 +70,27 @@ describe('the web stack from bare hosts', () => {
     expect(body.db_host).toBe('db2');
   });
 
-  it('answers curl as the README says, with infra\'s CA', async () => {
+  it("answers curl as the README says, with infra's CA", async () => {
     const curl = await new Promise<string>((resolve, reject) => {
       import('node:child_process').then(({ execFile }) =>
-        execFile('curl', ['-fsS', '--cacert', join(LAB_DIR, '.infra', 'ca', 'ca.crt'), '--resolve', `${DOMAIN}:443:${VIP}`, `https://${DOMAIN}/`], (err, out) => (err ? reject(err) : resolve(out))),
+        execFile(
+          'curl',
+          ['-fsS', '--cacert', join(LAB_DIR, '.infra', 'ca', 'ca.crt'), '--resolve', `${DOMAIN}:443:${VIP}`, `https://${DOMAIN}/`],
+          (err, out) => (err ? reject(err) : resolve(out)),
+        ),
       );
     });
     expect(curl).toMatch(/app host app[12], read from db host db2: \d+ visits/);
   });
 
-  it('replicates the primary\'s rows to the replica', async () => {
+  it("replicates the primary's rows to the replica", async () => {
     const db1 = hosts.find((h) => h.name === 'db1') as LabHost;
     const db2 = hosts.find((h) => h.name === 'db2') as LabHost;
     const onPrimary = await mustOnHost(db1.address, 'mysql -N -e "SELECT COUNT(*) FROM app.visits"');
-    await waitFor('the replica to catch up', async () => (await mustOnHost(db2.address, 'mysql -N -e "SELECT COUNT(*) FROM app.visits"')).trim() >= onPrimary.trim());
+    await waitFor(
+      'the replica to catch up',
+      async () => (await mustOnHost(db2.address, 'mysql -N -e "SELECT COUNT(*) FROM app.visits"')).trim() >= onPrimary.trim(),
+    );
     const status = await mustOnHost(db2.address, REPLICA_STATUS_COMMAND);
     expect(status).toMatch(new RegExp(`${REPLICA_FIELDS.io}: Yes`));
     expect(status).toMatch(new RegExp(`${REPLICA_FIELDS.sql}: Yes`));
@@ -80,13 +101,16 @@ describe('the web stack from bare hosts', () => {
     const result = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
     const report = parseReport(result);
     expect(result.code, result.stdout).toBe(0);
-    for (const host of report.hosts) expect({ host: host.host, changed: host.changed, status: host.status }).toEqual({ host: host.host, changed: 0, status: 'ok' });
+    for (const host of report.hosts)
+      expect({ host: host.host, changed: host.changed, status: host.status }).toEqual({ host: host.host, changed: 0, status: 'ok' });
   });
 
   it('records each run in a report and an audit line on each host it changed; infra history lists them', async () => {
     const history = await runInfra(['history', LAB_INVENTORY, '--json']);
     expect(history.code, history.stderr).toBe(0);
-    const { records } = JSON.parse(history.stdout) as { records: { command: string; ok: boolean; hosts: { host: string; status: string; changed: number }[] }[] };
+    const { records } = JSON.parse(history.stdout) as {
+      records: { command: string; ok: boolean; hosts: { host: string; status: string; changed: number }[] }[];
+    };
     expect(records.map((r) => r.command)).toEqual(['provision', 'provision']);
     expect(records[0]?.hosts.map((h) => h.changed)).toEqual(Array(8).fill(0));
     expect(records[1]?.hosts.map((h) => h.status)).toEqual(Array(8).fill('changed'));

@@ -3,7 +3,19 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { labStatus, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_COUNTS } from '../../src/lab/plan.js';
-import { LAB_DIR, LAB_INVENTORY, labHosts, type CommandResult, labInventoryVariant, mustOnHost, parseReport, runInfra, vipHolders, waitFor, type LabHost } from './helpers.js';
+import {
+  LAB_DIR,
+  LAB_INVENTORY,
+  labHosts,
+  type CommandResult,
+  labInventoryVariant,
+  mustOnHost,
+  parseReport,
+  runInfra,
+  vipHolders,
+  waitFor,
+  type LabHost,
+} from './helpers.js';
 import { startLoad, type LoadResult, type SiteTarget } from './load.js';
 
 /**
@@ -105,7 +117,10 @@ describe('haproxy stops or dies on the VIP holder', () => {
       });
     });
     expect(killed.failed, killed.failures.join('\n')).toBeLessThanOrEqual(RATE);
-    await waitFor('haproxy to run again', async () => (await mustOnHost(host(holder as string).address, 'systemctl is-active haproxy || true')).trim() === 'active');
+    await waitFor(
+      'haproxy to run again',
+      async () => (await mustOnHost(host(holder as string).address, 'systemctl is-active haproxy || true')).trim() === 'active',
+    );
     const check = await runInfra(['check', LAB_INVENTORY]);
     expect(check.code, check.stdout + check.stderr).toBe(0);
   });
@@ -146,7 +161,8 @@ describe('growing and shrinking the fleet', () => {
       for (const old of gone) expect(accounts, `${db} still has an account of ${old.name}`).not.toContain(`@${old.address}\n`);
     }
     for (const lb of ['lb1', 'lb2']) expect(await mustOnHost(host(lb).address, 'cat /etc/haproxy/haproxy.cfg')).not.toContain('web3');
-    for (const web of ['web1', 'web2']) expect(await mustOnHost(host(web).address, 'cat /etc/nginx/sites-available/www.foobar.com')).not.toContain(host('app3').address);
+    for (const web of ['web1', 'web2'])
+      expect(await mustOnHost(host(web).address, 'cat /etc/nginx/sites-available/www.foobar.com')).not.toContain(host('app3').address);
     const check = await runInfra(['check', inventory]);
     expect(check.code, check.stdout + check.stderr).toBe(0);
 

@@ -59,7 +59,10 @@ describe('infra check', () => {
 
   it('never writes to a host: managed files and services are untouched by a check', async () => {
     const snapshot = (address: string) =>
-      mustOnHost(address, 'stat -c "%n %Y" /etc/default/prometheus-node-exporter /etc/ufw/user.rules; systemctl show -p ExecMainStartTimestampMonotonic prometheus-node-exporter ufw');
+      mustOnHost(
+        address,
+        'stat -c "%n %Y" /etc/default/prometheus-node-exporter /etc/ufw/user.rules; systemctl show -p ExecMainStartTimestampMonotonic prometheus-node-exporter ufw',
+      );
     const before = await Promise.all(hosts.map((h) => snapshot(h.address)));
     await checkJson();
     const after = await Promise.all(hosts.map((h) => snapshot(h.address)));
@@ -86,14 +89,21 @@ describe('infra check', () => {
         expect.stringMatching(/^firewall: ufw allow 9100\/tcp from 10\.77\.0\.1\/32 .*: create: rule missing$/),
       ]),
     );
-    expect(driftOf(report, 'app2')).toEqual(['cleanup: ufw allow 8081/tcp from any (not written by infra): delete: not written by infra (keep it with firewall.extra_rules)']);
+    expect(driftOf(report, 'app2')).toEqual([
+      'cleanup: ufw allow 8081/tcp from any (not written by infra): delete: not written by infra (keep it with firewall.extra_rules)',
+    ]);
     expect(driftOf(report, 'db2')).toEqual(['monitoring: package curl: create: not installed']);
     expect(driftOf(report, 'lb2')).toEqual(['monitoring: service prometheus-node-exporter: update: inactive → running']);
     expect(driftOf(report, 'db1')).toEqual(['db: service prometheus-mysqld-exporter: update: disabled → enabled']);
     expect(driftOf(report, 'web2')).toEqual(['web: file /etc/ssl/infra/www.foobar.com.key: update: content differs (holds secrets: no diff shown)']);
     expect(stdout).not.toContain('hand-edit-marker');
     expect(stdout).not.toContain('PRIVATE KEY');
-    expect(report.hosts.filter((h) => h.status === 'ok').map((h) => h.host).sort()).toEqual(['lb1']);
+    expect(
+      report.hosts
+        .filter((h) => h.status === 'ok')
+        .map((h) => h.host)
+        .sort(),
+    ).toEqual(['lb1']);
 
     await repair();
     expect((await checkJson()).code).toBe(0);
@@ -122,7 +132,9 @@ describe('infra check', () => {
     await repair();
     expect((await checkJson()).code).toBe(0);
     // The file is kept on the host for the operator, out of nginx's reach; the account is gone from the replica too.
-    expect(await mustOnHost(host('web2').address, 'ls /etc/nginx/conf.d; ls /var/lib/infra/removed/*/')).toMatch(/^infra-status-log\.conf\ninfra-stub-status\.conf\n%etc%nginx%conf\.d%by-hand\.conf\n$/);
+    expect(await mustOnHost(host('web2').address, 'ls /etc/nginx/conf.d; ls /var/lib/infra/removed/*/')).toMatch(
+      /^infra-status-log\.conf\ninfra-stub-status\.conf\n%etc%nginx%conf\.d%by-hand\.conf\n$/,
+    );
     expect(await mustOnHost(host('web2').address, 'ss -ltn')).not.toContain('127.0.0.1:8099');
     expect(await mustOnHost(host('db2').address, `mysql -N -e "SELECT COUNT(*) FROM mysql.user WHERE User = 'by_hand'"`)).toBe('0\n');
   });
@@ -152,7 +164,10 @@ describe('infra check', () => {
     const { code, report } = await checkJson();
     expect(code).toBe(2);
     expect(driftOf(report, 'db2')).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^db: replication: replica IO thread not running \(No\)/), expect.stringMatching(/^db: command replicates from db1: create/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^db: replication: replica IO thread not running \(No\)/),
+        expect.stringMatching(/^db: command replicates from db1: create/),
+      ]),
     );
     await repair();
     expect((await checkJson()).code).toBe(0);

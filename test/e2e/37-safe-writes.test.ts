@@ -70,7 +70,7 @@ afterAll(async () => {
 });
 
 describe('a link planted by the prometheus user', () => {
-  it('next to the exporter\'s credentials, as infra rewrites them, leaves its root-owned target untouched', async () => {
+  it("next to the exporter's credentials, as infra rewrites them, leaves its root-owned target untouched", async () => {
     const credentials = await exporterCredentials();
     const before = await targetState();
     // The names the old write followed: its temp file, its backup; and any name in the folder.
@@ -182,7 +182,9 @@ async function startWatcher({ host, folders }: Watch): Promise<void> {
 async function stopWatcher({ host }: Watch): Promise<{ secret: string[]; opened: string[] }> {
   await mustOnHost(host.address, 'touch /tmp/infra-watch-stop');
   await waitFor(`the watcher on ${host.name} to finish`, async () => (await onHost(host.address, 'cat /tmp/infra-watch.out')).stdout.includes('done'), 15_000);
-  const lines = (await mustOnHost(host.address, 'cat /tmp/infra-watch.out; rm -f /tmp/infra-watch.py /tmp/infra-watch.out /tmp/infra-watch-stop')).trim().split('\n');
+  const lines = (await mustOnHost(host.address, 'cat /tmp/infra-watch.out; rm -f /tmp/infra-watch.py /tmp/infra-watch.out /tmp/infra-watch-stop'))
+    .trim()
+    .split('\n');
   const entries = (tag: string) => lines.filter((line) => line.startsWith(tag)).map((line) => `${host.name}: ${line.slice(tag.length)}`);
   return { secret: entries('SECRET '), opened: entries('opened ') };
 }
@@ -209,7 +211,10 @@ describe('secret files being rewritten', () => {
     for (const { host, file } of secrets) {
       expect((await mustOnHost(host.address, `stat -c '%a' ${file}`)).trim(), `${host.name}:${file}`).not.toBe('400');
     }
-    expect(seen.flatMap((watch) => watch.secret), 'files holding a secret that the user nobody could open while infra wrote them').toEqual([]);
+    expect(
+      seen.flatMap((watch) => watch.secret),
+      'files holding a secret that the user nobody could open while infra wrote them',
+    ).toEqual([]);
     await expectConverged();
   });
 });

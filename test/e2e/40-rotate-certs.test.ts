@@ -7,7 +7,18 @@ import { quoteCommand } from '../../src/core/shell.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { labStatus } from '../../src/lab/lab.js';
 import { type CertificateAuthority, type CertificateSummary, describeCertificate, ensureCa, issueWebCertificate } from '../../src/tls/index.js';
-import { E2E_DB, LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, type CommandResult, type LabHost } from './helpers.js';
+import {
+  E2E_DB,
+  LAB_DIR,
+  LAB_INVENTORY,
+  labHosts,
+  labInventoryVariant,
+  mustOnHost,
+  parseReport,
+  runInfra,
+  type CommandResult,
+  type LabHost,
+} from './helpers.js';
 import { startLoad, type SiteTarget } from './load.js';
 
 /**
@@ -87,7 +98,8 @@ async function expectProvisionNoop(): Promise<void> {
   const result = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
   const report = parseReport(result);
   expect(result.code, result.stdout + result.stderr).toBe(0);
-  for (const host of report.hosts) expect({ host: host.host, changed: host.changed, status: host.status }).toEqual({ host: host.host, changed: 0, status: 'ok' });
+  for (const host of report.hosts)
+    expect({ host: host.host, changed: host.changed, status: host.status }).toEqual({ host: host.host, changed: 0, status: 'ok' });
 }
 
 async function siteWith(caFile: string): Promise<SiteTarget> {
@@ -142,10 +154,26 @@ describe('rotate-certs refuses bad certificates before touching any host', () =>
     const expired = await issue(company, DOMAIN, -100, -10);
     const elsewhere = await issue(company, 'shop.example.org', -1, 90);
     const cases = [
-      { name: 'wrong-key', inventory: await filesInventory('wrong-key', good.certificatePem, other.key.reveal(), company.certificatePem), problem: /wrong-key\.key: certificate does not match its key/ },
-      { name: 'expired', inventory: await filesInventory('expired', expired.certificatePem, expired.key.reveal(), company.certificatePem), problem: /expired\.crt: certificate expired on \d{4}-\d\d-\d\d/ },
-      { name: 'wrong-name', inventory: await filesInventory('wrong-name', elsewhere.certificatePem, elsewhere.key.reveal(), company.certificatePem), problem: /wrong-name\.crt: certificate does not cover www\.foobar\.com/ },
-      { name: 'broken-chain', inventory: await filesInventory('broken-chain', good.certificatePem, good.key.reveal(), stranger.certificatePem), problem: /broken-chain-chain\.crt: chain broken/ },
+      {
+        name: 'wrong-key',
+        inventory: await filesInventory('wrong-key', good.certificatePem, other.key.reveal(), company.certificatePem),
+        problem: /wrong-key\.key: certificate does not match its key/,
+      },
+      {
+        name: 'expired',
+        inventory: await filesInventory('expired', expired.certificatePem, expired.key.reveal(), company.certificatePem),
+        problem: /expired\.crt: certificate expired on \d{4}-\d\d-\d\d/,
+      },
+      {
+        name: 'wrong-name',
+        inventory: await filesInventory('wrong-name', elsewhere.certificatePem, elsewhere.key.reveal(), company.certificatePem),
+        problem: /wrong-name\.crt: certificate does not cover www\.foobar\.com/,
+      },
+      {
+        name: 'broken-chain',
+        inventory: await filesInventory('broken-chain', good.certificatePem, good.key.reveal(), stranger.certificatePem),
+        problem: /broken-chain-chain\.crt: chain broken/,
+      },
     ];
     const before = await servedFingerprints();
     const deployedBefore = await mustOnHost(webs[0]!.address, `sha256sum /etc/ssl/infra/${DOMAIN}.crt /etc/ssl/infra/${DOMAIN}.key`);
@@ -160,7 +188,7 @@ describe('rotate-certs refuses bad certificates before touching any host', () =>
   });
 });
 
-describe('rotate-certs with infra\'s CA', () => {
+describe("rotate-certs with infra's CA", () => {
   it('--dry-run shows old → new for every web host and changes nothing', async () => {
     const before = await servedFingerprints();
     const result = await runInfra(['rotate-certs', LAB_INVENTORY, '--dry-run', '--json']);
@@ -217,7 +245,10 @@ describe('rotate-certs with infra\'s CA', () => {
     const result = await runInfra(['rotate-certs', LAB_INVENTORY, '--only-expiring-within', '7', '--yes', '--json']);
     const report = parseRotateReport(result);
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(report.hosts.map((host) => [host.host, host.status])).toEqual([['web1', 'skipped'], ['web2', 'skipped']]);
+    expect(report.hosts.map((host) => [host.host, host.status])).toEqual([
+      ['web1', 'skipped'],
+      ['web2', 'skipped'],
+    ]);
     expect(report.hosts[0]?.reason).toMatch(/^expires \d{4}-\d\d-\d\d \(in \d+ days\), not within 7 days$/);
     expect(await servedFingerprints()).toEqual(before);
 

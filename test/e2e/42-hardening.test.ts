@@ -55,13 +55,17 @@ describe('the hardened app unit', () => {
       const { exposure, output } = await appExposure(app);
       expect(exposure, `${app.name}:\n${output}`).toBeLessThanOrEqual(MAX_EXPOSURE);
       // The running process, not only the unit file: no capability, a seccomp filter, no new privileges.
-      const status = await mustOnHost(app.address, 'grep -E "^(CapEff|CapBnd|Seccomp|NoNewPrivs):" /proc/$(systemctl show -p MainPID --value app.service)/status');
-      expect(status.split('\n').filter(Boolean).map((line) => line.replace(/\s+/g, ' ')), app.name).toEqual([
-        'CapEff: 0000000000000000',
-        'CapBnd: 0000000000000000',
-        'NoNewPrivs: 1',
-        'Seccomp: 2',
-      ]);
+      const status = await mustOnHost(
+        app.address,
+        'grep -E "^(CapEff|CapBnd|Seccomp|NoNewPrivs):" /proc/$(systemctl show -p MainPID --value app.service)/status',
+      );
+      expect(
+        status
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => line.replace(/\s+/g, ' ')),
+        app.name,
+      ).toEqual(['CapEff: 0000000000000000', 'CapBnd: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2']);
       const health = await mustOnHost(app.address, quoteCommand(['curl', '-fsS', `http://${app.address}:${appPort}/health`]));
       expect(health, app.name).toBe('ok\n');
     }
@@ -151,7 +155,10 @@ describe('rotate-certs leaves no old private key', () => {
   it('restores the previous pair from its copy when the rotation fails after the new pair is served, then removes the copy', async () => {
     const web = withRole('web')[0]!;
     const fingerprint = (address: string) =>
-      mustOnHost(address, `${quoteCommand(['openssl', 's_client', '-connect', '127.0.0.1:8443', '-servername', DOMAIN])} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`);
+      mustOnHost(
+        address,
+        `${quoteCommand(['openssl', 's_client', '-connect', '127.0.0.1:8443', '-servername', DOMAIN])} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`,
+      );
     const servedBefore = await fingerprint(web.address);
     const keyBefore = await mustOnHost(web.address, `sha256sum ${quoteWord(KEY_FILE)}`);
     // The store (the last step before the copies go) fails: a folder stands where infra's state keeps the host's key.

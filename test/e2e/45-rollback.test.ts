@@ -103,7 +103,7 @@ describe('infra rollback', () => {
     }
   });
 
-  it('deploys a changed app as a new release, recorded after the first in each host\'s history', async () => {
+  it("deploys a changed app as a new release, recorded after the first in each host's history", async () => {
     const source = await changedApp();
     await provision(
       await labInventoryVariant((doc) => {
@@ -139,7 +139,7 @@ describe('infra rollback', () => {
     expect(await releasesServed()).toEqual(new Set([MARK]));
   });
 
-  it('leaves the inventory\'s release to provision: check reports the hosts as drifted, and provision puts it back', async () => {
+  it("leaves the inventory's release to provision: check reports the hosts as drifted, and provision puts it back", async () => {
     const check = await runInfra(['check', LAB_INVENTORY]);
     expect(check.code, check.stdout + check.stderr).toBe(2);
     for (const app of apps) expect(check.stdout).toMatch(new RegExp(`^${app.name}\\s+drifted`, 'm'));

@@ -42,7 +42,7 @@ beforeAll(async () => {
 });
 
 describe('a host rebuilt with a new host key', () => {
-  it('the lab reinstalls web2 bare with new host keys, and leaves the operator\'s known_hosts as it was', async () => {
+  it("the lab reinstalls web2 bare with new host keys, and leaves the operator's known_hosts as it was", async () => {
     expect(oldFingerprints.length).toBeGreaterThan(0);
     rebuilt = await labRebuild('web2');
     expect(rebuilt.host).toMatchObject({ name: 'web2', state: 'running' });
@@ -84,7 +84,7 @@ describe('a host rebuilt with a new host key', () => {
     expect((await stat(KNOWN_HOSTS)).mode).toBe(mode);
   });
 
-  it('web2 serves again, with a new certificate: the old one\'s key stayed on the old installation', async () => {
+  it("web2 serves again, with a new certificate: the old one's key stayed on the old installation", async () => {
     const certificate = await readFile(join(STATE_TLS, 'web2.crt'), 'utf8');
     expect(certificate).not.toBe(certificateBefore);
     expect(await servedOnWeb2()).toBe(describeCertificate(certificate).sha256Fingerprint);
@@ -101,7 +101,8 @@ describe('a host rebuilt with a new host key', () => {
     const again = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
     const report = parseReport(again);
     expect(again.code, again.stdout + again.stderr).toBe(0);
-    for (const host of report.hosts) expect({ host: host.host, changed: host.changed, status: host.status }).toEqual({ host: host.host, changed: 0, status: 'ok' });
+    for (const host of report.hosts)
+      expect({ host: host.host, changed: host.changed, status: host.status }).toEqual({ host: host.host, changed: 0, status: 'ok' });
     // haproxy puts web2 back in its backend after its health checks pass, on each lb host at its own pace.
     const deadline = Date.now() + 30_000;
     let check = await runInfra(['check', LAB_INVENTORY]);

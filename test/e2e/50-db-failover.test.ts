@@ -4,7 +4,19 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseDocument } from 'yaml';
 import { setHostNetwork } from '../../src/lab/network.js';
-import { E2E_DB, LAB_DIR, LAB_INVENTORY, REPLICA_FIELDS, REPLICA_STATUS_COMMAND, labHosts, mustOnHost, onHost, parseReport, runInfra, type LabHost } from './helpers.js';
+import {
+  E2E_DB,
+  LAB_DIR,
+  LAB_INVENTORY,
+  REPLICA_FIELDS,
+  REPLICA_STATUS_COMMAND,
+  labHosts,
+  mustOnHost,
+  onHost,
+  parseReport,
+  runInfra,
+  type LabHost,
+} from './helpers.js';
 import { getSite, startLoad, type SiteTarget } from './load.js';
 
 /**
@@ -61,7 +73,11 @@ async function sql(target: LabHost, query: string): Promise<string> {
 async function replicationOf(target: LabHost): Promise<{ readOnly: string; source: string; threads: string }> {
   const status = await mustOnHost(target.address, REPLICA_STATUS_COMMAND);
   const field = (name: string) => new RegExp(`^\\s*${name}: (.*)$`, 'm').exec(status)?.[1]?.trim() ?? '';
-  return { readOnly: await sql(target, 'SELECT @@GLOBAL.read_only'), source: field(REPLICA_FIELDS.source), threads: `${field(REPLICA_FIELDS.io)}/${field(REPLICA_FIELDS.sql)}` };
+  return {
+    readOnly: await sql(target, 'SELECT @@GLOBAL.read_only'),
+    source: field(REPLICA_FIELDS.source),
+    threads: `${field(REPLICA_FIELDS.io)}/${field(REPLICA_FIELDS.sql)}`,
+  };
 }
 
 async function checkExit(inventory: string): Promise<{ code: number; output: string }> {
@@ -102,7 +118,8 @@ describe('planned switchover, declared in the inventory', () => {
     process.stderr.write(
       `[switchover] ${traffic.sent} requests in ${traffic.seconds.toFixed(1)} s (${(traffic.sent / traffic.seconds).toFixed(1)}/s), ` +
         `${traffic.failed} failed over ${outage.toFixed(1)} s, ${acknowledged.length} acknowledged writes checked on db2\n` +
-        traffic.failures.slice(0, 5).join('\n') + '\n',
+        traffic.failures.slice(0, 5).join('\n') +
+        '\n',
     );
     expect(traffic.sent / traffic.seconds).toBeGreaterThanOrEqual(50);
     expect(traffic.failed).toBeLessThanOrEqual(250);
@@ -123,7 +140,7 @@ describe('planned switchover, declared in the inventory', () => {
 });
 
 describe('unplanned failover, commanded', () => {
-  it('after db2\'s link is cut, infra db failover --to db1 brings the site back and rewrites the inventory, comments kept', async () => {
+  it("after db2's link is cut, infra db failover --to db1 brings the site back and rewrites the inventory, comments kept", async () => {
     const before = await readFile(failoverInventory, 'utf8');
     expect(before).toMatch(/^# Inside an nspawn host/m);
     await setHostNetwork('db2', 'down');
@@ -166,7 +183,10 @@ describe('a returning host with errant transactions', () => {
     // A write on db2 itself (root may write on a read-only server), as an old primary's last
     // writes that no replica received would be.
     // MySQL's replicas are also super_read_only, which binds root too: lifted for this one write.
-    const write = E2E_DB.kind === 'mysql' ? 'SET GLOBAL super_read_only = 0; CREATE DATABASE errant_probe; SET GLOBAL super_read_only = 1;' : 'CREATE DATABASE errant_probe;';
+    const write =
+      E2E_DB.kind === 'mysql'
+        ? 'SET GLOBAL super_read_only = 0; CREATE DATABASE errant_probe; SET GLOBAL super_read_only = 1;'
+        : 'CREATE DATABASE errant_probe;';
     await mustOnHost(db2.address, `mysql -e "${write}"`);
     const refused = await runInfra(['provision', failoverInventory, '--yes']);
     expect(refused.code).toBe(1);

@@ -104,7 +104,9 @@ describe('an existing deployment without db TLS', () => {
     await new Promise((r) => setTimeout(r, 2000));
     const traffic = await load.stop();
     process.stderr.write(
-      `[db-tls convergence] ${traffic.sent} requests in ${traffic.seconds.toFixed(1)} s, ${traffic.failed} failed\n` + traffic.failures.slice(0, 5).join('\n') + '\n',
+      `[db-tls convergence] ${traffic.sent} requests in ${traffic.seconds.toFixed(1)} s, ${traffic.failed} failed\n` +
+        traffic.failures.slice(0, 5).join('\n') +
+        '\n',
     );
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(traffic.sent).toBeGreaterThan(0);
@@ -122,7 +124,7 @@ describe('the database speaks TLS', () => {
     }
   });
 
-  it('the replica replicates over TLS, the primary\'s certificate verified against infra\'s CAs (the current one and the one a rotation left)', async () => {
+  it("the replica replicates over TLS, the primary's certificate verified against infra's CAs (the current one and the one a rotation left)", async () => {
     const status = await mustOnHost(db2.address, 'mysql -e "SHOW SLAVE STATUS\\G"');
     expect(field(status, 'Master_Host')).toBe(db1.address);
     expect(field(status, 'Master_SSL_Allowed')).toBe('Yes');
@@ -136,7 +138,7 @@ describe('the database speaks TLS', () => {
     expect(await mustOnHost(db2.address, 'cat /etc/mysql/infra-ca.crt')).toBe(trustBundle(trusted));
   });
 
-  it('the app\'s credentials connect only with TLS: without it the server refuses, with it the session has a cipher', async () => {
+  it("the app's credentials connect only with TLS: without it the server refuses, with it the session has a cipher", async () => {
     for (const app of apps) {
       for (const db of [db1, db2]) {
         const clear = (await mustOnHost(app.address, appClient(db.address, false))).trim();
@@ -154,8 +156,10 @@ describe('the database speaks TLS', () => {
     expect(answer.status).toBe(200);
   });
 
-  it('infra\'s accounts use ed25519, the exporter\'s aside (Debian 12\'s exporter cannot speak it; socket only)', async () => {
-    const plugins = (await sql(db1, "SELECT CONCAT(User, '@', Host, ' ', plugin) FROM mysql.user WHERE User IN ('app', 'repl', 'exporter') ORDER BY User, Host")).split('\n');
+  it("infra's accounts use ed25519, the exporter's aside (Debian 12's exporter cannot speak it; socket only)", async () => {
+    const plugins = (
+      await sql(db1, "SELECT CONCAT(User, '@', Host, ' ', plugin) FROM mysql.user WHERE User IN ('app', 'repl', 'exporter') ORDER BY User, Host")
+    ).split('\n');
     expect(plugins).toEqual([
       ...apps.map((app) => `app@${app.address} ed25519`).sort(),
       'exporter@localhost mysql_native_password',

@@ -40,7 +40,13 @@ async function addEtcHosts(lines: string[]): Promise<void> {
 
 async function removeEtcHosts(): Promise<void> {
   const text = await readFile('/etc/hosts', 'utf8');
-  await writeFile('/etc/hosts', text.split('\n').filter((line) => !line.endsWith(HOSTS_MARK)).join('\n'));
+  await writeFile(
+    '/etc/hosts',
+    text
+      .split('\n')
+      .filter((line) => !line.endsWith(HOSTS_MARK))
+      .join('\n'),
+  );
 }
 
 /**
@@ -130,7 +136,11 @@ describe('hosts given by name', () => {
     const refused = await runInfra(['check', inventory], env());
     expect(refused.code).toBe(1);
     const line = (await readFile(inventory, 'utf8')).split('\n').findIndex((text) => text.includes(name)) + 1;
-    expect(refused.stderr).toMatch(new RegExp(`inventory\\.yaml:${line}:\\d+ hosts\\.${named.name}\\.address: ${name.replace(/\./g, '\\.')} resolves to several addresses \\(${named.address.replace(/\./g, '\\.')}, 192\\.0\\.2\\.254\\)`));
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        `inventory\\.yaml:${line}:\\d+ hosts\\.${named.name}\\.address: ${name.replace(/\./g, '\\.')} resolves to several addresses \\(${named.address.replace(/\./g, '\\.')}, 192\\.0\\.2\\.254\\)`,
+      ),
+    );
 
     const doc = parse(await readFile(inventory, 'utf8')) as Record<string, any>;
     doc.hosts[named.name].ip = named.address;

@@ -5,7 +5,18 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROLES } from '../../src/inventory/model.js';
 import { labStatus } from '../../src/lab/lab.js';
-import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, onHost, parseReport, runInfra, type CommandResult, type LabHost } from './helpers.js';
+import {
+  LAB_DIR,
+  LAB_INVENTORY,
+  labHosts,
+  labInventoryVariant,
+  mustOnHost,
+  onHost,
+  parseReport,
+  runInfra,
+  type CommandResult,
+  type LabHost,
+} from './helpers.js';
 
 /**
  * A bastion brought into the running, converged lab (the earlier files leave it so; converged here
@@ -34,7 +45,18 @@ function inventoryOf(text: string): Record<string, any> {
 
 /** Runs `command` on a lab host with OpenSSH through the bastion, every host key checked against the lab's known_hosts. */
 function throughBastion(bastion: string, address: string, command: string): Promise<CommandResult> {
-  const checked = ['-i', join(LAB_DIR, 'id_ed25519'), '-o', `UserKnownHostsFile=${join(LAB_DIR, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5'];
+  const checked = [
+    '-i',
+    join(LAB_DIR, 'id_ed25519'),
+    '-o',
+    `UserKnownHostsFile=${join(LAB_DIR, 'known_hosts')}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=5',
+  ];
   // ProxyCommand rather than -J: the options given here apply to the jump's own ssh too.
   const proxy = ['ssh', ...checked, '-W', '%h:%p', `root@${bastion}`].join(' ');
   return new Promise((resolvePromise) => {
@@ -60,7 +82,13 @@ beforeAll(async () => {
   hosts = await labHosts();
   controllerSources = inventoryOf(await readFile(LAB_INVENTORY, 'utf8')).firewall.admin_sources as string[];
   const { release } = await labStatus();
-  labFlags = [...ROLES.flatMap((role) => [`--${role}`, String(hosts.filter((host) => host.roles.includes(role)).length)]), '--distro', release.distro, '--db-engine', release.dbEngine];
+  labFlags = [
+    ...ROLES.flatMap((role) => [`--${role}`, String(hosts.filter((host) => host.roles.includes(role)).length)]),
+    '--distro',
+    release.distro,
+    '--db-engine',
+    release.dbEngine,
+  ];
   if ((await runInfra(['check', LAB_INVENTORY])).code !== 0) await mustRun(['provision', LAB_INVENTORY, '--yes']);
   await Promise.all(hosts.map((host) => mustOnHost(host.address, `touch ${BOOT_MARK}`)));
 }, 900_000);
@@ -83,10 +111,14 @@ describe('a bastion in the running lab', () => {
 
   it('provision and check work through the bastion; direct SSH from the controller then fails, SSH through the bastion works', async () => {
     // The converged hosts let SSH in from the controller only: let the bastion in too, directly.
-    await mustRun(['provision', await labInventoryVariant((doc) => {
-      doc.firewall.admin_sources = [`${bastion}/32`, ...controllerSources];
-      delete doc.ssh.jump;
-    }), '--yes']);
+    await mustRun([
+      'provision',
+      await labInventoryVariant((doc) => {
+        doc.firewall.admin_sources = [`${bastion}/32`, ...controllerSources];
+        delete doc.ssh.jump;
+      }),
+      '--yes',
+    ]);
 
     const provision = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
     const report = parseReport(provision);
@@ -107,9 +139,13 @@ describe('a bastion in the running lab', () => {
 
   it('leaves the lab as the next files expect: lab up without --bastion removes it, and the direct inventory converges', async () => {
     // Let the controller in again, through the bastion, before the bastion goes.
-    await mustRun(['provision', await labInventoryVariant((doc) => {
-      doc.firewall.admin_sources = [`${bastion}/32`, ...controllerSources];
-    }), '--yes']);
+    await mustRun([
+      'provision',
+      await labInventoryVariant((doc) => {
+        doc.firewall.admin_sources = [`${bastion}/32`, ...controllerSources];
+      }),
+      '--yes',
+    ]);
     const up = await mustRun(['lab', 'up', ...labFlags]);
     expect(up.stdout).toContain(`removing the bastion ${bastion} (lab up without --bastion)`);
     expect(up.stdout).not.toContain('(jump host)');

@@ -37,7 +37,9 @@ interface Alert {
 }
 
 const firing = async (name: string, hostName: string) =>
-  (await api<{ alerts: Alert[] }>('/api/v1/alerts')).alerts.some((alert) => alert.labels.alertname === name && alert.labels.host === hostName && alert.state === 'firing');
+  (await api<{ alerts: Alert[] }>('/api/v1/alerts')).alerts.some(
+    (alert) => alert.labels.alertname === name && alert.labels.host === hostName && alert.state === 'firing',
+  );
 
 beforeAll(async () => {
   await labUp({ counts: { ...DEFAULT_COUNTS, monitor: 1 } });
@@ -63,19 +65,30 @@ describe('Prometheus on the monitor host', () => {
     type Target = { labels: { job: string; host: string }; health: string; lastError: string };
     const expected = [
       ...hosts.map((h) => `node ${h.name}`),
-      'haproxy lb1', 'haproxy lb2', 'nginx web1', 'nginx web2', 'mtail web1', 'mtail web2', 'mysqld db1', 'mysqld db2',
+      'haproxy lb1',
+      'haproxy lb2',
+      'nginx web1',
+      'nginx web2',
+      'mtail web1',
+      'mtail web2',
+      'mysqld db1',
+      'mysqld db2',
     ].sort();
     let targets: Target[] = [];
-    await waitFor('every target scraped and up', async () => {
-      targets = (await api<{ activeTargets: Target[] }>('/api/v1/targets')).activeTargets;
-      return targets.length === expected.length && targets.every((target) => target.health === 'up');
-    }, 60_000).catch((err: Error) => {
+    await waitFor(
+      'every target scraped and up',
+      async () => {
+        targets = (await api<{ activeTargets: Target[] }>('/api/v1/targets')).activeTargets;
+        return targets.length === expected.length && targets.every((target) => target.health === 'up');
+      },
+      60_000,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}: ${JSON.stringify(targets.map((t) => `${t.labels.job} ${t.labels.host} ${t.health} ${t.lastError}`))}`);
     });
     expect(targets.map((target) => `${target.labels.job} ${target.labels.host}`).sort()).toEqual(expected);
   });
 
-  it('gives the web tier\'s requests per second within 20% of a steady load through the VIP', async () => {
+  it("gives the web tier's requests per second within 20% of a steady load through the VIP", async () => {
     const vip = (await labStatus()).vip as string;
     const site: SiteTarget = { address: vip, domain: DOMAIN, ca: await readFile(join(LAB_DIR, '.infra', 'ca', 'ca.crt'), 'utf8') };
     const load = startLoad(site, RATE);

@@ -4,7 +4,20 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LAB_DISTROS } from '../../src/lab/distro.js';
 import { labReset, labStatus } from '../../src/lab/lab.js';
-import { E2E_DB, e2eRelease, LAB_DIR, LAB_INVENTORY, labHosts, mustOnHost, parseReport, REPLICA_STATUS_COMMAND, runInfra, STOP_REPLICA, waitFor, type LabHost } from './helpers.js';
+import {
+  E2E_DB,
+  e2eRelease,
+  LAB_DIR,
+  LAB_INVENTORY,
+  labHosts,
+  mustOnHost,
+  parseReport,
+  REPLICA_STATUS_COMMAND,
+  runInfra,
+  STOP_REPLICA,
+  waitFor,
+  type LabHost,
+} from './helpers.js';
 
 /**
  * Issue #15's "done when", on the release the run's lab boots (e2eRelease: bookworm with MariaDB,
@@ -81,7 +94,15 @@ describe(`${LAB_DISTROS[release.distro].title} with ${engine.title} from bare ho
 
   it('the replica replicates from db1 over TLS, the certificate verified, both threads running', async () => {
     const status = await mustOnHost(host('db2').address, REPLICA_STATUS_COMMAND);
-    const fields = new Map(status.split('\n').map((line) => line.trim().split(/:\s?(.*)/s).slice(0, 2) as [string, string]));
+    const fields = new Map(
+      status.split('\n').map(
+        (line) =>
+          line
+            .trim()
+            .split(/:\s?(.*)/s)
+            .slice(0, 2) as [string, string],
+      ),
+    );
     const expected = engine.replication.expected({ address: host('db1').address, port: '3306', user: 'repl' });
     expect(Object.fromEntries(Object.keys(expected).map((field) => [field, fields.get(field)]))).toEqual(expected);
   });
@@ -108,7 +129,10 @@ describe(`${LAB_DISTROS[release.distro].title} with ${engine.title} from bare ho
       'cleanup: command drop db accounts infra did not create: create: not created by infra (keep them with db.extra_accounts): by_hand@%',
     ]);
     expect(driftOf(report, 'db2')).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^db: replication: replica IO thread not running \(No\)/), expect.stringMatching(/^db: command replicates from db1: create/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^db: replication: replica IO thread not running \(No\)/),
+        expect.stringMatching(/^db: command replicates from db1: create/),
+      ]),
     );
     const repaired = await runInfra(['provision', LAB_INVENTORY, '--yes']);
     expect(repaired.code, repaired.stdout + repaired.stderr).toBe(0);

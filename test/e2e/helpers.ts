@@ -75,11 +75,16 @@ export function onHost(address: string, command: string, timeoutMs = 60_000): Pr
     execFile(
       'ssh',
       [
-        '-i', join(LAB_DIR, 'id_ed25519'),
-        '-o', `UserKnownHostsFile=${join(LAB_DIR, 'known_hosts')}`,
-        '-o', 'StrictHostKeyChecking=yes',
-        '-o', 'BatchMode=yes',
-        '-o', 'ConnectTimeout=5',
+        '-i',
+        join(LAB_DIR, 'id_ed25519'),
+        '-o',
+        `UserKnownHostsFile=${join(LAB_DIR, 'known_hosts')}`,
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'ConnectTimeout=5',
         `root@${address}`,
         command,
       ],
@@ -121,7 +126,14 @@ export async function labInventoryVariant(edit: (doc: Record<string, any>) => vo
 export interface JsonReport {
   ok: boolean;
   connections: number;
-  hosts: { host: string; status: string; changed: number; unchanged: number; error?: string; phases: { phase: string; changed: number; handlers: string[] }[] }[];
+  hosts: {
+    host: string;
+    status: string;
+    changed: number;
+    unchanged: number;
+    error?: string;
+    phases: { phase: string; changed: number; handlers: string[] }[];
+  }[];
 }
 
 export function parseReport(result: CommandResult): JsonReport {

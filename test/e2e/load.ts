@@ -72,13 +72,16 @@ export function startLoad(target: SiteTarget, perSecond: number): { stop: () => 
     }
   }
   // Each tick sends what the schedule owes since the start, so a late timer does not lower the rate.
-  const tick = setInterval(() => {
-    const owed = Math.floor(((Date.now() - started) * perSecond) / 1000) - result.sent;
-    for (let i = 0; i < owed; i += 1) {
-      const request: Promise<void> = one().finally(() => inFlight.delete(request));
-      inFlight.add(request);
-    }
-  }, Math.max(1, Math.floor(1000 / perSecond)));
+  const tick = setInterval(
+    () => {
+      const owed = Math.floor(((Date.now() - started) * perSecond) / 1000) - result.sent;
+      for (let i = 0; i < owed; i += 1) {
+        const request: Promise<void> = one().finally(() => inFlight.delete(request));
+        inFlight.add(request);
+      }
+    },
+    Math.max(1, Math.floor(1000 / perSecond)),
+  );
   return {
     stop: async () => {
       clearInterval(tick);

@@ -62,7 +62,8 @@ interface Side {
 function infraSide(desire: HostDesire): Side {
   const side: Side = { files: new Map(), links: new Map(), directories: new Map(), absent: [] };
   for (const resource of desire.phases.flatMap((phase) => phase.resources)) {
-    if (resource.kind === 'file') side.files.set(resource.path, { content: resource.content, mode: resource.mode, owner: resource.owner, group: resource.group });
+    if (resource.kind === 'file')
+      side.files.set(resource.path, { content: resource.content, mode: resource.mode, owner: resource.owner, group: resource.group });
     else if (resource.kind === 'symlink') side.links.set(resource.path, resource.target);
     else if (resource.kind === 'directory') side.directories.set(resource.path, { mode: resource.mode, owner: resource.owner, group: resource.group });
     else if (resource.kind === 'absent') side.absent.push(resource.path);
@@ -105,11 +106,13 @@ function differences(name: string, infra: Side, ansible: Side): string[] {
     }
   }
   // Ansible makes the parents of the files it copies itself; infra's engine makes them on writing.
-  const parents = new Set([...infra.files.keys()].flatMap((path) => {
-    const dirs: string[] = [];
-    for (let dir = posix.dirname(path); dir !== '/'; dir = posix.dirname(dir)) dirs.push(dir);
-    return dirs;
-  }));
+  const parents = new Set(
+    [...infra.files.keys()].flatMap((path) => {
+      const dirs: string[] = [];
+      for (let dir = posix.dirname(path); dir !== '/'; dir = posix.dirname(dir)) dirs.push(dir);
+      return dirs;
+    }),
+  );
   for (const path of ansible.directories.keys()) {
     if (!infra.directories.has(path) && !parents.has(path)) found.push(`${name}: directory ${path} is made by Ansible only`);
   }
@@ -153,19 +156,37 @@ async function renderBoth(inventoryText: string, dir: string): Promise<Rendered>
   const out = join(dir, 'ansible-out');
   const manifest = renderAnsible(file, out, ['--role-var', 'common:firewall_rules', '--role-var', 'db:db_accounts']);
   const rendered: Rendered = {
-    infra: new Map(), ansible: new Map(), hostDependent: new Map(), roles: new Map(), infraRules: new Map(), ansibleRules: new Map(),
-    infraAccounts: new Map(), ansibleAccounts: new Map(),
+    infra: new Map(),
+    ansible: new Map(),
+    hostDependent: new Map(),
+    roles: new Map(),
+    infraRules: new Map(),
+    ansibleRules: new Map(),
+    infraAccounts: new Map(),
+    ansibleAccounts: new Map(),
   };
   for (const desire of desires) {
     rendered.infra.set(desire.host, infraSide(desire));
     const rules = desire.phases.flatMap((phase) => phase.resources).filter((resource) => resource.kind === 'firewall-rule');
-    rendered.infraRules.set(desire.host, rules.map((rule) => `${rule.proto} ${rule.port} from ${rule.from} (${rule.purpose})`));
-    const accounts = desire.phases.flatMap((phase) => phase.resources).filter((resource) => resource.kind === 'command' && resource.name.startsWith('db account '));
-    if (accounts.length > 0) rendered.infraAccounts.set(desire.host, accounts.map((resource) => (resource.kind === 'command' ? resource.name.slice('db account '.length) : '')).sort());
+    rendered.infraRules.set(
+      desire.host,
+      rules.map((rule) => `${rule.proto} ${rule.port} from ${rule.from} (${rule.purpose})`),
+    );
+    const accounts = desire.phases
+      .flatMap((phase) => phase.resources)
+      .filter((resource) => resource.kind === 'command' && resource.name.startsWith('db account '));
+    if (accounts.length > 0)
+      rendered.infraAccounts.set(
+        desire.host,
+        accounts.map((resource) => (resource.kind === 'command' ? resource.name.slice('db account '.length) : '')).sort(),
+      );
   }
   for (const [name, host] of Object.entries(manifest)) {
     rendered.ansible.set(name, ansibleSide(host, out, name));
-    rendered.ansibleRules.set(name, host.vars.firewall_rules.map((rule) => `${rule.proto} ${rule.port} from ${rule.from} (${rule.purpose})`));
+    rendered.ansibleRules.set(
+      name,
+      host.vars.firewall_rules.map((rule) => `${rule.proto} ${rule.port} from ${rule.from} (${rule.purpose})`),
+    );
     rendered.hostDependent.set(name, host.host_dependent);
     if (host.vars.db_accounts && name === selection.inventory.db.primary) {
       rendered.ansibleAccounts.set(name, host.vars.db_accounts.map((account) => `${account.user}@${account.host}`).sort());
@@ -180,9 +201,13 @@ function expectSame(rendered: Rendered): void {
   const found = [...rendered.infra].flatMap(([name, infra]) => differences(name, infra, rendered.ansible.get(name) as Side));
   expect(found.join('\n'), 'bench/ansible differs from infra: port the change to bench/ansible').toBe('');
   // Not files, but what a no-change run compares too: the same ufw rules, in the same order.
-  expect(Object.fromEntries(rendered.ansibleRules), 'the ufw rules of bench/ansible (roles/common/vars/main.yml)').toEqual(Object.fromEntries(rendered.infraRules));
+  expect(Object.fromEntries(rendered.ansibleRules), 'the ufw rules of bench/ansible (roles/common/vars/main.yml)').toEqual(
+    Object.fromEntries(rendered.infraRules),
+  );
   // Nor are the db accounts, which a no-change run compares on the primary.
-  expect(Object.fromEntries(rendered.ansibleAccounts), 'the db accounts of bench/ansible (roles/db/vars/main.yml)').toEqual(Object.fromEntries(rendered.infraAccounts));
+  expect(Object.fromEntries(rendered.ansibleAccounts), 'the db accounts of bench/ansible (roles/db/vars/main.yml)').toEqual(
+    Object.fromEntries(rendered.infraAccounts),
+  );
   for (const [name, tasks] of rendered.hostDependent) {
     const expected = (rendered.roles.get(name) ?? []).flatMap((role) => HOST_DEPENDENT_TASKS[role] ?? []);
     const names = (list: { task: string; needs: string }[]) => list.map((task) => `${task.task} (needs ${task.needs})`).sort();
@@ -327,12 +352,15 @@ describe("bench/ansible keeps the app's release history and prunes as infra does
       return { path: `${APP_RELEASES}/${name}`, isdir: stat.isDirectory(), islnk: false, isreg: stat.isFile(), mtime: stat.mtimeMs / 1000 };
     });
     const history = join(releases, '.history');
-    const read = existsSync(history) ? { content: readFileSync(history).toString('base64'), encoding: 'base64', source: `${APP_RELEASES}/.history` } : { skipped: true, changed: false };
+    const read = existsSync(history)
+      ? { content: readFileSync(history).toString('base64'), encoding: 'base64', source: `${APP_RELEASES}/.history` }
+      : { skipped: true, changed: false };
     return { app_releases_found: { files, matched: files.length, examined: files.length }, app_history_read: read };
   }
 
   function infraRuns(root: string, keep: number): void {
-    const bash = (text: string) => spawnSync('bash', ['-c', text.replaceAll(APP_ROOT, root)], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } }).status;
+    const bash = (text: string) =>
+      spawnSync('bash', ['-c', text.replaceAll(APP_ROOT, root)], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } }).status;
     const commands = [releaseHistoryCommand(release), pruneReleasesCommand(release, keep)];
     // Planned on the probe, before anything changes; then each planned one runs unless its guard holds.
     const planned = commands.map((command) => bash(String(command.unless)) !== 0);
@@ -341,7 +369,10 @@ describe("bench/ansible keeps the app's release history and prunes as infra does
     });
   }
 
-  const releaseNames = (root: string) => readdirSync(join(root, 'releases')).filter((name) => !name.startsWith('.')).sort();
+  const releaseNames = (root: string) =>
+    readdirSync(join(root, 'releases'))
+      .filter((name) => !name.startsWith('.'))
+      .sort();
 
   const scenarios: { name: string; releases: number[]; history?: number[]; keep: number }[] = [
     { name: 'a history: the release is appended', releases: [1, 2], history: [1, 2], keep: 5 },
@@ -376,7 +407,10 @@ describe("bench/ansible keeps the app's release history and prunes as infra does
       expect(written ?? historyBefore, 'the history after the run').toBe(readFileSync(join(infraRoot, 'releases', '.history'), 'utf8'));
       if (written !== undefined) expect(app1.files[historyFile]).toEqual({ mode: '0644', owner: 'root', group: 'root' });
       const removed = app1.absent.filter((path) => path.startsWith(`${APP_RELEASES}/`)).map((path) => posix.basename(path));
-      expect(releaseNames(ansibleRoot).filter((name) => !removed.includes(name)), 'the releases left').toEqual(releaseNames(infraRoot));
+      expect(
+        releaseNames(ansibleRoot).filter((name) => !removed.includes(name)),
+        'the releases left',
+      ).toEqual(releaseNames(infraRoot));
       if (scenario.name.startsWith('converged')) expect(written === undefined && removed.length === 0).toBe(true);
     });
   }

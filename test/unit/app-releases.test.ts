@@ -71,7 +71,9 @@ class AppHost {
   }
 
   releases(): string[] {
-    return readdirSync(join(this.root, 'releases')).filter((name) => !name.startsWith('.')).sort();
+    return readdirSync(join(this.root, 'releases'))
+      .filter((name) => !name.startsWith('.'))
+      .sort();
   }
 }
 
@@ -163,12 +165,17 @@ describe('pruning releases beyond app.keep_releases', () => {
   });
 });
 
-describe('the history and prune commands in the engine\'s change script', () => {
+describe("the history and prune commands in the engine's change script", () => {
   it('run there as planned: recorded, then pruned, and the script reaches its end', () => {
     const host = new AppHost({ releases: [1, 2, 3], history: [1, 2, 3], current: 3 });
     mkdirSync(host.dir(4));
     host.point(4);
-    const changes: Change[] = [releaseHistoryCommand(id(4)), pruneReleasesCommand(id(4), 2)].map((resource) => ({ phase: 'app', resource, action: 'create', reason: '' }));
+    const changes: Change[] = [releaseHistoryCommand(id(4)), pruneReleasesCommand(id(4), 2)].map((resource) => ({
+      phase: 'app',
+      resource,
+      action: 'create',
+      reason: '',
+    }));
     const script = buildChangeScript(changes, [], []);
     const result = spawnSync('bash', ['-c', script.replaceAll(APP_ROOT, host.root)], { encoding: 'utf8' });
     expect(result.stdout).toBe('@@done\n');

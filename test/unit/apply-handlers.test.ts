@@ -36,7 +36,7 @@ function runWithCrashLoopedUnit(script: string): { result: { code: number; stdou
 describe('a restart handler', () => {
   const { result, calls } = runWithCrashLoopedUnit(buildHandlerScript([{ id: 'restart:exporter', service: 'exporter', action: 'restart' }], []));
 
-  it('clears a unit\'s failed state and start limit before restarting it, so a unit that crash-looped still restarts', () => {
+  it("clears a unit's failed state and start limit before restarting it, so a unit that crash-looped still restarts", () => {
     expect(scriptFailure(result)).toBeUndefined();
     const reset = calls.indexOf('reset-failed exporter.service');
     expect(reset).toBeGreaterThanOrEqual(0);
@@ -47,7 +47,11 @@ describe('a restart handler', () => {
 describe('a service to keep running', () => {
   // Its package started it before the phase wrote its configuration (packages are installed early).
   const { result, calls } = runWithCrashLoopedUnit(
-    buildChangeScript([{ phase: 'web', resource: { kind: 'service', name: 'exporter', enabled: true, running: true }, action: 'update', reason: 'failed → running' }], [], []),
+    buildChangeScript(
+      [{ phase: 'web', resource: { kind: 'service', name: 'exporter', enabled: true, running: true }, action: 'update', reason: 'failed → running' }],
+      [],
+      [],
+    ),
   );
 
   it('is unmasked, enabled, cleared of its failed state, then started', () => {

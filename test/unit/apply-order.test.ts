@@ -94,15 +94,26 @@ describe('applyPlans: the order of scripts on hosts', () => {
     const { execs } = await apply({ web1: false, web2: false });
     const [web1, web2] = ['web1', 'web2'].map((host) => execs.find((e) => e.host === host && e.step === 'record pending handlers') as Exec);
     expect(overlaps(web1 as Exec, web2 as Exec)).toBe(true);
-    expect(execs.filter((e) => e.host === 'lb1').map((e) => e.step).sort()).toEqual(['drain', 'drain', 'ready', 'ready']);
+    expect(
+      execs
+        .filter((e) => e.host === 'lb1')
+        .map((e) => e.step)
+        .sort(),
+    ).toEqual(['drain', 'drain', 'ready', 'ready']);
   });
 
   it('changes web hosts that serve one at a time, each drained before and readied after', async () => {
     const { execs } = await apply({ web1: true, web2: true });
     const order = execs.filter((e) => !e.step.startsWith('install packages'));
     expect(order.map((e) => `${e.host} ${e.step}`)).toEqual([
-      'web1 record pending handlers', 'lb1 drain', 'web1 reload nginx', 'lb1 ready',
-      'web2 record pending handlers', 'lb1 drain', 'web2 reload nginx', 'lb1 ready',
+      'web1 record pending handlers',
+      'lb1 drain',
+      'web1 reload nginx',
+      'lb1 ready',
+      'web2 record pending handlers',
+      'lb1 drain',
+      'web2 reload nginx',
+      'lb1 ready',
     ]);
   });
 
@@ -113,24 +124,31 @@ describe('applyPlans: the order of scripts on hosts', () => {
     expect(changeOf('web1').end).toBeLessThan(changeOf('web2').start);
   });
 
-  it('waits for a phase\'s ready condition on a host the phase changed, after its handlers, and not on a host it left alone', async () => {
+  it("waits for a phase's ready condition on a host the phase changed, after its handlers, and not on a host it left alone", async () => {
     const lbPhase = (host: string): HostDesire => ({
       host,
       address: '10.0.0.11',
-      phases: [{
-        phase: 'lb',
-        resources: [{ kind: 'file', path: '/etc/keepalived/keepalived.conf', content: 'x', mode: '0644', owner: 'root', group: 'root', notify: ['reload:keepalived'] }],
-        handlers: [{ id: 'reload:keepalived', service: 'keepalived', action: 'reload' }],
-        validators: [],
-        ready: { name: 'the VIP is held', script: 'true', seconds: 20 },
-      }],
+      phases: [
+        {
+          phase: 'lb',
+          resources: [
+            { kind: 'file', path: '/etc/keepalived/keepalived.conf', content: 'x', mode: '0644', owner: 'root', group: 'root', notify: ['reload:keepalived'] },
+          ],
+          handlers: [{ id: 'reload:keepalived', service: 'keepalived', action: 'reload' }],
+          validators: [],
+          ready: { name: 'the VIP is held', script: 'true', seconds: 20 },
+        },
+      ],
     });
     const desires = [lbPhase('lb1'), lbPhase('lb2')];
     const unchanged = (desire: HostDesire): HostPlan => {
       const plan = planFor(desire, ['lb']);
       return { ...plan, changes: plan.changes.map((c) => ({ ...c, action: 'noop' })) };
     };
-    const plans = new Map([['lb1', planFor(desires[0] as HostDesire, [])], ['lb2', unchanged(desires[1] as HostDesire)]]);
+    const plans = new Map([
+      ['lb1', planFor(desires[0] as HostDesire, [])],
+      ['lb2', unchanged(desires[1] as HostDesire)],
+    ]);
     const { fleet, execs } = standInFleet(['lb1', 'lb2']);
     await applyPlans(fleet, desires, plans, { forks: 10 });
     expect(execs.map((e) => `${e.host} ${e.step}`)).toEqual(['lb1 record pending handlers', 'lb1 reload keepalived', 'lb1 the VIP is held']);

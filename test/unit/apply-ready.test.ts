@@ -27,7 +27,7 @@ describe('a ready condition', () => {
     expect(result.seconds).toBeGreaterThanOrEqual(1);
   });
 
-  it('that never holds fails the script after its seconds, naming it with the check\'s last output', () => {
+  it("that never holds fails the script after its seconds, naming it with the check's last output", () => {
     const script = buildReadyScript({ name: 'the daemon is elected', script: `echo "state BACKUP"; test -e ${join(dir, 'never')}`, seconds: 1 });
     const result = run(script);
     expect(scriptFailure(result)).toBe('step failed: the daemon is elected (not within 1 s)\nstate BACKUP');
@@ -35,9 +35,12 @@ describe('a ready condition', () => {
 });
 
 describe('a handler health check that never passes', () => {
-  it('fails the handler script, naming the handler\'s step and the check\'s output', () => {
+  it("fails the handler script, naming the handler's step and the check's output", () => {
     // A stand-in for systemctl: every unit is active with a new main PID after a restart.
-    const script = buildHandlerScript([{ id: 'restart:exporter', service: 'exporter', action: 'restart', healthCheck: 'echo "connection refused"; false' }], []);
+    const script = buildHandlerScript(
+      [{ id: 'restart:exporter', service: 'exporter', action: 'restart', healthCheck: 'echo "connection refused"; false' }],
+      [],
+    );
     const systemctl = 'systemctl() { case "$1" in show) echo $((RANDOM + 2));; *) return 0;; esac; }; export -f systemctl; ';
     const result = run(systemctl + script);
     expect(scriptFailure(result)).toBe('step failed: restart exporter health check\nconnection refused');

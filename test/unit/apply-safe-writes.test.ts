@@ -1,5 +1,19 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildChangeScript, scriptFailure } from '../../src/apply/scripts.js';
@@ -15,7 +29,7 @@ const scratchFolders: string[] = [];
 afterAll(() => scratchFolders.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 function scratch(): string {
-  if (process.getuid?.() !== 0) throw new Error('these tests run the write script as root (it chowns, and trusts only root\'s folders): run them as root');
+  if (process.getuid?.() !== 0) throw new Error("these tests run the write script as root (it chowns, and trusts only root's folders): run them as root");
   const dir = mkdtempSync('/run/infra-writes-');
   scratchFolders.push(dir);
   return dir;
@@ -72,12 +86,18 @@ describe('a file written in a folder only root can change', () => {
     mkdirSync(bin);
     const seen = join(dir, 'seen');
     // base64 writes the content: what it writes into, as it starts, is what another user could have opened.
-    writeFileSync(
-      join(bin, 'base64'),
-      `#!/bin/bash\nf=$(readlink /proc/$$/fd/1)\nstat -c '%a %u:%g' "$f" "\${f%/*}" >> ${seen}\nexec /usr/bin/base64 "$@"\n`,
-      { mode: 0o755 },
-    );
-    const file = { kind: 'file' as const, path: join(dir, 'app.env'), content: 'DB_PASSWORD="pa\'ss"\n', mode: '0600', owner: String(NOBODY), group: String(NOBODY), secrets: [] };
+    writeFileSync(join(bin, 'base64'), `#!/bin/bash\nf=$(readlink /proc/$$/fd/1)\nstat -c '%a %u:%g' "$f" "\${f%/*}" >> ${seen}\nexec /usr/bin/base64 "$@"\n`, {
+      mode: 0o755,
+    });
+    const file = {
+      kind: 'file' as const,
+      path: join(dir, 'app.env'),
+      content: 'DB_PASSWORD="pa\'ss"\n',
+      mode: '0600',
+      owner: String(NOBODY),
+      group: String(NOBODY),
+      secrets: [],
+    };
 
     const result = run(buildChangeScript(changesOf([file]), [], []), `${bin}:/usr/bin:/bin`);
 
@@ -108,7 +128,9 @@ describe('a file written in a folder only root can change', () => {
     const dir = scratch();
     mkdirSync(join(dir, 'app.env'));
 
-    const result = run(buildChangeScript(changesOf([{ kind: 'file', path: join(dir, 'app.env'), content: 'x\n', mode: '0600', owner: 'root', group: 'root' }]), [], []));
+    const result = run(
+      buildChangeScript(changesOf([{ kind: 'file', path: join(dir, 'app.env'), content: 'x\n', mode: '0600', owner: 'root', group: 'root' }]), [], []),
+    );
 
     expect(scriptFailure(result)).toMatch(/^step failed: activate .*app\.env\n/);
     expect(lstatSync(join(dir, 'app.env')).isDirectory()).toBe(true);
@@ -127,7 +149,9 @@ describe('a write in a folder another user can change', () => {
     symlinkSync(target, join(home, '.my.cnf.infra-new'));
     const path = join(home, '.my.cnf');
 
-    const result = run(buildChangeScript(changesOf([{ kind: 'file', path, content: 'password = x\n', mode: '0600', owner: String(NOBODY), group: String(NOBODY) }]), [], []));
+    const result = run(
+      buildChangeScript(changesOf([{ kind: 'file', path, content: 'password = x\n', mode: '0600', owner: String(NOBODY), group: String(NOBODY) }]), [], []),
+    );
 
     expect(result.code).toBe(1);
     expect(scriptFailure(result)).toBe(
@@ -138,7 +162,7 @@ describe('a write in a folder another user can change', () => {
     expect(readdirSync(home)).toEqual(['.my.cnf.infra-new']);
   });
 
-  it('is refused when a folder above it, or the folder a link leads to, is writable by a group other than root\'s', () => {
+  it("is refused when a folder above it, or the folder a link leads to, is writable by a group other than root's", () => {
     const dir = scratch();
     const shared = join(dir, 'shared');
     mkdirSync(join(shared, 'conf'), { recursive: true });
@@ -146,7 +170,9 @@ describe('a write in a folder another user can change', () => {
     chmodSync(shared, 0o775);
     symlinkSync(join(shared, 'conf'), join(dir, 'conf'));
 
-    const result = run(buildChangeScript(changesOf([{ kind: 'file', path: join(dir, 'conf', 'a.conf'), content: 'a\n', mode: '0644', owner: 'root', group: 'root' }]), [], []));
+    const result = run(
+      buildChangeScript(changesOf([{ kind: 'file', path: join(dir, 'conf', 'a.conf'), content: 'a\n', mode: '0644', owner: 'root', group: 'root' }]), [], []),
+    );
 
     expect(scriptFailure(result)).toContain(`: ${shared} (owner root, mode 775) can be changed by a user other than root`);
     expect(readdirSync(join(shared, 'conf'))).toEqual([]);
@@ -168,13 +194,15 @@ describe('links, folders and removals', () => {
     const target = rootTarget(dir);
     symlinkSync(target, join(dir, 'app'));
 
-    const result = run(buildChangeScript(changesOf([{ kind: 'directory', path: join(dir, 'app'), mode: '0755', owner: String(NOBODY), group: String(NOBODY) }]), [], []));
+    const result = run(
+      buildChangeScript(changesOf([{ kind: 'directory', path: join(dir, 'app'), mode: '0755', owner: String(NOBODY), group: String(NOBODY) }]), [], []),
+    );
 
     expect(scriptFailure(result)).toBe(`step failed: directory ${dir}/app\n${dir}/app is a link; infra keeps a folder there`);
     expect(described(target)).toBe('640 0:0');
   });
 
-  it('an absent path that is a link to a folder loses the link, not the folder\'s content', () => {
+  it("an absent path that is a link to a folder loses the link, not the folder's content", () => {
     const dir = scratch();
     mkdirSync(join(dir, 'keep'));
     writeFileSync(join(dir, 'keep', 'data'), 'data\n');
@@ -187,7 +215,7 @@ describe('links, folders and removals', () => {
     expect(readFileSync(join(dir, 'keep', 'data'), 'utf8')).toBe('data\n');
   });
 
-  it('an owned folder loses a planted link, moved as a link, and keeps what infra writes there; the link\'s target stays', () => {
+  it("an owned folder loses a planted link, moved as a link, and keeps what infra writes there; the link's target stays", () => {
     const dir = scratch();
     const target = rootTarget(dir);
     const folder = join(dir, 'conf.d');

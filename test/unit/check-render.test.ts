@@ -6,7 +6,11 @@ const drifted: CheckReport = {
   seconds: 2.5,
   hosts: [
     { host: 'web1', status: 'ok', drift: [] },
-    { host: 'web2', status: 'drifted', drift: [{ phase: 'web', kind: 'resource', subject: 'file /etc/nginx/sites-enabled/infra.conf', message: 'update: content differs' }] },
+    {
+      host: 'web2',
+      status: 'drifted',
+      drift: [{ phase: 'web', kind: 'resource', subject: 'file /etc/nginx/sites-enabled/infra.conf', message: 'update: content differs' }],
+    },
   ],
   fleet: [],
 };

@@ -22,9 +22,14 @@ vi.mock('../../src/transport/ssh.js', async (importOriginal) => {
 });
 const MANY_PROBLEMS = `${ROOT}test/fixtures/inventories/many-problems.yaml`;
 
-
 /** stdout as exactly one JSON document (JSON.parse fails on anything around it). */
-function document(stdout: string): { format_version: number; command: string; ok: boolean; exitCode: number; error?: { kind: string; message: string; issues?: { line: number; path: string }[]; refusals?: string[] } } {
+function document(stdout: string): {
+  format_version: number;
+  command: string;
+  ok: boolean;
+  exitCode: number;
+  error?: { kind: string; message: string; issues?: { line: number; path: string }[]; refusals?: string[] };
+} {
   return JSON.parse(stdout);
 }
 
@@ -69,7 +74,11 @@ afterEach(() => {
 
 describe('--json: every outcome is one JSON document on stdout, errors included', () => {
   it('a bad inventory (check, provision, render): the issues by file, line and key, exit 1', async () => {
-    for (const args of [['check', MANY_PROBLEMS], ['provision', MANY_PROBLEMS, '--dry-run'], ['render', MANY_PROBLEMS, '--out', join(tmpdir(), 'infra-render-never')]]) {
+    for (const args of [
+      ['check', MANY_PROBLEMS],
+      ['provision', MANY_PROBLEMS, '--dry-run'],
+      ['render', MANY_PROBLEMS, '--out', join(tmpdir(), 'infra-render-never')],
+    ]) {
       const result = await infraInProcess(...args, '--json');
       expect(result.code, args.join(' ')).toBe(1);
       const doc = document(result.stdout);
@@ -80,7 +89,11 @@ describe('--json: every outcome is one JSON document on stdout, errors included'
   });
 
   it('a usage error (an unknown command, a missing argument, an unknown flag): kind "usage"', async () => {
-    for (const args of [['--json', 'frobnicate'], ['provision', '--json'], ['check', 'x.yaml', '--json', '--no-such-flag']]) {
+    for (const args of [
+      ['--json', 'frobnicate'],
+      ['provision', '--json'],
+      ['check', 'x.yaml', '--json', '--no-such-flag'],
+    ]) {
       const result = await infraInProcess(...args);
       expect(result.code, args.join(' ')).toBe(1);
       expect(errorDocument.parse(document(result.stdout))).toMatchObject({ format_version: 1, ok: false, exitCode: 1, error: { kind: 'usage' } });
@@ -92,13 +105,19 @@ describe('--json: every outcome is one JSON document on stdout, errors included'
     expect(result.code).toBe(0);
     const provision = await infraInProcess('--limit', 'wbe', 'provision', `${ROOT}inventory.example.yaml`, '--dry-run', '--json');
     expect(provision.code).toBe(1);
-    expect(errorDocument.parse(document(provision.stdout))).toMatchObject({ command: 'provision', error: { kind: 'error', message: expect.stringMatching(/--limit wbe: .*did you mean web\?/) } });
+    expect(errorDocument.parse(document(provision.stdout))).toMatchObject({
+      command: 'provision',
+      error: { kind: 'error', message: expect.stringMatching(/--limit wbe: .*did you mean web\?/) },
+    });
   });
 
   it('a saved plan that cannot be read: kind "error", naming the file and how to make one', async () => {
     const result = await infraInProcess('apply', join(tmpdir(), 'no-such-plan.json'), '--json');
     expect(result.code).toBe(1);
-    expect(errorDocument.parse(document(result.stdout))).toMatchObject({ command: 'apply', error: { message: expect.stringMatching(/no-such-plan\.json: cannot read the plan: no such file; make one with infra provision INVENTORY --out/) } });
+    expect(errorDocument.parse(document(result.stdout))).toMatchObject({
+      command: 'apply',
+      error: { message: expect.stringMatching(/no-such-plan\.json: cannot read the plan: no such file; make one with infra provision INVENTORY --out/) },
+    });
   });
 
   it('unreachable hosts: provision and check print their report, each host unreachable with its error, exit 1', async () => {
@@ -116,7 +135,14 @@ describe('--json: every outcome is one JSON document on stdout, errors included'
   it('success carries the same envelope: validate', async () => {
     const result = await infraInProcess('validate', `${ROOT}inventory.example.yaml`, '--json');
     expect(result.code).toBe(0);
-    expect(validateDocument.parse(document(result.stdout))).toEqual({ format_version: 1, command: 'validate', ok: true, exitCode: 0, issues: [], warnings: [] });
+    expect(validateDocument.parse(document(result.stdout))).toEqual({
+      format_version: 1,
+      command: 'validate',
+      ok: true,
+      exitCode: 0,
+      issues: [],
+      warnings: [],
+    });
   });
 
   it('docs/json.schema.json is what the schemas make today', () => {

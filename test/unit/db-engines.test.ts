@@ -20,7 +20,7 @@ describe('db engines: one row per engine and version range', () => {
     expect(upstreamVersion('8.0.41-0ubuntu0.24.04.1')).toEqual([8, 0, 41]);
   });
 
-  it('finds the row of Debian 12\'s and 13\'s MariaDB, sid\'s MySQL 9.7 and Ubuntu 24.04\'s MySQL 8.0', () => {
+  it("finds the row of Debian 12's and 13's MariaDB, sid's MySQL 9.7 and Ubuntu 24.04's MySQL 8.0", () => {
     expect(dbEngine('mariadb', '1:10.11.6-0+deb12u1').title).toBe('MariaDB');
     expect(dbEngine('mariadb', '1:11.8.3-0+deb13u1').title).toBe('MariaDB');
     expect(dbEngine('mysql', '9.7.4-2').title).toBe('MySQL');
@@ -50,11 +50,15 @@ describe('db role on a Debian host pinned to MySQL (db_engine: mysql)', () => {
     expect(dbFlavor({ ...hostOf(mysqlInventory, 'db1'), vars: {} }).kind).toBe('mariadb');
   });
 
-  it('writes its option files after MySQL\'s mysqld.cnf (which binds 127.0.0.1), so its own settings win', () => {
+  it("writes its option files after MySQL's mysqld.cnf (which binds 127.0.0.1), so its own settings win", () => {
     const paths = [...files(phaseOf('db2')), ...files(dbSecureTransport(mysqlInventory, hostOf(mysqlInventory, 'db2')))]
       .map((f) => f.path)
       .filter((path) => path.startsWith('/etc/mysql/mysql.conf.d/'));
-    expect(paths).toEqual(['/etc/mysql/mysql.conf.d/z60-infra.cnf', '/etc/mysql/mysql.conf.d/z61-infra-read-only.cnf', '/etc/mysql/mysql.conf.d/z62-infra-secure-transport.cnf']);
+    expect(paths).toEqual([
+      '/etc/mysql/mysql.conf.d/z60-infra.cnf',
+      '/etc/mysql/mysql.conf.d/z61-infra-read-only.cnf',
+      '/etc/mysql/mysql.conf.d/z62-infra-secure-transport.cnf',
+    ]);
     for (const path of paths) expect(path.split('/').pop()! > 'mysqld.cnf').toBe(true);
     const config = files(phaseOf('db2')).find((f) => f.path.endsWith('z60-infra.cnf'))?.content ?? '';
     for (const line of ['bind_address = 10.0.0.42', 'log_bin = mysql-bin', 'gtid_mode = ON', 'enforce_gtid_consistency = ON', 'log_replica_updates = ON']) {
@@ -62,12 +66,14 @@ describe('db role on a Debian host pinned to MySQL (db_engine: mysql)', () => {
     }
   });
 
-  it('reads the replica status with --vertical (MySQL 9\'s client runs no \\G in batch mode), in the guard and the health check', () => {
+  it("reads the replica status with --vertical (MySQL 9's client runs no \\G in batch mode), in the guard and the health check", () => {
     const replica = phaseOf('db2');
     const replication = commands(replica).find((c) => c.name === 'replicates from db1');
     expect(replication?.unless).toContain("mysql --vertical <<< 'SHOW REPLICA STATUS'");
     expect(replication?.script).toContain('START REPLICA;');
-    expect(dbRole.healthChecks(mysqlInventory, hostOf(mysqlInventory, 'db2')).map((check) => check.script)).toEqual(["printf '%s\\n' 'SHOW REPLICA STATUS' | mysql --vertical"]);
+    expect(dbRole.healthChecks(mysqlInventory, hostOf(mysqlInventory, 'db2')).map((check) => check.script)).toEqual([
+      "printf '%s\\n' 'SHOW REPLICA STATUS' | mysql --vertical",
+    ]);
   });
 
   it('holds a replica read-only only while both read_only and super_read_only are on (dropping errant transactions lifts super_read_only alone)', () => {
@@ -79,13 +85,9 @@ describe('db role on a Debian host pinned to MySQL (db_engine: mysql)', () => {
 
 describe('db engine from the host (DbPlatform, read before rendering)', () => {
   // What DB_PLATFORM_SCRIPT printed on a provisioned trixie host with sid's MySQL (lab, --db-engine mysql).
-  const MYSQL_HOST = [
-    'os\tdebian\t13',
-    'installed\tmysql-server\t9.7.4-2\tii ',
-    'candidate\tmysql-server\t9.7.4-2',
-    'candidate\tmariadb-server\t',
-    '',
-  ].join('\n');
+  const MYSQL_HOST = ['os\tdebian\t13', 'installed\tmysql-server\t9.7.4-2\tii ', 'candidate\tmysql-server\t9.7.4-2', 'candidate\tmariadb-server\t', ''].join(
+    '\n',
+  );
   const bare = (id: string, candidates: DbPlatform['candidates']): DbPlatform => ({ os: { id, versionId: '' }, installed: {}, candidates });
 
   it('parses os-release, the installed server (dpkg "ii" only) and what apt would install', () => {
@@ -103,7 +105,7 @@ describe('db engine from the host (DbPlatform, read before rendering)', () => {
     expect(() => chooseDbFlavor('db1', undefined, { ...bare('debian', {}), installed: { mysql: '5.7.42-1' } })).toThrow(/MySQL 5\.7\.42-1 is not supported/);
   });
 
-  it('on a bare host: the pin, else the distribution\'s own engine, else the one its apt offers', () => {
+  it("on a bare host: the pin, else the distribution's own engine, else the one its apt offers", () => {
     const both = { mariadb: '1:11.8.3-0+deb13u1', mysql: '9.7.4-2' };
     expect(chooseDbFlavor('db1', 'mysql', bare('debian', both)).kind).toBe('mysql');
     expect(chooseDbFlavor('db1', undefined, bare('debian', both)).kind).toBe('mariadb');

@@ -40,7 +40,9 @@ describe('which replica a failover promotes', () => {
 
   it('refuses when no replica can be read, or when none holds all the others hold', () => {
     expect(() => decideFailover('mariadb', 'db1', ['db2'], [gone('db1'), gone('db2')])).toThrow(/no replica could be read/);
-    expect(() => decideFailover('mariadb', 'db1', ['db2', 'db3'], [gone('db1'), replica('db2', '0-1-90,1-2-1'), replica('db3', '0-1-100')])).toThrow(/choose one with --to/);
+    expect(() => decideFailover('mariadb', 'db1', ['db2', 'db3'], [gone('db1'), replica('db2', '0-1-90,1-2-1'), replica('db3', '0-1-100')])).toThrow(
+      /choose one with --to/,
+    );
   });
 });
 

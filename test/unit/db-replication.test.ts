@@ -22,11 +22,22 @@ const DB_HOSTS = [
   { name: 'db3', address: '10.0.0.43' },
 ];
 function resource(host: string, primary: string): DbReplicationResource {
-  return { kind: 'db-replication', host, flavor: 'mariadb', primary: DB_HOSTS.find((h) => h.name === primary) as { name: string; address: string }, dbHosts: DB_HOSTS, appUser: 'shopper', catchUpSeconds: 30 };
+  return {
+    kind: 'db-replication',
+    host,
+    flavor: 'mariadb',
+    primary: DB_HOSTS.find((h) => h.name === primary) as { name: string; address: string },
+    dbHosts: DB_HOSTS,
+    appUser: 'shopper',
+    catchUpSeconds: 30,
+  };
 }
 const writable = (gtidState: string): DbReplicationFact => ({ readOnly: false, gtidState, gtidPosition: gtidState });
 const replicaOf = (address: string, gtidState: string): DbReplicationFact => ({
-  readOnly: true, gtidState, gtidPosition: gtidState, source: { host: address, ioRunning: 'Yes', sqlRunning: 'Yes', received: gtidState },
+  readOnly: true,
+  gtidState,
+  gtidPosition: gtidState,
+  source: { host: address, ioRunning: 'Yes', sqlRunning: 'Yes', received: gtidState },
 });
 
 // Planning on one host: the data cases in test/unit/plan/db-replication/.
@@ -34,7 +45,11 @@ describe('across db hosts', () => {
   const reading = (host: string, primary: string, db?: DbReplicationFact): DbHostReading => ({ resource: resource(host, primary), db });
 
   it('names the errant transactions of a returning old primary', () => {
-    const readings = [reading('db1', 'db1', writable('0-2-117,0-1-130')), reading('db2', 'db1', writable('0-1-100,0-2-120')), reading('db3', 'db1', replicaOf('10.0.0.41', '0-2-117,0-1-129'))];
+    const readings = [
+      reading('db1', 'db1', writable('0-2-117,0-1-130')),
+      reading('db2', 'db1', writable('0-1-100,0-2-120')),
+      reading('db3', 'db1', replicaOf('10.0.0.41', '0-2-117,0-1-129')),
+    ];
     expect(errantTransactions(readings)).toEqual(new Map([['db2', '0-2-118..0-2-120']]));
   });
 
@@ -53,18 +68,26 @@ describe('across db hosts', () => {
     expect(errantTransactions(readings).size).toBe(0);
   });
 
-  it('reports two writable hosts, a primary other than the inventory\'s, and a replica of the wrong source', () => {
-    const readings = [reading('db1', 'db1', writable('0-1-5')), reading('db2', 'db1', writable('0-1-5')), reading('db3', 'db1', replicaOf('10.0.0.42', '0-1-5'))];
+  it("reports two writable hosts, a primary other than the inventory's, and a replica of the wrong source", () => {
+    const readings = [
+      reading('db1', 'db1', writable('0-1-5')),
+      reading('db2', 'db1', writable('0-1-5')),
+      reading('db3', 'db1', replicaOf('10.0.0.42', '0-1-5')),
+    ];
     expect(dbTopologyDrift(readings)).toEqual([
       'db1 and db2 are writable at once: two primaries can take writes (split brain)',
       "db2 acts as a primary (writable, replicating from nobody) but the inventory's primary is db1",
       'db3 replicates from db2 (10.0.0.42), not from the primary db1 (10.0.0.41)',
     ]);
-    expect(dbTopologyDrift([reading('db1', 'db1', replicaOf('10.0.0.42', '')), reading('db2', 'db1', writable(''))])[0]).toBe("the inventory's primary db1 replicates from 10.0.0.42");
+    expect(dbTopologyDrift([reading('db1', 'db1', replicaOf('10.0.0.42', '')), reading('db2', 'db1', writable(''))])[0]).toBe(
+      "the inventory's primary db1 replicates from 10.0.0.42",
+    );
   });
 
   it('finds nothing wrong with the primary and its replicas', () => {
-    expect(dbTopologyDrift([reading('db1', 'db1', writable('0-1-5')), reading('db2', 'db1', replicaOf('10.0.0.41', '0-1-5')), reading('db3', 'db1', undefined)])).toEqual([]);
+    expect(
+      dbTopologyDrift([reading('db1', 'db1', writable('0-1-5')), reading('db2', 'db1', replicaOf('10.0.0.41', '0-1-5')), reading('db3', 'db1', undefined)]),
+    ).toEqual([]);
   });
 });
 
@@ -128,11 +151,18 @@ describe('the switchover, run on the hosts in order', () => {
   function fakeHosts(answers: { newPrimaryState: string; demote?: ScriptResult; catchUp?: ScriptResult }) {
     const calls: string[] = [];
     const run = async (host: { name: string }, script: string): Promise<ScriptResult> => {
-      const what = script.includes('SHOW SLAVE STATUS') && !script.includes('MASTER_GTID_WAIT') ? 'read'
-        : script.includes('KILL CONNECTION') ? 'demote'
-        : script.includes('MASTER_GTID_WAIT') ? 'catch up'
-        : script.includes('RESET SLAVE ALL') ? 'promote'
-        : script.includes('read_only = 0') ? 'undo demote' : 'other';
+      const what =
+        script.includes('SHOW SLAVE STATUS') && !script.includes('MASTER_GTID_WAIT')
+          ? 'read'
+          : script.includes('KILL CONNECTION')
+            ? 'demote'
+            : script.includes('MASTER_GTID_WAIT')
+              ? 'catch up'
+              : script.includes('RESET SLAVE ALL')
+                ? 'promote'
+                : script.includes('read_only = 0')
+                  ? 'undo demote'
+                  : 'other';
       calls.push(`${host.name}: ${what}`);
       if (what === 'read') return { code: 0, stdout: answers.newPrimaryState, stderr: '' };
       if (what === 'demote') return answers.demote ?? { code: 0, stdout: '@@position\t0-1-42\n', stderr: '' };

@@ -34,11 +34,12 @@ describe('the inventory reference generator', () => {
   it('takes descriptions from the comments above, beside and below a key, and from commented-out keys', () => {
     expect(rows.get('domain')?.description).toBe("The site's public name; DNS publishes it as an A record pointing at `vip`.");
     // A trailing comment continued on the next line, under the first.
-    expect(rows.get('ssh.known_hosts')?.description).toBe(
-      'host keys are verified against this file (default ~/.ssh/known_hosts; see --accept-new-host-keys)',
-    );
+    expect(rows.get('ssh.known_hosts')?.description).toBe('host keys are verified against this file (default ~/.ssh/known_hosts; see --accept-new-host-keys)');
     // Keys the example only shows commented out.
-    expect(rows.get('templates_dir')).toMatchObject({ description: 'Optional: a folder of .ejs templates that override the built-in ones of the same name.', example: '`./my-templates`' });
+    expect(rows.get('templates_dir')).toMatchObject({
+      description: 'Optional: a folder of .ejs templates that override the built-in ones of the same name.',
+      example: '`./my-templates`',
+    });
     expect(rows.get('tls.cert_file')?.description).toBe('files only, required: the certificate (PEM)');
     expect(rows.get('hosts.<host>.ssh.host_key')?.description).toBe('pin instead of known_hosts (ssh-keyscan ADDRESS | ssh-keygen -lf - prints it)');
     // One sentence over two commented-out lines stays one sentence.

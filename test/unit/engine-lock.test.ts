@@ -45,7 +45,11 @@ describe('the host lock', () => {
     await holding(first);
     const second = start(lockScript('bob@ci (pid 2, infra provision) since T2', 0, file));
     expect(await second.exited).toBe(3);
-    expect(lockOutcome('web1', { held: false, output: second.output, code: 3 })).toEqual({ host: 'web1', state: 'busy', holder: 'alice@laptop (pid 1, infra provision) since T1' });
+    expect(lockOutcome('web1', { held: false, output: second.output, code: 3 })).toEqual({
+      host: 'web1',
+      state: 'busy',
+      holder: 'alice@laptop (pid 1, infra provision) since T1',
+    });
     first.child.stdin.end(`${RELEASE}\n`);
     expect(await first.exited).toBe(0);
     expect(await readFile(file, 'utf8')).toBe('');

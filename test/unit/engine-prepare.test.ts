@@ -55,7 +55,10 @@ describe('preparing a connected run', () => {
     fleet.close();
     expect(forks).toBe(2);
     expect(context.desires.map((desire) => desire.host)).toEqual(['db1', 'db2']);
-    expect([...fleet.failures].map(([host, failure]) => `${host}: ${failure.message.includes('cannot read the identity file')}`)).toEqual(['db1: true', 'db2: true']);
+    expect([...fleet.failures].map(([host, failure]) => `${host}: ${failure.message.includes('cannot read the identity file')}`)).toEqual([
+      'db1: true',
+      'db2: true',
+    ]);
     expect(events[0]).toEqual({ type: 'selected', hosts: ['db1', 'db2'] });
     expect(events.filter((event) => event.type === 'rendered')).toEqual([
       { type: 'rendered', host: 'db1' },

@@ -125,7 +125,9 @@ describe('the example app and its visits table', () => {
     const log = join(mkdtempSync(join(tmpdir(), 'infra-app-log-')), 'statements');
     const { port } = await startApp(0, { STUB_NO_TABLE: '1', STUB_LOG: log });
     for (let i = 0; i < 3; i++) expect((await get(port)).status).toBe(200);
-    const written = readFileSync(log, 'utf8').split('\n').filter((line) => !line.startsWith('SELECT') && line !== '');
+    const written = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((line) => !line.startsWith('SELECT') && line !== '');
     expect(written).toEqual(['INSERT INTO visits', 'CREATE TABLE IF NOT EXISTS visits', 'INSERT INTO visits', 'INSERT INTO visits', 'INSERT INTO visits']);
   });
 });

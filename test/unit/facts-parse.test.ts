@@ -40,7 +40,13 @@ describe('parseProbeOutput', () => {
 
   it('reads paths: a file with its hash and content, a directory, a symlink; a path stat could not read is absent', () => {
     expect(facts.files['/etc/default/prometheus-node-exporter']).toEqual({
-      exists: true, type: 'file', mode: '644', owner: 'root', group: 'root', sha256: 'abc123', content: 'ARGS=""\n',
+      exists: true,
+      type: 'file',
+      mode: '644',
+      owner: 'root',
+      group: 'root',
+      sha256: 'abc123',
+      content: 'ARGS=""\n',
     });
     expect(facts.files['/var/lib/app']).toEqual({ exists: true, type: 'directory', mode: '755', owner: 'app', group: 'app' });
     expect(facts.files['/opt/app/current']).toMatchObject({ exists: true, type: 'symlink', target: '/opt/app/releases/abc' });

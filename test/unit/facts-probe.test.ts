@@ -43,7 +43,10 @@ function runProbe(): string {
   mkdirSync(bin);
   writeFileSync(join(root, 'ufw/ufw.conf'), '# comment\nENABLED=yes\nLOGLEVEL=low\n');
   writeFileSync(join(root, 'default/ufw'), 'IPV6=yes\nDEFAULT_INPUT_POLICY="DROP"\nDEFAULT_OUTPUT_POLICY="ACCEPT"\n');
-  writeFileSync(join(root, 'ufw/user.rules'), '*filter\n### tuple ### allow tcp 22 0.0.0.0/0 any 10.77.0.1 in comment=6869\n-A ufw-user-input -p tcp --dport 22 -j ACCEPT\n');
+  writeFileSync(
+    join(root, 'ufw/user.rules'),
+    '*filter\n### tuple ### allow tcp 22 0.0.0.0/0 any 10.77.0.1 in comment=6869\n-A ufw-user-input -p tcp --dport 22 -j ACCEPT\n',
+  );
   const stub = (name: string, body: string) => {
     writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`);
     chmodSync(join(bin, name), 0o755);
@@ -51,13 +54,16 @@ function runProbe(): string {
   stub('ufw', 'exit 0');
   stub('iptables', 'exit 0');
   // A server that answers the first two queries and fails the third (--force carries on).
-  stub('mysql', [
-    'input=$(cat)',
-    '[[ $* == *--force* ]] || exit 9',
-    "grep -q \"'database shop', (SELECT COUNT\" <<< \"$input\" && printf 'Q\\tdatabase shop\\t1\\n'",
-    "grep -qF \"'db account o''brien@10.0.0.31'\" <<< \"$input\" && printf \"Q\\tdb account o'brien@10.0.0.31\\t0\\n\"",
-    'echo "ERROR 1146: no such table" >&2',
-  ].join('\n'));
+  stub(
+    'mysql',
+    [
+      'input=$(cat)',
+      '[[ $* == *--force* ]] || exit 9',
+      'grep -q "\'database shop\', (SELECT COUNT" <<< "$input" && printf \'Q\\tdatabase shop\\t1\\n\'',
+      'grep -qF "\'db account o\'\'brien@10.0.0.31\'" <<< "$input" && printf "Q\\tdb account o\'brien@10.0.0.31\\t0\\n"',
+      'echo "ERROR 1146: no such table" >&2',
+    ].join('\n'),
+  );
   const script = buildProbeScript(desire).replaceAll('/etc/ufw/', `${root}/ufw/`).replaceAll('/etc/default/', `${root}/default/`);
   return execFileSync('bash', ['-c', script], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin` } });
 }

@@ -53,7 +53,13 @@ describe('known_hosts', () => {
     const policy = { address: '10.0.0.1', port: 22, knownHostsFile: file, acceptNew: false, replace: false };
     expect(await verifyHostKey(policy, key)).toEqual({ ok: true, outcome: 'known', offered: fingerprintOf(key) });
     const other = fakeKey();
-    expect(await verifyHostKey(policy, other)).toEqual({ ok: false, reason: 'mismatch', pinned: false, expected: [fingerprintOf(key)], offered: fingerprintOf(other) });
+    expect(await verifyHostKey(policy, other)).toEqual({
+      ok: false,
+      reason: 'mismatch',
+      pinned: false,
+      expected: [fingerprintOf(key)],
+      offered: fingerprintOf(other),
+    });
     expect(await verifyHostKey({ ...policy, address: '10.0.0.9' }, other)).toEqual({ ok: false, reason: 'unknown', offered: fingerprintOf(other) });
   });
 
@@ -122,7 +128,9 @@ describe('the host key decision', () => {
     expect(verdict).toEqual({ ok: true, outcome: 'replaced', previous: [fingerprintOf(old)], offered: fingerprintOf(offered) });
     if (!verdict.ok) throw new Error('expected the key to be taken');
     expect(describeReplacement('web2', verdict)).toBe(`web2: host key replaced (old ${fingerprintOf(old)} → new ${fingerprintOf(offered)})`);
-    expect(describeReplacement('web2', { ok: true, outcome: 'known', offered: fingerprintOf(offered) })).toBe(`web2: host key unchanged (${fingerprintOf(offered)})`);
+    expect(describeReplacement('web2', { ok: true, outcome: 'known', offered: fingerprintOf(offered) })).toBe(
+      `web2: host key unchanged (${fingerprintOf(offered)})`,
+    );
   });
 });
 
@@ -147,7 +155,16 @@ describe('replacing a host in known_hosts', () => {
       '',
     ].join('\n');
     expect(replaceHostLines(text, '10.0.0.2', 22, newLine)).toBe(
-      ['# lab hosts', line('10.0.0.1', other), newLine('10.0.0.2'), '', line('10.0.0.20', other), line('[10.0.0.2]:2222', other), '  # indented comment with 10.0.0.2 in it', ''].join('\n'),
+      [
+        '# lab hosts',
+        line('10.0.0.1', other),
+        newLine('10.0.0.2'),
+        '',
+        line('10.0.0.20', other),
+        line('[10.0.0.2]:2222', other),
+        '  # indented comment with 10.0.0.2 in it',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -212,7 +229,10 @@ describe('replacing a host in known_hosts', () => {
     const text = `${line('10.0.0.2', oldEd)}\n${line('10.0.0.1', other)}`;
     const file = await tempKnownHosts(text);
     const before = await stat(file);
-    expect(await verifyHostKey({ address: '10.0.0.2', port: 22, knownHostsFile: file, acceptNew: false, replace: true }, oldEd)).toMatchObject({ ok: true, outcome: 'known' });
+    expect(await verifyHostKey({ address: '10.0.0.2', port: 22, knownHostsFile: file, acceptNew: false, replace: true }, oldEd)).toMatchObject({
+      ok: true,
+      outcome: 'known',
+    });
     expect(await readFile(file, 'utf8')).toBe(text);
     expect((await stat(file)).ino).toBe(before.ino);
   });
@@ -279,8 +299,18 @@ describe('@revoked keys are refused', () => {
   });
 
   it('the operator reads which file and line revoke the key, and what to do', () => {
-    const target: ConnectionTarget = { host: 'web2', address: '10.0.0.22', port: 22, user: 'root', identityFile: '/k', knownHostsFile: '/inv/known_hosts', connectTimeoutSeconds: 10 };
-    expect(describeHostKeyFailure(target, { acceptNewHostKeys: false, replaceHostKey: false }, { ok: false, reason: 'revoked', offered: 'SHA256:leaked', line: 3 })).toBe(
+    const target: ConnectionTarget = {
+      host: 'web2',
+      address: '10.0.0.22',
+      port: 22,
+      user: 'root',
+      identityFile: '/k',
+      knownHostsFile: '/inv/known_hosts',
+      connectTimeoutSeconds: 10,
+    };
+    expect(
+      describeHostKeyFailure(target, { acceptNewHostKeys: false, replaceHostKey: false }, { ok: false, reason: 'revoked', offered: 'SHA256:leaked', line: 3 }),
+    ).toBe(
       'HOST KEY REVOKED: web2 offered SHA256:leaked, which /inv/known_hosts marks @revoked (line 3); it is refused whatever else lists it. ' +
         'Someone may hold the withdrawn key: give the host a new key on its console, then record that one (ssh.host_key, or --replace-host web2)',
     );
@@ -314,9 +344,21 @@ describe('@cert-authority lines', () => {
   });
 
   it('the operator reads why the CA line did not help, and the fixes that do', () => {
-    const target: ConnectionTarget = { host: 'web2', address: '10.0.0.2', port: 22, user: 'root', identityFile: '/k', knownHostsFile: '/inv/known_hosts', connectTimeoutSeconds: 10 };
+    const target: ConnectionTarget = {
+      host: 'web2',
+      address: '10.0.0.2',
+      port: 22,
+      user: 'root',
+      identityFile: '/k',
+      knownHostsFile: '/inv/known_hosts',
+      connectTimeoutSeconds: 10,
+    };
     expect(
-      describeHostKeyFailure(target, { acceptNewHostKeys: false, replaceHostKey: false }, { ok: false, reason: 'unknown', offered: 'SHA256:plain', certAuthority: true }),
+      describeHostKeyFailure(
+        target,
+        { acceptNewHostKeys: false, replaceHostKey: false },
+        { ok: false, reason: 'unknown', offered: 'SHA256:plain', certAuthority: true },
+      ),
     ).toBe(
       'host key not known (offered SHA256:plain); a @cert-authority line covers web2, but infra cannot check host certificates ' +
         '(its SSH library, ssh2, never asks for one, so the host shows its plain key), and that key must be known itself: ' +
@@ -353,7 +395,10 @@ describe('a host given by name is looked up by its name and by its address, as O
 
   it('a revocation under the name refuses the key offered at the address', async () => {
     const file = await tempKnownHosts(`10.0.0.21 ssh-ed25519 ${blob}\n@revoked web1.example.org ssh-ed25519 ${blob}\n`);
-    const verdict = await verifyHostKey({ address: '10.0.0.21', hostName: 'web1.example.org', port: 22, knownHostsFile: file, acceptNew: false, replace: false }, key);
+    const verdict = await verifyHostKey(
+      { address: '10.0.0.21', hostName: 'web1.example.org', port: 22, knownHostsFile: file, acceptNew: false, replace: false },
+      key,
+    );
     expect(verdict).toMatchObject({ ok: false, reason: 'revoked', line: 2 });
   });
 

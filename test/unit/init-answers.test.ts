@@ -76,14 +76,30 @@ describe('init answers completed with defaults', () => {
 /** Each check, an answer, and what it says (undefined: accepted). */
 const PROBLEM_CASES: { name: string; problem: () => string | undefined; expected: string | undefined }[] = [
   { name: 'a host name', problem: () => hostNameProblem('web-1_a', []), expected: undefined },
-  { name: 'a host name starting with a digit', problem: () => hostNameProblem('1web', []), expected: 'a host name starts with a letter and holds only letters, digits, _ and -' },
+  {
+    name: 'a host name starting with a digit',
+    problem: () => hostNameProblem('1web', []),
+    expected: 'a host name starts with a letter and holds only letters, digits, _ and -',
+  },
   { name: 'a host name given twice', problem: () => hostNameProblem('db1', [DB1]), expected: 'there is already a host named db1' },
   { name: 'an address given twice', problem: () => addressProblem('10.0.0.41', [DB1]), expected: '10.0.0.41 is already the address of db1' },
   { name: 'no source', problem: () => sourcesProblem([]), expected: 'give at least one address or CIDR, e.g. 10.0.0.1/32' },
-  { name: 'a source that is no CIDR', problem: () => sourcesProblem(['10.0.0.0/24', '10.0.0/8']), expected: 'invalid address or CIDR "10.0.0/8" (expected e.g. 10.0.0.0/24 or 10.0.0.1)' },
-  { name: 'a VIP in the lb hosts\' subnet', problem: () => vipProblem('10.0.0.100', LB_PAIR, 24), expected: undefined },
-  { name: 'a VIP that is a host\'s address', problem: () => vipProblem('10.0.0.12', LB_PAIR, 24), expected: '10.0.0.12 is the address of lb2; the VIP must be an unused address' },
-  { name: 'a VIP outside the lb hosts\' subnet', problem: () => vipProblem('10.0.1.100', LB_PAIR, 24), expected: '10.0.1.100 is not in the /24 subnet of lb host lb1 (10.0.0.11)' },
+  {
+    name: 'a source that is no CIDR',
+    problem: () => sourcesProblem(['10.0.0.0/24', '10.0.0/8']),
+    expected: 'invalid address or CIDR "10.0.0/8" (expected e.g. 10.0.0.0/24 or 10.0.0.1)',
+  },
+  { name: "a VIP in the lb hosts' subnet", problem: () => vipProblem('10.0.0.100', LB_PAIR, 24), expected: undefined },
+  {
+    name: "a VIP that is a host's address",
+    problem: () => vipProblem('10.0.0.12', LB_PAIR, 24),
+    expected: '10.0.0.12 is the address of lb2; the VIP must be an unused address',
+  },
+  {
+    name: "a VIP outside the lb hosts' subnet",
+    problem: () => vipProblem('10.0.1.100', LB_PAIR, 24),
+    expected: '10.0.1.100 is not in the /24 subnet of lb host lb1 (10.0.0.11)',
+  },
 ];
 
 describe('init answer checks', () => {
@@ -94,10 +110,17 @@ describe('init answer checks', () => {
 
 /** Answers that cover each shape of the text: sudo kinds, TLS sources, with and without a VIP. */
 const RENDER_CASES: { name: string; known: KnownAnswers }[] = [
-  { name: 'root, infra\'s CA, no VIP', known: { domain: 'www.example.com', hosts: [WEB_APP, DB1], adminSources: ['10.0.0.1/32'] } },
+  { name: "root, infra's CA, no VIP", known: { domain: 'www.example.com', hosts: [WEB_APP, DB1], adminSources: ['10.0.0.1/32'] } },
   {
     name: 'passwordless sudo, a VIP on ens18',
-    known: { domain: 'www.example.com', hosts: [...LB_PAIR, WEB_APP, DB1, DB2], vip: '10.0.0.100', vipInterface: 'ens18', sshUser: 'deploy', adminSources: ['10.0.0.1/32'] },
+    known: {
+      domain: 'www.example.com',
+      hosts: [...LB_PAIR, WEB_APP, DB1, DB2],
+      vip: '10.0.0.100',
+      vipInterface: 'ens18',
+      sshUser: 'deploy',
+      adminSources: ['10.0.0.1/32'],
+    },
   },
   {
     name: 'sudo with a password, certificate files with a chain',
@@ -162,11 +185,15 @@ describe('the inventory text init writes', () => {
   it('takes a comment changed in the example, so the two cannot drift apart', () => {
     const changed = EXAMPLE.replace('# Who may reach SSH. Must not be empty', '# Who may reach port 22. Must not be empty');
     const text = renderInventory(completeWithDefaults(RENDER_CASES[0]!.known), 'inventory.yaml', changed);
-    expect(text).toContain('  # Who may reach port 22. Must not be empty; infra refuses a plan that would cut its own access.\n  admin_sources: [10.0.0.1/32]\n');
+    expect(text).toContain(
+      '  # Who may reach port 22. Must not be empty; infra refuses a plan that would cut its own access.\n  admin_sources: [10.0.0.1/32]\n',
+    );
   });
 
   it('says on which interface keepalived holds the VIP, from the vars the example describes', () => {
     const text = renderInventory(completeWithDefaults(RENDER_CASES[1]!.known), 'inventory.yaml', EXAMPLE);
-    expect(text).toContain('# per role: lb, web, app, db, monitor\n# vrrp_interface: lb hosts: the interface keepalived holds the VIP on (default eth0)\nrole_vars:\n  lb:\n    vrrp_interface: ens18\n');
+    expect(text).toContain(
+      '# per role: lb, web, app, db, monitor\n# vrrp_interface: lb hosts: the interface keepalived holds the VIP on (default eth0)\nrole_vars:\n  lb:\n    vrrp_interface: ens18\n',
+    );
   });
 });

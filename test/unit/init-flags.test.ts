@@ -16,18 +16,30 @@ function initPiped(dir: string, ...args: string[]) {
 }
 
 const STACK = [
-  '--domain', 'www.example.com',
-  '--vip', '10.0.0.100',
-  '--host', 'lb1=10.0.0.11:lb',
-  '--host', 'lb2=10.0.0.12:lb',
-  '--host', 'web1=10.0.0.21:web',
-  '--host', 'app1=10.0.0.31:app',
-  '--host', 'db1=10.0.0.41:db',
-  '--host', 'db2=10.0.0.42:db',
-  '--host', 'db3=10.0.0.43:db',
-  '--primary', 'db1',
-  '--admin-source', '10.0.0.1/32',
-  '--admin-source', '192.168.5.0/24',
+  '--domain',
+  'www.example.com',
+  '--vip',
+  '10.0.0.100',
+  '--host',
+  'lb1=10.0.0.11:lb',
+  '--host',
+  'lb2=10.0.0.12:lb',
+  '--host',
+  'web1=10.0.0.21:web',
+  '--host',
+  'app1=10.0.0.31:app',
+  '--host',
+  'db1=10.0.0.41:db',
+  '--host',
+  'db2=10.0.0.42:db',
+  '--host',
+  'db3=10.0.0.43:db',
+  '--primary',
+  'db1',
+  '--admin-source',
+  '10.0.0.1/32',
+  '--admin-source',
+  '192.168.5.0/24',
 ];
 
 beforeAll(() => buildCli(), 120_000);
@@ -35,7 +47,19 @@ beforeAll(() => buildCli(), 120_000);
 describe('infra init with flags and no terminal', () => {
   it('asks nothing when the required flags are given, and writes a valid inventory with defaults for the rest', () => {
     const dir = mkdtempSync(join(tmpdir(), 'infra-init-'));
-    const run = initPiped(dir, 'stack.yaml', ...STACK, '--known-hosts', './known_hosts', '--tls', 'files', '--cert-file', 'tls/cert.pem', '--key-file', 'tls/key.pem');
+    const run = initPiped(
+      dir,
+      'stack.yaml',
+      ...STACK,
+      '--known-hosts',
+      './known_hosts',
+      '--tls',
+      'files',
+      '--cert-file',
+      'tls/cert.pem',
+      '--key-file',
+      'tls/key.pem',
+    );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toBe('wrote stack.yaml: 7 hosts for www.example.com\nnext: infra graph stack.yaml, then infra provision stack.yaml --dry-run\n');
@@ -61,11 +85,13 @@ describe('infra init with flags and no terminal', () => {
     expect(refused.stderr).toContain('vrrp_interface must be an interface name such as eth0');
   });
 
-  it('points app.source at infra\'s example app by default, and refuses an --app-source folder that does not exist', () => {
+  it("points app.source at infra's example app by default, and refuses an --app-source folder that does not exist", () => {
     const dir = mkdtempSync(join(tmpdir(), 'infra-init-'));
     const refused = initPiped(dir, ...STACK, '--app-source', './app');
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^infra: --app-source \.\/app: no folder \S+\/app \(relative to the inventory's folder\); give your app's folder, or leave the flag out for infra's example app; inventory\.yaml was not written\n$/);
+    expect(refused.stderr).toMatch(
+      /^infra: --app-source \.\/app: no folder \S+\/app \(relative to the inventory's folder\); give your app's folder, or leave the flag out for infra's example app; inventory\.yaml was not written\n$/,
+    );
     expect(existsSync(join(dir, 'inventory.yaml'))).toBe(false);
     expect(initPiped(dir, ...STACK).code).toBe(0);
     const result = parseInventory(readFileSync(join(dir, 'inventory.yaml'), 'utf8'), join(dir, 'inventory.yaml'));
@@ -89,7 +115,9 @@ describe('infra init with flags and no terminal', () => {
     const dir = mkdtempSync(join(tmpdir(), 'infra-init-'));
     const run = initPiped(dir, '--domain', 'www.example.com', '--host', 'lb1=10.0.0.11:lb', '--host', 'lb2=10.0.0.12:lb', '--host', 'db1=10.0.0.41:db');
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe('infra: no terminal to ask on; give the answers as flags: missing --vip (two lb hosts share it), --admin-source (see infra init --help)\n');
+    expect(run.stderr).toBe(
+      'infra: no terminal to ask on; give the answers as flags: missing --vip (two lb hosts share it), --admin-source (see infra init --help)\n',
+    );
     expect(existsSync(join(dir, 'inventory.yaml'))).toBe(false);
   });
 
@@ -118,7 +146,9 @@ describe('init answers', () => {
 
   it('takes a DNS name as a host address, resolved when a run starts; a malformed name is refused', () => {
     expect(parseHostFlag('lb2=lb2.example.org:lb', [])).toEqual({ name: 'lb2', address: 'lb2.example.org', roles: ['lb'] });
-    expect(() => parseHostFlag('lb2=lb2..example.org:lb', [])).toThrow('invalid address "lb2..example.org" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)');
+    expect(() => parseHostFlag('lb2=lb2..example.org:lb', [])).toThrow(
+      'invalid address "lb2..example.org" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)',
+    );
   });
 
   it('checks the VIP against the lb hosts before writing', () => {

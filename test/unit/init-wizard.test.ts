@@ -77,7 +77,7 @@ describe('infra init on a terminal', () => {
     expect(text).toContain('# Who may reach SSH.');
   }, 90_000);
 
-  it('with the offered defaults, writes an inventory that infra render accepts (the app is infra\'s example app)', async () => {
+  it("with the offered defaults, writes an inventory that infra render accepts (the app is infra's example app)", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'infra-init-'));
     const term = new Terminal(['init'], { cwd: dir });
     await term.answer("The site's public name", 'www.example.com', enter);

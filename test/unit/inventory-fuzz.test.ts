@@ -75,9 +75,9 @@ const yamlValue = fc.letrec((tie) => ({
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.constant({ kind: 'delete' as const }),
   yamlValue.map((value) => ({ kind: 'replace' as const, value })),
-  fc.tuple(fc.oneof(fc.string(), fc.constantFrom('roles', 'address', 'sudo', 'host_key', '__proto__')), yamlValue).map(
-    ([key, value]) => ({ kind: 'add' as const, key, value }),
-  ),
+  fc
+    .tuple(fc.oneof(fc.string(), fc.constantFrom('roles', 'address', 'sudo', 'host_key', '__proto__')), yamlValue)
+    .map(([key, value]) => ({ kind: 'add' as const, key, value })),
 );
 
 // Generous timeout: the suite shares the CPU with every other test file.
@@ -92,7 +92,32 @@ describe('loadInventory on arbitrary input', { timeout: 30_000 }, () => {
   });
 
   it('random YAML-ish text built from YAML punctuation', () => {
-    const token = fc.constantFrom(':', ' ', '\n', '  ', '- ', '[', ']', '{', '}', ',', '&a', '*a', '!!str', '? ', '---', '#', '"', "'", '|', '>', 'hosts', 'roles', 'lb', 'x');
+    const token = fc.constantFrom(
+      ':',
+      ' ',
+      '\n',
+      '  ',
+      '- ',
+      '[',
+      ']',
+      '{',
+      '}',
+      ',',
+      '&a',
+      '*a',
+      '!!str',
+      '? ',
+      '---',
+      '#',
+      '"',
+      "'",
+      '|',
+      '>',
+      'hosts',
+      'roles',
+      'lb',
+      'x',
+    );
     fc.assert(
       fc.property(fc.array(token, { maxLength: 60 }), (tokens) => {
         const text = tokens.join('');

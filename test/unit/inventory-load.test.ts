@@ -35,7 +35,14 @@ describe('loadInventory', () => {
     if (!result.ok) return;
     const { inventory } = result;
     expect(inventory.hosts.map((host) => `${host.name}:${host.roles.join('+')}`)).toEqual([
-      'lb1:lb', 'lb2:lb', 'web1:web', 'web2:web', 'app1:app', 'app2:app', 'db1:db', 'db2:db',
+      'lb1:lb',
+      'lb2:lb',
+      'web1:web',
+      'web2:web',
+      'app1:app',
+      'app2:app',
+      'db1:db',
+      'db2:db',
     ]);
     expect(inventory.vip).toBe('10.0.0.100');
     expect(inventory.db).toMatchObject({ primary: 'db1', replicas: ['db2'], name: 'app', user: 'app' });
@@ -168,9 +175,7 @@ describe('loadInventory', () => {
       warnings: [],
     });
     const result = await loadInventory(FIXTURES);
-    expect(result.ok ? [] : result.issues.map((issue) => issue.message)).toEqual([
-      'cannot read the inventory: it is a directory, not a YAML file',
-    ]);
+    expect(result.ok ? [] : result.issues.map((issue) => issue.message)).toEqual(['cannot read the inventory: it is a directory, not a YAML file']);
   });
 
   it('reports every problem of a file, sorted by line', async () => {
@@ -184,7 +189,8 @@ describe('loadInventory', () => {
 });
 
 describe('inventory issues', () => {
-  const base = (hosts: string) => yaml`
+  const base = (hosts: string) =>
+    yaml`
     domain: www.example.com
     firewall: {admin_sources: [10.0.0.1/32]}
     db: {primary: db1}
@@ -207,22 +213,26 @@ describe('inventory issues', () => {
 
   it('an unknown role', () => {
     expect(
-      issues(base(yaml`
+      issues(
+        base(yaml`
         hosts:
           web1: {address: 10.0.0.21, roles: [wbe, app]}
           db1: {address: 10.0.0.41, roles: [db]}
-      `)),
+      `),
+      ),
     ).toEqual(['inventory.yaml:6:38 hosts.web1.roles[0]: unknown role "wbe" (expected lb, web, app, db, monitor)']);
   });
 
   it('unknown keys, listing the accepted ones', () => {
     expect(
-      issues(base(yaml`
+      issues(
+        base(yaml`
         hosts:
           web1: {adress: 10.0.0.21, roles: [web, app]}
           db1: {address: 10.0.0.41, roles: [db]}
         hostz: {}
-      `)),
+      `),
+      ),
     ).toEqual([
       'inventory.yaml:6:3 hosts.web1.address: missing required key "address"; expected the host\'s IPv4 address or DNS name, e.g. 10.0.0.11 or web1.example.org',
       'inventory.yaml:6:10 hosts.web1.adress: unknown key "adress" (did you mean "address"? accepted keys: address, ip, roles, ssh, vars)',
@@ -264,48 +274,50 @@ describe('inventory issues', () => {
           web1: {address: 10.0.0.21, roles: [web, app]}
           db1: {address: 10.0.0.41, roles: [db]}
       `),
-    ).toEqual([
-      'inventory.yaml:3:1 db.primary: missing required key "primary"; expected the name of the host with role db that takes writes, e.g. db1',
-    ]);
+    ).toEqual(['inventory.yaml:3:1 db.primary: missing required key "primary"; expected the name of the host with role db that takes writes, e.g. db1']);
   });
 
   it('duplicate host names and duplicate addresses', () => {
     expect(
-      issues(base(yaml`
+      issues(
+        base(yaml`
         hosts:
           web1: {address: 10.0.0.21, roles: [web, app]}
           web2: {address: 10.0.0.21, roles: [web]}
           web1: {address: 10.0.0.22, roles: [web, app]}
           db1: {address: 10.0.0.41, roles: [db]}
-      `)),
-    ).toEqual([
-      'inventory.yaml:8:3 hosts.web1: duplicate host name "web1" (first defined at line 6); give each host its own name',
-    ]);
+      `),
+      ),
+    ).toEqual(['inventory.yaml:8:3 hosts.web1: duplicate host name "web1" (first defined at line 6); give each host its own name']);
     expect(
-      issues(base(yaml`
+      issues(
+        base(yaml`
         hosts:
           web1: {address: 10.0.0.21, roles: [web, app]}
           db1: {address: 10.0.0.21, roles: [db]}
-      `)),
-    ).toEqual([
-      'inventory.yaml:7:18 hosts.db1.address: address 10.0.0.21 is used by both web1 and db1; each host needs its own address',
-    ]);
+      `),
+      ),
+    ).toEqual(['inventory.yaml:7:18 hosts.db1.address: address 10.0.0.21 is used by both web1 and db1; each host needs its own address']);
   });
 
   it('invalid IPv4 addresses and host names', () => {
     expect(
-      issues(base(yaml`
+      issues(
+        base(yaml`
         hosts:
           web1: {address: 10.0.0.021, roles: [web, app]}
           1db: {address: db_1.example.com, roles: [db]}
-      `)),
-    ).toEqual([
-      'inventory.yaml:6:19 hosts.web1.address: invalid address "10.0.0.021" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)',
-      'inventory.yaml:3:15 db.primary: "db1" is not a host (hosts with role db: 1db)',
-      'inventory.yaml:7:3 hosts.1db: host name "1db" must start with a letter and contain only letters, digits, _ and -',
-      'inventory.yaml:7:18 hosts.1db.address: invalid address "db_1.example.com" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)',
-      'inventory.yaml:7:44 hosts.1db.roles[0]: host 1db has role db but is neither db.primary nor in db.replicas; add it to db.replicas',
-    ].sort(byLine));
+      `),
+      ),
+    ).toEqual(
+      [
+        'inventory.yaml:6:19 hosts.web1.address: invalid address "10.0.0.021" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)',
+        'inventory.yaml:3:15 db.primary: "db1" is not a host (hosts with role db: 1db)',
+        'inventory.yaml:7:3 hosts.1db: host name "1db" must start with a letter and contain only letters, digits, _ and -',
+        'inventory.yaml:7:18 hosts.1db.address: invalid address "db_1.example.com" (expected an IPv4 address such as 10.0.0.11 or a DNS name such as web1.example.org)',
+        'inventory.yaml:7:44 hosts.1db.roles[0]: host 1db has role db but is neither db.primary nor in db.replicas; add it to db.replicas',
+      ].sort(byLine),
+    );
   });
 
   it('a VIP with one lb host, equal to a host address, or outside the lb subnet', () => {
@@ -318,7 +330,9 @@ describe('inventory issues', () => {
         hosts:
           web1: {address: 10.0.0.21, roles: [web, app]}
           db1: {address: 10.0.0.41, roles: [db]}
-      ` + `vip: ${vip}\n` + lbHosts;
+      ` +
+      `vip: ${vip}\n` +
+      lbHosts;
     expect(issues(withVip('10.0.0.100', 'vip_prefix: 24\n'))).toEqual([
       'inventory.yaml:8:6 vip: a VIP needs at least two hosts with role lb to fail over between (found 0); add an lb host or remove vip',
     ]);
@@ -344,7 +358,8 @@ describe('inventory issues', () => {
 
   it('db primary and replicas that are not db hosts', () => {
     const db = (primary: string, replicas: string) =>
-      issues(yaml`
+      issues(
+        yaml`
         domain: www.example.com
         firewall: {admin_sources: [10.0.0.1/32]}
         app: {source: ./app}
@@ -352,11 +367,10 @@ describe('inventory issues', () => {
           web1: {address: 10.0.0.21, roles: [web, app]}
           db1: {address: 10.0.0.41, roles: [db]}
           db2: {address: 10.0.0.42, roles: [db]}
-      ` + `db:\n  primary: ${primary}\n  replicas: ${replicas}\n`);
+      ` + `db:\n  primary: ${primary}\n  replicas: ${replicas}\n`,
+      );
     expect(db('db1', '[db2]')).toEqual([]);
-    expect(db('db9', '[db1, db2]')).toEqual([
-      'inventory.yaml:9:12 db.primary: "db9" is not a host (hosts with role db: db1, db2)',
-    ]);
+    expect(db('db9', '[db1, db2]')).toEqual(['inventory.yaml:9:12 db.primary: "db9" is not a host (hosts with role db: db1, db2)']);
     expect(db('web1', '[db1, db2]')).toEqual([
       'inventory.yaml:9:12 db.primary: host web1 does not have role db; add db to its roles or name a db host (db1, db2)',
     ]);
@@ -368,25 +382,27 @@ describe('inventory issues', () => {
 
   it('a role whose next tier has no host', () => {
     expect(
-      issues(base(yaml`
+      issues(
+        base(yaml`
         hosts:
           lb1: {address: 10.0.0.11, roles: [lb]}
           app1: {address: 10.0.0.31, roles: [app]}
-      `)),
+      `),
+      ),
     ).toEqual([
       'inventory.yaml:3:15 db.primary: "db1" is not a host (hosts with role db: none)',
       "inventory.yaml:6:37 hosts.lb1.roles[0]: role lb needs a host with role web, and no host has it; add web to a host's roles",
       "inventory.yaml:7:38 hosts.app1.roles[0]: role app needs a host with role db, and no host has it; add db to a host's roles",
     ]);
     expect(
-      issues(base(yaml`
+      issues(
+        base(yaml`
         hosts:
           web1: {address: 10.0.0.21, roles: [web]}
           db1: {address: 10.0.0.41, roles: [db]}
-      `)),
-    ).toEqual([
-      "inventory.yaml:6:38 hosts.web1.roles[0]: role web needs a host with role app, and no host has it; add app to a host's roles",
-    ]);
+      `),
+      ),
+    ).toEqual(["inventory.yaml:6:38 hosts.web1.roles[0]: role web needs a host with role app, and no host has it; add app to a host's roles"]);
   });
 
   it('firewall sources: empty admin_sources, bad CIDRs', () => {
@@ -430,14 +446,16 @@ describe('inventory issues', () => {
 
   it('a group naming an unknown host, a host without roles', () => {
     expect(
-      issues(base(yaml`
+      issues(
+        base(yaml`
         groups:
           edge: {hosts: [web1, web9]}
         hosts:
           web1: {address: 10.0.0.21, roles: [web, app]}
           db1: {address: 10.0.0.41, roles: [db]}
           spare: {address: 10.0.0.99, roles: []}
-      `)),
+      `),
+      ),
     ).toEqual([
       'inventory.yaml:6:24 groups.edge.hosts[1]: unknown host "web9" (hosts: web1, db1, spare)',
       'inventory.yaml:10:38 hosts.spare.roles: a host needs at least one role (lb, web, app, db, monitor)',
@@ -476,8 +494,7 @@ describe('inventory issues', () => {
         `) + block,
       );
     expect(tls('tls:\n  source: files\n  key_file: ./key.pem\n')).toEqual([
-      'inventory.yaml:8:1 tls.cert_file: missing cert_file: tls source files needs cert_file (the certificate chain, PEM) ' +
-        'and key_file (its private key)',
+      'inventory.yaml:8:1 tls.cert_file: missing cert_file: tls source files needs cert_file (the certificate chain, PEM) ' + 'and key_file (its private key)',
     ]);
     expect(tls('tls:\n  key_type: ed25519\n  cert_file: ./cert.pem\n')).toEqual([
       'inventory.yaml:9:13 tls.key_type: unknown key type "ed25519" (expected ecdsa-p256, rsa-2048, rsa-3072, rsa-4096)',

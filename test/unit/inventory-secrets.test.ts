@@ -94,12 +94,26 @@ describe('resolveSecret', () => {
 
   it('cmd: is read from the inventory as a command, and an empty one is refused', () => {
     const parsed = parseInventory(
-      ['domain: www.example.com', 'firewall: {admin_sources: [10.0.0.1/32]}', 'db: {primary: db1, password: "cmd:pass show db/app"}', 'app: {source: ./app}', 'hosts:', '  db1: {address: 10.0.0.41, roles: [db]}'].join('\n'),
+      [
+        'domain: www.example.com',
+        'firewall: {admin_sources: [10.0.0.1/32]}',
+        'db: {primary: db1, password: "cmd:pass show db/app"}',
+        'app: {source: ./app}',
+        'hosts:',
+        '  db1: {address: 10.0.0.41, roles: [db]}',
+      ].join('\n'),
       join(dir, 'inventory.yaml'),
     );
     expect(parsed.ok && parsed.inventory.db.password).toEqual({ kind: 'cmd', command: 'pass show db/app', cwd: dir, key: 'db.password' });
     const empty = parseInventory(
-      ['domain: www.example.com', 'firewall: {admin_sources: [10.0.0.1/32]}', 'db: {primary: db1, password: "cmd:"}', 'app: {source: ./app}', 'hosts:', '  db1: {address: 10.0.0.41, roles: [db]}'].join('\n'),
+      [
+        'domain: www.example.com',
+        'firewall: {admin_sources: [10.0.0.1/32]}',
+        'db: {primary: db1, password: "cmd:"}',
+        'app: {source: ./app}',
+        'hosts:',
+        '  db1: {address: 10.0.0.41, roles: [db]}',
+      ].join('\n'),
       join(dir, 'inventory.yaml'),
     );
     expect(empty.ok ? [] : empty.issues.map((issue) => issue.message)).toContain('cmd: needs a command that prints the secret, e.g. cmd:pass show db/app');

@@ -39,7 +39,13 @@ function issues(text: string): string[] {
  * lb1 10.0.0.11 and lb2 10.0.0.12 (lb), web1 10.0.0.21 (web, app), db1 10.0.0.41 (db); vip 10.0.0.100/24.
  */
 function stack(options: { top?: string; vip?: string; hosts?: Record<string, string> } = {}): string {
-  const hosts = { lb1: '{address: 10.0.0.11, roles: [lb]}', lb2: '{address: 10.0.0.12, roles: [lb]}', web1: '{address: 10.0.0.21, roles: [web, app]}', db1: '{address: 10.0.0.41, roles: [db]}', ...options.hosts };
+  const hosts = {
+    lb1: '{address: 10.0.0.11, roles: [lb]}',
+    lb2: '{address: 10.0.0.12, roles: [lb]}',
+    web1: '{address: 10.0.0.21, roles: [web, app]}',
+    db1: '{address: 10.0.0.41, roles: [db]}',
+    ...options.hosts,
+  };
   return [
     'domain: www.example.com',
     `vip: ${options.vip ?? '10.0.0.100'}`,
@@ -89,7 +95,9 @@ describe('the vars the roles read are checked wherever they are written', () => 
   });
 
   it('vrrp_router_id must be one value across the lb hosts, however it is layered', () => {
-    expect(issues(stack({ top: 'role_vars: {lb: {vrrp_router_id: 51}}', hosts: { lb2: '{address: 10.0.0.12, roles: [lb], vars: {vrrp_router_id: 52}}' } }))).toEqual([
+    expect(
+      issues(stack({ top: 'role_vars: {lb: {vrrp_router_id: 51}}', hosts: { lb2: '{address: 10.0.0.12, roles: [lb], vars: {vrrp_router_id: 52}}' } })),
+    ).toEqual([
       'inventory.yaml:11:65 hosts.lb2.vars.vrrp_router_id: vrrp_router_id differs between the lb hosts (51 on lb1, 52 on lb2): they hold the VIP as one ' +
         'VRRP group, which needs one id; set it once, in role_vars.lb',
     ]);
@@ -200,7 +208,9 @@ describe('two services on one port of a host', () => {
   });
 
   it("an lb host's ssh.port 443 or 80, and the global ssh.port 8404", () => {
-    expect(issues(stack({ hosts: { lb1: '{address: 10.0.0.11, roles: [lb], ssh: {port: 443}}', lb2: '{address: 10.0.0.12, roles: [lb], ssh: {port: 80}}' } }))).toEqual([
+    expect(
+      issues(stack({ hosts: { lb1: '{address: 10.0.0.11, roles: [lb], ssh: {port: 443}}', lb2: '{address: 10.0.0.12, roles: [lb], ssh: {port: 80}}' } })),
+    ).toEqual([
       'inventory.yaml:10:54 hosts.lb1.ssh.port: ssh.port 443 is also the port of haproxy (https, on every address) on lb1; choose another ssh.port',
       'inventory.yaml:11:54 hosts.lb2.ssh.port: ssh.port 80 is also the port of haproxy (http, on every address) on lb2; choose another ssh.port',
     ]);

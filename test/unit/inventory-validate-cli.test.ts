@@ -6,7 +6,6 @@ import { infraInProcess, withHomeHoldingSshKey } from './cli-in-process.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-
 withHomeHoldingSshKey();
 
 afterEach(() => {
@@ -37,11 +36,7 @@ describe('infra validate', () => {
     expect(bad.code).toBe(1);
     const report = JSON.parse(bad.stdout) as { ok: boolean; issues: { line: number; path: string }[] };
     expect(report.ok).toBe(false);
-    expect(report.issues.map((issue) => `${issue.line} ${issue.path}`)).toEqual([
-      '7 db.password',
-      '13 hosts.web1.roles[0]',
-      '15 hosts.db1.address',
-    ]);
+    expect(report.issues.map((issue) => `${issue.line} ${issue.path}`)).toEqual(['7 db.password', '13 hosts.web1.roles[0]', '15 hosts.db1.address']);
     const good = await infraInProcess('--json', 'validate', `${ROOT}test/fixtures/inventories/minimal.yaml`);
     expect(good.code).toBe(0);
     expect(JSON.parse(good.stdout)).toEqual({ format_version: 1, command: 'validate', ok: true, exitCode: 0, issues: [], warnings: [] });

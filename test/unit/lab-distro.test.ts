@@ -44,11 +44,15 @@ describe('lab releases: where each keeps its base and repository', () => {
     expect(labPaths('/var/lib/infra-lab')).toMatchObject({ base: '/var/lib/infra-lab/base', repo: '/var/lib/infra-lab/repo' });
   });
 
-  it('trixie has its own base, and each engine its own repository; bookworm with MySQL shares bookworm\'s base', () => {
+  it("trixie has its own base, and each engine its own repository; bookworm with MySQL shares bookworm's base", () => {
     expect(releaseDirNames({ distro: 'trixie', dbEngine: 'mysql' })).toEqual({ base: 'base-trixie', repo: 'repo-trixie-mysql' });
     expect(releaseDirNames({ distro: 'trixie', dbEngine: 'mariadb' })).toEqual({ base: 'base-trixie', repo: 'repo-trixie-mariadb' });
     expect(releaseDirNames({ distro: 'bookworm', dbEngine: 'mysql' })).toEqual({ base: 'base', repo: 'repo-bookworm-mysql' });
-    expect(labPaths('/l', { distro: 'trixie', dbEngine: 'mysql' })).toMatchObject({ base: '/l/base-trixie', repo: '/l/repo-trixie-mysql', repoBuild: '/l/repo-build' });
+    expect(labPaths('/l', { distro: 'trixie', dbEngine: 'mysql' })).toMatchObject({
+      base: '/l/base-trixie',
+      repo: '/l/repo-trixie-mysql',
+      repoBuild: '/l/repo-build',
+    });
   });
 });
 
@@ -85,13 +89,13 @@ describe('lab repository build: the db server from the suite that ships it', () 
     expect(versionInSuite(MADISON_MYSQL, 'trixie')).toBeUndefined();
   });
 
-  it('holds the engine\'s server in place of the other (apt cannot install both)', () => {
+  it("holds the engine's server in place of the other (apt cannot install both)", () => {
     const roles = ['curl', 'mariadb-server', 'nginx', 'prometheus-mysqld-exporter'];
     expect(repoPackages(roles, 'mysql', ['python3-apt'])).toEqual(['curl', 'mysql-server', 'nginx', 'prometheus-mysqld-exporter', 'python3-apt']);
     expect(repoPackages(roles, 'mariadb', [])).toEqual(['curl', 'mariadb-server', 'nginx', 'prometheus-mysqld-exporter']);
   });
 
-  it('reads the server\'s version from the downloaded file names, the epoch\'s colon unescaped', () => {
+  it("reads the server's version from the downloaded file names, the epoch's colon unescaped", () => {
     expect(debVersion(['mysql-server-core_9.7.4-2_amd64.deb', 'mysql-server_9.7.4-2_all.deb'], 'mysql-server')).toBe('9.7.4-2');
     expect(debVersion(['mariadb-server_1%3a11.8.3-0+deb13u1_amd64.deb'], 'mariadb-server')).toBe('1:11.8.3-0+deb13u1');
     expect(debVersion([], 'mysql-server')).toBeUndefined();
@@ -104,7 +108,7 @@ describe('lab inventory: the db engine', () => {
   const render = (dbEngine: 'mariadb' | 'mysql') =>
     parse(renderLabInventory({ subnet, hosts, login: 'root', bridge: 'dlab-br0', release: { distro: 'trixie', dbEngine } })) as Record<string, any>;
 
-  it('pins MySQL (a bare host, without apt lists yet, cannot tell it from the release\'s MariaDB), pins nothing for MariaDB, and names the release in its header', () => {
+  it("pins MySQL (a bare host, without apt lists yet, cannot tell it from the release's MariaDB), pins nothing for MariaDB, and names the release in its header", () => {
     expect(render('mysql').role_vars).toEqual({ lb: { vrrp_interface: 'host0' }, db: { db_engine: 'mysql' } });
     expect(render('mariadb').role_vars).toEqual({ lb: { vrrp_interface: 'host0' } });
     expect(renderLabInventory({ subnet, hosts, login: 'root', bridge: 'dlab-br0', release: { distro: 'trixie', dbEngine: 'mysql' } })).toContain(

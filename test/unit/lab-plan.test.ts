@@ -62,7 +62,7 @@ describe('lab host plan: names and addresses from counts', () => {
     }
   });
 
-  it('the eleventh host of a role and beyond continue in that role\'s second range: web11 .111, app11 .151, db50 .230', () => {
+  it("the eleventh host of a role and beyond continue in that role's second range: web11 .111, app11 .151, db50 .230", () => {
     const hosts = planHosts({ lb: 2, web: 11, app: 11, db: 50, monitor: 0 }, subnet);
     expect(hosts.find((h) => h.name === 'web10')?.address).toBe('10.77.0.30');
     expect(hosts.find((h) => h.name === 'web11')?.address).toBe('10.77.0.111');
@@ -94,7 +94,9 @@ describe('lab bastion (lab up --bastion)', () => {
   it('fits a lab name of 4 characters; a 5-character one would truncate its interface, and is refused naming INFRA_LAB_NAME', () => {
     expect(planBastion(subnet, labNaming('glab')).hostInterface).toBe('vb-glab-bastion');
     expect(() => planBastion(subnet, labNaming('alab9'))).toThrow(UserError);
-    expect(() => planBastion(subnet, labNaming('alab9'))).toThrow(/vb-alab9-bastion would exceed Linux's 15 characters.*at most 4 characters \(INFRA_LAB_NAME\)/);
+    expect(() => planBastion(subnet, labNaming('alab9'))).toThrow(
+      /vb-alab9-bastion would exceed Linux's 15 characters.*at most 4 characters \(INFRA_LAB_NAME\)/,
+    );
   });
 
   it('lab status lists it after the hosts as the jump host, not as a role', () => {
@@ -284,7 +286,11 @@ describe('lab subnet already in use on this machine', () => {
 
   it('is free when only other networks and the lab itself (bridge, host veths) are there', () => {
     const bridge = { ifname: 'infra-br0', addr_info: [{ family: 'inet', local: '10.77.0.1', prefixlen: 24 }] };
-    const routes = [{ dst: 'default', dev: 'eth0' }, { dst: '192.0.2.0/24', dev: 'eth0' }, { dst: '10.77.0.0/24', dev: 'infra-br0' }];
+    const routes = [
+      { dst: 'default', dev: 'eth0' },
+      { dst: '192.0.2.0/24', dev: 'eth0' },
+      { dst: '10.77.0.0/24', dev: 'infra-br0' },
+    ];
     expect(findSubnetConflict(subnet, [eth0, bridge, { ifname: 'vb-ilab-web1' }], routes, 'infra-br0')).toBeUndefined();
   });
 

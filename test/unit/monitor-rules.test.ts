@@ -90,7 +90,12 @@ describe('alert rules (promtool test rules)', () => {
         {
           at: '6h',
           alert: 'DiskFillingWithin24h',
-          firing: [{ exp_labels: { severity: 'warning', host: 'db1', mountpoint: '/', fstype: 'ext4' }, exp_annotations: { summary: '/ on db1 fills up within 24 h at its current rate' } }],
+          firing: [
+            {
+              exp_labels: { severity: 'warning', host: 'db1', mountpoint: '/', fstype: 'ext4' },
+              exp_annotations: { summary: '/ on db1 fills up within 24 h at its current rate' },
+            },
+          ],
         },
       ],
     );
@@ -111,9 +116,7 @@ describe('alert rules (promtool test rules)', () => {
         {
           at: '60s',
           alert: 'HaproxyDown',
-          firing: [
-            { exp_labels: { severity: 'critical', host: 'lb2' }, exp_annotations: { summary: 'haproxy is down on lb2' } },
-          ],
+          firing: [{ exp_labels: { severity: 'critical', host: 'lb2' }, exp_annotations: { summary: 'haproxy is down on lb2' } }],
         },
         {
           at: '100s',
@@ -130,12 +133,20 @@ describe('alert rules (promtool test rules)', () => {
   it('HaproxyBackendServerDown: haproxy sending to fewer web hosts than the inventory has', () => {
     promtoolTest(
       '10s',
-      { 'haproxy_backend_active_servers{job="haproxy",host="lb1",proxy="web"}': '2 2 1 1 1 1 1 1', 'haproxy_backend_active_servers{job="haproxy",host="lb2",proxy="web"}': '2x7' },
+      {
+        'haproxy_backend_active_servers{job="haproxy",host="lb1",proxy="web"}': '2 2 1 1 1 1 1 1',
+        'haproxy_backend_active_servers{job="haproxy",host="lb2",proxy="web"}': '2x7',
+      },
       [
         {
           at: '60s',
           alert: 'HaproxyBackendServerDown',
-          firing: [{ exp_labels: { severity: 'warning', job: 'haproxy', host: 'lb1', proxy: 'web' }, exp_annotations: { summary: 'haproxy on lb1 sends to 1 of 2 web hosts' } }],
+          firing: [
+            {
+              exp_labels: { severity: 'warning', job: 'haproxy', host: 'lb1', proxy: 'web' },
+              exp_annotations: { summary: 'haproxy on lb1 sends to 1 of 2 web hosts' },
+            },
+          ],
         },
       ],
     );
@@ -153,7 +164,11 @@ describe('alert rules (promtool test rules)', () => {
   it('VipHeldByTwoHosts: both lb hosts MASTER', () => {
     promtoolTest('10s', { 'infra_vrrp_master{host="lb1"}': '1x7', 'infra_vrrp_master{host="lb2"}': '0 0 1 1 1 1 1 1' }, [
       { at: '10s', alert: 'VipHeldByTwoHosts', firing: [] },
-      { at: '70s', alert: 'VipHeldByTwoHosts', firing: [{ exp_labels: { severity: 'critical' }, exp_annotations: { summary: '2 lb hosts hold the VIP 10.0.0.100' } }] },
+      {
+        at: '70s',
+        alert: 'VipHeldByTwoHosts',
+        firing: [{ exp_labels: { severity: 'critical' }, exp_annotations: { summary: '2 lb hosts hold the VIP 10.0.0.100' } }],
+      },
     ]);
   });
 
@@ -174,18 +189,22 @@ describe('alert rules (promtool test rules)', () => {
     ]);
   });
 
-  it('RequestRateFarFromUsual: five times the day\'s average for 15 minutes; not a steady rate', () => {
+  it("RequestRateFarFromUsual: five times the day's average for 15 minutes; not a steady rate", () => {
     // A day at 10 requests/s (600 a minute), then 50/s.
     const steadyDay = `0+600x${DAY_SECONDS / 60}`;
     const series = { 'infra_nginx_responses_total{job="mtail",host="web1",status="200"}': `${steadyDay} ${(DAY_SECONDS / 60) * 600 + 3000}+3000x40` };
     promtoolTest('1m', series, [
       { at: '23h', alert: 'RequestRateFarFromUsual', firing: [] },
       { at: '24h10m', alert: 'RequestRateFarFromUsual', firing: [] },
-      { at: '24h30m', alert: 'RequestRateFarFromUsual', firing: [{ exp_labels: { severity: 'warning' }, exp_annotations: { summary: 'the web tier serves 50.0 requests/s, far from its usual rate' } }] },
+      {
+        at: '24h30m',
+        alert: 'RequestRateFarFromUsual',
+        firing: [{ exp_labels: { severity: 'warning' }, exp_annotations: { summary: 'the web tier serves 50.0 requests/s, far from its usual rate' } }],
+      },
     ]);
   });
 
-  it('Nginx5xxRatioHigh: more than 5% of a web host\'s responses 5xx for 5 minutes', () => {
+  it("Nginx5xxRatioHigh: more than 5% of a web host's responses 5xx for 5 minutes", () => {
     promtoolTest(
       '1m',
       {
@@ -196,7 +215,11 @@ describe('alert rules (promtool test rules)', () => {
       },
       [
         { at: '5m', alert: 'Nginx5xxRatioHigh', firing: [] },
-        { at: '12m', alert: 'Nginx5xxRatioHigh', firing: [{ exp_labels: { severity: 'warning', host: 'web1' }, exp_annotations: { summary: '10% of the responses of web1 are 5xx (threshold 5%)' } }] },
+        {
+          at: '12m',
+          alert: 'Nginx5xxRatioHigh',
+          firing: [{ exp_labels: { severity: 'warning', host: 'web1' }, exp_annotations: { summary: '10% of the responses of web1 are 5xx (threshold 5%)' } }],
+        },
       ],
     );
   });
@@ -212,7 +235,12 @@ describe('alert rules (promtool test rules)', () => {
         {
           at: '1m',
           alert: 'CertificateExpiresSoon',
-          firing: [{ exp_labels: { severity: 'warning', job: 'node', host: 'web1', domain: 'www.foobar.com' }, exp_annotations: { summary: 'the certificate of www.foobar.com on web1 expires in 19d 23h 59m 0s' } }],
+          firing: [
+            {
+              exp_labels: { severity: 'warning', job: 'node', host: 'web1', domain: 'www.foobar.com' },
+              exp_annotations: { summary: 'the certificate of www.foobar.com on web1 expires in 19d 23h 59m 0s' },
+            },
+          ],
         },
       ],
     );
@@ -236,13 +264,17 @@ describe('alert rules (promtool test rules)', () => {
         // The primary has no replication status: that is no alert.
         'up{job="mysqld",host="db1"}': '1x9',
       },
-      [
-        { at: '60s', alert: 'ReplicaNotRunning', firing: [notRunning('db2', { job: 'mysqld' })] },
-      ],
+      [{ at: '60s', alert: 'ReplicaNotRunning', firing: [notRunning('db2', { job: 'mysqld' })] }],
     );
-    promtoolTest('10s', { 'up{job="mysqld",host="db3"}': '1x9', 'mysql_slave_status_replica_io_running{job="mysqld",host="db3"}': '0x9', 'mysql_slave_status_replica_sql_running{job="mysqld",host="db3"}': '1x9' }, [
-      { at: '60s', alert: 'ReplicaNotRunning', firing: [notRunning('db3', { job: 'mysqld' })] },
-    ]);
+    promtoolTest(
+      '10s',
+      {
+        'up{job="mysqld",host="db3"}': '1x9',
+        'mysql_slave_status_replica_io_running{job="mysqld",host="db3"}': '0x9',
+        'mysql_slave_status_replica_sql_running{job="mysqld",host="db3"}': '1x9',
+      },
+      [{ at: '60s', alert: 'ReplicaNotRunning', firing: [notRunning('db3', { job: 'mysqld' })] }],
+    );
     promtoolTest('10s', { 'up{job="mysqld",host="db2"}': '1x9' }, [{ at: '60s', alert: 'ReplicaNotRunning', firing: [notRunning('db2', { job: 'mysqld' })] }]);
   });
 
@@ -255,9 +287,17 @@ describe('alert rules (promtool test rules)', () => {
       },
       [
         { at: '40s', alert: 'ReplicaLagging', firing: [] },
-        { at: '90s', alert: 'ReplicaLagging', firing: [{ exp_labels: { severity: 'warning', job: 'mysqld', host: 'db2' }, exp_annotations: { summary: 'db2 is 45 s behind its primary (threshold 30 s)' } }] },
+        {
+          at: '90s',
+          alert: 'ReplicaLagging',
+          firing: [
+            {
+              exp_labels: { severity: 'warning', job: 'mysqld', host: 'db2' },
+              exp_annotations: { summary: 'db2 is 45 s behind its primary (threshold 30 s)' },
+            },
+          ],
+        },
       ],
     );
   });
 });
-

@@ -61,8 +61,18 @@ describe('the plan a person reads', () => {
       pendingHandlers: [],
       serving: [],
       changes: [
-        { phase: 'firewall', action: 'create', reason: 'rule missing', resource: { kind: 'firewall-rule', proto: 'tcp', port: 443, from: '10.0.0.11', purpose: 'https (lb)' } },
-        { phase: 'firewall', action: 'create', reason: 'rule missing', resource: { kind: 'firewall-rule', proto: 'tcp', port: 443, from: '10.0.0.12', purpose: 'https (lb)' } },
+        {
+          phase: 'firewall',
+          action: 'create',
+          reason: 'rule missing',
+          resource: { kind: 'firewall-rule', proto: 'tcp', port: 443, from: '10.0.0.11', purpose: 'https (lb)' },
+        },
+        {
+          phase: 'firewall',
+          action: 'create',
+          reason: 'rule missing',
+          resource: { kind: 'firewall-rule', proto: 'tcp', port: 443, from: '10.0.0.12', purpose: 'https (lb)' },
+        },
         { phase: 'web', action: 'create', reason: 'not installed', resource: { kind: 'package', name: 'nginx' } },
         { phase: 'web', action: 'create', reason: 'not installed', resource: { kind: 'package', name: 'curl' } },
         {
@@ -89,10 +99,23 @@ describe('the plan a person reads', () => {
   });
 
   it('the total counts a reload left pending as a change, and hosts with nothing to do as unchanged', () => {
-    const converged: HostPlan = { host: 'db1', changes: [{ phase: 'db', action: 'noop', reason: 'installed', resource: { kind: 'package', name: 'mariadb-server' } }], pendingHandlers: [], notices: [], serving: [] };
+    const converged: HostPlan = {
+      host: 'db1',
+      changes: [{ phase: 'db', action: 'noop', reason: 'installed', resource: { kind: 'package', name: 'mariadb-server' } }],
+      pendingHandlers: [],
+      notices: [],
+      serving: [],
+    };
     const pending: HostPlan = { ...converged, host: 'db2', pendingHandlers: ['restart:mariadb'] };
     const file = { kind: 'file' as const, path: '/x', content: 'x\n', mode: '0644', owner: 'root', group: 'root' };
-    const removing: HostPlan = { ...converged, host: 'web1', changes: [{ phase: 'web', action: 'delete', reason: 'not wanted', resource: file }, { phase: 'web', action: 'create', reason: 'missing', resource: file }] };
+    const removing: HostPlan = {
+      ...converged,
+      host: 'web1',
+      changes: [
+        { phase: 'web', action: 'delete', reason: 'not wanted', resource: file },
+        { phase: 'web', action: 'create', reason: 'missing', resource: file },
+      ],
+    };
     expect(planTotal([converged, pending, removing])).toBe('Plan: 1 to add, 1 to change, 1 to destroy on 3 hosts (1 unchanged)');
     expect(planTotal([converged])).toBe('Plan: 0 to add, 0 to change, 0 to destroy on 1 host (1 unchanged)');
     expect(sha256Hex('x')).toHaveLength(64);

@@ -21,7 +21,6 @@ async function exampleInventory(): Promise<Inventory> {
   return loaded.inventory;
 }
 
-
 afterEach(async () => {
   process.exitCode = undefined;
   await removeTemporaryDirs();
@@ -39,7 +38,9 @@ describe('--replace-host names hosts of the run', () => {
     for (const word of ['web9', 'web', 'frontends']) {
       expect(() => selectReplacedHosts(inventory, inventory.hosts, [word])).toThrow(UserError);
     }
-    expect(() => selectReplacedHosts(inventory, inventory.hosts, ['web9'])).toThrow(/--replace-host web9: no host of that name in the inventory \(hosts: lb1, lb2, web1, web2/);
+    expect(() => selectReplacedHosts(inventory, inventory.hosts, ['web9'])).toThrow(
+      /--replace-host web9: no host of that name in the inventory \(hosts: lb1, lb2, web1, web2/,
+    );
   });
 
   it('refuses a host left out by --limit: a host taken back is provisioned in the same run', async () => {
@@ -99,7 +100,9 @@ describe('what a refused host key tells the operator', () => {
 
   it('a named host with no recorded key: a first contact, for --accept-new-host-keys', () => {
     const text = describeHostKeyFailure(target, { acceptNewHostKeys: false, replaceHostKey: true }, { ok: false, reason: 'unknown', offered: 'SHA256:new' });
-    expect(text).toMatch(/^host key not known \(offered SHA256:new\); --replace-host replaces a recorded key, and there is none for web2: .*--accept-new-host-keys/);
+    expect(text).toMatch(
+      /^host key not known \(offered SHA256:new\); --replace-host replaces a recorded key, and there is none for web2: .*--accept-new-host-keys/,
+    );
   });
 });
 

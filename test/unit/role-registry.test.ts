@@ -57,7 +57,7 @@ describe('a role added by one registry entry', () => {
     expect(firewallRules(inventory, hostOf(inventory, 'app1'), registry).some((rule) => rule.port === 6379)).toBe(false);
   });
 
-  it('has its packages in the lab repository beside every other role\'s', () => {
+  it("has its packages in the lab repository beside every other role's", () => {
     expect(allRolePackages(registry)).toEqual([...allRolePackages(), 'redis-server'].sort());
   });
 
@@ -65,7 +65,9 @@ describe('a role added by one registry entry', () => {
     const hosts = planHosts({ ...DEFAULT_COUNTS, [CACHE]: 2 }, parseSubnet('10.77.0.0/24'), DEFAULT_NAMING, registry);
     expect(hosts.map((host) => host.name)).toEqual(['lb1', 'lb2', 'web1', 'web2', 'app1', 'app2', 'cache1', 'cache2', 'db1', 'db2']);
     expect(hosts.filter((host) => host.role === CACHE).map((host) => host.address)).toEqual(['10.77.0.61', '10.77.0.62']);
-    expect(() => planHosts({ ...DEFAULT_COUNTS, [CACHE]: 11 }, parseSubnet('10.77.0.0/24'), DEFAULT_NAMING, registry)).toThrow(/--cache 11: the lab runs 0 to 10 cache hosts/);
+    expect(() => planHosts({ ...DEFAULT_COUNTS, [CACHE]: 11 }, parseSubnet('10.77.0.0/24'), DEFAULT_NAMING, registry)).toThrow(
+      /--cache 11: the lab runs 0 to 10 cache hosts/,
+    );
   });
 
   it('renders its phase on its hosts, in phase order between the roles around its tier', () => {
@@ -85,7 +87,12 @@ describe('a role added by one registry entry', () => {
     const { inventory } = inventoryWithCache();
     const graph = buildGraph(inventory, 'inventory.yaml', registry);
     expect(graph.tiers.map((tier) => tier.id)).toEqual(['dns', 'vip', 'lb', 'web', 'app', CACHE, 'db_primary', 'db_replicas']);
-    expect(graph.hosts.find((host) => host.name === 'cache1')?.openings).toContainEqual({ proto: 'tcp', port: 6379, from: ['10.0.0.31', '10.0.0.32'], purpose: 'redis (app)' });
+    expect(graph.hosts.find((host) => host.name === 'cache1')?.openings).toContainEqual({
+      proto: 'tcp',
+      port: 6379,
+      from: ['10.0.0.31', '10.0.0.32'],
+      purpose: 'redis (app)',
+    });
   });
 });
 
@@ -104,12 +111,14 @@ describe('the role registry', () => {
   });
 });
 
-describe('a role definition\'s packages', () => {
+describe("a role definition's packages", () => {
   it('hold every package its phase installs, so the lab repository never misses one', () => {
     const inventory = monitoredInventory();
     for (const role of Object.values(ROLE_REGISTRY)) {
       const host = hostsWithRole(inventory, role.name)[0] as Host;
-      const installed = role.render(inventory, host, testSecrets(), undefined, ROLE_REGISTRY).resources.flatMap((resource) => (resource.kind === 'package' ? [resource.name] : []));
+      const installed = role
+        .render(inventory, host, testSecrets(), undefined, ROLE_REGISTRY)
+        .resources.flatMap((resource) => (resource.kind === 'package' ? [resource.name] : []));
       expect(installed.length, role.name).toBeGreaterThan(0);
       expect(role.packages, role.name).toEqual(expect.arrayContaining(installed));
     }

@@ -69,7 +69,7 @@ describe('app role, settings and unit', () => {
     expect(env?.content).toContain('APP_HOST="10.0.0.31"\nAPP_PORT="8000"\n');
   });
 
-  it('connects to the db with TLS: the CA the db certificates come from, its path in the env, pymysql\'s ed25519 support', () => {
+  it("connects to the db with TLS: the CA the db certificates come from, its path in the env, pymysql's ed25519 support", () => {
     expect(file(phase, '/etc/app/app.env')?.content).toContain('DB_SSL_CA="/etc/app/db-ca.crt"\n');
     expect(file(phase, '/etc/app/db-ca.crt')).toMatchObject({ content: testSecrets().dbCaCertificate, mode: '0644', owner: 'root', notify: ['restart:app'] });
     expect(phase.resources).toContainEqual({ kind: 'package', name: 'python3-nacl' });
@@ -83,12 +83,26 @@ describe('app role, settings and unit', () => {
   it('runs the app as user app in a hardened unit', () => {
     const unit = file(phase, '/etc/systemd/system/app.service')?.content ?? '';
     for (const line of [
-      'User=app', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes',
-      'ProtectKernelTunables=yes', 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX', 'EnvironmentFile=/etc/app/app.env',
-      'ExecStart=/usr/bin/python3 /opt/app/current/app.py', 'Restart=on-failure',
-      'CapabilityBoundingSet=', 'PrivateUsers=yes', 'MemoryDenyWriteExecute=yes', 'SystemCallFilter=@system-service',
-      'SystemCallArchitectures=native', 'ProtectProc=invisible', 'UMask=0077',
-    ]) expect(unit.split('\n')).toContain(line);
+      'User=app',
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+      'PrivateDevices=yes',
+      'ProtectKernelTunables=yes',
+      'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX',
+      'EnvironmentFile=/etc/app/app.env',
+      'ExecStart=/usr/bin/python3 /opt/app/current/app.py',
+      'Restart=on-failure',
+      'CapabilityBoundingSet=',
+      'PrivateUsers=yes',
+      'MemoryDenyWriteExecute=yes',
+      'SystemCallFilter=@system-service',
+      'SystemCallArchitectures=native',
+      'ProtectProc=invisible',
+      'UMask=0077',
+    ])
+      expect(unit.split('\n')).toContain(line);
     // The app serves and reaches the network: it cannot have a private one.
     expect(unit).not.toMatch(/^PrivateNetwork=/m);
   });

@@ -66,7 +66,10 @@ describe('db role, server settings', () => {
   it('restarts a server that does not run with these settings before any account is made', () => {
     const list = commands(phaseOf('db1'));
     expect(list[0]?.name).toBe('mariadb runs with infra settings');
-    expect(list[0]?.unless).toMatchObject({ sql: expect.stringMatching(/^SELECT CONCAT_WS\(/), expected: '1,10.0.0.41,1,1,ROW,/etc/mysql/infra-server.crt,1,1' });
+    expect(list[0]?.unless).toMatchObject({
+      sql: expect.stringMatching(/^SELECT CONCAT_WS\(/),
+      expected: '1,10.0.0.41,1,1,ROW,/etc/mysql/infra-server.crt,1,1',
+    });
     expect(commands(phaseOf('db2'))[0]?.unless).toMatchObject({ expected: '2,10.0.0.42,1,1,ROW,/etc/mysql/infra-server.crt,1,1' });
   });
 
@@ -99,14 +102,16 @@ describe('db role, accounts on the primary', () => {
     const app = list.find((c) => c.name === 'db account shopper@10.0.0.32');
     const hash = ed25519PasswordHash(CLEAR.appPassword);
     expect(hash).toMatch(/^[A-Za-z0-9+/]{43}$/);
-    expect(app?.script).toContain(`CREATE USER IF NOT EXISTS '\\''shopper'\\''@'\\''10.0.0.32'\\'' IDENTIFIED VIA ed25519 USING ${sqlString(hash).replaceAll("'", "'\\''")};`);
+    expect(app?.script).toContain(
+      `CREATE USER IF NOT EXISTS '\\''shopper'\\''@'\\''10.0.0.32'\\'' IDENTIFIED VIA ed25519 USING ${sqlString(hash).replaceAll("'", "'\\''")};`,
+    );
     expect(app?.script).toContain(`ALTER USER '\\''shopper'\\''@'\\''10.0.0.32'\\'' IDENTIFIED VIA ed25519 USING`);
     expect(app?.script).not.toContain(CLEAR.appPassword);
     expect(app?.unless).toMatchObject({ sql: expect.stringContaining(`plugin = 'ed25519' AND authentication_string = ${sqlString(hash)}`), expected: '1' });
     expect(app?.secrets?.map((s) => s.reveal())).toEqual([CLEAR.appPassword, hash]);
   });
 
-  it('computes MariaDB\'s ed25519 hash as the server does (values read from MariaDB 10.11: USING PASSWORD(...))', () => {
+  it("computes MariaDB's ed25519 hash as the server does (values read from MariaDB 10.11: USING PASSWORD(...))", () => {
     expect(ed25519PasswordHash('')).toBe('4LH+dBF+G5W2CKTyId8xR3SyDqZoQjUNUVNxx8aWbG4');
     expect(ed25519PasswordHash('secret')).toBe('ZIgUREUg5PVgQ6LskhXmO+eZLS0nC8be6HPjYWR4YJY');
     expect(ed25519PasswordHash('pa\'ss"w\\ord')).toBe('9D67XLohgqPBOSGb3f5fz+uLlzIl+EYxJpdKLByiFPw');
@@ -140,7 +145,7 @@ describe('db role, accounts on the primary', () => {
 });
 
 describe('db role, replicas', () => {
-  it('the replication guard holds only when the status shows this primary, GTID, TLS verified against infra\'s CA and both threads running', () => {
+  it("the replication guard holds only when the status shows this primary, GTID, TLS verified against infra's CA and both threads running", () => {
     const replication = commands(phaseOf('db3')).find((c) => c.name === 'replicates from db1');
     const dir = mkdtempSync(join(tmpdir(), 'infra-repl-guard-'));
     const holds = (status: Record<string, string>): boolean => {
@@ -150,9 +155,16 @@ describe('db role, replicas', () => {
       return spawnSync('bash', ['-c', String(replication?.unless)], { env: { PATH: `${dir}:/usr/bin:/bin` } }).status === 0;
     };
     const running = {
-      Slave_IO_State: 'Waiting for master to send event', Master_Host: '10.0.0.41', Master_User: 'repl', Master_Port: '3306',
-      Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes', Using_Gtid: 'Slave_Pos',
-      Master_SSL_Allowed: 'Yes', Master_SSL_CA_File: '/etc/mysql/infra-ca.crt', Master_SSL_Verify_Server_Cert: 'Yes',
+      Slave_IO_State: 'Waiting for master to send event',
+      Master_Host: '10.0.0.41',
+      Master_User: 'repl',
+      Master_Port: '3306',
+      Slave_IO_Running: 'Yes',
+      Slave_SQL_Running: 'Yes',
+      Using_Gtid: 'Slave_Pos',
+      Master_SSL_Allowed: 'Yes',
+      Master_SSL_CA_File: '/etc/mysql/infra-ca.crt',
+      Master_SSL_Verify_Server_Cert: 'Yes',
     };
     expect(holds(running)).toBe(true);
     expect(holds({ ...running, Master_SSL_Allowed: 'No' })).toBe(false);
@@ -162,22 +174,29 @@ describe('db role, replicas', () => {
     expect(holds({})).toBe(false);
   });
 
-  it('the replication command fails, with the threads\' last errors, when the applier stops right after both threads showed Yes', () => {
+  it("the replication command fails, with the threads' last errors, when the applier stops right after both threads showed Yes", () => {
     const replication = commands(phaseOf('db3')).find((c) => c.name === 'replicates from db1');
     const dir = mkdtempSync(join(tmpdir(), 'infra-repl-command-'));
     const running = [
-      'Master_Host: 10.0.0.41', 'Master_User: repl', 'Master_Port: 3306', 'Using_Gtid: Slave_Pos', 'Master_SSL_Allowed: Yes',
-      'Master_SSL_CA_File: /etc/mysql/infra-ca.crt', 'Master_SSL_Verify_Server_Cert: Yes', 'Slave_IO_Running: Yes',
+      'Master_Host: 10.0.0.41',
+      'Master_User: repl',
+      'Master_Port: 3306',
+      'Using_Gtid: Slave_Pos',
+      'Master_SSL_Allowed: Yes',
+      'Master_SSL_CA_File: /etc/mysql/infra-ca.crt',
+      'Master_SSL_Verify_Server_Cert: Yes',
+      'Slave_IO_Running: Yes',
     ];
     // The first status read shows both threads running, every later one the applier stopped on a duplicate row.
-    const status = (sql: string, error: string) => [...running, `Slave_SQL_Running: ${sql}`, `Last_SQL_Error: ${error}`].map((l) => `'${l.padStart(50)}'`).join(' ');
+    const status = (sql: string, error: string) =>
+      [...running, `Slave_SQL_Running: ${sql}`, `Last_SQL_Error: ${error}`].map((l) => `'${l.padStart(50)}'`).join(' ');
     writeFileSync(
       join(dir, 'mysql'),
       [
         '#!/bin/bash',
         'sql=$(cat)',
         '[[ $sql == SHOW* ]] || exit 0',
-        `if [ -e "${dir}/read" ]; then printf '%s\\n' ${status('No', "Could not execute Write_rows event: Duplicate entry 344 for key visits.PRIMARY")}; else touch "${dir}/read"; printf '%s\\n' ${status('Yes', '')}; fi`,
+        `if [ -e "${dir}/read" ]; then printf '%s\\n' ${status('No', 'Could not execute Write_rows event: Duplicate entry 344 for key visits.PRIMARY')}; else touch "${dir}/read"; printf '%s\\n' ${status('Yes', '')}; fi`,
       ].join('\n'),
     );
     chmodSync(join(dir, 'mysql'), 0o755);
@@ -189,10 +208,17 @@ describe('db role, replicas', () => {
   it('replicate from the primary by GTID, guarded by the current master settings, without accounts of their own', () => {
     const list = commands(phaseOf('db3'));
     expect(list.map((c) => c.name)).toEqual([
-      'mariadb runs with infra settings', 'ed25519 authentication plugin', "ed25519 client plugin in the server's plugin folder", 'mariadb serves the current certificate',
-      'read-only replica', 'replicates from db1',
+      'mariadb runs with infra settings',
+      'ed25519 authentication plugin',
+      "ed25519 client plugin in the server's plugin folder",
+      'mariadb serves the current certificate',
+      'read-only replica',
+      'replicates from db1',
     ]);
-    expect(list[4]).toMatchObject({ script: expect.stringContaining('SET GLOBAL read_only = 1;'), unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' } });
+    expect(list[4]).toMatchObject({
+      script: expect.stringContaining('SET GLOBAL read_only = 1;'),
+      unless: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' },
+    });
     const replication = list[5];
     expect(replication?.script).toContain("MASTER_HOST = '\\''10.0.0.41'\\'', MASTER_PORT = 3306, MASTER_USER = '\\''repl'\\''");
     expect(replication?.script).toContain('MASTER_USE_GTID = slave_pos');
@@ -213,10 +239,11 @@ describe('db role, replicas', () => {
 });
 
 describe('db role, TLS', () => {
-  it('presents its certificate from infra\'s CA, with the key readable by the server\'s group only and redacted', () => {
+  it("presents its certificate from infra's CA, with the key readable by the server's group only and redacted", () => {
     const phase = phaseOf('db2');
     const config = file(phase, CONFIG)?.content ?? '';
-    for (const line of ['ssl_ca = /etc/mysql/infra-ca.crt', 'ssl_cert = /etc/mysql/infra-server.crt', 'ssl_key = /etc/mysql/infra-server.key']) expect(config.split('\n')).toContain(line);
+    for (const line of ['ssl_ca = /etc/mysql/infra-ca.crt', 'ssl_cert = /etc/mysql/infra-server.crt', 'ssl_key = /etc/mysql/infra-server.key'])
+      expect(config.split('\n')).toContain(line);
     expect(file(phase, '/etc/mysql/infra-server.crt')).toMatchObject({ content: testSecrets().dbTls?.certificate, mode: '0644' });
     expect(file(phase, '/etc/mysql/infra-ca.crt')).toMatchObject({ content: testSecrets().dbTls?.caCertificate, mode: '0644' });
     const key = file(phase, '/etc/mysql/infra-server.key');
@@ -225,7 +252,10 @@ describe('db role, TLS', () => {
     // A renewed certificate or a CA rotation reaches the running server without a restart.
     for (const tlsFile of [key, file(phase, '/etc/mysql/infra-server.crt'), file(phase, '/etc/mysql/infra-ca.crt')]) expect(tlsFile?.notify).toBeUndefined();
     const reload = commands(phase).find((c) => c.name === 'mariadb serves the current certificate');
-    expect(reload).toMatchObject({ unless: 'true', runsWhenChanged: ['/etc/mysql/infra-ca.crt', '/etc/mysql/infra-server.crt', '/etc/mysql/infra-server.key'] });
+    expect(reload).toMatchObject({
+      unless: 'true',
+      runsWhenChanged: ['/etc/mysql/infra-ca.crt', '/etc/mysql/infra-server.crt', '/etc/mysql/infra-server.key'],
+    });
     expect(reload?.script).toContain('FLUSH LOCAL SSL;');
   });
 
@@ -267,7 +297,7 @@ describe('db role, mysqld exporter', () => {
     );
   });
 
-  it('keeps nothing in the exporter\'s home, a folder the prometheus user can change', () => {
+  it("keeps nothing in the exporter's home, a folder the prometheus user can change", () => {
     expect(phase.resources.some((r) => 'path' in r && r.path.startsWith('/var/lib/prometheus/'))).toBe(false);
   });
 });

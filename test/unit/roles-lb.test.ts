@@ -142,7 +142,7 @@ describe('lb role, VRRP through ufw', () => {
     '*filter',
     ':ufw-before-input - [0:0]',
     '-A ufw-before-input -i lo -j ACCEPT',
-    '# don\'t delete the \'COMMIT\' line or these rules won\'t be processed',
+    "# don't delete the 'COMMIT' line or these rules won't be processed",
     'COMMIT',
     '',
   ].join('\n');
@@ -195,7 +195,11 @@ describe('draining a web host on an lb host (a stand-in socat answers the runtim
     const socket = join(dir, 'admin.sock');
     const sent = join(dir, 'sent');
     execFileSync('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(socket)})`]);
-    writeFileSync(join(dir, 'socat'), `#!/bin/bash\nread -r command; echo "$command" >> ${sent}\n[ "$command" = "show stat" ] && printf '%s' ${quoteWord(stat)}\nexit 0\n`, { mode: 0o755 });
+    writeFileSync(
+      join(dir, 'socat'),
+      `#!/bin/bash\nread -r command; echo "$command" >> ${sent}\n[ "$command" = "show stat" ] && printf '%s' ${quoteWord(stat)}\nexit 0\n`,
+      { mode: 0o755 },
+    );
     const script = drainWebServerScript('web1').replaceAll(HAPROXY_SOCKET, socket);
     execFileSync('bash', ['-c', script], { env: { PATH: `${dir}:/usr/bin:/bin` } });
     return readFileSync(sent, 'utf8').trim().split('\n');
@@ -205,7 +209,7 @@ describe('draining a web host on an lb host (a stand-in socat answers the runtim
     expect(drain('# pxname,svname,qcur,qmax,scur\nweb,web1,0,0,0\n')).toEqual(['set server web/web1 state drain', 'show stat']);
   });
 
-  it('does not wait on an haproxy that does not list the web host yet (its package\'s own config on a first install)', () => {
+  it("does not wait on an haproxy that does not list the web host yet (its package's own config on a first install)", () => {
     // One look at the stats, not 15 seconds of them.
     expect(drain('# pxname,svname,qcur,qmax,scur\nmain,FRONTEND,0,0,0\n')).toEqual(['set server web/web1 state drain', 'show stat']);
   });

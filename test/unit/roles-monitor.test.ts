@@ -38,7 +38,18 @@ describe('the monitor role', () => {
     const jobs = scrapeJobs(monitoredInventory(), ROLE_REGISTRY);
     const targets = Object.fromEntries(jobs.map((job) => [job.name, job.targets.map((target) => `${target.host}=${target.address}`)]));
     expect(targets).toEqual({
-      node: ['lb1=10.0.0.11:9100', 'lb2=10.0.0.12:9100', 'web1=10.0.0.21:9100', 'web2=10.0.0.22:9100', 'app1=10.0.0.31:9100', 'app2=10.0.0.32:9100', 'db1=10.0.0.41:9100', 'db2=10.0.0.42:9100', 'db3=10.0.0.43:9100', 'mon1=10.0.0.51:9100'],
+      node: [
+        'lb1=10.0.0.11:9100',
+        'lb2=10.0.0.12:9100',
+        'web1=10.0.0.21:9100',
+        'web2=10.0.0.22:9100',
+        'app1=10.0.0.31:9100',
+        'app2=10.0.0.32:9100',
+        'db1=10.0.0.41:9100',
+        'db2=10.0.0.42:9100',
+        'db3=10.0.0.43:9100',
+        'mon1=10.0.0.51:9100',
+      ],
       haproxy: ['lb1=10.0.0.11:8404', 'lb2=10.0.0.12:8404'],
       nginx: ['web1=10.0.0.21:9113', 'web2=10.0.0.22:9113'],
       mtail: ['web1=10.0.0.21:3903', 'web2=10.0.0.22:3903'],
@@ -56,17 +67,24 @@ describe('the monitor role', () => {
 
   it('opens every exporter to the monitor hosts and the monitoring sources, and nothing more', () => {
     const inventory = monitoredInventory();
-    const exporterSources = (host: string, port: number) => firewallRules(inventory, hostOf(inventory, host)).filter((rule) => rule.port === port).map((rule) => rule.from);
+    const exporterSources = (host: string, port: number) =>
+      firewallRules(inventory, hostOf(inventory, host))
+        .filter((rule) => rule.port === port)
+        .map((rule) => rule.from);
     expect(exporterSources('web1', 9100)).toEqual(['10.0.0.51', '10.0.0.1/32']);
     expect(exporterSources('web1', 9113)).toEqual(['10.0.0.51', '10.0.0.1/32']);
     expect(exporterSources('lb2', 8404)).toEqual(['10.0.0.51', '10.0.0.1/32']);
     expect(exporterSources('db3', 9104)).toEqual(['10.0.0.51', '10.0.0.1/32']);
     // Without a monitor host the exporters answer the monitoring sources alone, as before.
     const unmonitored = testInventory();
-    expect(firewallRules(unmonitored, hostOf(unmonitored, 'web1')).filter((rule) => rule.port === 9113).map((rule) => rule.from)).toEqual(['10.0.0.1/32']);
+    expect(
+      firewallRules(unmonitored, hostOf(unmonitored, 'web1'))
+        .filter((rule) => rule.port === 9113)
+        .map((rule) => rule.from),
+    ).toEqual(['10.0.0.1/32']);
   });
 
-  it('lets only the admin sources reach Prometheus and Alertmanager, which listen on the host\'s own address', () => {
+  it("lets only the admin sources reach Prometheus and Alertmanager, which listen on the host's own address", () => {
     const inventory = monitoredInventory({ firewall: { adminSources: ['192.0.2.0/24'], extraRules: [] } });
     const rules = firewallRules(inventory, hostOf(inventory, 'mon1')).filter((rule) => rule.port === 9090 || rule.port === 9093);
     expect(rules.map(({ port, from }) => `${port} ${from}`)).toEqual(['9090 192.0.2.0/24', '9093 192.0.2.0/24']);
@@ -77,7 +95,12 @@ describe('the monitor role', () => {
 
   it('runs last on its host, after every role whose exporters it scrapes', () => {
     const inventory = monitoredInventory();
-    expect(desiredForHost(inventory, hostOf(inventory, 'mon1'), {}).phases.map((phase) => phase.phase)).toEqual(['firewall', 'monitoring', 'monitor', 'cleanup']);
+    expect(desiredForHost(inventory, hostOf(inventory, 'mon1'), {}).phases.map((phase) => phase.phase)).toEqual([
+      'firewall',
+      'monitoring',
+      'monitor',
+      'cleanup',
+    ]);
   });
 
   it('checks its configs with promtool and amtool before any reload', () => {
@@ -103,7 +126,12 @@ describe('the monitor role', () => {
 
   it('renders rules promtool accepts for a fleet without lb, VIP or replicas', () => {
     const base = monitoredInventory();
-    const inventory: Inventory = { ...base, vip: undefined, hosts: base.hosts.filter((host) => !['lb1', 'lb2', 'db2', 'db3'].includes(host.name)), db: { ...base.db, replicas: [] } };
+    const inventory: Inventory = {
+      ...base,
+      vip: undefined,
+      hosts: base.hosts.filter((host) => !['lb1', 'lb2', 'db2', 'db3'].includes(host.name)),
+      db: { ...base.db, replicas: [] },
+    };
     const path = join(mkdtempSync(join(tmpdir(), 'infra-monitor-')), 'rules.yml');
     const text = file(phaseOf(inventory), RULES_FILE);
     writeFileSync(path, text);
@@ -111,12 +139,15 @@ describe('the monitor role', () => {
     expect(text).not.toMatch(/Haproxy|Vip|Replica/);
   });
 
-  it('sends alerts to the inventory\'s webhook or mail, or to no one, in an alertmanager.yml amtool accepts', () => {
+  it("sends alerts to the inventory's webhook or mail, or to no one, in an alertmanager.yml amtool accepts", () => {
     const dir = mkdtempSync(join(tmpdir(), 'infra-monitor-'));
     const cases: [Inventory['alerting'], RegExp][] = [
       [undefined, /receivers:\n {2}- name: infra\n$/],
       [{ webhook: 'https://hooks.example.com/infra?token=abc' }, /url: 'https:\/\/hooks\.example\.com\/infra\?token=abc'/],
-      [{ email: { to: 'ops@example.com', from: 'alerts@example.com', smarthost: 'mail.example.com:25' } }, /to: 'ops@example\.com'[\s\S]*smarthost: 'mail\.example\.com:25'/],
+      [
+        { email: { to: 'ops@example.com', from: 'alerts@example.com', smarthost: 'mail.example.com:25' } },
+        /to: 'ops@example\.com'[\s\S]*smarthost: 'mail\.example\.com:25'/,
+      ],
     ];
     for (const [alerting, expected] of cases) {
       const text = file(phaseOf(monitoredInventory(alerting ? { alerting } : {})), ALERTMANAGER_CONFIG);
@@ -133,7 +164,7 @@ describe('infra check on a monitor host', () => {
   const inventory = monitoredInventory();
   const check = firingAlertsCheck(hostOf(inventory, 'mon1'));
 
-  it('asks Prometheus on the host\'s address for its alerts', () => {
+  it("asks Prometheus on the host's address for its alerts", () => {
     expect(check.script).toContain('http://10.0.0.51:9090/api/v1/alerts');
   });
 
@@ -143,8 +174,16 @@ describe('infra check on a monitor host', () => {
       data: {
         alerts: [
           { labels: { alertname: 'HaproxyDown', host: 'lb2', severity: 'critical' }, annotations: { summary: 'haproxy is down on lb2' }, state: 'firing' },
-          { labels: { alertname: 'TargetDown', host: 'web1', severity: 'critical' }, annotations: { summary: 'nginx on web1 does not answer' }, state: 'pending' },
-          { labels: { alertname: 'KeepalivedStateChanged', host: 'lb2', severity: 'info' }, annotations: { summary: 'keepalived on lb2 changed state' }, state: 'firing' },
+          {
+            labels: { alertname: 'TargetDown', host: 'web1', severity: 'critical' },
+            annotations: { summary: 'nginx on web1 does not answer' },
+            state: 'pending',
+          },
+          {
+            labels: { alertname: 'KeepalivedStateChanged', host: 'lb2', severity: 'info' },
+            annotations: { summary: 'keepalived on lb2 changed state' },
+            state: 'firing',
+          },
         ],
       },
     });
@@ -162,17 +201,23 @@ describe('infra check on a monitor host', () => {
 describe('the metrics infra leaves for the node exporter', () => {
   const run = (script: string) => spawnSync('bash', ['-c', script], { encoding: 'utf8' });
 
-  it('on web hosts: the deployed certificate\'s expiry, rewritten when the certificate changes', () => {
+  it("on web hosts: the deployed certificate's expiry, rewritten when the certificate changes", () => {
     const dir = mkdtempSync(join(tmpdir(), 'infra-textfile-'));
     const certificate = join(dir, 'www.foobar.com.crt');
     const issue = (days: number) =>
-      expect(run(`openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ${dir}/key -subj /CN=www.foobar.com -days ${days} -out ${certificate} 2>&1`).status).toBe(0);
+      expect(
+        run(
+          `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ${dir}/key -subj /CN=www.foobar.com -days ${days} -out ${certificate} 2>&1`,
+        ).status,
+      ).toBe(0);
     issue(30);
     const command = certificateMetricsCommand(certificate, 'www.foobar.com');
     const local = (text: string) => text.replaceAll('/var/lib/prometheus/node-exporter', dir);
     expect(run(local(command.unless as string)).status).not.toBe(0);
     expect(run(local(command.script)).status).toBe(0);
-    const notAfter = Number(/infra_tls_certificate_not_after_seconds\{domain="www\.foobar\.com"\} (\d+)\n$/.exec(readFileSync(join(dir, 'infra_tls.prom'), 'utf8'))?.[1]);
+    const notAfter = Number(
+      /infra_tls_certificate_not_after_seconds\{domain="www\.foobar\.com"\} (\d+)\n$/.exec(readFileSync(join(dir, 'infra_tls.prom'), 'utf8'))?.[1],
+    );
     expect(Math.round((notAfter * 1000 - Date.now()) / 86_400_000)).toBe(30);
     expect(run(local(command.unless as string)).status).toBe(0);
     // A rotated certificate: the guard no longer holds.
@@ -180,16 +225,21 @@ describe('the metrics infra leaves for the node exporter', () => {
     expect(run(local(command.unless as string)).status).not.toBe(0);
   });
 
-  it('on lb hosts: keepalived\'s notify script writes who holds the VIP and the state', () => {
+  it("on lb hosts: keepalived's notify script writes who holds the VIP and the state", () => {
     const dir = mkdtempSync(join(tmpdir(), 'infra-textfile-'));
     const inventory = monitoredInventory();
-    const script = file(lbPhase(inventory, hostOf(inventory, 'lb1')), '/etc/keepalived/infra-vrrp-notify.sh').replaceAll('/var/lib/prometheus/node-exporter', dir);
+    const script = file(lbPhase(inventory, hostOf(inventory, 'lb1')), '/etc/keepalived/infra-vrrp-notify.sh').replaceAll(
+      '/var/lib/prometheus/node-exporter',
+      dir,
+    );
     writeFileSync(join(dir, 'notify.sh'), script);
     const stateAfter = (state: string) => {
       // keepalived runs it with umask 077; the node exporter runs as prometheus.
       expect(run(`umask 077; sh ${dir}/notify.sh INSTANCE web_vip ${state}`).status).toBe(0);
       expect(statSync(join(dir, 'infra_vrrp.prom')).mode & 0o777).toBe(0o644);
-      return readFileSync(join(dir, 'infra_vrrp.prom'), 'utf8').split('\n').filter((line) => !line.startsWith('#') && line !== '');
+      return readFileSync(join(dir, 'infra_vrrp.prom'), 'utf8')
+        .split('\n')
+        .filter((line) => !line.startsWith('#') && line !== '');
     };
     expect(stateAfter('MASTER')).toEqual(['infra_vrrp_master 1', 'infra_vrrp_state 1']);
     expect(stateAfter('BACKUP')).toEqual(['infra_vrrp_master 0', 'infra_vrrp_state 0']);

@@ -6,8 +6,7 @@ import { CLEAR, testInventory, testSecrets } from './roles-fixture.js';
 
 // Inventory: the full test topology (2 lb, 2 web, 2 app, db primary + 2 replicas), every host rendered.
 const inventory = testInventory();
-const resourcesOf = () =>
-  inventory.hosts.flatMap((host) => desiredForHost(inventory, host, testSecrets()).phases.flatMap((phase) => phase.resources));
+const resourcesOf = () => inventory.hosts.flatMap((host) => desiredForHost(inventory, host, testSecrets()).phases.flatMap((phase) => phase.resources));
 
 function texts(resource: Resource): string[] {
   switch (resource.kind) {
@@ -30,7 +29,10 @@ describe('secrets in rendered resources', () => {
       for (const holder of holders) {
         expect(holder.kind === 'file' || holder.kind === 'command').toBe(true);
         if (holder.kind !== 'file' && holder.kind !== 'command') continue;
-        expect(holder.secrets?.map((secret) => secret.reveal()), `${holder.kind} ${'path' in holder ? holder.path : holder.name}`).toContain(clear);
+        expect(
+          holder.secrets?.map((secret) => secret.reveal()),
+          `${holder.kind} ${'path' in holder ? holder.path : holder.name}`,
+        ).toContain(clear);
         if (holder.kind === 'command') expect(guardShell(holder.unless)).not.toContain(clear);
       }
     });

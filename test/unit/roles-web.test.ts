@@ -47,7 +47,9 @@ describe('web role, nginx site for www.foobar.com on web1', () => {
   });
 
   it('enables the site, removes the default site and validates with nginx -t', () => {
-    expect(phase.resources).toContainEqual(expect.objectContaining({ kind: 'symlink', path: '/etc/nginx/sites-enabled/www.foobar.com', target: '/etc/nginx/sites-available/www.foobar.com' }));
+    expect(phase.resources).toContainEqual(
+      expect.objectContaining({ kind: 'symlink', path: '/etc/nginx/sites-enabled/www.foobar.com', target: '/etc/nginx/sites-available/www.foobar.com' }),
+    );
     expect(phase.resources).toContainEqual(expect.objectContaining({ kind: 'absent', path: '/etc/nginx/sites-enabled/default' }));
     expect(phase.validators.map((v) => v.script)).toContain('nginx -t -q');
   });
@@ -57,7 +59,9 @@ describe('web role, certificate and key', () => {
   it('removes every copy a certificate rotation keeps while it rolls (the old key among them), so none outlives a rotation', () => {
     const absent = phase.resources.filter((r) => r.kind === 'absent' && r.path.startsWith('/etc/ssl/infra/')).map((r) => (r as { path: string }).path);
     expect(absent.sort()).toEqual(
-      ['ca.crt', 'www.foobar.com.crt', 'www.foobar.com.key'].flatMap((name) => [`/etc/ssl/infra/${name}.infra-previous`, `/etc/ssl/infra/${name}.infra-restore`]).sort(),
+      ['ca.crt', 'www.foobar.com.crt', 'www.foobar.com.key']
+        .flatMap((name) => [`/etc/ssl/infra/${name}.infra-previous`, `/etc/ssl/infra/${name}.infra-restore`])
+        .sort(),
     );
   });
 
@@ -90,7 +94,9 @@ describe('web role, certificate and key', () => {
 
 describe('web role, nginx exporter', () => {
   it('reads stub_status on loopback and listens on the host address :9113', () => {
-    expect(file(phase, '/etc/nginx/conf.d/infra-stub-status.conf').content).toMatch(/listen 127\.0\.0\.1:8080;[\s\S]*location = \/stub_status \{\s+stub_status;/);
+    expect(file(phase, '/etc/nginx/conf.d/infra-stub-status.conf').content).toMatch(
+      /listen 127\.0\.0\.1:8080;[\s\S]*location = \/stub_status \{\s+stub_status;/,
+    );
     expect(file(phase, '/etc/default/prometheus-nginx-exporter').content).toContain(
       'ARGS="--web.listen-address=10.0.0.21:9113 --nginx.scrape-uri=http://127.0.0.1:8080/stub_status"',
     );

@@ -17,7 +17,7 @@ function reading(current: string | undefined, history: string[], present = [A, B
   return { ...(current ? { current } : {}), history, present };
 }
 
-describe('reading an app host\'s releases', () => {
+describe("reading an app host's releases", () => {
   it('reports where current points, the history in order and the release directories, in a local bash', () => {
     const root = mkdtempSync(join(tmpdir(), 'infra-rollback-'));
     for (const id of [A, B]) mkdirSync(join(root, 'releases', id), { recursive: true });
@@ -57,13 +57,22 @@ describe('the release a rollback puts back', () => {
   });
 
   it('is refused, naming the host and the fix, when there is no previous release', () => {
-    expect(chooseRollback('app1', reading(A, [A]))).toEqual({ host: 'app1', refusal: expect.stringMatching(/^app1: no release before a{12} .*infra provision/) });
+    expect(chooseRollback('app1', reading(A, [A]))).toEqual({
+      host: 'app1',
+      refusal: expect.stringMatching(/^app1: no release before a{12} .*infra provision/),
+    });
     expect(chooseRollback('app1', reading(A, []))).toHaveProperty('refusal');
-    expect(chooseRollback('app1', reading(undefined, [A, B]))).toEqual({ host: 'app1', refusal: expect.stringMatching(/^app1: \/opt\/app\/current points at no release.*infra provision/) });
+    expect(chooseRollback('app1', reading(undefined, [A, B]))).toEqual({
+      host: 'app1',
+      refusal: expect.stringMatching(/^app1: \/opt\/app\/current points at no release.*infra provision/),
+    });
   });
 
   it('is refused when the previous release is no longer on the host', () => {
-    expect(chooseRollback('app1', reading(B, [A, B], [B]))).toEqual({ host: 'app1', refusal: expect.stringMatching(/^app1: the previous release a{12} is no longer/) });
+    expect(chooseRollback('app1', reading(B, [A, B], [B]))).toEqual({
+      host: 'app1',
+      refusal: expect.stringMatching(/^app1: the previous release a{12} is no longer/),
+    });
   });
 
   it('is refused for every host at once when any host has none: nothing changes anywhere', () => {
@@ -96,7 +105,7 @@ describe('the app phase of a rollback', () => {
     expect(rollback.resources).toContainEqual(deploy.resources.find((r) => r.kind === 'service'));
   });
 
-  it('checks that the release\'s Python code parses before the restart', () => {
+  it("checks that the release's Python code parses before the restart", () => {
     const root = mkdtempSync(join(tmpdir(), 'infra-rollback-code-'));
     const parses = (code: string): number | null => {
       writeFileSync(join(root, 'app.py'), code);

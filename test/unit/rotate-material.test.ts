@@ -15,7 +15,7 @@ afterEach(removeTemporaryDirs);
 const webHosts = (inventory: Inventory) => [hostOf(inventory, 'web1'), hostOf(inventory, 'web2')];
 const stateFiles = async (inventory: Inventory, sub: string) => readdir(join(inventory.stateDir, sub)).catch(() => []);
 
-describe('new material from infra\'s CA', () => {
+describe("new material from infra's CA", () => {
   it('issues each web host its own certificate (domain, host name, address), checked against the CA, and stores nothing', async () => {
     const inventory = await inventoryWithState();
     const ca = await ensureCa(inventory);
@@ -49,7 +49,7 @@ describe('new material from infra\'s CA', () => {
   });
 });
 
-describe('new material from the user\'s files: a bad certificate is refused before any host is touched', () => {
+describe("new material from the user's files: a bad certificate is refused before any host is touched", () => {
   /** An inventory serving `leaf` + chain `chain` with `key`, written to files. */
   async function filesInventory(leaf: string, key: string, chain: string): Promise<Inventory> {
     const dir = await temporaryDir();
@@ -75,7 +75,7 @@ describe('new material from the user\'s files: a bad certificate is refused befo
     expect(materials.get('web2')?.issued).toBeUndefined();
   });
 
-  it('refuses a key that is not the certificate\'s', async () => {
+  it("refuses a key that is not the certificate's", async () => {
     const ca = await setup();
     const [good, other] = [await issueForWeb1(ca), await issueForWeb1(ca)];
     const message = await refusal(await filesInventory(good.certificatePem, other.key.reveal(), ca.certificatePem));
@@ -97,7 +97,7 @@ describe('new material from the user\'s files: a bad certificate is refused befo
     expect(message).toMatch(/site\.crt: certificate does not cover www\.foobar\.com \(it covers: shop\.example\.org, web1\)/);
   });
 
-  it('refuses a chain that does not lead to the certificate\'s CA', async () => {
+  it("refuses a chain that does not lead to the certificate's CA", async () => {
     const ca = await setup();
     const stranger = await separateCa();
     const good = await issueForWeb1(ca);
@@ -141,14 +141,19 @@ describe('--rotate-ca: a new CA with an overlap', () => {
     expect(provisioned.caCertificate).toBe(next.certificatePem);
   });
 
-  it('the bundle makes both CAs\' certificates verify', async () => {
+  it("the bundle makes both CAs' certificates verify", async () => {
     const inventory = await inventoryWithState();
     const old = await ensureCa(inventory);
     const { next, bundleFile } = await prepareNextCa(inventory);
     const bundle = await readFile(bundleFile, 'utf8');
     for (const issuer of [old, next]) {
       const issued = await issueForWeb1(issuer, { untilDays: 30 });
-      const problems = await verifyTlsMaterial({ certificateChain: issued.certificatePem, key: issued.key, domain: 'www.foobar.com', caCertificates: [bundle] });
+      const problems = await verifyTlsMaterial({
+        certificateChain: issued.certificatePem,
+        key: issued.key,
+        domain: 'www.foobar.com',
+        caCertificates: [bundle],
+      });
       expect(problems).toEqual([]);
     }
   });

@@ -3,14 +3,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type HostReport,
-  type RotationCandidate,
-  certificateFacts,
-  planRotation,
-  renderHostReport,
-  servedMismatch,
-} from '../../src/rotate/plan.js';
+import { type HostReport, type RotationCandidate, certificateFacts, planRotation, renderHostReport, servedMismatch } from '../../src/rotate/plan.js';
 import { backupScript, discardPreviousScript, parseCertificatesReading, readCertificatesScript, restoreScript } from '../../src/rotate/scripts.js';
 import { type CertificateAuthority, describeCertificate } from '../../src/tls/index.js';
 import { DAY_MS, issueForWeb1, removeTemporaryDirs, separateCa, temporaryDir } from './tls-fixture.js';
@@ -46,10 +39,10 @@ describe('planRotation: which web hosts get the new certificate', () => {
   });
 
   it('with --only-expiring-within 30, rotates a certificate that expires in 10 days and skips one with 90 left', () => {
-    const [soon, later] = planRotation(
-      [candidate({ served: servedPem }), { host: 'web2', current: { served: nextPem }, nextChain: servedPem }],
-      { now: NOW, onlyExpiringWithinDays: 30 },
-    );
+    const [soon, later] = planRotation([candidate({ served: servedPem }), { host: 'web2', current: { served: nextPem }, nextChain: servedPem }], {
+      now: NOW,
+      onlyExpiringWithinDays: 30,
+    });
     expect(soon).toMatchObject({ rotate: true, reason: 'expires 2026-03-11 (in 10 days), within 30 days' });
     expect(later).toMatchObject({ rotate: false, reason: 'expires 2026-05-30 (in 90 days), not within 30 days' });
   });
@@ -123,8 +116,14 @@ describe('the report', () => {
     );
   });
 
-  it('says a dry run with infra\'s CA knows only the new expiry', () => {
-    const text = renderHostReport({ host: 'web2', status: 'would-rotate', reason: 'rotation asked for', old: null, new: { notAfter: '2026-05-30T00:00:00.000Z' } });
+  it("says a dry run with infra's CA knows only the new expiry", () => {
+    const text = renderHostReport({
+      host: 'web2',
+      status: 'would-rotate',
+      reason: 'rotation asked for',
+      old: null,
+      new: { notAfter: '2026-05-30T00:00:00.000Z' },
+    });
     expect(text).toContain('serial       (none) → (issued when the rotation runs)');
   });
 });

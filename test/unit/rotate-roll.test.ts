@@ -125,11 +125,13 @@ describe('rolling one web host', () => {
     });
     const error = await rollHost(hosts, rotation, { ...quick, store: async () => undefined }).catch((caught: Error) => caught);
     expect(hosts.seen.slice(-3)).toEqual(['web1 discard', 'lb1 ready', 'lb2 ready']);
-    expect(error?.message).toMatch(/^web1 serves the new certificate and is back in service, but remove the previous pair: exit 1: rm: cannot remove: Read-only file system; remove \/etc\/ssl\/infra\/www\.foobar\.com\.crt\.infra-previous, .*www\.foobar\.com\.key\.infra-previous.* by hand$/);
+    expect(error?.message).toMatch(
+      /^web1 serves the new certificate and is back in service, but remove the previous pair: exit 1: rm: cannot remove: Read-only file system; remove \/etc\/ssl\/infra\/www\.foobar\.com\.crt\.infra-previous, .*www\.foobar\.com\.key\.infra-previous.* by hand$/,
+    );
     expect(hosts.serving).toBe(next.certificatePem);
   });
 
-  it('installs the key 0600 and the certificate and CA through the engine\'s staged rename, with nginx -t, and never in clear', async () => {
+  it("installs the key 0600 and the certificate and CA through the engine's staged rename, with nginx -t, and never in clear", async () => {
     const hosts = new FakeHosts(old.certificatePem, next.certificatePem);
     const { recording, scripts } = recordingScripts(hosts);
     await rollHost(recording, rotation, { ...quick, store: async () => undefined });
@@ -155,7 +157,17 @@ describe('rolling one web host', () => {
       'install: validation failed, nothing activated: nginx config\nnginx: [emerg] cannot load certificate key\n' +
         'the previous certificate was restored; web1 is back in service',
     );
-    expect(hosts.seen).toEqual(['lb1 drain', 'lb2 drain', 'web1 backup', 'web1 install', 'web1 restore', 'web1 reload', 'web1 discard', 'lb1 ready', 'lb2 ready']);
+    expect(hosts.seen).toEqual([
+      'lb1 drain',
+      'lb2 drain',
+      'web1 backup',
+      'web1 install',
+      'web1 restore',
+      'web1 reload',
+      'web1 discard',
+      'lb1 ready',
+      'lb2 ready',
+    ]);
     expect(hosts.serving).toBe(old.certificatePem);
     expect(hosts.previousKept).toBe(false);
     expect(stored).toBe(false);

@@ -13,10 +13,14 @@ afterEach(removeTemporaryDirs);
 /** Runs a rotation that must end before connecting to any host: it records the events, and refuses to be asked. */
 async function rotateWithoutHosts(inventory: Inventory, request: Partial<RotationRequest>) {
   const events: RotateEvent[] = [];
-  const outcome = await rotateCertificates(inventory, { rotateCa: false, dryRun: false, waitLockSeconds: 0, ...request }, {
-    onEvent: (event) => events.push(event),
-    confirm: () => Promise.reject(new Error('asked to confirm')),
-  });
+  const outcome = await rotateCertificates(
+    inventory,
+    { rotateCa: false, dryRun: false, waitLockSeconds: 0, ...request },
+    {
+      onEvent: (event) => events.push(event),
+      confirm: () => Promise.reject(new Error('asked to confirm')),
+    },
+  );
   return { outcome, events };
 }
 
@@ -50,7 +54,7 @@ describe('rotate-certs refuses before connecting to any host', () => {
   });
 });
 
-describe("the first --rotate-ca run: the next CA set aside, no host touched", () => {
+describe('the first --rotate-ca run: the next CA set aside, no host touched', () => {
   it('as a dry run, names the bundle and writes nothing', async () => {
     const inventory = await inventoryWithState();
     await ensureCa(inventory);

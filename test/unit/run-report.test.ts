@@ -5,7 +5,18 @@ import { describe, expect, it } from 'vitest';
 import { appendAuditScript, auditLine, listRunReports, saveRunReport, type RunRecord } from '../../src/report/run-report.js';
 
 function record(startedAt: string, command: RunRecord['command']): RunRecord {
-  return { command, startedAt, seconds: 1.5, ok: true, exitCode: 0, user: 'root', controller: 'ctl', version: '0.1.0', inventory: '/x/inventory.yaml', hosts: [] };
+  return {
+    command,
+    startedAt,
+    seconds: 1.5,
+    ok: true,
+    exitCode: 0,
+    user: 'root',
+    controller: 'ctl',
+    version: '0.1.0',
+    inventory: '/x/inventory.yaml',
+    hosts: [],
+  };
 }
 
 describe('run reports', () => {
@@ -25,8 +36,14 @@ describe('run reports', () => {
 
 describe('audit lines', () => {
   it('say when, who from where, which version and what changed, on one line', () => {
-    const line = auditLine(record('2026-11-25T10:00:00.000Z', 'provision'), '10.77.0.1', ['create package haproxy', 'update file /etc/x\nwith newline', 'reload:haproxy']);
-    expect(line).toBe('2026-11-25T10:00:00.000Z root@ctl from 10.77.0.1 infra 0.1.0 provision: create package haproxy; update file /etc/x with newline; reload:haproxy');
+    const line = auditLine(record('2026-11-25T10:00:00.000Z', 'provision'), '10.77.0.1', [
+      'create package haproxy',
+      'update file /etc/x\nwith newline',
+      'reload:haproxy',
+    ]);
+    expect(line).toBe(
+      '2026-11-25T10:00:00.000Z root@ctl from 10.77.0.1 infra 0.1.0 provision: create package haproxy; update file /etc/x with newline; reload:haproxy',
+    );
   });
 
   it('are appended by a script that quotes the line', () => {

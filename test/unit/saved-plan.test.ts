@@ -18,7 +18,9 @@ const STATE = { 'secrets/db.password': '33 1700000000000', 'tls/web1.key': '241 
  * The role fixture's nine hosts planned from `factsOf(host)` (bare by default), with the
  * fixture's secrets, as provision --out saves it.
  */
-function savedPlan(options: { factsOf?: (host: string) => Facts; inventoryText?: string; state?: Record<string, string>; version?: string; only?: string[] } = {}): SavedPlan {
+function savedPlan(
+  options: { factsOf?: (host: string) => Facts; inventoryText?: string; state?: Record<string, string>; version?: string; only?: string[] } = {},
+): SavedPlan {
   const inventory = testInventory();
   const hosts = inventory.hosts.filter((host) => !options.only || options.only.includes(host.name));
   return buildSavedPlan({
@@ -42,10 +44,16 @@ describe('a saved plan', () => {
       expect(text).not.toContain(Buffer.from(clear).toString('base64'));
     }
     const key = plan.hosts.web1?.changes.find((change) => change.resource === 'file /etc/ssl/infra/www.foobar.com.key');
-    expect(key).toEqual({ phase: 'web', action: 'create', resource: 'file /etc/ssl/infra/www.foobar.com.key', reason: 'missing (holds secrets: no diff shown)', holds_secrets: true });
+    expect(key).toEqual({
+      phase: 'web',
+      action: 'create',
+      resource: 'file /etc/ssl/infra/www.foobar.com.key',
+      reason: 'missing (holds secrets: no diff shown)',
+      holds_secrets: true,
+    });
   });
 
-  it('records infra\'s version, the inventory\'s digest, the state\'s files and each host\'s facts digest', () => {
+  it("records infra's version, the inventory's digest, the state's files and each host's facts digest", () => {
     const plan = savedPlan();
     expect(plan).toMatchObject({ format_version: 1, kind: 'infra-plan', infra_version: '0.1.0', state: STATE });
     expect(plan.inventory.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -58,7 +66,7 @@ describe('a saved plan', () => {
     expect(savedPlanRefusals(saved, savedPlan())).toEqual([]);
   });
 
-  it('a db host\'s GTID positions moving with writes do not refuse it', () => {
+  it("a db host's GTID positions moving with writes do not refuse it", () => {
     const db = (position: string) => bareFacts({ db: { readOnly: false, gtidState: position, gtidPosition: position } });
     const saved = savedPlan({ factsOf: (host) => (host === 'db1' ? db('0-1-100') : bareFacts()) });
     expect(savedPlanRefusals(saved, savedPlan({ factsOf: (host) => (host === 'db1' ? db('0-1-250') : bareFacts()) }))).toEqual([]);
@@ -66,28 +74,43 @@ describe('a saved plan', () => {
 
   it('refuses, naming the host and the fact, when a host was edited since', () => {
     const edited = (host: string) =>
-      host === 'web2' ? bareFacts({ files: { '/etc/nginx/nginx.conf': { exists: true, type: 'file', sha256: 'e'.repeat(64), mode: '0644', owner: 'root', group: 'root' } }, packages: { curl: '8.0' } }) : bareFacts();
-    expect(savedPlanRefusals(savedPlan(), savedPlan({ factsOf: edited }))).toEqual(['web2: changed since the plan: file /etc/nginx/nginx.conf is new, package curl is new']);
+      host === 'web2'
+        ? bareFacts({
+            files: { '/etc/nginx/nginx.conf': { exists: true, type: 'file', sha256: 'e'.repeat(64), mode: '0644', owner: 'root', group: 'root' } },
+            packages: { curl: '8.0' },
+          })
+        : bareFacts();
+    expect(savedPlanRefusals(savedPlan(), savedPlan({ factsOf: edited }))).toEqual([
+      'web2: changed since the plan: file /etc/nginx/nginx.conf is new, package curl is new',
+    ]);
   });
 
   it('refuses when the inventory, the state or infra changed since', () => {
     const saved = savedPlan();
-    expect(savedPlanRefusals(saved, savedPlan({ inventoryText: `${INVENTORY_TEXT}# edited\n` }))).toEqual(['inventory /srv/infra/inventory.yaml: changed since the plan']);
-    expect(savedPlanRefusals(saved, savedPlan({ state: { ...STATE, 'secrets/db.password': '33 1700000099999' } }))).toEqual(['state directory: secrets/db.password changed since the plan']);
+    expect(savedPlanRefusals(saved, savedPlan({ inventoryText: `${INVENTORY_TEXT}# edited\n` }))).toEqual([
+      'inventory /srv/infra/inventory.yaml: changed since the plan',
+    ]);
+    expect(savedPlanRefusals(saved, savedPlan({ state: { ...STATE, 'secrets/db.password': '33 1700000099999' } }))).toEqual([
+      'state directory: secrets/db.password changed since the plan',
+    ]);
     expect(savedPlanRefusals(saved, savedPlan({ version: '0.2.0' }))).toEqual(['infra: planned with 0.1.0, this is 0.2.0']);
   });
 
   it('refuses a host in the plan that is not read now, and one read now that the plan lacks', () => {
-    expect(savedPlanRefusals(savedPlan(), savedPlan({ only: ['lb1', 'lb2', 'web1', 'app1', 'app2', 'db1', 'db2', 'db3'] }))).toEqual(['web2: in the plan, not read now']);
+    expect(savedPlanRefusals(savedPlan(), savedPlan({ only: ['lb1', 'lb2', 'web1', 'app1', 'app2', 'db1', 'db2', 'db3'] }))).toEqual([
+      'web2: in the plan, not read now',
+    ]);
     expect(savedPlanRefusals(savedPlan({ only: ['web1'] }), savedPlan({ only: ['web1', 'web2'] }))).toEqual(['web2: read now, not in the plan']);
   });
 
-  it('refuses a host whose facts match but whose plan differs (the app\'s source changed)', () => {
+  it("refuses a host whose facts match but whose plan differs (the app's source changed)", () => {
     const saved = savedPlan();
     const now = savedPlan();
     const app = now.hosts.app1?.changes.find((change) => change.resource.endsWith('/app.py'));
     if (app) app.content_sha256 = 'f'.repeat(64);
-    expect(savedPlanRefusals(saved, now)).toEqual([expect.stringMatching(/^app1: its plan is now different \(create file \/opt\/app\/releases\/\w+\/app\.py\)$/)]);
+    expect(savedPlanRefusals(saved, now)).toEqual([
+      expect.stringMatching(/^app1: its plan is now different \(create file \/opt\/app\/releases\/\w+\/app\.py\)$/),
+    ]);
   });
 
   it('reading: a file that is not a plan of this format is rejected, saying why', () => {

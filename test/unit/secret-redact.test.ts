@@ -13,7 +13,7 @@ const password = new Secret(CLEAR);
 
 /** What is left of the password in `text`, in any of the forms the tests look for. */
 function leaks(text: string): string[] {
-  const forms = [CLEAR, environmentValue(CLEAR).slice(1, -1), quoteWord(CLEAR), sqlString(CLEAR).slice(1, -1), 'pa\'\\\'\'ss', 'pa\'\'ss', 'pa\\\'ss'];
+  const forms = [CLEAR, environmentValue(CLEAR).slice(1, -1), quoteWord(CLEAR), sqlString(CLEAR).slice(1, -1), "pa'\\''ss", "pa''ss", "pa\\'ss"];
   return forms.filter((form) => text.includes(form));
 }
 
@@ -38,7 +38,13 @@ describe('redaction of a secret in the forms infra writes it in', () => {
 
     const shown = redact(text, [password]);
 
-    expect(shown).toBe(["echo '[secret]'", "CHANGE MASTER TO MASTER_USER = 'repl', MASTER_PASSWORD = '[secret]';", `printf '%s\\n' 'CHANGE MASTER TO MASTER_USER = '\\''repl'\\'', MASTER_PASSWORD = '\\''[secret]'\\'';' | mysql`].join('\n'));
+    expect(shown).toBe(
+      [
+        "echo '[secret]'",
+        "CHANGE MASTER TO MASTER_USER = 'repl', MASTER_PASSWORD = '[secret]';",
+        `printf '%s\\n' 'CHANGE MASTER TO MASTER_USER = '\\''repl'\\'', MASTER_PASSWORD = '\\''[secret]'\\'';' | mysql`,
+      ].join('\n'),
+    );
   });
 
   it('takes it out of JSON, where quotes and backslashes are escaped', () => {
@@ -49,7 +55,15 @@ describe('redaction of a secret in the forms infra writes it in', () => {
 
   it('takes it out of the base64 of a file in a change script, at any offset and across line breaks', () => {
     for (const before of ['', 'x', 'xy', 'a line long enough to push the secret across the 76-character wrap of base64: ']) {
-      const file: FileResource = { kind: 'file', path: '/etc/app/app.env', content: `${before}${CLEAR}\n`, mode: '0600', owner: 'root', group: 'root', secrets: [password] };
+      const file: FileResource = {
+        kind: 'file',
+        path: '/etc/app/app.env',
+        content: `${before}${CLEAR}\n`,
+        mode: '0600',
+        owner: 'root',
+        group: 'root',
+        secrets: [password],
+      };
       const script = buildChangeScript([{ phase: 'app', resource: file, action: 'create', reason: '' }], [], []);
       const body = (s: string) => (s.match(/<<'INFRA_EOF'\n([\s\S]*?)INFRA_EOF/) as RegExpMatchArray)[1] as string;
       expect(Buffer.from(body(script).replace(/\n/g, ''), 'base64').toString()).toContain(CLEAR);

@@ -62,6 +62,8 @@ describe('--limit, read as Ansible reads a pattern', () => {
   it('--replace-host takes one value too, and an unknown name gets the same did-you-mean', () => {
     const all = inventory();
     expect([...selectReplacedHosts(all, all.hosts, ['web2,app1'])]).toEqual(['web2', 'app1']);
-    expect(() => selectReplacedHosts(all, all.hosts, ['wbe2'])).toThrow(/--replace-host wbe2: no host of that name in the inventory \(hosts: .*\); did you mean web2\?; nothing was changed/);
+    expect(() => selectReplacedHosts(all, all.hosts, ['wbe2'])).toThrow(
+      /--replace-host wbe2: no host of that name in the inventory \(hosts: .*\); did you mean web2\?; nothing was changed/,
+    );
   });
 });

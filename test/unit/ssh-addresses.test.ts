@@ -74,7 +74,13 @@ describe('~/.ssh/config, read as OpenSSH reads it', () => {
 
   it('takes the first value of each setting from the Host blocks that match, in file order', () => {
     expect(config('web1')).toEqual({ hostName: '10.0.0.21', user: 'deploy', port: 2200, identityFile: '~/.ssh/work_ed25519' });
-    expect(config('db1.internal')).toEqual({ hostName: 'db1.internal.example.org', user: 'ignored-since-set-above', port: 2200, identityFile: '~/.ssh/work_ed25519', proxyJump: 'admin@bastion:2222' });
+    expect(config('db1.internal')).toEqual({
+      hostName: 'db1.internal.example.org',
+      user: 'ignored-since-set-above',
+      port: 2200,
+      identityFile: '~/.ssh/work_ed25519',
+      proxyJump: 'admin@bastion:2222',
+    });
     expect(config('other')).toEqual({ identityFile: '~/.ssh/id_rsa' });
   });
 
@@ -100,7 +106,10 @@ describe('~/.ssh/config, read as OpenSSH reads it', () => {
 
 describe('the keys a connection offers', () => {
   it('a named key file, with the agent too when one runs; the agent alone without a named key; the default key without either', () => {
-    expect(credentialsFor('/keys/ops', { SSH_AUTH_SOCK: '/run/agent.sock', HOME: '/home/op' })).toEqual({ identityFile: '/keys/ops', agent: '/run/agent.sock' });
+    expect(credentialsFor('/keys/ops', { SSH_AUTH_SOCK: '/run/agent.sock', HOME: '/home/op' })).toEqual({
+      identityFile: '/keys/ops',
+      agent: '/run/agent.sock',
+    });
     expect(credentialsFor('/keys/ops', { HOME: '/home/op' })).toEqual({ identityFile: '/keys/ops' });
     expect(credentialsFor(undefined, { SSH_AUTH_SOCK: '/run/agent.sock', HOME: '/home/op' })).toEqual({ agent: '/run/agent.sock' });
     expect(credentialsFor(undefined, { HOME: '/home/op' })).toEqual({ identityFile: '/home/op/.ssh/id_ed25519', defaultKey: true });
@@ -131,9 +140,13 @@ describe('hosts given by name', () => {
 
   it('a name that does not resolve is refused at its line; two names for one address are refused', async () => {
     const unknown = await inventoryWith('web1: {address: web1.example.org, roles: [web, app]}\ndb1: {address: 10.0.0.41, roles: [db]}');
-    await expect(resolveHostAddresses(unknown, resolverOf({}))).rejects.toThrow(/inventory\.yaml:8:19 hosts\.web1\.address: web1\.example\.org does not resolve to an IPv4 address \(ENOTFOUND\)/);
+    await expect(resolveHostAddresses(unknown, resolverOf({}))).rejects.toThrow(
+      /inventory\.yaml:8:19 hosts\.web1\.address: web1\.example\.org does not resolve to an IPv4 address \(ENOTFOUND\)/,
+    );
     const twice = await inventoryWith('web1: {address: web1.example.org, roles: [web, app]}\ndb1: {address: 10.0.0.41, roles: [db]}');
-    await expect(resolveHostAddresses(twice, resolverOf({ 'web1.example.org': ['10.0.0.41'] }))).rejects.toThrow('db1 resolves to 10.0.0.41, the address of web1 too');
+    await expect(resolveHostAddresses(twice, resolverOf({ 'web1.example.org': ['10.0.0.41'] }))).rejects.toThrow(
+      'db1 resolves to 10.0.0.41, the address of web1 too',
+    );
   });
 
   it('an ssh config alias: HostName, User, Port, IdentityFile come from the config, the written keys win', async () => {
@@ -148,7 +161,7 @@ describe('hosts given by name', () => {
     expect(db1!.ssh.identityFile).toBeUndefined();
   });
 
-  it('a jump host from ssh.jump or ProxyJump is resolved too, its user defaulting to the host\'s', async () => {
+  it("a jump host from ssh.jump or ProxyJump is resolved too, its user defaulting to the host's", async () => {
     const inventory = await withSshConfig(
       await inventoryWith('web1: {address: 10.0.0.21, roles: [web, app]}\ndb1: {address: 10.0.0.41, roles: [db], ssh: {jump: "ops@gw.example.org:2222"}}'),
       'Host 10.0.0.21\n  ProxyJump bastion\nHost bastion\n  HostName 192.0.2.10\n',
@@ -170,7 +183,15 @@ describe('hosts given by name', () => {
 describe('addresses in the inventory', () => {
   it('accepts names, refuses a bad name or a bad IPv4, and refuses ip beside an address', async () => {
     const issuesOf = (hosts: string): string[] => {
-      const text = ['domain: www.example.com', 'firewall: {admin_sources: [10.0.0.1/32]}', 'db: {primary: db1}', 'app: {source: ./app}', 'hosts:', ...hosts.split('\n').map((line) => `  ${line}`), ''].join('\n');
+      const text = [
+        'domain: www.example.com',
+        'firewall: {admin_sources: [10.0.0.1/32]}',
+        'db: {primary: db1}',
+        'app: {source: ./app}',
+        'hosts:',
+        ...hosts.split('\n').map((line) => `  ${line}`),
+        '',
+      ].join('\n');
       const result = parseInventory(text, '/srv/inventory.yaml');
       return result.ok ? [] : result.issues.map((issue) => formatIssue(issue, 'inventory.yaml'));
     };

@@ -19,7 +19,12 @@ let bobKey: string;
 let bobPublic: string;
 
 function inventoryIn(dir: string, recipients: string[]): Inventory {
-  return { file: join(dir, 'inventory.yaml'), stateDir: join(dir, '.infra'), sharedState: { file: join(dir, 'infra-state.age'), recipients }, hosts: [] } as unknown as Inventory;
+  return {
+    file: join(dir, 'inventory.yaml'),
+    stateDir: join(dir, '.infra'),
+    sharedState: { file: join(dir, 'infra-state.age'), recipients },
+    hosts: [],
+  } as unknown as Inventory;
 }
 
 async function seedState(stateDir: string): Promise<void> {

@@ -5,18 +5,23 @@ import { hostOf, monitoredInventory } from './roles-fixture.js';
 
 /** What Prometheus answers an instant query with. */
 function vector(samples: [Record<string, string>, string][]): string {
-  return JSON.stringify({ status: 'success', data: { resultType: 'vector', result: samples.map(([metric, value]) => ({ metric, value: [1767225600, value] })) } });
+  return JSON.stringify({
+    status: 'success',
+    data: { resultType: 'vector', result: samples.map(([metric, value]) => ({ metric, value: [1767225600, value] })) },
+  });
 }
 
 function output(sections: Record<string, string>): string {
-  return Object.entries(sections).map(([name, text]) => `--infra-status ${name}\n${text}\n`).join('');
+  return Object.entries(sections)
+    .map(([name, text]) => `--infra-status ${name}\n${text}\n`)
+    .join('');
 }
 
 // Inventory: the role tests' fleet with mon1 at 10.0.0.51.
 const mon1 = hostOf(monitoredInventory(), 'mon1');
 
 describe('infra status', () => {
-  it('asks Prometheus on the monitor host\'s own address, every query in one script', () => {
+  it("asks Prometheus on the monitor host's own address, every query in one script", () => {
     const script = statusScript(mon1);
     for (const query of Object.values(STATUS_QUERIES)) expect(script).toContain(query.slice(0, 20));
     expect(script).toContain('http://10.0.0.51:9090/api/v1/query');
@@ -27,10 +32,16 @@ describe('infra status', () => {
     const status = parseStatus(
       output({
         requestsPerSecond: vector([[{}, '48.7']]),
-        requestsPerSecondByHost: vector([[{ host: 'web2' }, '24.3'], [{ host: 'web1' }, '24.4']]),
+        requestsPerSecondByHost: vector([
+          [{ host: 'web2' }, '24.3'],
+          [{ host: 'web1' }, '24.4'],
+        ]),
         errorRatio: vector([[{}, '0.0125']]),
         replicationLagByHost: vector([[{ __name__: 'mysql_slave_status_seconds_behind_master', host: 'db2' }, '3']]),
-        certificateDaysByHost: vector([[{ host: 'web1', domain: 'www.foobar.com' }, '89.6'], [{ host: 'web2', domain: 'www.foobar.com' }, '89.6']]),
+        certificateDaysByHost: vector([
+          [{ host: 'web1', domain: 'www.foobar.com' }, '89.6'],
+          [{ host: 'web2', domain: 'www.foobar.com' }, '89.6'],
+        ]),
         targetsUp: vector([[{}, '19']]),
         targets: vector([[{}, '20']]),
         alerts: JSON.stringify({
@@ -38,7 +49,11 @@ describe('infra status', () => {
           data: {
             alerts: [
               { labels: { alertname: 'HaproxyDown', host: 'lb2', severity: 'critical' }, annotations: { summary: 'haproxy is down on lb2' }, state: 'firing' },
-              { labels: { alertname: 'TargetDown', host: 'lb2', severity: 'critical' }, annotations: { summary: 'haproxy on lb2 does not answer' }, state: 'pending' },
+              {
+                labels: { alertname: 'TargetDown', host: 'lb2', severity: 'critical' },
+                annotations: { summary: 'haproxy on lb2 does not answer' },
+                state: 'pending',
+              },
             ],
           },
         }),

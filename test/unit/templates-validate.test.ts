@@ -62,7 +62,10 @@ describe('rendered configs pass the real validators', () => {
     requireProgram('keepalived', 'keepalived');
     // keepalived -t checks that the interface exists, so the VIP goes on one this machine has.
     const local = testInventory();
-    const iface = readdirSync('/sys/class/net').sort().find((name) => name !== 'lo') ?? 'lo';
+    const iface =
+      readdirSync('/sys/class/net')
+        .sort()
+        .find((name) => name !== 'lo') ?? 'lo';
     for (const lb of local.hosts) lb.vars = { vrrp_interface: iface };
     for (const name of ['lb1', 'lb2']) {
       const path = join(workDir(), 'keepalived.conf');
@@ -79,10 +82,27 @@ describe('rendered configs pass the real validators', () => {
     requireProgram('openssl', 'openssl');
     const dir = workDir();
     const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', `/CN=${inventory.domain}`, '-keyout', key, '-out', cert,
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${inventory.domain}`,
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     const secrets = testSecrets();
     secrets.tls = { certificateChain: readFileSync(cert, 'utf8'), key: new Secret(readFileSync(key, 'utf8')) };
     const phase = webPhase(inventory, hostOf(inventory, 'web1'), secrets);
@@ -95,7 +115,9 @@ describe('rendered configs pass the real validators', () => {
     writeFileSync(join(dir, 'site.conf'), listeners);
     writeFileSync(
       join(dir, 'nginx.conf'),
-      [`pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log;`, 'events {}', 'http {', `    access_log off;`, `    include ${dir}/site.conf;`, '}', ''].join('\n'),
+      [`pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log;`, 'events {}', 'http {', `    access_log off;`, `    include ${dir}/site.conf;`, '}', ''].join(
+        '\n',
+      ),
     );
     validate('nginx', ['-t', '-q', '-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')]);
   });

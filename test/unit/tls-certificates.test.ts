@@ -61,11 +61,26 @@ describe('decoding a certificate openssl made', () => {
     const dir = await temporaryDir();
     await openssl(
       [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'web.key',
-        '-multivalue-rdn', '-subj', '/C=US/O=Example, Inc./CN=www.foobar.com+OU=Web',
-        '-addext', 'subjectAltName=DNS:*.foobar.com,DNS:www.foobar.com,IP:10.0.0.21,IP:fd00::1',
-        '-addext', 'basicConstraints=critical,CA:FALSE',
-        '-days', '30', '-out', 'web.crt',
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        'web.key',
+        '-multivalue-rdn',
+        '-subj',
+        '/C=US/O=Example, Inc./CN=www.foobar.com+OU=Web',
+        '-addext',
+        'subjectAltName=DNS:*.foobar.com,DNS:www.foobar.com,IP:10.0.0.21,IP:fd00::1',
+        '-addext',
+        'basicConstraints=critical,CA:FALSE',
+        '-days',
+        '30',
+        '-out',
+        'web.crt',
       ],
       dir,
     );
@@ -92,10 +107,31 @@ describe('decoding a certificate openssl made', () => {
 
   it('gives the same object for the same PEM block, and says which block cannot be decoded', async () => {
     const dir = await temporaryDir();
-    await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-subj', '/CN=Test Root', '-days', '1', '-out', 'ca.crt'], dir);
+    await openssl(
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        'ca.key',
+        '-subj',
+        '/CN=Test Root',
+        '-days',
+        '1',
+        '-out',
+        'ca.crt',
+      ],
+      dir,
+    );
     const pem = await readFile(join(dir, 'ca.crt'), 'utf8');
     expect(parseCertificates(pem)[0]).toBe(parseCertificates(`# the root\n${pem}`)[0]);
     expect(parseCertificates(pem)[0]?.isCa).toBe(true);
-    expect(() => parseCertificates(`${pem}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`)).toThrow('PEM certificate number 2 cannot be decoded');
+    expect(() => parseCertificates(`${pem}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`)).toThrow(
+      'PEM certificate number 2 cannot be decoded',
+    );
   });
 });

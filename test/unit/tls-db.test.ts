@@ -15,7 +15,7 @@ afterEach(removeTemporaryDirs);
 const db1 = (inventory: Inventory) => hostOf(inventory, 'db1');
 
 describe('dbTlsMaterial', () => {
-  it('issues db1 a serverAuth certificate from infra\'s CA naming its name and address, key stored 0600 under db-tls/', async () => {
+  it("issues db1 a serverAuth certificate from infra's CA naming its name and address, key stored 0600 under db-tls/", async () => {
     const inventory = await inventoryWithState();
     const material = await dbTlsMaterial(inventory, db1(inventory));
     const ca = await ensureCa(inventory);
@@ -26,7 +26,9 @@ describe('dbTlsMaterial', () => {
     expect(certificate.subject).toBe('CN=db1');
     expect(certificate.checkIP('10.0.0.41')).toBe('10.0.0.41');
     expect(certificate.verify(new X509Certificate(ca.certificatePem).publicKey)).toBe(true);
-    expect(await verifyTlsMaterial({ certificateChain: material.certificate, key: material.key, domain: 'db1', caCertificates: [ca.certificatePem] })).toEqual([]);
+    expect(await verifyTlsMaterial({ certificateChain: material.certificate, key: material.key, domain: 'db1', caCertificates: [ca.certificatePem] })).toEqual(
+      [],
+    );
     const keyFile = join(inventory.stateDir, 'db-tls', 'db1.key');
     expect(await readFile(keyFile, 'utf8')).toBe(material.key.reveal());
     expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
@@ -45,7 +47,7 @@ describe('dbTlsMaterial', () => {
     expect(moved.issuedBecause).toBe('its names changed to db1, 10.0.0.49');
   });
 
-  it('comes from infra\'s CA with tls.source files too: the web files are for browsers, not for db traffic', async () => {
+  it("comes from infra's CA with tls.source files too: the web files are for browsers, not for db traffic", async () => {
     const inventory = await inventoryWithState({ tls: { kind: 'files', certFile: '/nonexistent/cert.pem', keyFile: '/nonexistent/key.pem' } });
     const material = await dbTlsMaterial(inventory, db1(inventory));
     expect(material.caCertificate).toBe((await ensureCa(inventory)).certificatePem);

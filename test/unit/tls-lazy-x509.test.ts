@@ -25,7 +25,10 @@ async function stateMadeByOpenssl(stateDir: string): Promise<void> {
   await openssl([...newKey, '-out', 'web1.key'], dir);
   await openssl(['req', '-new', '-key', 'web1.key', '-subj', '/CN=www.foobar.com', '-out', 'web1.csr'], dir);
   await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=DNS:www.foobar.com,DNS:web1,IP:10.0.0.21\nextendedKeyUsage=serverAuth\n');
-  await openssl(['x509', '-req', '-in', 'web1.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '90', '-extfile', 'ext.cnf', '-out', 'web1.crt'], dir);
+  await openssl(
+    ['x509', '-req', '-in', 'web1.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '90', '-extfile', 'ext.cnf', '-out', 'web1.crt'],
+    dir,
+  );
   await mkdir(join(stateDir, 'ca'), { recursive: true });
   await mkdir(join(stateDir, 'tls'), { recursive: true });
   await openssl(['x509', '-in', join(dir, 'ca.crt'), '-out', join(stateDir, 'ca', 'ca.crt')]);

@@ -56,7 +56,10 @@ describe('infra on what openssl makes (tls.source files)', () => {
    * A root CA and a web certificate for `domain` made by openssl, the keys in the traditional
    * forms ("EC PRIVATE KEY", "RSA PRIVATE KEY") rather than PKCS#8, as many users have them.
    */
-  async function opensslFiles(keyForm: 'ec' | 'rsa', domain: string): Promise<{ dir: string; files: { kind: 'files'; certFile: string; keyFile: string; chainFile: string } }> {
+  async function opensslFiles(
+    keyForm: 'ec' | 'rsa',
+    domain: string,
+  ): Promise<{ dir: string; files: { kind: 'files'; certFile: string; keyFile: string; chainFile: string } }> {
     const dir = await temporaryDir();
     const newKey = keyForm === 'ec' ? ['ecparam', '-name', 'prime256v1', '-genkey', '-noout'] : ['genrsa', '-traditional'];
     await writeFile(join(dir, 'ext.cnf'), `subjectAltName=DNS:${domain}\nextendedKeyUsage=serverAuth\n`);
@@ -94,8 +97,6 @@ describe('infra on what openssl makes (tls.source files)', () => {
     const good = await opensslFiles('ec', 'www.foobar.com');
     await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'other.key'], good.dir);
     const mismatched = await inventoryWithState({ tls: { ...good.files, keyFile: join(good.dir, 'other.key') } });
-    await expect(webTlsMaterial(mismatched, hostOf(mismatched, 'web1'))).rejects.toThrow(
-      `${join(good.dir, 'other.key')}: certificate does not match its key`,
-    );
+    await expect(webTlsMaterial(mismatched, hostOf(mismatched, 'web1'))).rejects.toThrow(`${join(good.dir, 'other.key')}: certificate does not match its key`);
   });
 });

@@ -28,9 +28,7 @@ describe('webTlsMaterial with tls.source ca', () => {
     expect(await readFile(keyFile, 'utf8')).toBe(material.key.reveal());
     expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
     expect((await stat(join(inventory.stateDir, 'tls'))).mode & 0o777).toBe(0o700);
-    expect(
-      await verifyTlsMaterial({ ...material, domain: 'www.foobar.com', caCertificates: [ca.certificatePem] }),
-    ).toEqual([]);
+    expect(await verifyTlsMaterial({ ...material, domain: 'www.foobar.com', caCertificates: [ca.certificatePem] })).toEqual([]);
   });
 
   it('names the domain, the host name and the host address (IP), for serverAuth, valid tls.days', async () => {

@@ -50,7 +50,8 @@ function vipFingerprint(vip: string, domain: string): Promise<{ fingerprint?: st
 
 export async function check(file: string, options: CheckOptions, globals: GlobalOptions): Promise<CheckReport> {
   const expiryWarningDays = Number(options.expiringWithin);
-  if (!Number.isInteger(expiryWarningDays) || expiryWarningDays < 0) throw new UserError(`--expiring-within ${options.expiringWithin}: expected a whole number of days`);
+  if (!Number.isInteger(expiryWarningDays) || expiryWarningDays < 0)
+    throw new UserError(`--expiring-within ${options.expiringWithin}: expected a whole number of days`);
   const started = Date.now();
   const requestedForks = parseForks(options.forks);
   const progress = await Progress.create(!globals.json && !globals.quiet);
@@ -94,7 +95,12 @@ export async function check(file: string, options: CheckOptions, globals: Global
     const fleetDrift = [
       ...(allLbsRead ? vipHolderDrift(inventory.vip, lbObservations) : []),
       ...(viaVip && deployedCertificates.length > 0 ? vipCertificateDrift(viaVip.fingerprint, deployedCertificates, viaVip.error) : []),
-      ...dbTopologyDrift(dbReadings(context.desires, probes)).map((message): DriftItem => ({ phase: 'fleet', kind: 'health', subject: 'db replication', message })),
+      ...dbTopologyDrift(dbReadings(context.desires, probes)).map((message): DriftItem => ({
+        phase: 'fleet',
+        kind: 'health',
+        subject: 'db replication',
+        message,
+      })),
     ];
     const unreachable = hosts.some((host) => host.status === 'unreachable');
     const drifted = fleetDrift.length > 0 || hosts.some((host) => host.status === 'drifted');
@@ -132,7 +138,14 @@ export function renderCheck(report: CheckReport, options: { quiet?: boolean } = 
     lines.push('', host.host);
     for (const item of host.drift) {
       lines.push(`  ${item.phase}: ${item.subject}: ${item.message}`);
-      if (item.diff) lines.push(...item.diff.split('\n').slice(2).filter(Boolean).map((line) => `      ${line}`));
+      if (item.diff)
+        lines.push(
+          ...item.diff
+            .split('\n')
+            .slice(2)
+            .filter(Boolean)
+            .map((line) => `      ${line}`),
+        );
     }
   }
   if (report.fleet.length > 0) {

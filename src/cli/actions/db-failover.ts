@@ -24,13 +24,23 @@ export async function failover(file: string, options: { to?: string; waitLock?: 
   const progress = await Progress.create(!globals.json && !globals.quiet, Boolean(globals.verbose));
   progress.start('reading the db hosts');
   const askPassphrase = passphrasePrompt(progress);
-  const fleet = await Fleet.connect(inventory, dbHosts, { forks: dbHosts.length, acceptNewHostKeys: false, replaceHostKeys: new Set(), ...(askPassphrase ? { askPassphrase } : {}) });
+  const fleet = await Fleet.connect(inventory, dbHosts, {
+    forks: dbHosts.length,
+    acceptNewHostKeys: false,
+    replaceHostKeys: new Set(),
+    ...(askPassphrase ? { askPassphrase } : {}),
+  });
   let newPrimary: string;
   let lock: FleetLock | undefined;
   try {
     // Held while the db hosts are read and one is promoted; the provision that follows takes its own.
-    lock = await lockFleet(fleet, dbHosts.map((host) => host.name), { command: 'db failover', waitSeconds, forks: dbHosts.length });
-    for (const { host, leftBy } of lock.takenOver) process.stderr.write(`infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over\n`);
+    lock = await lockFleet(
+      fleet,
+      dbHosts.map((host) => host.name),
+      { command: 'db failover', waitSeconds, forks: dbHosts.length },
+    );
+    for (const { host, leftBy } of lock.takenOver)
+      process.stderr.write(`infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over\n`);
     const flavor = inventoryDbFlavor(inventory, await readDbPlatforms(fleet, dbHosts));
     const readings = await readDbHosts(inventory, fleet, flavor).finally(() => progress.stop());
     const decision = decideFailover(flavor, inventory.db.primary, inventory.db.replicas, readings, options.to);
@@ -38,7 +48,9 @@ export async function failover(file: string, options: { to?: string; waitLock?: 
     const out = (text: string) => process.stdout.write(text);
     const width = hostColumnWidth(readings.map((reading) => reading.host.name));
     for (const reading of readings) {
-      const state = reading.db ? `${reading.db.readOnly ? 'read-only' : 'writable'}, holds ${reading.db.gtidPosition || '(nothing)'}` : `not read: ${reading.error}`;
+      const state = reading.db
+        ? `${reading.db.readOnly ? 'read-only' : 'writable'}, holds ${reading.db.gtidPosition || '(nothing)'}`
+        : `not read: ${reading.error}`;
       out(`${reading.host.name.padEnd(width)} ${state}\n`);
     }
     out(
@@ -56,8 +68,14 @@ export async function failover(file: string, options: { to?: string; waitLock?: 
     await lock?.release();
     fleet.close();
   }
-  const reachable = new Set([...hostsWithRole(inventory, ROLE.app).map((h) => h.name), ...dbHosts.filter((h) => !fleet.failures.has(h.name)).map((h) => h.name)]);
+  const reachable = new Set([
+    ...hostsWithRole(inventory, ROLE.app).map((h) => h.name),
+    ...dbHosts.filter((h) => !fleet.failures.has(h.name)).map((h) => h.name),
+  ]);
   const code = await provision(file, { waitLock: options.waitLock }, { ...globals, yes: true, limit: [...reachable] });
-  if (code !== 0) throw new UserError(`${newPrimary} is the primary and the inventory says so, but provisioning the db and app hosts failed (above): fix it and run infra provision`);
+  if (code !== 0)
+    throw new UserError(
+      `${newPrimary} is the primary and the inventory says so, but provisioning the db and app hosts failed (above): fix it and run infra provision`,
+    );
   return 0;
 }

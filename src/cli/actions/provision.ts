@@ -47,7 +47,9 @@ function hostReportLine(report: HostReport, width: number): string {
 
 export async function provision(file: string, options: ProvisionOptions, globals: GlobalOptions): Promise<number> {
   if (options.out && (options.replaceHost?.length ?? 0) > 0) {
-    throw new UserError('--out with --replace-host: a host taken back gets a new certificate each run, so its plan could never be applied as saved; provision it first');
+    throw new UserError(
+      '--out with --replace-host: a host taken back gets a new certificate each run, so its plan could never be applied as saved; provision it first',
+    );
   }
   const started = Date.now();
   const command = options.saved ? 'apply' : 'provision';
@@ -84,7 +86,13 @@ export async function provision(file: string, options: ProvisionOptions, globals
     // was planned on hosts no other run changes meanwhile. Taken beside the probe: no wait added.
     const [read, locked] = await Promise.allSettled([
       probeAndPlan(fleet, context.desires, forks),
-      dryRun ? undefined : lockFleet(fleet, context.hosts.map((host) => host.name), { command, waitSeconds: waitLockSeconds, forks }),
+      dryRun
+        ? undefined
+        : lockFleet(
+            fleet,
+            context.hosts.map((host) => host.name),
+            { command, waitSeconds: waitLockSeconds, forks },
+          ),
     ]);
     if (locked.status === 'fulfilled') lock = locked.value;
     if (locked.status === 'rejected') throw locked.reason;
@@ -92,7 +100,9 @@ export async function provision(file: string, options: ProvisionOptions, globals
     const { probes, failures } = read.value;
     progress.stop();
     for (const { host, leftBy } of lock?.takenOver ?? []) {
-      process.stderr.write(`infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over: check what it left undone in this plan\n`);
+      process.stderr.write(
+        `infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over: check what it left undone in this plan\n`,
+      );
     }
     const reports = new Map<string, HostReport>();
     for (const [host, error] of [...fleet.failures, ...failures]) {
@@ -125,7 +135,8 @@ export async function provision(file: string, options: ProvisionOptions, globals
     }
     let applied: Map<string, HostReport> | undefined;
     if (refused.length > 0) {
-      for (const plan of refused) reports.set(plan.host, { host: plan.host, status: 'refused', changed: 0, unchanged: 0, phases: [], ms: 0, error: plan.refusal });
+      for (const plan of refused)
+        reports.set(plan.host, { host: plan.host, status: 'refused', changed: 0, unchanged: 0, phases: [], ms: 0, error: plan.refusal });
       if (!globals.json) process.stderr.write(`infra: nothing was changed on any host: ${refused.length} plan(s) refused (see above)\n`);
     } else if (pendingWork && !dryRun) {
       if (!(await confirmed(globals, 'Apply these changes?', 'apply this plan'))) return 1;
@@ -136,7 +147,10 @@ export async function provision(file: string, options: ProvisionOptions, globals
     for (const [host, plan] of plans) {
       if (reports.has(host)) continue;
       const changed = plan.changes.filter((c) => c.action !== 'noop').length;
-      reports.set(host, applied?.get(host) ?? { host, status: 'ok', changed: dryRun ? changed : 0, unchanged: plan.changes.length - changed, phases: [], ms: 0 });
+      reports.set(
+        host,
+        applied?.get(host) ?? { host, status: 'ok', changed: dryRun ? changed : 0, unchanged: plan.changes.length - changed, phases: [], ms: 0 },
+      );
     }
     if (applied) await verifyConverged(fleet, context, forks, reports);
     const ordered = context.hosts.map((host) => reports.get(host.name)).filter((r): r is HostReport => r !== undefined);
@@ -166,13 +180,32 @@ export async function provision(file: string, options: ProvisionOptions, globals
       version: INFRA_VERSION,
       inventory: context.inventory.file,
       hosts: ordered.map((r) => ({ host: r.host, status: r.status, changed: r.changed, error: r.error })),
-      details: { dryRun, savedTo, appliedFrom: options.saved?.file, hostKeys, plans: Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)])) },
+      details: {
+        dryRun,
+        savedTo,
+        appliedFrom: options.saved?.file,
+        hostKeys,
+        plans: Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)])),
+      },
     };
     if (applied) await writeAuditLines(fleet, record, plans, ordered);
     await saveRunReport(context.inventory.stateDir, record);
     if (globals.json) {
       const plansJson = Object.fromEntries([...plans].map(([host, plan]) => [host, planToJson(plan)]));
-      process.stdout.write(jsonDocument(command, { ok, exitCode, dryRun, savedTo, appliedFrom: options.saved?.file, seconds, connections: connectionStats.opened, hosts: ordered, hostKeys, plans: plansJson }));
+      process.stdout.write(
+        jsonDocument(command, {
+          ok,
+          exitCode,
+          dryRun,
+          savedTo,
+          appliedFrom: options.saved?.file,
+          seconds,
+          connections: connectionStats.opened,
+          hosts: ordered,
+          hostKeys,
+          plans: plansJson,
+        }),
+      );
     } else if (globals.quiet) {
       for (const report of ordered.filter((r) => r.status !== 'ok' && r.status !== 'changed')) process.stdout.write(hostReportLine(report, width) + '\n');
       if (dryRun && pendingWork) process.stdout.write(`${planTotal(orderedPlans(context, plans))}\n`);
@@ -181,7 +214,9 @@ export async function provision(file: string, options: ProvisionOptions, globals
       // planned are listed, and the fleet's total ends the output.
       for (const report of ordered.filter((r) => r.status !== 'ok' && r.status !== 'changed')) process.stdout.write(hostReportLine(report, width) + '\n');
       const saved = savedTo ? `; the plan is in ${savedTo}: apply it with infra apply ${savedTo}` : '';
-      process.stdout.write(`\nNothing was changed (${options.out ? '--out' : '--dry-run'}; ${seconds.toFixed(1)}s${saved}).\n${planTotal(orderedPlans(context, plans))}\n`);
+      process.stdout.write(
+        `\nNothing was changed (${options.out ? '--out' : '--dry-run'}; ${seconds.toFixed(1)}s${saved}).\n${planTotal(orderedPlans(context, plans))}\n`,
+      );
     } else {
       process.stdout.write(`\nSummary (${seconds.toFixed(1)}s):\n`);
       for (const report of ordered) process.stdout.write(hostReportLine(report, width) + '\n');
@@ -213,7 +248,9 @@ async function writeAuditLines(fleet: Fleet, record: RunRecord, plans: ReadonlyM
           ...plan.changes.filter((change) => change.action !== 'noop').map((change) => `${change.action} ${resourceLabel(change.resource)}`),
           ...report.phases.flatMap((phase) => phase.handlers),
         ];
-        const result = await connection.run(appendAuditScript(auditLine(record, connection.localAddress, changes))).catch((err: Error) => ({ code: 1, stdout: '', stderr: err.message }));
+        const result = await connection
+          .run(appendAuditScript(auditLine(record, connection.localAddress, changes)))
+          .catch((err: Error) => ({ code: 1, stdout: '', stderr: err.message }));
         if (result.code !== 0) process.stderr.write(`infra: ${report.host}: the audit log could not be written: ${result.stderr.trim()}\n`);
       }),
   );
@@ -230,7 +267,9 @@ function shownPath(path: string): string {
  * and where to look at it, Prometheus's UI on each monitor host.
  */
 function siteSummary(inventory: RunContext['inventory']): string {
-  const monitors = hostsWithRole(inventory, ROLE.monitor).map((host) => `Monitoring: ${prometheusUrl(host)}  (Prometheus on ${host.name}, for the admin sources; infra status ${shownPath(inventory.file)})\n`);
+  const monitors = hostsWithRole(inventory, ROLE.monitor).map(
+    (host) => `Monitoring: ${prometheusUrl(host)}  (Prometheus on ${host.name}, for the admin sources; infra status ${shownPath(inventory.file)})\n`,
+  );
   if (!inventory.vip || !inventory.hosts.some((host) => host.roles.includes(ROLE.web))) return monitors.length > 0 ? `\n${monitors.join('')}` : '';
   const ca = inventory.tls.kind === 'ca' ? `--cacert ${shownPath(join(inventory.stateDir, 'ca', 'ca.crt'))} ` : '';
   return (
@@ -262,7 +301,12 @@ function orderedPlans(context: RunContext, plans: ReadonlyMap<string, HostPlan>)
 }
 
 /** Prints the plans `shown` picks; says whether it printed any. */
-function printPlans(context: RunContext, plans: Map<string, HostPlan>, options: GlobalOptions & { diff?: boolean }, shown: (plan: HostPlan) => boolean): boolean {
+function printPlans(
+  context: RunContext,
+  plans: Map<string, HostPlan>,
+  options: GlobalOptions & { diff?: boolean },
+  shown: (plan: HostPlan) => boolean,
+): boolean {
   const color = colorEnabled(process.stdout);
   let printed = false;
   for (const host of context.hosts) {
@@ -292,4 +336,3 @@ async function verifyConverged(fleet: Fleet, context: RunContext, forks: number,
     report.error = `verify: not converged after apply: ${[...left.map((c) => resourceLabel(c.resource)), ...probe.plan.pendingHandlers].join(', ')}`;
   }
 }
-

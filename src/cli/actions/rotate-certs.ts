@@ -78,7 +78,11 @@ export async function rotateCerts(file: string, options: RotateOptions, globals:
       return 0;
     case 'planned': {
       const { hosts, dryRun } = outcome;
-      print(globals, { ok: true, dryRun, hosts }, () => `${hosts.map(renderHostReport).join('\n')}\n\n${dryRun ? 'Dry run: nothing was changed.' : 'Nothing to rotate.'}\n`);
+      print(
+        globals,
+        { ok: true, dryRun, hosts },
+        () => `${hosts.map(renderHostReport).join('\n')}\n\n${dryRun ? 'Dry run: nothing was changed.' : 'Nothing to rotate.'}\n`,
+      );
       return 0;
     }
     case 'declined':
@@ -98,11 +102,16 @@ function print<T extends { ok: boolean }>(globals: GlobalOptions, data: T, text:
 }
 
 function rotatedText(globals: GlobalOptions, ok: boolean, reports: readonly HostReport[], caText: string): string {
-  if (globals.quiet) return reports.filter((report) => report.status === 'failed').map(renderHostReport).map((text) => `${text}\n`).join('');
+  if (globals.quiet)
+    return reports
+      .filter((report) => report.status === 'failed')
+      .map(renderHostReport)
+      .map((text) => `${text}\n`)
+      .join('');
   const counts = (['rotated', 'skipped', 'failed', 'not-reached'] as const)
     .map((status) => `${reports.filter((report) => report.status === status).length} ${status}`)
     .join(', ');
-  const tail = ok ? '' : "\nThe run stopped at the failed host: its error says what it serves now. Run rotate-certs again once the cause is fixed.\n";
+  const tail = ok ? '' : '\nThe run stopped at the failed host: its error says what it serves now. Run rotate-certs again once the cause is fixed.\n';
   return `${reports.map(renderHostReport).join('\n')}\n\n${counts}.\n${caText}${tail}`;
 }
 
@@ -111,8 +120,7 @@ function caPreparedText(file: string, inventory: Inventory, ca: CaPreparation): 
   const paths = caRotationPaths(inventory);
   if (ca.step === 'would-prepare') {
     return (
-      `Would make a new CA in ${paths.nextStateDir} and write the trust bundle ${paths.bundleFile} (current CA + new CA).\n` +
-      'Dry run: nothing was changed.\n'
+      `Would make a new CA in ${paths.nextStateDir} and write the trust bundle ${paths.bundleFile} (current CA + new CA).\n` + 'Dry run: nothing was changed.\n'
     );
   }
   return (

@@ -19,10 +19,12 @@ export interface StatusReport extends FleetStatus {
  */
 export async function status(file: string, globals: GlobalOptions): Promise<StatusReport> {
   const loaded = await loadInventory(file);
-  if (!loaded.ok) throw new UserError(`${file} is not valid:\n${loaded.issues.map((issue) => '  ' + formatIssue(issue, file)).join('\n')}`, 1, { issues: loaded.issues });
+  if (!loaded.ok)
+    throw new UserError(`${file} is not valid:\n${loaded.issues.map((issue) => '  ' + formatIssue(issue, file)).join('\n')}`, 1, { issues: loaded.issues });
   const inventory = loaded.inventory;
   const monitors = hostsWithRole(inventory, 'monitor');
-  if (monitors.length === 0) throw new UserError(`${file} has no host with role monitor: add one (e.g. mon1, roles: [monitor]) and provision it; infra status reads its Prometheus`);
+  if (monitors.length === 0)
+    throw new UserError(`${file} has no host with role monitor: add one (e.g. mon1, roles: [monitor]) and provision it; infra status reads its Prometheus`);
   const failures: string[] = [];
   for (const monitor of monitors) {
     const fleet = await Fleet.connect(inventory, [monitor], { forks: 1, acceptNewHostKeys: false, replaceHostKeys: new Set() });

@@ -31,6 +31,10 @@ Examples:
       if ((globals.limit?.length ?? 0) > 0) throw new UserError(`apply ${file}: --limit cannot be given; the plan covers the hosts it was made for`);
       const [{ readPlanFile }, { provision }] = await Promise.all([import('../plan-file.js'), import('../actions/provision.js')]);
       const plan = await readPlanFile(file);
-      process.exitCode = await provision(plan.inventory.file, { forks: options.forks, waitLock: options.waitLock, saved: { file, plan } }, { ...globals, limit: plan.limit });
+      process.exitCode = await provision(
+        plan.inventory.file,
+        { forks: options.forks, waitLock: options.waitLock, saved: { file, plan } },
+        { ...globals, limit: plan.limit },
+      );
     });
 }

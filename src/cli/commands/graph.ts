@@ -11,7 +11,7 @@ export function registerGraph(program: Command): void {
     .command('graph')
     .argument('<inventory>', 'the inventory YAML file')
     .option('--mermaid <file>', 'also write the topology as a Mermaid flowchart to this file')
-    .description('Show the topology: tiers, VIP, the flows between tiers with their ports, and every host\'s firewall openings.')
+    .description("Show the topology: tiers, VIP, the flows between tiers with their ports, and every host's firewall openings.")
     .addHelpText(
       'after',
       `

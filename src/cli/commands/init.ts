@@ -34,7 +34,7 @@ export function registerInit(program: Command): void {
     .option('--host <name=address:roles>', 'a host, e.g. web1=10.0.0.21:web (roles comma-separated); repeat per host', collect)
     .option('--vip <address>', 'the address the lb hosts share (required with two or more lb hosts)')
     .option('--vip-prefix <n>', "prefix length of the hosts' subnet (default 24)")
-    .option('--vip-interface <name>', 'the lb hosts\' network interface that holds the VIP (default eth0)')
+    .option('--vip-interface <name>', "the lb hosts' network interface that holds the VIP (default eth0)")
     .option('--primary <host>', 'the db host that takes writes (default: the only db host)')
     .option('--replicas <hosts>', 'comma-separated replica hosts (default: every other db host)')
     .option('--admin-source <cidr>', 'an address or CIDR allowed to reach SSH; repeatable', collect)
@@ -76,14 +76,15 @@ Examples:
 }
 
 async function init(file: string, options: InitOptions): Promise<number> {
-  const [{ confirm }, { parseInventory }, { answersFromFlags, missingFlags }, { askAnswers }, { appSourceProblem, completeWithDefaults }, { renderInventory }] = await Promise.all([
-    import('@inquirer/prompts'),
-    import('../../inventory/load.js'),
-    import('../init-flags.js'),
-    import('../init-prompts.js'),
-    import('../../inventory/init-answers.js'),
-    import('../../inventory/init-render.js'),
-  ]);
+  const [{ confirm }, { parseInventory }, { answersFromFlags, missingFlags }, { askAnswers }, { appSourceProblem, completeWithDefaults }, { renderInventory }] =
+    await Promise.all([
+      import('@inquirer/prompts'),
+      import('../../inventory/load.js'),
+      import('../init-flags.js'),
+      import('../init-prompts.js'),
+      import('../../inventory/init-answers.js'),
+      import('../../inventory/init-render.js'),
+    ]);
   const colors = colorsFor(process.stdout);
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
   const known = answersFromFlags(options);
@@ -104,7 +105,9 @@ async function init(file: string, options: InitOptions): Promise<number> {
   // An inventory that validates but cannot render is no start: the app's folder must exist.
   const appProblem = appSourceProblem(answers.appSource, dirname(file));
   if (appProblem) {
-    throw new UserError(`--app-source ${answers.appSource}: ${appProblem} (relative to the inventory's folder); give your app's folder, or leave the flag out for infra's example app; ${file} was not written`);
+    throw new UserError(
+      `--app-source ${answers.appSource}: ${appProblem} (relative to the inventory's folder); give your app's folder, or leave the flag out for infra's example app; ${file} was not written`,
+    );
   }
   const text = renderInventory(answers, file, await readFile(join(PACKAGE_ROOT, 'inventory.example.yaml'), 'utf8'));
   const result = parseInventory(text, file);

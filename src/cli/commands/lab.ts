@@ -106,14 +106,20 @@ export function formatStatus(status: LabStatus): string {
   if (status.bastion) rows.push([status.bastion.name, status.bastion.address, '(jump host)', status.bastion.state, status.bastion.machine]);
   const header = ['HOST', 'ADDRESS', 'ROLES', 'STATE', 'MACHINE'];
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [
-    line(header),
-    ...rows.map(line),
-    '',
-    `${LAB_DISTROS[status.release.distro].title} (${status.release.distro}), db engine ${status.release.dbEngine}; subnet ${status.subnet}, VIP ${status.vip ?? '(none: fewer than two lb hosts)'}` +
-      (status.bastion ? `; the inventory reaches the hosts through the bastion, which alone may reach their SSH` : ''),
-  ].join('\n') + '\n';
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return (
+    [
+      line(header),
+      ...rows.map(line),
+      '',
+      `${LAB_DISTROS[status.release.distro].title} (${status.release.distro}), db engine ${status.release.dbEngine}; subnet ${status.subnet}, VIP ${status.vip ?? '(none: fewer than two lb hosts)'}` +
+        (status.bastion ? `; the inventory reaches the hosts through the bastion, which alone may reach their SSH` : ''),
+    ].join('\n') + '\n'
+  );
 }
 
 function upSummary(r: LabUpResult): string {
@@ -157,7 +163,12 @@ Example:
     const option = new Option(`--${role.name} ${countAlone === undefined ? '<n>' : '[n]'}`, countHelp).argParser(parseCount(role)).default(defaultCount);
     up.addOption(countAlone === undefined ? option : option.preset(String(countAlone)));
   }
-  up.option('--distro <release>', `the Debian release of every host: ${LAB_DISTRO_NAMES.join(' or ')}`, parseChoice('--distro', LAB_DISTRO_NAMES), DEFAULT_RELEASE.distro);
+  up.option(
+    '--distro <release>',
+    `the Debian release of every host: ${LAB_DISTRO_NAMES.join(' or ')}`,
+    parseChoice('--distro', LAB_DISTRO_NAMES),
+    DEFAULT_RELEASE.distro,
+  );
   up.option(
     '--db-engine <engine>',
     `the db hosts' server: ${LAB_DB_ENGINES.join(' or ')} (mysql: Oracle's, from the Debian suite that ships it)`,
@@ -204,7 +215,10 @@ Example:
   $ infra lab down`,
     )
     .action(async () => {
-      await withProgress(async (onProgress) => (await labApi()).labDown({ onProgress }), () => 'lab down: no host running, no overlay mounted, bridge deleted');
+      await withProgress(
+        async (onProgress) => (await labApi()).labDown({ onProgress }),
+        () => 'lab down: no host running, no overlay mounted, bridge deleted',
+      );
     });
 
   lab
@@ -237,7 +251,10 @@ Example:
   $ infra lab reset && infra provision lab/inventory.yaml`,
     )
     .action(async () => {
-      await withProgress(async (onProgress) => (await labApi()).labReset({ onProgress }), (r) => upSummary(r).replace(/^lab up/, 'lab reset'));
+      await withProgress(
+        async (onProgress) => (await labApi()).labReset({ onProgress }),
+        (r) => upSummary(r).replace(/^lab up/, 'lab reset'),
+      );
     });
 
   lab
@@ -256,7 +273,8 @@ Example:
     .action(async (host: string) => {
       await withProgress(
         async (onProgress) => (await labApi()).labRebuild(host, { onProgress }),
-        (r: LabRebuildResult) => `lab rebuild: ${r.host.name} (${r.host.address}) is bare and ${r.host.state}, with new host keys:\n${r.fingerprints.map((f) => `  ${f}`).join('\n')}`,
+        (r: LabRebuildResult) =>
+          `lab rebuild: ${r.host.name} (${r.host.address}) is bare and ${r.host.state}, with new host keys:\n${r.fingerprints.map((f) => `  ${f}`).join('\n')}`,
       );
     });
 }

@@ -10,7 +10,7 @@ export function registerRender(program: Command): void {
     .command('render')
     .argument('<inventory>', 'the inventory YAML file')
     .requiredOption('--out <dir>', 'folder to write into, one sub-folder per host')
-    .description('Write every host\'s rendered configuration files locally, without connecting to any host.')
+    .description("Write every host's rendered configuration files locally, without connecting to any host.")
     .addHelpText(
       'after',
       `

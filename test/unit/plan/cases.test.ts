@@ -51,7 +51,9 @@ function readCases(kind: string): { file: string; spec: PlanCase }[] {
   const folder = join(CASES_DIR, kind);
   let files: string[];
   try {
-    files = readdirSync(folder).filter((file) => file.endsWith('.json')).sort();
+    files = readdirSync(folder)
+      .filter((file) => file.endsWith('.json'))
+      .sort();
   } catch {
     return [];
   }
@@ -62,7 +64,9 @@ function desireOf(spec: PlanCase): HostDesire {
   const phases = Object.entries(spec.desired).map(([phase, resources]) => ({
     phase: phase as Phase,
     resources: (resources ?? []).map((resource) =>
-      'secrets' in resource && resource.secrets ? { ...resource, secrets: (resource.secrets as unknown as string[]).map((clear) => new Secret(clear)) } : resource,
+      'secrets' in resource && resource.secrets
+        ? { ...resource, secrets: (resource.secrets as unknown as string[]).map((clear) => new Secret(clear)) }
+        : resource,
     ),
     handlers: [],
     validators: [],
@@ -83,7 +87,12 @@ function described(change: Change, expected: ExpectedChange | undefined): Expect
 }
 
 function stepsOf(desire: HostDesire, plan: HostPlan): string[] {
-  return desire.phases.flatMap((phase) => changeSteps(plan.changes.filter((change) => change.phase === phase.phase), phase.validators));
+  return desire.phases.flatMap((phase) =>
+    changeSteps(
+      plan.changes.filter((change) => change.phase === phase.phase),
+      phase.validators,
+    ),
+  );
 }
 
 /** The facts once every change of the plan was carried out. */
