@@ -70,6 +70,8 @@ export interface DbFlavor {
    * super_read_only by hand (as dropping errant transactions does) leaves read_only ON.
    */
   readOnlyHeld: { sql: string; expected: string };
+  /** The server settings that make a replica read-only again after a restart, as in `readOnly`. */
+  readOnlySettings: string[];
   replication: {
     /** Read with `mysql --vertical`: MySQL 9's client runs no `\\G` (no client command) in batch mode. */
     status: string;
@@ -111,6 +113,7 @@ const MARIADB: DbFlavor = {
   ed25519Plugins: true,
   readOnly: ['SET GLOBAL read_only = 1;'],
   readOnlyHeld: { sql: 'SELECT @@GLOBAL.read_only + 0', expected: '1' },
+  readOnlySettings: ['read_only'],
   replication: {
     status: 'SHOW SLAVE STATUS',
     expected: (source) => ({
@@ -164,6 +167,7 @@ const MYSQL: DbFlavor = {
   ed25519Plugins: false,
   readOnly: ['SET GLOBAL read_only = 1;', 'SET GLOBAL super_read_only = 1;'],
   readOnlyHeld: { sql: 'SELECT @@GLOBAL.read_only + @@GLOBAL.super_read_only', expected: '2' },
+  readOnlySettings: ['read_only', 'super_read_only'],
   replication: {
     status: 'SHOW REPLICA STATUS',
     expected: (source) => ({

@@ -306,6 +306,11 @@ describe('db role on Ubuntu (host var os_family: ubuntu)', () => {
   const ubuntu = testInventory();
   for (const name of ['db1', 'db2']) hostOf(ubuntu, name).vars = { os_family: 'ubuntu' };
 
+  it('keeps a MySQL replica super_read_only across a restart, and the primary writable', () => {
+    expect(file(phaseOf('db2', ubuntu), '/etc/mysql/mysql.conf.d/z61-infra-read-only.cnf')?.content).toMatch(/^read_only = ON\nsuper_read_only = ON$/m);
+    expect(file(phaseOf('db1', ubuntu), '/etc/mysql/mysql.conf.d/z61-infra-read-only.cnf')?.content).toMatch(/^read_only = OFF\nsuper_read_only = OFF$/m);
+  });
+
   it('uses MySQL: its package, config directory, GTID settings, validator and replication statements', () => {
     const replica = phaseOf('db2', ubuntu);
     expect(replica.resources).toContainEqual({ kind: 'package', name: 'mysql-server' });
