@@ -82,28 +82,8 @@ export async function provision(file: string, options: ProvisionOptions, globals
     } else {
       progress.update('reading hosts');
     }
-    // A run that may change hosts holds their lock from before it reads them, so what it applies
-    // was planned on hosts no other run changes meanwhile. Taken beside the probe: no wait added.
-    const [read, locked] = await Promise.allSettled([
-      probeAndPlan(fleet, context.desires, forks),
-      dryRun
-        ? undefined
-        : lockFleet(
-            fleet,
-            context.hosts.map((host) => host.name),
-            { command, waitSeconds: waitLockSeconds, forks },
-          ),
-    ]);
-    if (locked.status === 'fulfilled') lock = locked.value;
-    if (locked.status === 'rejected') throw locked.reason;
-    if (read.status === 'rejected') throw read.reason;
-    const { probes, failures } = read.value;
+    const { probes, failures } = await probeAndPlan(fleet, context.desires, forks);
     progress.stop();
-    for (const { host, leftBy } of lock?.takenOver ?? []) {
-      process.stderr.write(
-        `infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over: check what it left undone in this plan\n`,
-      );
-    }
     const reports = new Map<string, HostReport>();
     for (const [host, error] of [...fleet.failures, ...failures]) {
       reports.set(host, { host, status: 'unreachable', changed: 0, unchanged: 0, phases: [], ms: 0, error: error.message });
@@ -125,6 +105,21 @@ export async function provision(file: string, options: ProvisionOptions, globals
     }
     const refused = [...plans.values()].filter((plan) => plan.refusal);
     const pendingWork = [...plans.values()].some(hasPendingWork);
+    // A run with changes to make holds the hosts' lock from before it shows them until it is done;
+    // a run with nothing to do takes none, and costs nothing more. Its plan was read just before:
+    // each step is checked again on the host as it runs (a command's guard, a file's content).
+    if (pendingWork && refused.length === 0 && !dryRun) {
+      lock = await lockFleet(
+        fleet,
+        context.hosts.map((host) => host.name),
+        { command, waitSeconds: waitLockSeconds, forks },
+      );
+      for (const { host, leftBy } of lock.takenOver) {
+        process.stderr.write(
+          `infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over: check what it left undone in this plan\n`,
+        );
+      }
+    }
     // --quiet still shows a refused plan (why nothing happened) and a plan the operator is asked
     // to confirm: nobody should approve changes they were not shown.
     const asksToConfirm = pendingWork && refused.length === 0 && !dryRun && !globals.yes;
