@@ -3,6 +3,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { REPO_MOUNT } from './base.js';
+import { prepareMachineCgroups, removeMachineCgroups } from './cgroup.js';
 import { run, sleep, withSbinPath } from './exec.js';
 import type { HostPaths } from './paths.js';
 import type { LabMachinePlan } from './plan.js';
@@ -40,11 +41,23 @@ export function nspawnArgs(input: BootInput): string[] {
   ];
 }
 
-export function bootHost(input: BootInput): number {
+/**
+ * nspawn, started through a shell that first moves itself into the machine's own cgroups
+ * (`cgroup.ts`) and then execs nspawn under the same pid. The shell's `$0` is `systemd-nspawn` and
+ * nspawn's flags follow, so the process reads as this machine's nspawn from its first instant.
+ */
+const JOIN_CGROUPS_THEN_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec systemd-nspawn "$@"';
+
+export function bootCommand(input: BootInput, cgroupProcsFiles: readonly string[]): string[] {
+  return ['-c', JOIN_CGROUPS_THEN_EXEC, 'systemd-nspawn', ...cgroupProcsFiles, '--', ...nspawnArgs(input)];
+}
+
+export async function bootHost(input: BootInput): Promise<number> {
+  const cgroupProcsFiles = await prepareMachineCgroups(input.host.machine);
   const fd = openSync(input.hp.console, 'a');
   try {
     writeSync(fd, `\n=== infra lab: booting ${input.host.machine} at ${new Date().toISOString()} ===\n`);
-    const child = spawn('systemd-nspawn', nspawnArgs(input), {
+    const child = spawn('sh', bootCommand(input, cgroupProcsFiles), {
       detached: true,
       stdio: ['ignore', fd, fd],
       env: withSbinPath(process.env),
@@ -161,17 +174,23 @@ async function waitExited(pid: number, started: ProcStat, timeoutMs: number): Pr
  * nspawn alone would orphan a running container), then nspawn exits and cleans up its veth.
  */
 export async function stopHost(pid: number, machine: string, mode: { graceful: boolean; timeoutMs: number }): Promise<void> {
-  if (!(await isHostRunning(pid, machine))) return;
-  const started = await procState(pid);
-  if (!started) return;
-  if (mode.graceful) {
-    signal(pid, 'SIGTERM');
-    if (await waitExited(pid, started, mode.timeoutMs)) return;
+  const started = (await isHostRunning(pid, machine)) ? await procState(pid) : undefined;
+  if (started) {
+    let exited = false;
+    if (mode.graceful) {
+      signal(pid, 'SIGTERM');
+      exited = await waitExited(pid, started, mode.timeoutMs);
+    }
+    if (!exited && !(await forceExit(pid, started))) throw new Error(`the systemd-nspawn of ${machine} (pid ${pid}) did not exit, even killed`);
   }
+  await removeMachineCgroups(machine);
+}
+
+async function forceExit(pid: number, started: ProcStat): Promise<boolean> {
   for (const child of await childrenOf(pid)) signal(child, 'SIGKILL');
-  if (await waitExited(pid, started, 10_000)) return;
+  if (await waitExited(pid, started, 10_000)) return true;
   signal(pid, 'SIGKILL');
-  if (!(await waitExited(pid, started, 5_000))) throw new Error(`the systemd-nspawn of ${machine} (pid ${pid}) did not exit, even killed`);
+  return waitExited(pid, started, 5_000);
 }
 
 function tcpOpen(address: string, port: number, timeoutMs: number): Promise<boolean> {
