@@ -12,6 +12,7 @@ CA file the db servers' certificates are verified against: every connection uses
 (optional, default 3306).
 Only the standard library and python3-pymysql are used.
 """
+import contextlib
 import json
 import os
 import signal
@@ -24,11 +25,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pymysql
 
 CONNECT_TIMEOUT = 3
-# The server's error for a write on a read-only server; those for a connection killed (a primary
-# going read-only cuts them), refused (1040: every connection slot taken, as while the primary
-# moves under load every request retries on each db host) or lost.
-READ_ONLY = 1290
-UNREACHABLE = (1040, 1927, 2003, 2013)
 NO_SUCH_TABLE = 1146
 CREATE_VISITS = (
     "CREATE TABLE IF NOT EXISTS visits ("
@@ -40,7 +36,8 @@ INSERT_VISIT = "INSERT INTO visits (app_host) VALUES (%s)"
 # While the primary moves (infra's switchover, or infra db failover), the old one refuses writes
 # and the new one takes them a moment before this host is restarted with its address: a write
 # goes to the first db host of this host's list that takes it (only the primary does: every other
-# is read-only), tried again for this long.
+# is read-only), tried again for this long, waiting longer each round (from 0.1 s, doubling, at
+# most 1 s) so that a burst of requests does not take every connection slot of the db hosts.
 WRITE_RETRY_SECONDS = 4
 # Set on SIGTERM: answers then close their connection, and the process exits once none is open.
 STOPPING = threading.Event()
@@ -59,36 +56,59 @@ HOSTNAME = socket.gethostname()
 DB_PORT = int(setting("DB_PORT", "3306"))
 
 
-def connect(host):
-    return pymysql.connect(
-        host=host,
-        port=DB_PORT,
-        user=setting("DB_USER"),
-        password=setting("DB_PASSWORD"),
-        database=setting("DB_NAME"),
-        # TLS, verifying that the server's certificate comes from this CA and names `host`.
-        ssl={"ca": setting("DB_SSL_CA")},
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=CONNECT_TIMEOUT,
-        write_timeout=CONNECT_TIMEOUT,
-        autocommit=True,
-    )
+# At most this many connections from this host to the db hosts at once, as an application's
+# connection pool caps them: uncapped, the requests retrying while the primary moved took every
+# connection slot of the db servers (MySQL's 151), and the servers refused infra's own connection.
+DB_CONNECTION_SLOTS = threading.BoundedSemaphore(16)
+
+
+@contextlib.contextmanager
+def db_connection(host):
+    """A TLS connection to `host` within this host's slots, closed (and its slot freed) after use."""
+    if not DB_CONNECTION_SLOTS.acquire(timeout=CONNECT_TIMEOUT):
+        raise pymysql.err.OperationalError(1040, "every db connection slot of this app host is in use")
+    try:
+        connection = pymysql.connect(
+            host=host,
+            port=DB_PORT,
+            user=setting("DB_USER"),
+            password=setting("DB_PASSWORD"),
+            database=setting("DB_NAME"),
+            # TLS, verifying that the server's certificate comes from this CA and names `host`.
+            ssl={"ca": setting("DB_SSL_CA")},
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=CONNECT_TIMEOUT,
+            write_timeout=CONNECT_TIMEOUT,
+            autocommit=True,
+        )
+        try:
+            yield connection
+        finally:
+            connection.close()
+    finally:
+        DB_CONNECTION_SLOTS.release()
 
 
 def record_visit():
     """Writes one visit row on the primary (see WRITE_RETRY_SECONDS) and returns its id."""
     deadline = time.monotonic() + WRITE_RETRY_SECONDS
+    pause = 0.1
     while True:
         for host in [PRIMARY] + REPLICAS:
             try:
                 return insert_visit(host)
+            # A fault of the statement itself would fail on every host: not tried again.
+            except (pymysql.err.ProgrammingError, pymysql.err.DataError, pymysql.err.IntegrityError):
+                raise
+            # Anything else is this server not taking the write now: read-only (1290), the
+            # connection killed (1317 on MySQL, 1927 on MariaDB), every slot taken (1040),
+            # unreachable (2003), lost (2013) or cut mid-packet.
             except pymysql.MySQLError as error:
-                if not error.args or error.args[0] not in (READ_ONLY, *UNREACHABLE):
-                    raise
                 refused = error
         if time.monotonic() >= deadline:
             raise refused
-        time.sleep(0.2)
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 def insert_visit(host):
@@ -98,19 +118,15 @@ def insert_visit(host):
     even when the table exists, so each visit was two transactions, one a DDL that every replica
     applies alone under an exclusive lock on the table, and connections piled up under load.
     """
-    connection = connect(host)
-    try:
-        with connection.cursor() as cursor:
-            try:
-                cursor.execute(INSERT_VISIT, (HOSTNAME,))
-            except pymysql.err.ProgrammingError as error:
-                if not error.args or error.args[0] != NO_SUCH_TABLE:
-                    raise
-                cursor.execute(CREATE_VISITS)
-                cursor.execute(INSERT_VISIT, (HOSTNAME,))
-            return cursor.lastrowid
-    finally:
-        connection.close()
+    with db_connection(host) as connection, connection.cursor() as cursor:
+        try:
+            cursor.execute(INSERT_VISIT, (HOSTNAME,))
+        except pymysql.err.ProgrammingError as error:
+            if not error.args or error.args[0] != NO_SUCH_TABLE:
+                raise
+            cursor.execute(CREATE_VISITS)
+            cursor.execute(INSERT_VISIT, (HOSTNAME,))
+        return cursor.lastrowid
 
 
 def count_visits():
@@ -120,11 +136,7 @@ def count_visits():
     """
     for host in REPLICAS + [PRIMARY]:
         try:
-            connection = connect(host)
-        except pymysql.MySQLError:
-            continue
-        try:
-            with connection.cursor() as cursor:
+            with db_connection(host) as connection, connection.cursor() as cursor:
                 cursor.execute("SELECT @@hostname")
                 served_by = cursor.fetchone()[0]
                 try:
@@ -135,15 +147,13 @@ def count_visits():
                 return served_by, count
         except pymysql.MySQLError:
             continue
-        finally:
-            connection.close()
     raise RuntimeError("no database host answered")
 
 
 def primary_reachable():
     try:
-        connect(PRIMARY).close()
-        return True
+        with db_connection(PRIMARY):
+            return True
     except pymysql.MySQLError:
         return False
 
@@ -178,6 +188,8 @@ class Handler(BaseHTTPRequestHandler):
                 visit = record_visit()
                 db_host, visits = count_visits()
             except (pymysql.MySQLError, RuntimeError) as error:
+                # Logged, so the journal says why this host answered 503.
+                sys.stderr.write(f"database error: {error}\n")
                 self.answer(503, f"database error: {error}\n")
                 return
             body = {"app_host": HOSTNAME, "db_host": db_host, "visits": visits, "visit": visit}

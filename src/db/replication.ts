@@ -200,9 +200,34 @@ export type RunOnHost = (host: DbHostRef, script: string) => Promise<ScriptResul
 /** The position line a script prints for the controller: `@@position<TAB>…`. */
 const POSITION_MARK = '@@position';
 
+/**
+ * Put before every script of the switchover. While the primary moves, an app's writes retrying on
+ * every db host can take all of a server's connection slots, and the server then refuses infra's
+ * own connection too (ERROR 1040, seen on MySQL under load). This `mysql` tries again every 0.2 s,
+ * for up to 10 s, while the server answers so; its stdin is kept for the next try.
+ */
+const MYSQL_RETRIED_WHEN_FULL = [
+  'mysql() {',
+  '  local __in __err __rc __try',
+  '  __in=$(cat)',
+  '  for __try in $(seq 50); do',
+  `    { __err=$(printf '%s\\n' "$__in" | command mysql "$@" 2>&1 1>&3 3>&-); } 3>&1`,
+  '    __rc=$?',
+  "    [[ $__rc -ne 0 && $__err == *'ERROR 1040'* ]] || break",
+  '    sleep 0.2',
+  '  done',
+  '  [ -z "$__err" ] || printf \'%s\\n\' "$__err" >&2',
+  '  return $__rc',
+  '}',
+].join('\n');
+
+function switchoverScript(lines: readonly string[]): string {
+  return [MYSQL_RETRIED_WHEN_FULL, ...lines].join('\n');
+}
+
 /** Reads the replication facts of a host, as the probe does. */
 export function readStateScript(flavor: GtidFlavor): string {
-  return `${dbFactProbe(flavor)}\nexit 0`;
+  return switchoverScript([dbFactProbe(flavor), 'exit 0']);
 }
 
 export function parseStateOutput(stdout: string): DbReplicationFact | undefined {
@@ -223,34 +248,34 @@ export function parseStateOutput(stdout: string): DbReplicationFact | undefined 
 export function demoteScript(flavor: GtidFlavor, appUser: string): string {
   const kills = `SELECT CONCAT('KILL CONNECTION ', ID, ';') FROM information_schema.PROCESSLIST WHERE USER = ${sqlString(appUser)} AND ID <> CONNECTION_ID()`;
   const position = flavor === 'mariadb' ? '@@GLOBAL.gtid_binlog_pos' : "REPLACE(@@GLOBAL.gtid_executed, '\\n', '')";
-  return [
+  return switchoverScript([
     'set -o pipefail',
     `${mysqlScript(['SET SESSION lock_wait_timeout = 10;', 'SET GLOBAL read_only = 1;'])} || exit 1`,
     // A connection may end between the list and its KILL: --force carries on, errors are expected.
     `${mysqlScript([kills], '-N -B')} | mysql --force >/dev/null 2>&1`,
     `__pos=$(${mysqlScript([`SELECT ${position}`], '-N -B')}) || exit 1`,
     `printf '${POSITION_MARK}\\t%s\\n' "$__pos"`,
-  ].join('\n');
+  ]);
 }
 
 /** Undoes demoteScript when the switchover cannot go on: the old primary takes writes again. */
 export function undoDemoteScript(): string {
-  return mysqlScript(['SET GLOBAL read_only = 0;']);
+  return switchoverScript([mysqlScript(['SET GLOBAL read_only = 0;'])]);
 }
 
 /** Waits (bounded) until the host has applied `position`; prints its own position when it has not. */
 export function catchUpScript(flavor: GtidFlavor, position: string, seconds: number): string {
   const sql = REPLICATION_SQL[flavor];
-  return [
+  return switchoverScript([
     `__done=$(${mysqlScript([sql.waitFor(position, seconds)], '-N -B')}) || exit 1`,
     '[ "$__done" = 0 ] && exit 0',
     `${dbFactProbe(flavor)}`,
     'exit 2',
-  ].join('\n');
+  ]);
 }
 
 export function promoteScript(flavor: GtidFlavor): string {
-  return mysqlScript(REPLICATION_SQL[flavor].promote);
+  return switchoverScript([mysqlScript(REPLICATION_SQL[flavor].promote)]);
 }
 
 function failure(result: ScriptResult): string {

@@ -33,7 +33,7 @@ describe('web role, nginx site for www.foobar.com on web1', () => {
     expect(health).not.toMatch(/proxy_pass/);
     expect(site).toMatch(/upstream app \{\s+server 10\.0\.0\.31:8000 max_fails=1 fail_timeout=5s;\s+server 10\.0\.0\.32:8000 max_fails=1 fail_timeout=5s;/);
     expect(site).toMatch(/proxy_pass http:\/\/app;/);
-    expect(site).toMatch(/proxy_next_upstream error timeout http_502 http_503 http_504;/);
+    expect(site).toMatch(/proxy_next_upstream error timeout http_502 http_504;/);
     expect(site).toMatch(/proxy_next_upstream_tries 2;/);
     for (const header of ['Host', 'X-Real-IP', 'X-Forwarded-For']) expect(site).toMatch(new RegExp(`proxy_set_header ${header} `));
   });
