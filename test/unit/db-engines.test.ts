@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { CommandResource, FileResource, PhaseDesire } from '../../src/core/types.js';
-import { parseDbPlatform } from '../../src/engine/db-platform.js';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DB_PLATFORM_SCRIPT, parseDbPlatform } from '../../src/engine/db-platform.js';
 import { chooseDbFlavor, DB_ENGINES, dbEngine, upstreamVersion, type DbPlatform } from '../../src/roles/db-engines.js';
 import { dbFlavor, dbPhase, dbRole, dbSecureTransport, platformChangesRendering } from '../../src/roles/db.js';
 import { hostOf, testInventory, testSecrets } from './roles-fixture.js';
@@ -94,6 +98,29 @@ describe('db engine from the host (DbPlatform, read before rendering)', () => {
     expect(parseDbPlatform(MYSQL_HOST)).toEqual({ os: { id: 'debian', versionId: '13' }, installed: { mysql: '9.7.4-2' }, candidates: { mysql: '9.7.4-2' } });
     const removed = parseDbPlatform('os\tdebian\t12\ninstalled\tmariadb-server\t1:10.11.6-0+deb12u1\trc \ncandidate\tmariadb-server\t(none)\n');
     expect(removed).toEqual({ os: { id: 'debian', versionId: '12' }, installed: {}, candidates: {} });
+  });
+
+  /** DB_PLATFORM_SCRIPT run by bash with stand-in dpkg-query and apt-cache that print `dpkg` and `candidate`, and log each apt-cache call. */
+  function platformRead(dpkg: string, candidate: string): { stdout: string; aptCalls: number } {
+    const dir = mkdtempSync(join(tmpdir(), 'infra-platform-'));
+    writeFileSync(join(dir, 'dpkg-query'), `#!/bin/sh\nprintf '${dpkg}'\n`);
+    writeFileSync(join(dir, 'apt-cache'), `#!/bin/sh\necho x >> ${dir}/apt-calls\nprintf '  Candidate: ${candidate}\\n'\n`);
+    writeFileSync(join(dir, 'apt-calls'), '');
+    for (const tool of ['dpkg-query', 'apt-cache']) chmodSync(join(dir, tool), 0o755);
+    const stdout = execFileSync('bash', ['-c', DB_PLATFORM_SCRIPT], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: 'utf8' });
+    const aptCalls = execFileSync('cat', [join(dir, 'apt-calls')], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean).length;
+    return { stdout, aptCalls };
+  }
+
+  it('asks apt for candidates only on a host with no server installed (apt-cache reads the whole package cache)', () => {
+    const running = platformRead('installed\\tmysql-server\\t9.7.4-2\\tii \\n', '9.7.4-2');
+    expect(running.aptCalls).toBe(0);
+    expect(parseDbPlatform(running.stdout).installed).toEqual({ mysql: '9.7.4-2' });
+    const removedOnly = platformRead('installed\\tmariadb-server\\t1:10.11.6\\trc \\n', '1:10.11.6');
+    expect(removedOnly.aptCalls).toBe(2);
+    expect(parseDbPlatform(removedOnly.stdout)).toMatchObject({ installed: {}, candidates: { mariadb: '1:10.11.6', mysql: '1:10.11.6' } });
   });
 
   it('takes the installed engine at its version, and refuses a pin naming the other engine', () => {
