@@ -14,3 +14,9 @@ npm run -s format:check
 # the lab's hosts share (a load test through the VIP counts requests per second).
 npx vitest run --project unit
 npx vitest run --project e2e
+# A second OS release and engine on booted hosts: Debian 13 with Oracle's MySQL (from the suite
+# that ships it), then with MariaDB 11. The stack, check, rotation and switchover on MySQL run in
+# full; the release file proves each combination from bare hosts.
+INFRA_E2E_DISTRO=trixie INFRA_E2E_DB_ENGINE=mysql npx vitest run --project e2e \
+  test/e2e/30-stack.test.ts test/e2e/35-check.test.ts test/e2e/40-rotate-certs.test.ts test/e2e/50-db-failover.test.ts test/e2e/70-release.test.ts
+INFRA_E2E_DISTRO=trixie INFRA_E2E_DB_ENGINE=mariadb npx vitest run --project e2e test/e2e/70-release.test.ts
