@@ -1,4 +1,5 @@
-import { DB_FACT_TAG, dbFactProbe, parseDbFact, planDbReplication } from '../db/replication.js';
+import { planDbReplication } from '../db/replication.js';
+import { serverReads } from './server-reads.js';
 import type { ResourceKind } from './kind.js';
 
 /**
@@ -10,15 +11,7 @@ export const dbReplicationKind: ResourceKind<'db-replication'> = {
   kind: 'db-replication',
   label: (resource) => (resource.primary.name === resource.host ? `db primary ${resource.host}` : `db replica of ${resource.primary.name}`),
   plan: planDbReplication,
-  probe: {
-    order: 70,
-    tags: [DB_FACT_TAG],
-    script: (resources) => (resources[0] ? [dbFactProbe(resources[0].flavor)] : []),
-    parse(lines, facts) {
-      const db = parseDbFact(lines.map((fields) => fields.slice(1)));
-      if (db) facts.db = db;
-    },
-  },
+  probe: serverReads,
   /** The primary ends writable, replicating from nobody; a replica's work is its commands'. */
   converge(resource, _action, facts) {
     if (facts.db && resource.primary.name === resource.host) {

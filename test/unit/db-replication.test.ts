@@ -92,25 +92,32 @@ describe('across db hosts', () => {
 });
 
 describe('the replication facts in the probe', () => {
-  it('reads read_only, the GTID state and the source from the server, with builtins and the mysql client', () => {
+  /** dbFactProbe run by bash against a stand-in `mysql` with this body; each start of it is counted. */
+  function probeWith(mysqlBody: string[], flavor: 'mariadb' | 'mysql'): { stdout: string; starts: number } {
     const bin = mkdtempSync(join(tmpdir(), 'infra-dbfact-'));
-    writeFileSync(
-      join(bin, 'mysql'),
-      [
-        '#!/bin/bash',
-        'sql=$(cat)',
-        'if [[ $sql == SELECT* ]]; then printf "1\\t0-1-7,0-2-3\\t0-1-7\\n"; exit 0; fi',
-        'echo "*************************** 1. row ***************************"',
-        'echo "                Slave_IO_State: Waiting for master to send event"',
-        'echo "                   Master_Host: 10.0.0.41"',
-        'echo "              Slave_IO_Running: Yes"',
-        'echo "             Slave_SQL_Running: No"',
-        'echo "                   Gtid_IO_Pos: 0-1-9"',
-      ].join('\n'),
-    );
+    writeFileSync(join(bin, 'mysql'), ['#!/bin/bash', `echo x >> ${bin}/starts`, 'sql=$(cat)', ...mysqlBody].join('\n'));
     chmodSync(join(bin, 'mysql'), 0o755);
-    const run = spawnSync('bash', ['-c', dbFactProbe('mariadb')], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' });
-    expect(parseProbeOutput(run.stdout, '10.0.0.1').db).toEqual({
+    const run = spawnSync('bash', ['-c', dbFactProbe(flavor)], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' });
+    const starts = spawnSync('cat', [join(bin, 'starts')], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean).length;
+    return { stdout: run.stdout, starts };
+  }
+
+  it('reads read_only, the GTID state and the source from the server in one mysql run', () => {
+    // What `mysql -B` prints: the replica status's column names and row, then the state's.
+    const { stdout, starts } = probeWith(
+      [
+        '[[ $sql == "SHOW SLAVE STATUS;"* ]] || exit 9',
+        'printf "Slave_IO_State\\tMaster_Host\\tSlave_IO_Running\\tSlave_SQL_Running\\tLast_Error\\tGtid_IO_Pos\\n"',
+        'printf "Waiting for master to send event\\t10.0.0.41\\tYes\\tNo\\t\\t0-1-9\\n"',
+        'printf "infra_tag\\tinfra_key\\t@@GLOBAL.read_only + 0\\n"',
+        'printf "DB\\tstate\\t1\\t0-1-7,0-2-3\\t0-1-7\\n"',
+      ],
+      'mariadb',
+    );
+    expect(starts).toBe(1);
+    expect(parseProbeOutput(stdout, '10.0.0.1').db).toEqual({
       readOnly: true,
       gtidState: '0-1-7,0-2-3',
       gtidPosition: '0-1-7',
@@ -118,31 +125,45 @@ describe('the replication facts in the probe', () => {
     });
   });
 
+  it('reads a GTID set that MySQL breaks over lines whole', () => {
+    const { stdout } = probeWith(
+      [
+        'printf "Replica_IO_State\\tSource_Host\\tReplica_IO_Running\\tReplica_SQL_Running\\tRetrieved_Gtid_Set\\n"',
+        'printf "\\t10.0.0.41\\tConnecting\\tYes\\tu1:1-40,\\\\\\\\nu2:1-3\\n"',
+        'printf "infra_tag\\tinfra_key\\tx\\nDB\\tstate\\t1\\tu1:1-40,u2:1-3\\tu1:1-40,u2:1-3\\n"',
+      ],
+      'mysql',
+    );
+    expect(parseProbeOutput(stdout, '10.0.0.1').db?.source).toEqual({
+      host: '10.0.0.41',
+      ioRunning: 'Connecting',
+      sqlRunning: 'Yes',
+      received: 'u1:1-40,u2:1-3',
+    });
+  });
+
+  it('reads a primary (no replica status) as replicating from nobody', () => {
+    const { stdout } = probeWith(['printf "infra_tag\\tinfra_key\\tx\\nDB\\tstate\\t0\\tu1:1-40\\tu1:1-40\\n"'], 'mysql');
+    expect(parseProbeOutput(stdout, '10.0.0.1').db).toEqual({ readOnly: false, gtidState: 'u1:1-40', gtidPosition: 'u1:1-40' });
+  });
+
   it('says nothing when the server does not answer', () => {
-    const bin = mkdtempSync(join(tmpdir(), 'infra-dbfact-'));
-    writeFileSync(join(bin, 'mysql'), '#!/bin/bash\necho "ERROR 2002 (HY000): Can\'t connect" >&2\nexit 1\n');
-    chmodSync(join(bin, 'mysql'), 0o755);
-    const run = spawnSync('bash', ['-c', dbFactProbe('mariadb')], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' });
-    expect(run.stdout).toBe('');
-    expect(parseStateOutput(run.stdout)).toBeUndefined();
+    const { stdout } = probeWith(['echo "ERROR 2002 (HY000): Can\'t connect" >&2', 'exit 1'], 'mariadb');
+    expect(stdout).toBe('');
+    expect(parseStateOutput(stdout)).toBeUndefined();
   });
 
   it('says nothing when the server answers the state but refuses the status (a replica is never read as replicating from nobody)', () => {
-    const bin = mkdtempSync(join(tmpdir(), 'infra-dbfact-'));
-    writeFileSync(
-      join(bin, 'mysql'),
+    const { stdout } = probeWith(
       [
-        '#!/bin/bash',
-        'sql=$(cat)',
-        'if [[ $sql == SELECT* ]]; then printf "1\\tu1:1-40\\tu1:1-40\\n"; exit 0; fi',
-        'echo "ERROR 1040 (HY000): Too many connections" >&2',
+        'echo "ERROR 1227 (42000) at line 1: Access denied; you need the REPLICATION CLIENT privilege" >&2',
+        'printf "infra_tag\\tinfra_key\\tx\\nDB\\tstate\\t1\\tu1:1-40\\tu1:1-40\\n"',
         'exit 1',
-      ].join('\n'),
+      ],
+      'mysql',
     );
-    chmodSync(join(bin, 'mysql'), 0o755);
-    const run = spawnSync('bash', ['-c', dbFactProbe('mysql')], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' });
-    expect(run.stdout).toBe('');
-    expect(parseStateOutput(run.stdout)).toBeUndefined();
+    expect(stdout).toBe('');
+    expect(parseStateOutput(stdout)).toBeUndefined();
   });
 });
 

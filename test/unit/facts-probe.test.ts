@@ -53,15 +53,16 @@ function runProbe(): string {
   };
   stub('ufw', 'exit 0');
   stub('iptables', 'exit 0');
-  // A server that answers the first two queries and fails the third (--force carries on).
+  // A server that answers the first two queries and fails the third (--force carries on), as
+  // `mysql -B` prints them: each result's column names, then its row.
   stub(
     'mysql',
     [
       'input=$(cat)',
       '[[ $* == *--force* ]] || exit 9',
-      'grep -q "\'database shop\', (SELECT COUNT" <<< "$input" && printf \'Q\\tdatabase shop\\t1\\n\'',
-      'grep -qF "\'db account o\'\'brien@10.0.0.31\'" <<< "$input" && printf "Q\\tdb account o\'brien@10.0.0.31\\t0\\n"',
-      'echo "ERROR 1146: no such table" >&2',
+      'grep -q "\'database shop\' AS infra_key, (SELECT COUNT" <<< "$input" && printf \'infra_tag\\tinfra_key\\tinfra_value\\nQ\\tdatabase shop\\t1\\n\'',
+      'grep -qF "\'db account o\'\'brien@10.0.0.31\' AS infra_key" <<< "$input" && printf "infra_tag\\tinfra_key\\tinfra_value\\nQ\\tdb account o\'brien@10.0.0.31\\t0\\n"',
+      "echo \"ERROR 1146 (42S02) at line 3: Table 'shop.orders' doesn't exist\" >&2",
     ].join('\n'),
   );
   const script = buildProbeScript(desire).replaceAll('/etc/ufw/', `${root}/ufw/`).replaceAll('/etc/default/', `${root}/default/`);
