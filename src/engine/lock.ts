@@ -55,6 +55,11 @@ export function lockOutcome(host: string, command: Pick<HeldCommand, 'held' | 'o
   return { host, state: 'failed', message: `could not take the lock ${LOCK_FILE} (exit ${command.code}): ${output}` };
 }
 
+/** What a run says of a host whose lock it took over from a run that was cut short. */
+export function takeoverWarning(host: string, leftBy: string): string {
+  return `infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over`;
+}
+
 export interface FleetLock {
   /** Hosts where a run was cut short while it held the lock (its holder line was still there). */
   takenOver: { host: string; leftBy: string }[];

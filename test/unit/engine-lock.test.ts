@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HELD, RELEASE, lockOutcome, lockScript } from '../../src/engine/lock.js';
+import { HELD, RELEASE, lockOutcome, lockScript, takeoverWarning } from '../../src/engine/lock.js';
 
 /**
  * The lock script run by bash on this machine the way a host runs it: the script on stdin, then
@@ -97,5 +97,13 @@ describe('the host lock', () => {
     running.child.stdin.end(`${RELEASE}\n`);
     await running.exited;
     await expect(readFile(join(dir, 'owned'))).rejects.toThrow();
+  });
+});
+
+describe('a lock taken over from a run that was cut short', () => {
+  it('is said with the host and the holder the dead run left, the same for every command', () => {
+    expect(takeoverWarning('app1', 'ops@ctl (pid 42, infra provision) since 2026-11-26T10:00:00Z')).toBe(
+      'infra: warning: app1: a run was cut short while it held the lock (ops@ctl (pid 42, infra provision) since 2026-11-26T10:00:00Z); its lock is taken over',
+    );
   });
 });

@@ -2,7 +2,7 @@ import { UserError } from '../../core/errors.js';
 import { decideFailover, inventoryDbFlavor, promote, readDbHosts, rewriteInventoryFile } from '../../db/failover.js';
 import { readDbPlatforms } from '../../engine/db-platform.js';
 import { Fleet } from '../../engine/fleet.js';
-import { lockFleet, parseWaitLock, type FleetLock } from '../../engine/lock.js';
+import { lockFleet, parseWaitLock, takeoverWarning, type FleetLock } from '../../engine/lock.js';
 import { selectRun } from '../../engine/prepare.js';
 import { ROLE } from '../../inventory/model.js';
 import { hostsWithRole } from '../../roles/topology.js';
@@ -39,8 +39,7 @@ export async function failover(file: string, options: { to?: string; waitLock?: 
       dbHosts.map((host) => host.name),
       { command: 'db failover', waitSeconds, forks: dbHosts.length },
     );
-    for (const { host, leftBy } of lock.takenOver)
-      process.stderr.write(`infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over\n`);
+    for (const { host, leftBy } of lock.takenOver) process.stderr.write(`${takeoverWarning(host, leftBy)}\n`);
     const flavor = inventoryDbFlavor(inventory, await readDbPlatforms(fleet, dbHosts));
     const readings = await readDbHosts(inventory, fleet, flavor).finally(() => progress.stop());
     const decision = decideFailover(flavor, inventory.db.primary, inventory.db.replicas, readings, options.to);

@@ -7,7 +7,7 @@ import type { HostPlan } from '../../core/types.js';
 import { resourceLabel } from '../../resources/index.js';
 import { applyPlans, probeAndPlan, type HostProbe, type HostReport } from '../../engine/run.js';
 import { Fleet } from '../../engine/fleet.js';
-import { lockFleet, parseWaitLock, type FleetLock } from '../../engine/lock.js';
+import { lockFleet, parseWaitLock, takeoverWarning, type FleetLock } from '../../engine/lock.js';
 import { hasPendingWork, planToJson, planTotal, renderHostPlan } from '../../plan/render.js';
 import { jsonDocument } from '../../report/json.js';
 import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport, type RunRecord } from '../../report/run-report.js';
@@ -115,9 +115,7 @@ export async function provision(file: string, options: ProvisionOptions, globals
         { command, waitSeconds: waitLockSeconds, forks },
       );
       for (const { host, leftBy } of lock.takenOver) {
-        process.stderr.write(
-          `infra: warning: ${host}: a run was cut short while it held the lock (${leftBy}); its lock is taken over: check what it left undone in this plan\n`,
-        );
+        process.stderr.write(`${takeoverWarning(host, leftBy)}: check what it left undone in this plan\n`);
       }
     }
     // --quiet still shows a refused plan (why nothing happened) and a plan the operator is asked

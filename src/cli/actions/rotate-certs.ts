@@ -9,7 +9,7 @@ import { Progress } from '../progress.js';
 import { passphrasePrompt } from '../passphrase.js';
 import { jsonDocument } from '../../report/json.js';
 import type { GlobalOptions } from '../options.js';
-import { parseWaitLock } from '../../engine/lock.js';
+import { parseWaitLock, takeoverWarning } from '../../engine/lock.js';
 import { openSharedState } from '../../state/shared.js';
 
 export interface RotateOptions {
@@ -42,7 +42,7 @@ function showEvent(progress: Progress, event: RotateEvent): void {
       break;
     case 'lock-taken-over':
       progress.stop();
-      process.stderr.write(`infra: warning: ${event.host}: a run was cut short while it held the lock (${event.leftBy}); its lock is taken over\n`);
+      process.stderr.write(`${takeoverWarning(event.host, event.leftBy)}\n`);
       progress.start('reading the certificates the web hosts serve');
       break;
   }
