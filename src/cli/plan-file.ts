@@ -1,7 +1,8 @@
-import { lstat, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { parseSavedPlan, type SavedPlan } from '../report/saved-plan.js';
+import { stateDirFiles } from '../state/files.js';
 
 /**
  * Each file of the state directory as "size mtime", run reports left out (every run adds one):
@@ -9,25 +10,10 @@ import { parseSavedPlan, type SavedPlan } from '../report/saved-plan.js';
  * secret was made again without saying anything of it.
  */
 export async function stateListing(stateDir: string): Promise<Record<string, string>> {
-  const listing: Record<string, string> = {};
-  async function walk(dir: string): Promise<void> {
-    const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return [];
-      throw err;
-    });
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
-      const name = relative(stateDir, path);
-      if (name === 'reports') continue;
-      if (entry.isDirectory()) await walk(path);
-      else {
-        const stat = await lstat(path);
-        listing[name] = `${stat.size} ${Math.trunc(stat.mtimeMs)}`;
-      }
-    }
-  }
-  await walk(stateDir);
-  return Object.fromEntries(Object.entries(listing).sort(([a], [b]) => a.localeCompare(b)));
+  const files = await stateDirFiles(stateDir, (name) => name === 'reports');
+  return Object.fromEntries(
+    files.map(({ name, stat }): [string, string] => [name, `${stat.size} ${Math.trunc(stat.mtimeMs)}`]).sort(([a], [b]) => a.localeCompare(b)),
+  );
 }
 
 /** Writes a saved plan beside its final name and renames it there, so no reader sees half a plan. */

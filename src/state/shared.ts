@@ -1,10 +1,11 @@
-import { access, chmod, lstat, mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { Inventory } from '../inventory/model.js';
 import { decryptWith, encryptTo } from './age.js';
 import { BUNDLE_FORMAT, bundleHash, isSafeRelativePath, parseBundle, serializeBundle, type StateBundle, type StateFile } from './bundle.js';
+import { stateDirFiles } from './files.js';
 
 /**
  * The shared state: the state directory's CA, generated secrets and issued keys, kept encrypted in
@@ -92,23 +93,9 @@ export async function stateIdentities(inventory: Inventory, env: NodeJS.ProcessE
 /** The state directory as a bundle: every regular file but the local-only ones. */
 export async function packStateDir(stateDir: string, recipients: readonly string[]): Promise<StateBundle> {
   const files: Record<string, StateFile> = {};
-  async function walk(dir: string): Promise<void> {
-    const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return [];
-      throw err;
-    });
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
-      const name = relative(stateDir, path);
-      if (LOCAL_ONLY.has(name) || name.endsWith('.tmp')) continue;
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile()) {
-        const stat = await lstat(path);
-        files[name] = { mode: (stat.mode & 0o777).toString(8), mtimeMs: Math.trunc(stat.mtimeMs), content: (await readFile(path)).toString('base64') };
-      }
-    }
+  for (const { name, path, stat } of await stateDirFiles(stateDir, (name) => LOCAL_ONLY.has(name) || name.endsWith('.tmp'))) {
+    files[name] = { mode: (stat.mode & 0o777).toString(8), mtimeMs: Math.trunc(stat.mtimeMs), content: (await readFile(path)).toString('base64') };
   }
-  await walk(stateDir);
   return { format: BUNDLE_FORMAT, recipients: [...recipients], files };
 }
 
