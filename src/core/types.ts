@@ -238,6 +238,11 @@ export interface PhaseDesire {
   /** In a serial phase, seconds to wait after a host whose handlers ran, before the next host. */
   settleSeconds?: number;
   rolling?: RollingHandlers;
+  /**
+   * Hosts whose own changes and handlers of this phase finish before this host's begin (a
+   * replica's first replication needs its primary up with its final settings, not restarting).
+   */
+  after?: string[];
   healthChecks?: HealthCheck[];
   /**
    * A condition a host must reach once the phase changed anything on it, before the run goes on

@@ -127,7 +127,7 @@ function secretsOf(changes: readonly Change[]): Secret[] {
  * apt-get, all hosts at once: installing is most of a first run, and otherwise the web hosts would
  * wait idle while the db hosts install. A serial phase (app, web, lb) changes the hosts that serve
  * in it one at a time; hosts that serve nothing yet in it have no clients to protect and go first,
- * together.
+ * together. A host whose phase names others in `after` starts it once theirs are done.
  */
 export async function applyPlans(
   fleet: Fleet,
@@ -150,7 +150,10 @@ export async function applyPlans(
     const phaseOf = (desire: HostDesire) => desire.phases.find((p) => p.phase === phase);
     const serving = (desire: HostDesire) => (plans.get(desire.host) as HostPlan).serving.includes(phase);
     const serial = work.some((desire) => phaseOf(desire)?.serial);
-    const together = serial ? work.filter((desire) => !serving(desire)) : work;
+    // Hosts that wait for others of the phase start last, so a pool of `forks` lanes never fills
+    // with waiters while the hosts they wait for have no lane.
+    const waits = (desire: HostDesire) => ((phaseOf(desire)?.after?.length ?? 0) > 0 ? 1 : 0);
+    const together = (serial ? work.filter((desire) => !serving(desire)) : [...work]).sort((a, b) => waits(a) - waits(b));
     const inTurn = serial ? work.filter(serving).sort((a, b) => (phaseOf(a)?.rank ?? 0) - (phaseOf(b)?.rank ?? 0)) : [];
     const applyOn = async (desire: HostDesire) => {
       const report = reports.get(desire.host) as HostReport;
@@ -171,7 +174,14 @@ export async function applyPlans(
       }
       report.ms += Date.now() - started;
     };
-    await mapWithLimit(together, options.forks, applyOn);
+    const finished = new Map<string, Promise<void>>();
+    const applyAfterOthers = (desire: HostDesire) => {
+      const others = (phaseOf(desire)?.after ?? []).flatMap((host) => finished.get(host) ?? []);
+      const done = Promise.all(others).then(() => applyOn(desire));
+      finished.set(desire.host, done);
+      return done;
+    };
+    await mapWithLimit(together, options.forks, applyAfterOthers);
     await mapWithLimit(inTurn, 1, applyOn);
     if (phase === 'firewall') {
       const ready = desires.filter((desire) => plans.has(desire.host) && !failed.has(desire.host));

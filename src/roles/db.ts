@@ -442,6 +442,9 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets, 
   return {
     phase: 'db',
     resources,
+    // The primary's restarts (settings, then handlers) would cut a replica's first connection to
+    // it mid-wait, and the replication account the replica logs in with is created there.
+    ...(isPrimary ? {} : { after: [primary.name] }),
     handlers: [
       { id: restartServer, service: flavor.service, action: 'restart', healthCheck: 'mysqladmin --silent ping' },
       {

@@ -154,3 +154,40 @@ describe('applyPlans: the order of scripts on hosts', () => {
     expect(execs.map((e) => `${e.host} ${e.step}`)).toEqual(['lb1 record pending handlers', 'lb1 reload keepalived', 'lb1 the VIP is held']);
   });
 });
+
+describe('applyPlans: a phase that waits for another host', () => {
+  /** A db host: its server's settings written and the server restarted; a replica names its primary in `after`. */
+  function dbHost(name: string, after?: string[]): HostDesire {
+    const db: PhaseDesire = {
+      phase: 'db',
+      resources: [{ kind: 'file', path: '/etc/mysql/60-infra.cnf', content: 'x', mode: '0644', owner: 'root', group: 'root', notify: ['restart:mariadb'] }],
+      handlers: [{ id: 'restart:mariadb', service: 'mariadb', action: 'restart' }],
+      validators: [],
+      ...(after ? { after } : {}),
+    };
+    return { host: name, address: '10.0.0.41', phases: [db] };
+  }
+
+  async function applyDb(desires: HostDesire[], forks: number) {
+    const plans = new Map(desires.map((desire) => [desire.host, planFor(desire, [])]));
+    const { fleet, execs } = standInFleet(desires.map((d) => d.host));
+    const reports = await applyPlans(fleet, desires, plans, { forks });
+    const first = (host: string) => execs.find((e) => e.host === host && e.step === 'record pending handlers') as Exec;
+    const restart = (host: string) => execs.find((e) => e.host === host && e.step === 'restart mariadb') as Exec;
+    return { reports, first, restart };
+  }
+
+  it("starts a replica's db phase after its primary's changes and restart, while an unrelated host goes alongside the primary", async () => {
+    // The replica comes first in the inventory: the order of hosts must not matter.
+    const { reports, first, restart } = await applyDb([dbHost('db2', ['db1']), dbHost('db1'), dbHost('db3')], 10);
+    expect(first('db2').start).toBeGreaterThan(restart('db1').end);
+    expect(overlaps(first('db1'), first('db3'))).toBe(true);
+    expect([...reports.values()].map((r) => r.status)).toEqual(['changed', 'changed', 'changed']);
+  });
+
+  it('runs every host with one lane, the primary first, when forks is 1', async () => {
+    const { reports, first, restart } = await applyDb([dbHost('db2', ['db1']), dbHost('db1')], 1);
+    expect(first('db2').start).toBeGreaterThan(restart('db1').end);
+    expect([...reports.values()].map((r) => r.status)).toEqual(['changed', 'changed']);
+  });
+});

@@ -231,6 +231,12 @@ describe('db role, replicas', () => {
     for (const expected of ['Master_Host: 10.0.0.41', 'Master_User: repl', 'Using_Gtid: Slave_Pos']) expect(replication?.unless).toContain(expected);
   });
 
+  it("starts a replica's db phase once the primary's is done, and the primary's without waiting", () => {
+    expect(phaseOf('db2').after).toEqual(['db1']);
+    expect(phaseOf('db3').after).toEqual(['db1']);
+    expect(phaseOf('db1').after).toBeUndefined();
+  });
+
   it('refuses a db host that is neither primary nor replica', () => {
     const inv = testInventory();
     inv.db.replicas = ['db2'];
