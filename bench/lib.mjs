@@ -31,7 +31,7 @@ export function timed(command, args, { okCodes = [0], env = process.env, cwd = r
   if (!okCodes.includes(result.status)) {
     throw new Error(`${command} ${args.join(' ')} exited ${result.status}:\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`);
   }
-  return { wall, cpu: user + sys, maxMb: maxKb / 1024, machineCpu, stdout: result.stdout, status: result.status };
+  return { wall, cpu: user + sys, user, sys, maxMb: maxKb / 1024, machineCpu, stdout: result.stdout, status: result.status };
 }
 
 /** infra itself (`node bin/infra …`), timed. */

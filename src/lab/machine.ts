@@ -110,7 +110,13 @@ export async function isHostRunning(pid: number | undefined, machine: string): P
   if (!pid) return false;
   const st = await procState(pid);
   if (!st || st.state === 'Z' || st.state === 'X') return false;
-  const argv = await cmdline(pid);
+  let argv = await cmdline(pid);
+  // A process in the middle of execve (the boot shell becoming nspawn) shows an empty command
+  // line until the new program's arguments are mapped: read again rather than call it gone.
+  for (let attempt = 0; argv.length === 0 && attempt < 10; attempt++) {
+    await sleep(20);
+    argv = await cmdline(pid);
+  }
   return argv.some((a) => a.endsWith('systemd-nspawn')) && argv.includes(`--machine=${machine}`);
 }
 
