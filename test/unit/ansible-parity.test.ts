@@ -30,7 +30,8 @@ const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
  */
 const HOST_DEPENDENT_TASKS: Record<string, { task: string; needs: string }[]> = {
   lb: [],
-  web: [],
+  // infra writes it by a command, from the deployed certificate's end date read on the host.
+  web: [{ task: "Write the certificate's expiry for the node exporter, readable by it", needs: 'certificate_not_after' }],
   // Rendered with a host's state in 'the app's release history and pruning' below.
   app: [
     { task: 'Record the release as the newest in the history', needs: 'app_releases_found' },
