@@ -135,12 +135,17 @@ export function validationSteps(validators: readonly Validator[], onFailure: str
   ]);
 }
 
-/** The handlers a phase's changes trigger, in the order the handlers are declared. */
+/**
+ * The handlers a phase's changes trigger, in the order the handlers are declared. Changes run in
+ * order, so a command that carries out a handler (see CommandResource.carriesOut) settles what the
+ * changes before it asked for; a change after it asks again.
+ */
 export function triggeredHandlers(changes: readonly Change[], handlers: readonly Handler[]): string[] {
   const notified = new Set<string>();
   for (const change of changes) {
     if (change.action === 'noop') continue;
     const resource = change.resource;
+    if (resource.kind === 'command') resource.carriesOut?.forEach((id) => notified.delete(id));
     if ('notify' in resource) resource.notify?.forEach((id) => notified.add(id));
   }
   return handlers.filter((handler) => notified.has(handler.id)).map((handler) => handler.id);

@@ -126,6 +126,11 @@ export interface CommandResource {
    * the host was read (systemd must re-read a unit file that is rewritten, whatever changed).
    */
   runsWhenChanged?: string[];
+  /**
+   * Handlers the command's run carries out itself (it restarts the service): a handler that only
+   * changes before it asked for is then not run again.
+   */
+  carriesOut?: string[];
 }
 
 /** A db host as the replication resource names it: by inventory name and by address. */

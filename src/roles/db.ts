@@ -408,6 +408,9 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets, 
       kind: 'command',
       name: `${flavor.service} runs with infra settings`,
       script: `systemctl restart ${quoteWord(`${flavor.service}.service`)} && mysqladmin --silent ping`,
+      // The settings file before it is read by this restart: a second one would only cost the
+      // first install a restart of every db host (and a replica waits for its primary's).
+      carriesOut: [restartServer],
       // Numeric settings are read as numbers: in a string context MariaDB shows booleans as ON/OFF.
       unless: {
         sql: `SELECT CONCAT_WS(',', ${live.map(([variable, value]) => (/^\d+$/.test(value) ? `@@GLOBAL.${variable} + 0` : `@@GLOBAL.${variable}`)).join(', ')})`,

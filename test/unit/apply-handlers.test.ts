@@ -3,7 +3,8 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildChangeScript, buildHandlerScript, scriptFailure } from '../../src/apply/scripts.js';
+import { buildChangeScript, buildHandlerScript, scriptFailure, triggeredHandlers } from '../../src/apply/scripts.js';
+import type { Change, Handler, Resource } from '../../src/core/types.js';
 
 /*
  * Handler and change scripts run by a local bash against a stand-in `systemctl` that behaves like
@@ -57,5 +58,36 @@ describe('a service to keep running', () => {
   it('is unmasked, enabled, cleared of its failed state, then started', () => {
     expect(scriptFailure(result)).toBeUndefined();
     expect(calls).toEqual(['unmask exporter', 'enable exporter', 'reset-failed exporter', 'start exporter']);
+  });
+});
+
+describe('the handlers a phase triggers', () => {
+  const restart: Handler = { id: 'restart:mariadb', service: 'mariadb', action: 'restart' };
+  const settings: Resource = { kind: 'file', path: '/etc/mysql/60-infra.cnf', content: 'x', mode: '0644', owner: 'root', group: 'root', notify: [restart.id] };
+  const restartsItself: Resource = {
+    kind: 'command',
+    name: 'mariadb runs with infra settings',
+    script: 'systemctl restart mariadb',
+    unless: 'false',
+    carriesOut: [restart.id],
+  };
+  const readOnly: Resource = {
+    kind: 'file',
+    path: '/etc/mysql/61-infra-read-only.cnf',
+    content: 'x',
+    mode: '0644',
+    owner: 'root',
+    group: 'root',
+    notify: [restart.id],
+  };
+  const change = (resource: Resource, action: Change['action'] = 'update'): Change => ({ phase: 'db', resource, action, reason: 'differs' });
+
+  it('leaves out a restart that a command after the changed file carries out itself', () => {
+    expect(triggeredHandlers([change(settings), change(restartsItself)], [restart])).toEqual([]);
+  });
+
+  it('keeps the restart when that command has nothing to do, or a change after it asks again', () => {
+    expect(triggeredHandlers([change(settings), change(restartsItself, 'noop')], [restart])).toEqual([restart.id]);
+    expect(triggeredHandlers([change(settings), change(restartsItself), change(readOnly)], [restart])).toEqual([restart.id]);
   });
 });

@@ -71,6 +71,8 @@ describe('db role, server settings', () => {
       expected: '1,10.0.0.41,1,1,ROW,/etc/mysql/infra-server.crt,1,1',
     });
     expect(commands(phaseOf('db2'))[0]?.unless).toMatchObject({ expected: '2,10.0.0.42,1,1,ROW,/etc/mysql/infra-server.crt,1,1' });
+    // That restart reads the settings file written before it: the file's own restart is done.
+    expect(list[0]?.carriesOut).toEqual(['restart:mariadb']);
   });
 
   it('validates the option files with the server itself and restarts it with a ping check', () => {
