@@ -408,8 +408,8 @@ export function dbPhase(inventory: Inventory, host: Host, secrets: RoleSecrets, 
       kind: 'command',
       name: `${flavor.service} runs with infra settings`,
       script: `systemctl restart ${quoteWord(`${flavor.service}.service`)} && mysqladmin --silent ping`,
-      // The settings file before it is read by this restart: a second one would only cost the
-      // first install a restart of every db host (and a replica waits for its primary's).
+      // This restart reads the settings file written before it: the file's own restart handler
+      // would only restart every db host of a first install a second time.
       carriesOut: [restartServer],
       // Numeric settings are read as numbers: in a string context MariaDB shows booleans as ON/OFF.
       unless: {
