@@ -10,7 +10,7 @@ import type { Inventory } from '../../src/inventory/model.js';
 import { setHostNetwork } from '../../src/lab/lab.js';
 import { desiredForHost } from '../../src/roles/index.js';
 import { BUILTIN_TEMPLATES_DIR } from '../../src/roles/render.js';
-import { LAB_INVENTORY, LAB_SUDO_INVENTORY, labHosts, labInventoryVariant, mustOnHost, onHost, parseReport, runInfra, type LabHost } from './helpers.js';
+import { LAB_INVENTORY, LAB_SUDO_INVENTORY, labHosts, labInventoryVariant, mustOnHost, onHost, parseReport, runInfra, type LabHost, told } from './helpers.js';
 
 /**
  * The engine on real hosts: from the bare 8-host lab, firewall and monitoring converge, a second
@@ -144,7 +144,7 @@ describe('safety', () => {
     await mustOnHost(web2.address, `echo '# edited by hand' >> ${EXPORTER_DEFAULTS}`);
     const password = (await readFile(join(LAB_INVENTORY, '..', 'ops-password'), 'utf8')).trim();
     const result = await runInfra(['provision', LAB_SUDO_INVENTORY, '--limit', 'web2', '--yes', '--json', '--verbose']);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     expect(parseReport(result).hosts[0]).toMatchObject({ host: 'web2', status: 'changed', changed: 1 });
     expect(await mustOnHost(web2.address, `cat ${EXPORTER_DEFAULTS}`)).not.toContain('edited by hand');
     expect(result.stdout + result.stderr).not.toContain(password);

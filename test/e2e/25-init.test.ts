@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labReset } from '../../src/lab/lab.js';
 import { buildCli, KEY, Terminal } from '../unit/init-cli.js';
-import { LAB_DIR, ROOT, labHosts, runInfra, type LabHost } from './helpers.js';
+import { LAB_DIR, ROOT, labHosts, runInfra, type LabHost, told } from './helpers.js';
 import { getSite } from './load.js';
 
 /**
@@ -66,12 +66,12 @@ describe('an inventory written by the init wizard', () => {
     expect(text).toContain('admin_sources: [10.77.0.1/32]');
     expect(text).toContain('source: ca');
     const validate = await runInfra(['validate', inventoryFile]);
-    expect(validate.code, validate.stdout + validate.stderr).toBe(0);
+    expect(validate.code, told(validate)).toBe(0);
   }, 120_000);
 
   it('provisions the bare lab into the whole stack, and the site answers through the VIP', async () => {
     const result = await runInfra(['provision', inventoryFile, '--yes']);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     expect(result.stdout).toContain(`DNS: publish ${DOMAIN}. A ${VIP}`);
     const ca = await readFile(join(dir, '.infra', 'ca', 'ca.crt'), 'utf8');
     const answer = await getSite({ address: VIP, domain: DOMAIN, ca });

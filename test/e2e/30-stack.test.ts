@@ -18,6 +18,7 @@ import {
   vipHolders,
   waitFor,
   type LabHost,
+  told,
 } from './helpers.js';
 import { getSite, startLoad, type SiteTarget } from './load.js';
 
@@ -52,7 +53,7 @@ beforeAll(async () => {
 describe('the web stack from bare hosts', () => {
   it('builds the whole stack in one provision, and the site answers through the VIP from the database', async () => {
     const result = await runInfra(['provision', LAB_INVENTORY, '--yes']);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`DNS: publish ${DOMAIN.replace(/\./g, '\\.')}\\.? A ${VIP.replace(/\./g, '\\.')}`));
     // keepalived elects its master seconds after it starts: the run waits for it, so the VIP is
     // already held, by one lb host (without preemption it then stays there).
@@ -138,7 +139,7 @@ describe('rolling changes', () => {
     await new Promise((r) => setTimeout(r, 2000));
     const traffic = await load.stop();
     const report = parseReport(result);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     for (const name of ['web1', 'web2', 'app1', 'app2']) {
       expect(report.hosts.find((h) => h.host === name)?.status, name).toBe('changed');
     }

@@ -15,6 +15,7 @@ import {
   vipHolders,
   waitFor,
   type LabHost,
+  told,
 } from './helpers.js';
 import { startLoad, type LoadResult, type SiteTarget } from './load.js';
 
@@ -58,7 +59,7 @@ async function provisionLosingNothing(what: string, inventory: string): Promise<
   const traffic = await underLoad(what, async () => {
     result = await runInfra(['provision', inventory, '--yes', '--json']);
   });
-  expect(result.code, result.stdout + result.stderr).toBe(0);
+  expect(result.code, told(result)).toBe(0);
   expect(traffic.failures).toEqual([]);
   expect(traffic.failed).toBe(0);
   return result;
@@ -122,7 +123,7 @@ describe('haproxy stops or dies on the VIP holder', () => {
       async () => (await mustOnHost(host(holder as string).address, 'systemctl is-active haproxy || true')).trim() === 'active',
     );
     const check = await runInfra(['check', LAB_INVENTORY]);
-    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.code, told(check)).toBe(0);
   });
 });
 
@@ -140,7 +141,7 @@ describe('growing and shrinking the fleet', () => {
     await waitFor('db3 to hold every row of the primary', async () => (await rowCount(host('db3').address)) >= onPrimary);
     expect(await mustOnHost(host('lb1').address, 'cat /etc/haproxy/haproxy.cfg')).toContain(`server web3 ${host('web3').address}:443`);
     const check = await runInfra(['check', LAB_INVENTORY]);
-    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.code, told(check)).toBe(0);
   });
 
   it('removes them under load with no failed request, and leaves none of their openings or accounts on any host', async () => {
@@ -164,7 +165,7 @@ describe('growing and shrinking the fleet', () => {
     for (const web of ['web1', 'web2'])
       expect(await mustOnHost(host(web).address, 'cat /etc/nginx/sites-available/www.foobar.com')).not.toContain(host('app3').address);
     const check = await runInfra(['check', inventory]);
-    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.code, told(check)).toBe(0);
 
     // The lab's own inventory is back to eight hosts; the run it makes changes nothing.
     await labUp({ counts: DEFAULT_COUNTS });

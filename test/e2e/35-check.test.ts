@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { setHostNetwork } from '../../src/lab/lab.js';
-import { LAB_INVENTORY, STOP_REPLICA, labHosts, labInventoryVariant, mustOnHost, runInfra, type LabHost } from './helpers.js';
+import { LAB_INVENTORY, STOP_REPLICA, labHosts, labInventoryVariant, mustOnHost, runInfra, type LabHost, told } from './helpers.js';
 
 /**
  * `infra check` on real hosts. Starting point: the full stack provisioned by 30-stack.test.ts.
@@ -27,7 +27,7 @@ async function checkJson(...extra: string[]): Promise<{ code: number; report: Ch
 
 async function repair(): Promise<void> {
   const result = await runInfra(['provision', LAB_INVENTORY, '--yes']);
-  expect(result.code, result.stdout + result.stderr).toBe(0);
+  expect(result.code, told(result)).toBe(0);
 }
 
 function driftOf(report: CheckJson, hostName: string): string[] {
@@ -149,7 +149,7 @@ describe('infra check', () => {
       doc.db.extra_accounts = ['backup@10.77.0.1'];
     });
     const kept = await runInfra(['check', inventory]);
-    expect(kept.code, kept.stdout + kept.stderr).toBe(0);
+    expect(kept.code, told(kept)).toBe(0);
     const result = await runInfra(['check', LAB_INVENTORY, '--json']);
     const report = JSON.parse(result.stdout) as CheckJson;
     expect(driftOf(report, 'app2')).toEqual([expect.stringMatching(/^cleanup: ufw allow 6666\/tcp from 10\.77\.0\.0\/24 \(not written by infra\): delete/)]);

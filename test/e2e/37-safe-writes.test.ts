@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { APP_ENV_FILE } from '../../src/roles/app.js';
 import { TLS_DIR } from '../../src/roles/web.js';
-import { LAB_INVENTORY, labHosts, mustOnHost, onHost, runInfra, waitFor, type LabHost } from './helpers.js';
+import { LAB_INVENTORY, labHosts, mustOnHost, onHost, runInfra, waitFor, type LabHost, told } from './helpers.js';
 
 /**
  * infra's root writes on real hosts, against a local user. Starting point: the stack converged by
@@ -42,7 +42,7 @@ async function provision(): Promise<{ code: number; output: string }> {
 
 async function expectConverged(): Promise<void> {
   const check = await runInfra(['check', LAB_INVENTORY]);
-  expect(check.code, check.stdout + check.stderr).toBe(0);
+  expect(check.code, told(check)).toBe(0);
 }
 
 /** sha256, mode, owner and type of the target, as root sees it. */

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/model.js';
 import { ensureCa, issueWebCertificate } from '../../src/tls/index.js';
-import { LAB_INVENTORY, runInfra } from './helpers.js';
+import { LAB_INVENTORY, runInfra, told } from './helpers.js';
 
 /**
  * Certificates about to expire: `infra check` reports them before `infra rotate-certs` and not
@@ -39,7 +39,7 @@ describe('certificates expiring soon', () => {
       await chmod(keyFile, 0o600);
     }
     const deploy = await runInfra(['provision', LAB_INVENTORY, '--yes']);
-    expect(deploy.code, deploy.stdout + deploy.stderr).toBe(0);
+    expect(deploy.code, told(deploy)).toBe(0);
 
     const before = await runInfra(['check', LAB_INVENTORY]);
     expect(before.code, before.stdout).toBe(2);
@@ -48,7 +48,7 @@ describe('certificates expiring soon', () => {
     expect(before.stdout).toMatch(/^web2\s+drifted \(1\)$/m);
 
     const rotation = await runInfra(['rotate-certs', LAB_INVENTORY, '--only-expiring-within', '21', '--yes']);
-    expect(rotation.code, rotation.stdout + rotation.stderr).toBe(0);
+    expect(rotation.code, told(rotation)).toBe(0);
 
     const after = await runInfra(['check', LAB_INVENTORY]);
     expect(after.code, after.stdout).toBe(0);

@@ -18,6 +18,7 @@ import {
   runInfra,
   type CommandResult,
   type LabHost,
+  told,
 } from './helpers.js';
 import { startLoad, type SiteTarget } from './load.js';
 
@@ -97,7 +98,7 @@ async function expectOnlyServedPair(): Promise<void> {
 async function expectProvisionNoop(): Promise<void> {
   const result = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
   const report = parseReport(result);
-  expect(result.code, result.stdout + result.stderr).toBe(0);
+  expect(result.code, told(result)).toBe(0);
   for (const host of report.hosts)
     expect({ host: host.host, changed: host.changed, status: host.status }).toEqual({ host: host.host, changed: 0, status: 'ok' });
 }
@@ -211,7 +212,7 @@ describe("rotate-certs with infra's CA", () => {
     await new Promise((r) => setTimeout(r, 2000));
     const traffic = await load.stop();
     const report = parseRotateReport(result);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     expect(report.ok).toBe(true);
 
     const newFingerprints = new Set<string>();
@@ -244,7 +245,7 @@ describe("rotate-certs with infra's CA", () => {
     const before = await servedFingerprints();
     const result = await runInfra(['rotate-certs', LAB_INVENTORY, '--only-expiring-within', '7', '--yes', '--json']);
     const report = parseRotateReport(result);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     expect(report.hosts.map((host) => [host.host, host.status])).toEqual([
       ['web1', 'skipped'],
       ['web2', 'skipped'],
@@ -254,7 +255,7 @@ describe("rotate-certs with infra's CA", () => {
 
     const limited = await runInfra(['rotate-certs', LAB_INVENTORY, '--only-expiring-within', '3650', '--limit', 'web2', '--yes', '--json']);
     const limitedReport = parseRotateReport(limited);
-    expect(limited.code, limited.stdout + limited.stderr).toBe(0);
+    expect(limited.code, told(limited)).toBe(0);
     expect(limitedReport.hosts.map((host) => [host.host, host.status])).toEqual([['web2', 'rotated']]);
     const after = await servedFingerprints();
     expect(after.web1).toBe(before.web1);
@@ -269,7 +270,7 @@ describe('rotate-certs --rotate-ca', () => {
     const current = await readFile(join(STATE_DIR, 'ca', 'ca.crt'), 'utf8');
     const result = await runInfra(['rotate-certs', LAB_INVENTORY, '--rotate-ca', '--yes', '--json']);
     const report = parseRotateReport(result);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     expect(report.ca?.step).toBe('prepared');
     const bundle = await readFile(join(STATE_DIR, 'ca', 'ca-bundle.crt'), 'utf8');
     expect(bundle.startsWith(current)).toBe(true);
@@ -285,7 +286,7 @@ describe('rotate-certs --rotate-ca', () => {
     await new Promise((r) => setTimeout(r, 2000));
     const traffic = await load.stop();
     const report = parseRotateReport(result);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     expect(report.ca?.step).toBe('switched');
     expect(report.hosts.map((host) => host.status)).toEqual(['rotated', 'rotated']);
     expect(traffic.failures).toEqual([]);
@@ -309,7 +310,7 @@ describe('rotate-certs --rotate-ca', () => {
     const result = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
     await new Promise((r) => setTimeout(r, 2000));
     const traffic = await load.stop();
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     expect(traffic.failures).toEqual([]);
     expect(traffic.failed).toBe(0);
     // Each db host kept its certificate (from the old CA, still trusted) and its running server.

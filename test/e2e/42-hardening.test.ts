@@ -6,7 +6,7 @@ import { quoteCommand, quoteWord } from '../../src/core/shell.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { labStatus } from '../../src/lab/lab.js';
 import { BUILTIN_TEMPLATES_DIR } from '../../src/roles/render.js';
-import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, type LabHost } from './helpers.js';
+import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, type LabHost, told } from './helpers.js';
 import { getSite, startLoad, type SiteTarget } from './load.js';
 
 /**
@@ -35,7 +35,7 @@ async function appExposure(app: LabHost): Promise<{ exposure: number; output: st
 
 async function expectCheckClean(): Promise<void> {
   const check = await runInfra(['check', LAB_INVENTORY]);
-  expect(check.code, check.stdout + check.stderr).toBe(0);
+  expect(check.code, told(check)).toBe(0);
 }
 
 beforeAll(async () => {
@@ -94,7 +94,7 @@ describe('the hardened app unit', () => {
     await new Promise((r) => setTimeout(r, 2000));
     const traffic = await load.stop();
     const report = parseReport(result);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     for (const app of withRole('app')) expect(report.hosts.find((h) => h.host === app.name)?.status, app.name).toBe('changed');
     expect(traffic.sent / traffic.seconds).toBeGreaterThanOrEqual(40);
     expect(traffic.failures).toEqual([]);
@@ -109,7 +109,7 @@ describe('the hardened app unit', () => {
 
     // The built-in templates back, for the files that follow.
     const back = await runInfra(['provision', LAB_INVENTORY, '--yes']);
-    expect(back.code, back.stdout + back.stderr).toBe(0);
+    expect(back.code, told(back)).toBe(0);
     await expectCheckClean();
   });
 });
@@ -136,7 +136,7 @@ describe('rotate-certs leaves no old private key', () => {
     const result = await runInfra(['rotate-certs', LAB_INVENTORY, '--yes', '--json']);
     await new Promise((r) => setTimeout(r, 1000));
     const traffic = await load.stop();
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     expect(traffic.failed).toBe(0);
 
     for (const web of webs) {
@@ -172,7 +172,7 @@ describe('rotate-certs leaves no old private key', () => {
       await rmdir(storedKey);
       await rename(`${storedKey}.aside`, storedKey);
     }
-    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(result.code, told(result)).toBe(1);
     const entry = (JSON.parse(result.stdout) as { hosts: { host: string; status: string; error?: string }[] }).hosts.find((h) => h.host === web.name);
     expect(entry?.status).toBe('failed');
     expect(entry?.error).toMatch(/EISDIR[^]*\nthe previous certificate was restored; \S+ is back in service$/);
@@ -189,11 +189,11 @@ describe('rotate-certs leaves no old private key', () => {
     const left = `${KEY_FILE}.infra-previous`;
     await mustOnHost(web.address, quoteCommand(['cp', '-a', '--', KEY_FILE, left]));
     const check = await runInfra(['check', LAB_INVENTORY]);
-    expect(check.code, check.stdout + check.stderr).toBe(2);
+    expect(check.code, told(check)).toBe(2);
     expect(check.stdout).toContain(left);
 
     const provision = await runInfra(['provision', LAB_INVENTORY, '--yes']);
-    expect(provision.code, provision.stdout + provision.stderr).toBe(0);
+    expect(provision.code, told(provision)).toBe(0);
     expect(await mustOnHost(web.address, `ls -A /etc/ssl/infra`)).not.toContain('.infra-previous');
     await expectCheckClean();
   });

@@ -2,7 +2,19 @@ import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LAB_DIR, LAB_INVENTORY, ROOT, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, type CommandResult, type LabHost } from './helpers.js';
+import {
+  LAB_DIR,
+  LAB_INVENTORY,
+  ROOT,
+  labHosts,
+  labInventoryVariant,
+  mustOnHost,
+  parseReport,
+  runInfra,
+  type CommandResult,
+  type LabHost,
+  told,
+} from './helpers.js';
 import { getSite, startLoad, type SiteTarget } from './load.js';
 
 /**
@@ -64,7 +76,7 @@ async function history(app: LabHost): Promise<string[]> {
 
 async function provision(inventory: string): Promise<void> {
   const result = await runInfra(['provision', inventory, '--yes']);
-  expect(result.code, result.stdout + result.stderr).toBe(0);
+  expect(result.code, told(result)).toBe(0);
 }
 
 /** Rolls back with clients sending at least 50 requests a second through the VIP, none of which may fail. */
@@ -74,7 +86,7 @@ async function rollbackUnderLoad(): Promise<RollbackJson> {
   await new Promise((r) => setTimeout(r, 2000));
   const traffic = await load.stop();
   const report = parseRollback(result);
-  expect(result.code, result.stdout + result.stderr).toBe(0);
+  expect(result.code, told(result)).toBe(0);
   expect(traffic.sent / traffic.seconds).toBeGreaterThanOrEqual(50);
   expect(traffic.failures).toEqual([]);
   expect(traffic.failed).toBe(0);
@@ -95,7 +107,7 @@ describe('infra rollback', () => {
     original = await currentRelease(apps[0] as LabHost);
     for (const app of apps) expect(await history(app)).toEqual([original]);
     const result = await runInfra(['rollback', LAB_INVENTORY, '--yes']);
-    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(result.code, told(result)).toBe(1);
     expect(result.stderr).toMatch(/nothing was changed/);
     for (const app of apps) {
       expect(result.stderr).toContain(`${app.name}: no release before ${original}`);
@@ -141,13 +153,13 @@ describe('infra rollback', () => {
 
   it("leaves the inventory's release to provision: check reports the hosts as drifted, and provision puts it back", async () => {
     const check = await runInfra(['check', LAB_INVENTORY]);
-    expect(check.code, check.stdout + check.stderr).toBe(2);
+    expect(check.code, told(check)).toBe(2);
     for (const app of apps) expect(check.stdout).toMatch(new RegExp(`^${app.name}\\s+drifted`, 'm'));
     await provision(LAB_INVENTORY);
     for (const app of apps) expect(await currentRelease(app)).toBe(original);
     expect(await releasesServed()).toEqual(new Set(['examples/app']));
     const after = await runInfra(['check', LAB_INVENTORY]);
-    expect(after.code, after.stdout + after.stderr).toBe(0);
+    expect(after.code, told(after)).toBe(0);
   });
 });
 
@@ -169,9 +181,9 @@ describe('app.keep_releases', () => {
       expect(await currentRelease(app)).toBe(current);
     }
     const check = await runInfra(['check', inventory]);
-    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.code, told(check)).toBe(0);
     const again = await runInfra(['provision', inventory, '--yes', '--json']);
-    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.code, told(again)).toBe(0);
     for (const host of parseReport(again).hosts) expect({ host: host.host, changed: host.changed }).toEqual({ host: host.host, changed: 0 });
   });
 
@@ -179,6 +191,6 @@ describe('app.keep_releases', () => {
     await provision(LAB_INVENTORY);
     expect(await releasesServed()).toEqual(new Set(['examples/app']));
     const check = await runInfra(['check', LAB_INVENTORY]);
-    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.code, told(check)).toBe(0);
   });
 });

@@ -5,7 +5,7 @@ import { quoteCommand } from '../../src/core/shell.js';
 import { labRebuild, type LabRebuildResult } from '../../src/lab/lab.js';
 import { describeCertificate } from '../../src/tls/index.js';
 import { fingerprintOf, keysForHost } from '../../src/transport/hostkeys.js';
-import { LAB_DIR, LAB_INVENTORY, labHosts, mustOnHost, parseReport, runInfra, type LabHost } from './helpers.js';
+import { LAB_DIR, LAB_INVENTORY, labHosts, mustOnHost, parseReport, runInfra, type LabHost, told } from './helpers.js';
 
 /**
  * A host reinstalled from scratch comes back with a new SSH host key. Starting point: the whole
@@ -55,7 +55,7 @@ describe('a host rebuilt with a new host key', () => {
   it('provision without --replace-host refuses web2 as a host-key mismatch, names the flag, and changes nothing', async () => {
     const result = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
     const report = parseReport(result);
-    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(result.code, told(result)).toBe(1);
     const refused = report.hosts.find((h) => h.host === 'web2');
     expect(refused?.status).toBe('unreachable');
     expect(refused?.error).toMatch(/HOST KEY MISMATCH: expected SHA256:\S+( or SHA256:\S+)*, offered SHA256:\S+\./);
@@ -69,7 +69,7 @@ describe('a host rebuilt with a new host key', () => {
   it('provision --replace-host web2 takes the new key, says so, and provisions web2 from bare', async () => {
     const mode = (await stat(KNOWN_HOSTS)).mode;
     const result = await runInfra(['provision', LAB_INVENTORY, '--replace-host', 'web2', '--yes']);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     const said = /^web2: host key replaced \(old (.+) → new (SHA256:\S+)\)$/m.exec(result.stdout);
     expect(said, result.stdout).not.toBeNull();
     expect(said?.[1]?.split(', ').sort()).toEqual([...oldFingerprints].sort());
@@ -100,7 +100,7 @@ describe('a host rebuilt with a new host key', () => {
   it('a second provision changes nothing, and check finds no drift', async () => {
     const again = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
     const report = parseReport(again);
-    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.code, told(again)).toBe(0);
     for (const host of report.hosts)
       expect({ host: host.host, changed: host.changed, status: host.status }).toEqual({ host: host.host, changed: 0, status: 'ok' });
     // haproxy puts web2 back in its backend after its health checks pass, on each lb host at its own pace.
@@ -110,7 +110,7 @@ describe('a host rebuilt with a new host key', () => {
       await new Promise((r) => setTimeout(r, 1000));
       check = await runInfra(['check', LAB_INVENTORY]);
     }
-    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.code, told(check)).toBe(0);
     expect(check.stdout).toMatch(/^no drift \(/m);
   });
 });

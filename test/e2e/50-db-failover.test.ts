@@ -16,6 +16,7 @@ import {
   parseReport,
   runInfra,
   type LabHost,
+  told,
 } from './helpers.js';
 import { getSite, startLoad, type SiteTarget } from './load.js';
 
@@ -93,7 +94,7 @@ beforeAll(async () => {
   site = { address: lab.vip, domain: lab.domain, ca: '' };
   // The stack the earlier files leave; from bare hosts (this file alone) it is built here.
   const provisioned = await runInfra(['provision', LAB_INVENTORY, '--yes']);
-  expect(provisioned.code, provisioned.stdout + provisioned.stderr).toBe(0);
+  expect(provisioned.code, told(provisioned)).toBe(0);
   site.ca = await readFile(join(LAB_DIR, '.infra', 'ca', 'ca.crt'), 'utf8');
   expect(await replicationOf(db2)).toEqual({ readOnly: '1', source: db1.address, threads: 'Yes/Yes' });
 });
@@ -111,7 +112,7 @@ describe('planned switchover, declared in the inventory', () => {
     await new Promise((r) => setTimeout(r, 3000));
     const traffic = await load.stop();
     const report = parseReport(result);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     expect(report.hosts.find((h) => h.host === 'db2')?.status).toBe('changed');
     const outage = traffic.firstFailureAt && traffic.lastFailureAt ? (traffic.lastFailureAt - traffic.firstFailureAt) / 1000 : 0;
     const acknowledged = traffic.answers.map((body) => (JSON.parse(body) as { visit: number }).visit);
@@ -148,7 +149,7 @@ describe('unplanned failover, commanded', () => {
     expect(refused.status, 'the site cannot write without its primary').not.toBe(200);
     const started = Date.now();
     const result = await runInfra(['db', 'failover', failoverInventory, '--to', 'db1', '--yes']);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     expect(result.stdout).toContain('promote db1 in place of db2');
     expect(result.stdout).toMatch(/may have been lost: unknown: db2 could not be read/);
     await waitFor('the site to answer', async () => (await getSite(site)).status === 200);
@@ -170,7 +171,7 @@ describe('unplanned failover, commanded', () => {
     expect(drift.code, drift.output).toBe(2);
     expect(drift.output).toContain('db1 and db2 are writable at once');
     const result = await runInfra(['provision', failoverInventory, '--yes']);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     await waitFor('db2 to replicate from db1', async () => (await replicationOf(db2)).threads === 'Yes/Yes');
     expect(await replicationOf(db2)).toEqual({ readOnly: '1', source: db1.address, threads: 'Yes/Yes' });
     const checked = await checkExit(failoverInventory);
@@ -206,7 +207,7 @@ describe('a returning host with errant transactions', () => {
         : 'STOP SLAVE; SET SESSION sql_log_bin = 0; DROP DATABASE errant_probe; RESET MASTER;';
     await mustOnHost(db2.address, `mysql -e "${drop}"`);
     const back = await runInfra(['provision', failoverInventory, '--yes']);
-    expect(back.code, back.stdout + back.stderr).toBe(0);
+    expect(back.code, told(back)).toBe(0);
     await waitFor('db2 to replicate from db1', async () => (await replicationOf(db2)).threads === 'Yes/Yes');
   });
 
@@ -214,7 +215,7 @@ describe('a returning host with errant transactions', () => {
     expect(await replicationOf(db1)).toMatchObject({ readOnly: '0', source: '' });
     expect(await replicationOf(db2)).toEqual({ readOnly: '1', source: db1.address, threads: 'Yes/Yes' });
     const result = await runInfra(['provision', LAB_INVENTORY, '--yes']);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     const checked = await checkExit(LAB_INVENTORY);
     expect(checked.code, checked.output).toBe(0);
   });

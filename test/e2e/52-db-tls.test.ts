@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { nativePasswordHash } from '../../src/roles/sql.js';
-import { LAB_DIR, LAB_INVENTORY, labHosts, mustOnHost, onHost, runInfra, type LabHost } from './helpers.js';
+import { LAB_DIR, LAB_INVENTORY, labHosts, mustOnHost, onHost, runInfra, type LabHost, told } from './helpers.js';
 import { getSite, startLoad, type SiteTarget } from './load.js';
 import { trustBundle } from '../../src/tls/ca.js';
 
@@ -69,7 +69,7 @@ beforeAll(async () => {
   expect(lab.db, 'the lab inventory as 50-db-failover leaves it').toMatchObject({ primary: 'db1', replicas: ['db2'] });
   site = { address: lab.vip, domain: lab.domain, ca: '' };
   const provisioned = await runInfra(['provision', LAB_INVENTORY, '--yes']);
-  expect(provisioned.code, provisioned.stdout + provisioned.stderr).toBe(0);
+  expect(provisioned.code, told(provisioned)).toBe(0);
   site.ca = await readFile(join(LAB_DIR, '.infra', 'ca', 'ca.crt'), 'utf8');
   // What db clients trust: infra's CA and the one a rotation left (40-rotate-certs rotates it).
   const previous = await readFile(join(LAB_DIR, '.infra', 'ca', 'ca-previous.crt'), 'utf8').catch(() => undefined);
@@ -108,7 +108,7 @@ describe('an existing deployment without db TLS', () => {
         traffic.failures.slice(0, 5).join('\n') +
         '\n',
     );
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     expect(traffic.sent).toBeGreaterThan(0);
     expect(traffic.failed, traffic.failures.slice(0, 5).join('\n')).toBe(0);
     const checked = await checkExit();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { quoteCommand } from '../../src/core/shell.js';
-import { LAB_DIR, LAB_INVENTORY, ROOT, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, waitFor, type LabHost } from './helpers.js';
+import { LAB_DIR, LAB_INVENTORY, ROOT, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, waitFor, type LabHost, told } from './helpers.js';
 
 /**
  * SSH as operators use it, on the converged stack (the earlier files leave it so; converged here
@@ -62,7 +62,7 @@ beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'infra-e2e-home-'));
   if ((await runInfra(['check', LAB_INVENTORY])).code !== 0) {
     const converge = await runInfra(['provision', LAB_INVENTORY, '--yes']);
-    expect(converge.code, converge.stdout + converge.stderr).toBe(0);
+    expect(converge.code, told(converge)).toBe(0);
   }
 }, 900_000);
 
@@ -93,7 +93,7 @@ describe('ssh-agent', () => {
       delete doc.ssh.identity_file;
     });
     const check = await runInfra(['check', inventory], env({ SSH_AUTH_SOCK: agentSocket }));
-    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.code, told(check)).toBe(0);
     const provision = await runInfra(['provision', inventory, '--yes', '--json'], env({ SSH_AUTH_SOCK: agentSocket }));
     const report = parseReport(provision);
     expect(report.ok).toBe(true);
@@ -146,7 +146,7 @@ describe('hosts given by name', () => {
     doc.hosts[named.name].ip = named.address;
     await writeFile(inventory, stringify(doc));
     const pinned = await runInfra(['check', inventory], env());
-    expect(pinned.code, pinned.stdout + pinned.stderr).toBe(0);
+    expect(pinned.code, told(pinned)).toBe(0);
   });
 });
 
@@ -165,7 +165,7 @@ describe('an encrypted key', () => {
 
   it('opens with INFRA_SSH_PASSPHRASE; with neither it nor a terminal the error names the fixes; a wrong one is refused', async () => {
     const check = await runInfra(['check', inventory], env({ INFRA_SSH_PASSPHRASE: 'lab passphrase' }));
-    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.code, told(check)).toBe(0);
     const without = await runInfra(['check', inventory], env());
     expect(without.code).toBe(1);
     expect(without.stdout + without.stderr).toContain(`the identity file ${keyFile} is encrypted and no passphrase was given: set INFRA_SSH_PASSPHRASE`);
@@ -199,19 +199,19 @@ describe('a jump host', () => {
     };
     try {
       const open = await runInfra(['provision', await labInventoryVariant(opened), '--limit', app.name, '--yes'], env());
-      expect(open.code, open.stdout + open.stderr).toBe(0);
+      expect(open.code, told(open)).toBe(0);
       const since = (await mustOnHost(app.address, 'date +%s')).trim();
       const jumped = await labInventoryVariant((doc) => {
         opened(doc);
         doc.hosts[app.name].ssh = { jump: `root@${web.address}` };
       });
       const check = await runInfra(['check', jumped, '--limit', app.name], env());
-      expect(check.code, check.stdout + check.stderr).toBe(0);
+      expect(check.code, told(check)).toBe(0);
       const logins = await mustOnHost(app.address, `journalctl -u ssh --no-pager --since @${since} | grep 'Accepted publickey for root from' || true`);
       expect(logins).toContain(`Accepted publickey for root from ${web.address} `);
     } finally {
       const restored = await runInfra(['provision', LAB_INVENTORY, '--limit', app.name, '--yes'], env());
-      expect(restored.code, restored.stdout + restored.stderr).toBe(0);
+      expect(restored.code, told(restored)).toBe(0);
     }
   });
 

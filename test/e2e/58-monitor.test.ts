@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labStatus, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_COUNTS } from '../../src/lab/plan.js';
-import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, waitFor, type LabHost } from './helpers.js';
+import { LAB_DIR, LAB_INVENTORY, labHosts, labInventoryVariant, mustOnHost, parseReport, runInfra, waitFor, type LabHost, told } from './helpers.js';
 import { startLoad, type SiteTarget } from './load.js';
 
 /**
@@ -46,7 +46,7 @@ beforeAll(async () => {
   hosts = await labHosts();
   prometheus = `http://${host('mon1').address}:9090`;
   const result = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
-  expect(result.code, result.stdout + result.stderr).toBe(0);
+  expect(result.code, told(result)).toBe(0);
   expect(parseReport(result).hosts.find((h) => h.host === 'mon1')?.status).toBe('changed');
 });
 
@@ -56,7 +56,7 @@ afterAll(async () => {
     delete doc.hosts.mon1;
   });
   const result = await runInfra(['provision', inventory, '--yes', '--json']);
-  expect(result.code, result.stdout + result.stderr).toBe(0);
+  expect(result.code, told(result)).toBe(0);
   await labUp({ counts: DEFAULT_COUNTS });
 });
 
@@ -114,7 +114,7 @@ describe('Prometheus on the monitor host', () => {
       process.stderr.write(`[monitor] HaproxyDown fired ${((Date.now() - stopped) / 1000).toFixed(0)} s after haproxy stopped on lb2\n`);
     } finally {
       const result = await runInfra(['provision', LAB_INVENTORY, '--yes', '--json']);
-      expect(result.code, result.stdout + result.stderr).toBe(0);
+      expect(result.code, told(result)).toBe(0);
     }
     expect((await mustOnHost(lb2, 'systemctl is-active haproxy')).trim()).toBe('active');
     await waitFor('HaproxyDown resolved', async () => !(await firing('HaproxyDown', 'lb2')), 60_000);
@@ -122,7 +122,7 @@ describe('Prometheus on the monitor host', () => {
 
   it('infra status prints the figures from Prometheus', async () => {
     const result = await runInfra(['status', LAB_INVENTORY]);
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     const lines = result.stdout.split('\n');
     expect(lines[0]).toBe(`mon1: Prometheus ${prometheus}`);
     expect(lines).toContainEqual(expect.stringMatching(/^requests\/s {4}through the VIP \d+\.\d {3}web1 \d+\.\d {3}web2 \d+\.\d$/));

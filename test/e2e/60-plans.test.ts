@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { labReset } from '../../src/lab/lab.js';
-import { LAB_DIR, LAB_INVENTORY, labHosts, mustOnHost, onHost, runInfra, type LabHost } from './helpers.js';
+import { LAB_DIR, LAB_INVENTORY, labHosts, mustOnHost, onHost, runInfra, type LabHost, told } from './helpers.js';
 
 /**
  * Plans a person can read and plans applied exactly as reviewed. Starting point: the lab reset to
@@ -50,7 +50,7 @@ beforeAll(async () => {
 describe('the plan of a cold fleet', () => {
   it('--dry-run on 8 bare hosts is at most 150 lines, shows no file content, ends with the total and exits 2', async () => {
     const result = await runInfra(['provision', LAB_INVENTORY, '--dry-run']);
-    expect(result.code, result.stdout + result.stderr).toBe(2);
+    expect(result.code, told(result)).toBe(2);
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines.length, result.stdout).toBeLessThanOrEqual(150);
     const total = TOTAL.exec(lastLine(result.stdout));
@@ -69,7 +69,7 @@ describe('a saved plan', () => {
   it('--out writes the plan and changes nothing; apply converges the stack; then --dry-run exits 0', async () => {
     const planFile = join(work, 'cold.json');
     const saved = await runInfra(['provision', LAB_INVENTORY, '--out', planFile]);
-    expect(saved.code, saved.stdout + saved.stderr).toBe(2);
+    expect(saved.code, told(saved)).toBe(2);
     expect(lastLine(saved.stdout)).toMatch(TOTAL);
     const text = await readFile(planFile, 'utf8');
     const plan = JSON.parse(text) as { kind: string; infra_version: string; inventory: { sha256: string }; hosts: Record<string, { facts_sha256: string }> };
@@ -82,12 +82,12 @@ describe('a saved plan', () => {
 
     const started = Date.now();
     const applied = await runInfra(['apply', planFile, '--yes']);
-    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect(applied.code, told(applied)).toBe(0);
     process.stderr.write(`[60-plans] cold apply of a saved plan: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     for (const h of hosts) expect(applied.stdout).toMatch(new RegExp(`^${h.name}\\s+changed\\s`, 'm'));
 
     const after = await runInfra(['provision', LAB_INVENTORY, '--dry-run']);
-    expect(after.code, after.stdout + after.stderr).toBe(0);
+    expect(after.code, told(after)).toBe(0);
     expect(lastLine(after.stdout)).toBe('Plan: 0 to add, 0 to change, 0 to destroy on 8 hosts (8 unchanged)');
   });
 
@@ -100,14 +100,14 @@ describe('a saved plan', () => {
     await mustOnHost(web1.address, `echo '# hand edit before the plan' >> ${stubStatus}`);
     const planFile = join(work, 'web1.json');
     const saved = await runInfra(['provision', LAB_INVENTORY, '--out', planFile]);
-    expect(saved.code, saved.stdout + saved.stderr).toBe(2);
+    expect(saved.code, told(saved)).toBe(2);
     expect(saved.stdout).toMatch(new RegExp(`~ file ${stubStatus.replace(/\./g, '\\.')} +\\(content differs\\)`));
     expect(lastLine(saved.stdout)).toBe('Plan: 0 to add, 1 to change, 0 to destroy on 8 hosts (7 unchanged)');
 
     // Then app1 is edited by hand: the reviewed plan no longer says what apply would do.
     await mustOnHost(app1.address, `echo '# hand edit after the plan' >> ${exporterDefaults}`);
     const refused = await runInfra(['apply', planFile, '--yes']);
-    expect(refused.code, refused.stdout + refused.stderr).toBe(1);
+    expect(refused.code, told(refused)).toBe(1);
     expect(refused.stderr).toContain(`app1: changed since the plan: file ${exporterDefaults}`);
     expect(refused.stderr).toMatch(/nothing was changed/);
     expect(refused.stderr).not.toMatch(/^ +web1:/m);
@@ -122,8 +122,8 @@ describe('a saved plan', () => {
 
     // A new plan covers both hosts and converges them; the stack is left as the next run expects.
     const repaired = await runInfra(['provision', LAB_INVENTORY, '--yes']);
-    expect(repaired.code, repaired.stdout + repaired.stderr).toBe(0);
+    expect(repaired.code, told(repaired)).toBe(0);
     const check = await runInfra(['check', LAB_INVENTORY]);
-    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.code, told(check)).toBe(0);
   });
 });

@@ -2,7 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { quoteCommand } from '../../src/core/shell.js';
-import { LAB_INVENTORY, ROOT, labHosts, mustOnHost, runInfra, waitFor, type LabHost } from './helpers.js';
+import { LAB_INVENTORY, ROOT, labHosts, mustOnHost, runInfra, waitFor, type LabHost, told } from './helpers.js';
 
 /**
  * One run at a time. Starting point: the stack converged (60-plans leaves it so). An operator's
@@ -53,7 +53,7 @@ beforeAll(async () => {
   hosts = await labHosts();
   app1 = hosts.find((host) => host.name === 'app1') as LabHost;
   const check = await runInfra(['check', LAB_INVENTORY]);
-  expect(check.code, check.stdout + check.stderr).toBe(0);
+  expect(check.code, told(check)).toBe(0);
 });
 
 describe('one run at a time', () => {
@@ -64,7 +64,7 @@ describe('one run at a time', () => {
     const started = Date.now();
     const second = await runInfra(['provision', LAB_INVENTORY, '--yes']);
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(second.code, second.stdout + second.stderr).toBe(1);
+    expect(second.code, told(second)).toBe(1);
     expect(second.stderr).toMatch(/another infra run holds the lock on 8 hosts; nothing was changed/);
     expect(second.stderr).toMatch(/app1: locked by \S+@\S+ \(pid \d+, infra provision\) since \d{4}-/);
     expect(await app1EnvMode()).toBe('644');
@@ -84,10 +84,10 @@ describe('one run at a time', () => {
     process.kill(pid, 'SIGKILL');
     await killed.exited;
     const next = await runInfra(['provision', LAB_INVENTORY, '--yes']);
-    expect(next.code, next.stdout + next.stderr).toBe(0);
+    expect(next.code, told(next)).toBe(0);
     expect(next.stderr).toContain(`app1: a run was cut short while it held the lock (${holder.trim()})`);
     const check = await runInfra(['check', LAB_INVENTORY]);
-    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.code, told(check)).toBe(0);
   });
 
   it('check takes no lock: it reads the fleet while a provision holds it', async () => {
@@ -95,7 +95,7 @@ describe('one run at a time', () => {
     const holding = provisionOnTerminal();
     await asking(holding);
     const check = await runInfra(['check', LAB_INVENTORY]);
-    expect(check.code, check.stdout + check.stderr).toBe(2);
+    expect(check.code, told(check)).toBe(2);
     holding.child.stdin.write('y\r');
     expect(await holding.exited, holding.output).toBe(0);
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LAB_DIR, LAB_INVENTORY, parseReport, runInfra } from './helpers.js';
+import { LAB_DIR, LAB_INVENTORY, parseReport, runInfra, told } from './helpers.js';
 
 /**
  * State shared by a team. Starting point: the stack converged by the earlier files, with the lab
@@ -39,14 +39,14 @@ describe('the shared state file', () => {
     const stranger = join(fresh, 'stranger.agekey');
     execFileSync('age-keygen', ['-o', stranger], { stdio: 'ignore' });
     const result = await runInfra(['provision', join(fresh, 'inventory.yaml'), '--yes'], { INFRA_STATE_IDENTITY: stranger });
-    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(result.code, told(result)).toBe(1);
     expect(result.stderr).toMatch(/cannot decrypt the shared state .*infra-state\.age/);
     await expect(readFile(join(fresh, '.infra', 'secrets', 'db.password'))).rejects.toThrow();
   });
 
   it("gives a fresh directory with the operator's identity the fleet's state: provision changes nothing", async () => {
     const result = await runInfra(['provision', join(fresh, 'inventory.yaml'), '--yes', '--json'], { INFRA_STATE_IDENTITY: join(LAB_DIR, 'id_ed25519') });
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     const report = parseReport(result);
     expect(report.hosts.map((host) => [host.host, host.changed])).toEqual(report.hosts.map((host) => [host.host, 0]));
     for (const file of ['ca/ca.key', 'secrets/db.password', 'secrets/db.replication_password', 'tls/web1.key']) {

@@ -17,6 +17,7 @@ import {
   STOP_REPLICA,
   waitFor,
   type LabHost,
+  told,
 } from './helpers.js';
 
 /**
@@ -81,7 +82,7 @@ beforeAll(async () => {
 describe(`${LAB_DISTROS[release.distro].title} with ${engine.title} from bare hosts`, () => {
   it('builds the stack in one provision, and the site answers through the VIP with data read back from the replica', async () => {
     const result = await timed('provision from bare', () => runInfra(['provision', LAB_INVENTORY, '--yes']));
-    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.code, told(result)).toBe(0);
     await waitFor('a visit read back from the replica', async () => /read from db host db2: [1-9]\d* visits/.test(await curlSite()));
   });
 
@@ -135,7 +136,7 @@ describe(`${LAB_DISTROS[release.distro].title} with ${engine.title} from bare ho
       ]),
     );
     const repaired = await runInfra(['provision', LAB_INVENTORY, '--yes']);
-    expect(repaired.code, repaired.stdout + repaired.stderr).toBe(0);
+    expect(repaired.code, told(repaired)).toBe(0);
     expect((await checkJson()).code).toBe(0);
     expect(await mustOnHost(host('db2').address, `mysql -N -e "SELECT COUNT(*) FROM mysql.user WHERE User = 'by_hand'"`)).toBe('0\n');
     process.stderr.write(`[70-release] ${release.distro}/${release.dbEngine}: ${timings.join(', ')}\n`);

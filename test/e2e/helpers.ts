@@ -144,6 +144,22 @@ export function parseReport(result: CommandResult): JsonReport {
   }
 }
 
+/**
+ * What a command printed, as an assertion message: its output, then each failed host's error from a
+ * JSON report last, where a truncated CI log still shows it (a report's plans can run to pages).
+ */
+export function told(result: CommandResult): string {
+  const output = result.stdout + result.stderr;
+  let report: Partial<JsonReport>;
+  try {
+    report = JSON.parse(result.stdout) as Partial<JsonReport>;
+  } catch {
+    return output;
+  }
+  const failed = (report.hosts ?? []).filter((h) => h.error !== undefined).map((h) => `${h.host} ${h.status}: ${h.error}`);
+  return failed.length === 0 ? output : `${output}\nfailed hosts:\n${failed.join('\n')}`;
+}
+
 /** Polls `check` every half second until it holds; fails naming `what` after `timeoutMs`. */
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
