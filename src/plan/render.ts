@@ -29,6 +29,18 @@ export function hasPendingWork(plan: HostPlan): boolean {
 }
 
 /**
+ * What a probe right after apply still finds to do on a host, each with why, or undefined when the
+ * host converged. The reason is what an operator has to go on (a service still starting, a replica
+ * not yet running), so the message keeps it.
+ */
+export function notConverged(plan: HostPlan): string | undefined {
+  const left = plan.changes.filter((change) => change.action !== 'noop').map((change) => `${resourceLabel(change.resource)} (${change.reason})`);
+  const handlers = plan.pendingHandlers.map((id) => `handler ${id} (still pending)`);
+  if (left.length === 0 && handlers.length === 0) return undefined;
+  return `not converged after apply: ${[...left, ...handlers].join(', ')}`;
+}
+
+/**
  * The closing line of a fleet's plan, before any question: Terraform's "Plan: N to add…" counted
  * over every host, with the hosts that have nothing to do. A reload left pending by an earlier run
  * counts as a change: applying performs it.

@@ -8,12 +8,19 @@ export function planPackage(resource: PackageResource, facts: Facts): ResourceVe
   return version ? { action: 'noop', reason: `installed (${version})` } : { action: 'create', reason: 'not installed' };
 }
 
+/**
+ * Waits this long for the dpkg lock rather than failing at once: on a real server
+ * unattended-upgrades or apt's daily timer can hold it for minutes.
+ */
+const DPKG_LOCK_WAIT = ['-o', 'DPkg::Lock::Timeout=120'];
+
 /** One apt-get for the packages named (also the step of buildPackagesScript). */
 export function installPackages(names: readonly string[]): string[] {
   if (names.length === 0) return [];
   const install = [
     'apt-get',
     'install',
+    ...DPKG_LOCK_WAIT,
     '-y',
     '-q',
     '--no-install-recommends',
@@ -26,7 +33,7 @@ export function installPackages(names: readonly string[]): string[] {
   return [
     `step ${quoteWord(`install packages ${names.join(' ')}`)}`,
     // Package lists are refreshed only when the install cannot find what it needs.
-    `${quoteCommand(install)} >/dev/null 2>&1 || { must apt-get update -q; must ${quoteCommand(install)}; }`,
+    `${quoteCommand(install)} >/dev/null 2>&1 || { must ${quoteCommand(['apt-get', 'update', '-q', ...DPKG_LOCK_WAIT])}; must ${quoteCommand(install)}; }`,
   ];
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Facts, HostPlan } from '../../src/core/types.js';
 import { sha256Hex } from '../../src/resources/file.js';
 import { planHost } from '../../src/plan/plan-host.js';
-import { planTotal, renderHostPlan } from '../../src/plan/render.js';
+import { notConverged, planTotal, renderHostPlan } from '../../src/plan/render.js';
 import { desiredForHost } from '../../src/roles/index.js';
 import { hostColumnWidth } from '../../src/cli/columns.js';
 import { CLEAR, hostOf, testInventory, testSecrets } from './roles-fixture.js';
@@ -124,5 +124,22 @@ describe('the plan a person reads', () => {
   it('the host column fits the longest name (at least 12 wide)', () => {
     expect(hostColumnWidth(['web1', 'db1'])).toBe(12);
     expect(hostColumnWidth(['web1', 'frontend-primary-01'])).toBe(19);
+  });
+});
+
+describe('the verify after apply', () => {
+  it('names what a new read of a host still finds to do, each with why, and handlers left pending', () => {
+    const inventory = eightHosts();
+    const plan = planHost(desiredForHost(inventory, hostOf(inventory, 'app1'), testSecrets()), bareFacts({ pendingHandlers: ['restart:app'] }));
+    const message = notConverged(plan) as string;
+    expect(message).toMatch(/^not converged after apply: /);
+    expect(message).toContain('service app (unit not installed yet)');
+    expect(message).toMatch(/handler restart:app \(still pending\)$/);
+  });
+
+  it('says nothing of a host whose new read finds nothing to do', () => {
+    const inventory = eightHosts();
+    const plan = planHost(desiredForHost(inventory, hostOf(inventory, 'app1'), testSecrets()), bareFacts());
+    expect(notConverged({ ...plan, changes: plan.changes.map((change) => ({ ...change, action: 'noop' as const })) })).toBeUndefined();
   });
 });

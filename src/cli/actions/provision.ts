@@ -8,7 +8,7 @@ import { resourceLabel } from '../../resources/index.js';
 import { applyPlans, probeAndPlan, type HostProbe, type HostReport } from '../../engine/run.js';
 import { Fleet } from '../../engine/fleet.js';
 import { lockFleet, parseWaitLock, takeoverWarning, type FleetLock } from '../../engine/lock.js';
-import { hasPendingWork, planToJson, planTotal, renderHostPlan } from '../../plan/render.js';
+import { hasPendingWork, notConverged, planToJson, planTotal, renderHostPlan } from '../../plan/render.js';
 import { jsonDocument } from '../../report/json.js';
 import { appendAuditScript, auditLine, INFRA_VERSION, operator, saveRunReport, type RunRecord } from '../../report/run-report.js';
 import { describeReplacement, type AcceptedHostKey } from '../../transport/hostkeys.js';
@@ -322,10 +322,10 @@ async function verifyConverged(fleet: Fleet, context: RunContext, forks: number,
     report.error = `verify: ${error.message}`;
   }
   for (const [host, probe] of probes) {
-    const left = probe.plan.changes.filter((change) => change.action !== 'noop');
-    if (left.length === 0 && probe.plan.pendingHandlers.length === 0) continue;
+    const error = notConverged(probe.plan);
+    if (error === undefined) continue;
     const report = reports.get(host) as HostReport;
     report.status = 'failed';
-    report.error = `verify: not converged after apply: ${[...left.map((c) => resourceLabel(c.resource)), ...probe.plan.pendingHandlers].join(', ')}`;
+    report.error = `verify: ${error}`;
   }
 }
