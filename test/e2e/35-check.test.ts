@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { setHostNetwork } from '../../src/lab/lab.js';
-import { LAB_INVENTORY, STOP_REPLICA, labHosts, labInventoryVariant, mustOnHost, runInfra, type LabHost, told } from './helpers.js';
+import { LAB_INVENTORY, STOP_REPLICA, labHosts, labInventoryVariant, mustOnHost, onHost, runInfra, type LabHost, told, waitFor } from './helpers.js';
 
 /**
  * `infra check` on real hosts. Starting point: the full stack provisioned by 30-stack.test.ts.
@@ -108,6 +108,20 @@ describe('infra check', () => {
     await repair();
     expect((await checkJson()).code).toBe(0);
     expect(await mustOnHost(host('app2').address, 'ufw status')).not.toContain('8081');
+  });
+
+  it('installs a missing package while another apt run holds the dpkg lock: it waits for the lock instead of failing', async () => {
+    const app1 = host('app1').address;
+    await mustOnHost(app1, 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q curl');
+    // What unattended-upgrades does on a real server: holds apt's lock (an fcntl lock) for a while.
+    const holder = "import fcntl, time; f = open('/var/lib/dpkg/lock-frontend', 'w'); fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(8)";
+    await mustOnHost(app1, `systemd-run -q --unit=infra-test-apt-lock python3 -c "${holder}"`);
+    const tryLock = "import fcntl; f = open('/var/lib/dpkg/lock-frontend', 'w'); fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)";
+    await waitFor('the lock to be held', async () => (await onHost(app1, `python3 -c "${tryLock}"`)).code !== 0, 5_000);
+    await repair();
+    expect((await onHost(app1, 'systemctl is-active infra-test-apt-lock')).stdout.trim()).not.toBe('active');
+    expect(await mustOnHost(app1, "dpkg-query -W -f='${Status}' curl")).toBe('install ok installed');
+    expect((await checkJson()).code).toBe(0);
   });
 
   it('removes what infra did not write (a masked unit, a unit file chmod-ed, a file in a config folder, a db account): one provision, then check exits 0', async () => {
