@@ -46,14 +46,14 @@ export const DB_FACT_TAG = 'DB';
  * Turns what `mysql -B --force 2>&1` prints for a server read (serverReadScript) into probe lines:
  * the rows of `pass` as they are; the replica status's header and row (batch output escapes tabs
  * and newlines in values) into `DB<TAB>Field: value` lines for the `wanted` fields; and those with
- * the state row only when neither query failed. The status is the first statement, so its error
- * is the one "at line 1". A status that could not be read (the server refusing connections under
+ * the state row only when neither query failed. The status is the second statement, so its error
+ * is the one "at line 2". A status that could not be read (the server refusing connections under
  * load: "Too many connections") is not an empty one: read as "replicates from nobody", a
  * switchover would promote a replica without draining the old primary.
  */
 const SERVER_READ_AWK = [
   'BEGIN { FS = "\t"; OFS = "\t" }',
-  '/^ERROR [0-9]+ \\([^)]*\\) at line 1: / { if (db) refused = 1; next }',
+  '/^ERROR [0-9]+ \\([^)]*\\) at line 2: / { if (db) refused = 1; next }',
   '/^ERROR / { next }',
   '/^(Slave|Replica)_IO_State\t/ { for (i = 1; i <= NF; i++) names[i] = $i; fields = 1; next }',
   'fields { for (i = 1; i <= NF; i++) if (names[i] ~ wanted) { v = $i; gsub(/\\\\n/, "", v); status[++n] = names[i] ": " v }; fields = 0; next }',
@@ -74,7 +74,10 @@ export function serverReadScript(flavor: GtidFlavor | undefined, rows?: { tag: s
   let wanted = '';
   if (flavor) {
     const sql = REPLICATION_SQL[flavor];
-    statements.push(`${sql.status};`, `${sql.state.replace(/^SELECT /, `SELECT '${DB_FACT_TAG}' AS infra_tag, 'state' AS infra_key, `)};`);
+    // The state before the status: a replica under writes applies transactions between the two
+    // reads, and each one it holds must then be among those the status says it received, or the
+    // errant-transaction check would take the primary's newest write for one of the replica's own.
+    statements.push(`${sql.state.replace(/^SELECT /, `SELECT '${DB_FACT_TAG}' AS infra_tag, 'state' AS infra_key, `)};`, `${sql.status};`);
     wanted = `^(${Object.values(sql.fields).join('|')})$`;
   }
   statements.push(...(rows?.statements ?? []));

@@ -104,15 +104,16 @@ describe('the replication facts in the probe', () => {
     return { stdout: run.stdout, starts };
   }
 
-  it('reads read_only, the GTID state and the source from the server in one mysql run', () => {
-    // What `mysql -B` prints: the replica status's column names and row, then the state's.
+  it('reads read_only, the GTID state and then the source from the server in one mysql run', () => {
+    // What `mysql -B` prints: the state's column names and row, then the replica status's. The
+    // state comes first: a transaction applied between the two reads is then among those received.
     const { stdout, starts } = probeWith(
       [
-        '[[ $sql == "SHOW SLAVE STATUS;"* ]] || exit 9',
-        'printf "Slave_IO_State\\tMaster_Host\\tSlave_IO_Running\\tSlave_SQL_Running\\tLast_Error\\tGtid_IO_Pos\\n"',
-        'printf "Waiting for master to send event\\t10.0.0.41\\tYes\\tNo\\t\\t0-1-9\\n"',
+        '[[ $sql == "SELECT \'DB\' AS infra_tag, \'state\' AS infra_key, @@GLOBAL.read_only + 0, "*";"$\'\\n\'"SHOW SLAVE STATUS;"* ]] || exit 9',
         'printf "infra_tag\\tinfra_key\\t@@GLOBAL.read_only + 0\\n"',
         'printf "DB\\tstate\\t1\\t0-1-7,0-2-3\\t0-1-7\\n"',
+        'printf "Slave_IO_State\\tMaster_Host\\tSlave_IO_Running\\tSlave_SQL_Running\\tLast_Error\\tGtid_IO_Pos\\n"',
+        'printf "Waiting for master to send event\\t10.0.0.41\\tYes\\tNo\\t\\t0-1-9\\n"',
       ],
       'mariadb',
     );
@@ -156,8 +157,8 @@ describe('the replication facts in the probe', () => {
   it('says nothing when the server answers the state but refuses the status (a replica is never read as replicating from nobody)', () => {
     const { stdout } = probeWith(
       [
-        'echo "ERROR 1227 (42000) at line 1: Access denied; you need the REPLICATION CLIENT privilege" >&2',
         'printf "infra_tag\\tinfra_key\\tx\\nDB\\tstate\\t1\\tu1:1-40\\tu1:1-40\\n"',
+        'echo "ERROR 1227 (42000) at line 2: Access denied; you need the REPLICATION CLIENT privilege" >&2',
         'exit 1',
       ],
       'mysql',
