@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { exampleComments, INVENTORY_DOC_COMMAND, inventoryReference, inventoryRows } from '../../src/inventory/docs.js';
+import { KNOWN_VARS } from '../../src/inventory/vars.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = readFileSync(`${ROOT}inventory.example.yaml`, 'utf8');
@@ -29,6 +30,11 @@ describe('the inventory reference generator', () => {
     expect(rows.get('db.password')).toMatchObject({ type: 'secret: `env:NAME`, `file:PATH`, `generate`', default: '`generate`' });
     expect(rows.get('ssh.sudo.password')?.type).toBe('secret: `env:NAME`, `file:PATH`');
     expect([...rows.keys()]).toEqual(expect.arrayContaining(['templates_dir', 'tls.chain_file', 'hosts.<host>.ssh.host_key', 'groups.<group>.vars']));
+  });
+
+  it('describes every var the roles read, from the comment of vars in the example', () => {
+    const described = rows.get('vars')?.description ?? '';
+    for (const name of Object.keys(KNOWN_VARS)) expect(described, `${name} is not in inventory.example.yaml's list of vars`).toContain(`<br>\`${name}\`: `);
   });
 
   it('takes descriptions from the comments above, beside and below a key, and from commented-out keys', () => {
