@@ -89,14 +89,24 @@ def db_connection(host):
         DB_CONNECTION_SLOTS.release()
 
 
+# The db host that took this process's last write, tried first: after a switchover, until this
+# host is restarted with the new primary's address, every write would otherwise first open a TLS
+# connection to the old, read-only one, and under load those extra connections took every slot.
+last_writable = PRIMARY
+
+
 def record_visit():
     """Writes one visit row on the primary (see WRITE_RETRY_SECONDS) and returns its id."""
+    global last_writable
     deadline = time.monotonic() + WRITE_RETRY_SECONDS
     pause = 0.1
     while True:
-        for host in [PRIMARY] + REPLICAS:
+        first = last_writable
+        for host in [first] + [h for h in [PRIMARY] + REPLICAS if h != first]:
             try:
-                return insert_visit(host)
+                visit = insert_visit(host)
+                last_writable = host
+                return visit
             # A fault of the statement itself would fail on every host: not tried again.
             except (pymysql.err.ProgrammingError, pymysql.err.DataError, pymysql.err.IntegrityError):
                 raise

@@ -119,6 +119,9 @@ describe('planned switchover, declared in the inventory', () => {
     process.stderr.write(
       `[switchover] ${traffic.sent} requests in ${traffic.seconds.toFixed(1)} s (${(traffic.sent / traffic.seconds).toFixed(1)}/s), ` +
         `${traffic.failed} failed over ${outage.toFixed(1)} s, ${acknowledged.length} acknowledged writes checked on db2\n` +
+        // Where the run's time went, host by host: what a longer write outage is read against.
+        report.hosts.map((h) => `  ${h.host}: ${h.phases.map((p) => `${p.phase} ${p.ms ?? '?'} ms`).join(', ') || 'nothing changed'}`).join('\n') +
+        '\n' +
         traffic.failures.slice(0, 5).join('\n') +
         '\n',
     );

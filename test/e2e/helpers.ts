@@ -132,7 +132,7 @@ export interface JsonReport {
     changed: number;
     unchanged: number;
     error?: string;
-    phases: { phase: string; changed: number; handlers: string[] }[];
+    phases: { phase: string; changed: number; handlers: string[]; ms?: number }[];
   }[];
 }
 
